@@ -1,0 +1,118 @@
+"""The HTTP API: members act on the registry of record (the contracts) and anyone reads it.
+
+Writes are checked at the edge (strict request models), against current chain state
+(pre-checks with precise codes) and by simulation, all before anything is signed, so a bad
+request never costs a transaction; errors always have the shape
+`{"error": {"code", "message", "details"}}`. Reads come from the SQL index (api.routes.reads),
+except certificates and their verification, which read the chain.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from requests.exceptions import ConnectionError as RpcConnectionError
+from requests.exceptions import Timeout as RpcTimeout
+from sqlalchemy import Engine
+from web3.exceptions import TimeExhausted
+
+from api.chain_errors import revert_code, revert_details, revert_message, revert_status
+from api.custody import Vault, load_master_key
+from api.errors import ApiError
+from api.fields import FIELD_CODES
+from api.forwarding import ForwardingLedger, Relayer, relayer_account
+from api.onchain import ChainView
+from api.routes import (
+    batches,
+    certificates,
+    credits,
+    health,
+    members,
+    methodologies,
+    projects,
+    reads,
+    relay,
+    reports,
+)
+from chain.client import ChainRevert
+from registry.ledger import Ledger
+from tanhui.config import Settings
+from tanhui.db import session_factory
+
+log = logging.getLogger("tanhui.api")
+
+
+def _error(status: int, code: str, message: str, details: Any = None,
+           headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, "details": details}},
+                        status_code=status, headers=headers)
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": list(e.get("loc", ())), "type": e.get("type"), "message": e.get("msg")}
+        for e in exc.errors()
+    ]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _field_errors(exc)
+        code = next((e["type"] for e in errors if e["type"] in FIELD_CODES), "invalid_request")
+        message = errors[0]["message"] if errors else "invalid request"
+        return _error(422, code, message, errors)
+
+    @app.exception_handler(ChainRevert)
+    def _revert(request: Request, exc: ChainRevert) -> JSONResponse:
+        caller = getattr(request.state, "caller_address", None)
+        status = revert_status(exc, caller)
+        details = {"error": exc.name, "args": revert_details(exc)}
+        return _error(status, revert_code(exc, status), revert_message(exc), details)
+
+    @app.exception_handler(RpcConnectionError)
+    @app.exception_handler(RpcTimeout)
+    @app.exception_handler(TimeExhausted)
+    def _chain_down(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("chain node unavailable: %s", exc)
+        return _error(503, "chain_unavailable", "the chain node is not answering; retry later")
+
+    @app.exception_handler(Exception)
+    def _internal(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return _error(500, "internal_error", "internal error")
+
+
+def create_app(settings: Settings, ledger: Ledger, engine: Engine) -> FastAPI:
+    """The API over one deployment (`ledger`) and one database (`engine`, migrated)."""
+    app = FastAPI(
+        title="Tanhui 碳汇 Registry API",
+        version="1",
+        description="Carbon credit registry on a permissioned ledger: methodologies, projects, "
+        "monitoring reports, batches, transfers, retirements and verifiable certificates. "
+        "Errors: `{\"error\": {\"code\", \"message\", \"details\"}}`; see docs/api.md.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.ledger = ledger
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    app.state.vault = Vault(load_master_key(settings))
+    relayer = Relayer(ledger, relayer_account(settings))
+    app.state.relayer = relayer
+    app.state.writer = ForwardingLedger(ledger, relayer)
+    app.state.view = ChainView(ledger)
+    install_error_handlers(app)
+    for module in (health, members, methodologies, projects, reports, batches, credits, relay,
+                   certificates, reads):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,32 @@
+"""Stable error codes for the HTTP API.
+
+Every failure leaves the API as `{"error": {"code": ..., "message": ..., "details": ...}}` with a
+4xx status; codes are part of the API contract and never change meaning.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """An error the client caused (or may retry); rendered as JSON with a stable code."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers
+
+
+def not_found(kind: str, ident: object) -> ApiError:
+    return ApiError(404, f"{kind}_not_found", f"{kind.replace('_', ' ')} {ident} does not exist")

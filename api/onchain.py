@@ -1,0 +1,151 @@
+"""Reads straight from the registry contracts, for pre-checks and certificates.
+
+Pre-checks must never be stale (a balance read from a lagging index would let a doomed
+transfer through or refuse a good one), so they ask the chain, not the SQL index. Unknown ids
+come back as None instead of a revert.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from chain.abi import DecodedEvent, EventDecoder
+from chain.client import ChainRevert
+from registry.ledger import Ledger
+
+PROJECT_FIELDS = (
+    "developer",
+    "methodologyId",
+    "status",
+    "creditingStart",
+    "creditingEnd",
+    "validator",
+    "location",
+    "documentHash",
+)
+LOCATION_FIELDS = ("divisionCode", "latitudeE6", "longitudeE6", "areaM2", "boundaryHash")
+METHODOLOGY_FIELDS = ("status", "bufferBps", "registrant", "documentHash", "parametersHash")
+
+
+def _unknown(exc: ChainRevert) -> bool:
+    return exc.name.startswith("Unknown")
+
+
+class ChainView:
+    """Typed reads of the deployed contracts; events decoded leniently (any on-chain string)."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.chain = ledger.chain
+        self.events = EventDecoder(ledger.deployment.abis.values(), lenient_strings=True)
+
+    def _call(self, contract: str, fn: str, *args: Any) -> Any:
+        return self.chain.call(getattr(self.ledger.c(contract).functions, fn)(*args))
+
+    # -- objects (None when unknown) ------------------------------------------------------
+
+    def methodology(self, methodology_id: int) -> dict[str, Any] | None:
+        try:
+            raw = self._call("MethodologyRegistry", "getMethodology", methodology_id)
+        except ChainRevert as exc:
+            if _unknown(exc):
+                return None
+            raise
+        return dict(zip(METHODOLOGY_FIELDS, raw, strict=True))
+
+    def methodology_of_code(self, code: str) -> int:
+        return int(self._call("MethodologyRegistry", "idOfCode", code))
+
+    def project(self, project_id: int) -> dict[str, Any] | None:
+        try:
+            raw = self._call("ProjectRegistry", "getProject", project_id)
+        except ChainRevert as exc:
+            if _unknown(exc):
+                return None
+            raise
+        p = dict(zip(PROJECT_FIELDS, raw, strict=True))
+        p["location"] = dict(zip(LOCATION_FIELDS, p["location"], strict=True))
+        return p
+
+    def report(self, report_id: int) -> dict[str, Any] | None:
+        try:
+            return self.ledger.report(report_id)
+        except ChainRevert as exc:
+            if _unknown(exc):
+                return None
+            raise
+
+    def batch(self, batch_id: int) -> dict[str, Any] | None:
+        try:
+            return self.ledger.batch(batch_id)
+        except ChainRevert as exc:
+            if _unknown(exc):
+                return None
+            raise
+
+    def retirement(self, retirement_id: int) -> dict[str, Any] | None:
+        try:
+            return self.ledger.retirement(retirement_id)
+        except ChainRevert as exc:
+            if _unknown(exc):
+                return None
+            raise
+
+    def batch_of_report(self, report_id: int) -> int:
+        return int(self._call("CarbonCredits", "batchOfReport", report_id))
+
+    # -- accounts -------------------------------------------------------------------------
+
+    def is_member(self, address: str) -> bool:
+        return self.ledger.is_member(address)
+
+    def is_frozen(self, address: str) -> bool:
+        return bool(self._call("Consortium", "isFrozen", address))
+
+    def has_role(self, role: str, address: str) -> bool:
+        return self.ledger.has_role(role, address)
+
+    def balance(self, address: str, batch_id: int) -> int:
+        return self.ledger.balance(address, batch_id)
+
+    def buffer_balance(self, batch_id: int) -> int:
+        return self.ledger.buffer_balance(batch_id)
+
+    # -- blocks and logs ------------------------------------------------------------------
+
+    def latest_timestamp(self) -> int:
+        return int(self.chain.w3.eth.get_block("latest")["timestamp"])
+
+    def block_timestamp(self, block_number: int) -> int:
+        return int(self.chain.w3.eth.get_block(block_number)["timestamp"])
+
+    def logs_by_id(self, contract: str, event: str, ident: int) -> list[DecodedEvent]:
+        """Logs of `event` whose first indexed argument is `ident`, since the deployment."""
+        logs = self.chain.w3.eth.get_logs(
+            {
+                "address": to_checksum_address(self.ledger.deployment.address(contract)),
+                "fromBlock": self.ledger.deployment.block,
+                "toBlock": "latest",
+                "topics": [self.events.topic(event), "0x" + ident.to_bytes(32, "big").hex()],
+            }
+        )
+        out = []
+        for log in logs:
+            ev = self.events.decode(dict(log))
+            if ev is not None and ev.name == event:
+                out.append(ev)
+        return out
+
+    def receipt_events(self, tx_hash: str) -> tuple[dict[str, Any], list[DecodedEvent]]:
+        """A transaction's receipt and its logs decoded (only logs of known events)."""
+        receipt: dict[str, Any] = dict(
+            self.chain.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        )
+        events = []
+        for log in receipt["logs"]:
+            ev = self.events.decode(dict(log))
+            if ev is not None:
+                events.append(ev)
+        return receipt, events

@@ -1,0 +1,103 @@
+"""Gas of the registry's everyday transactions on a fresh local chain.
+
+Starts its own anvil, deploys the contracts, admits the development consortium, builds a batch
+and measures issuance, transfers and retirements. The last line of output is one JSON object:
+
+    {"issue_gas": …, "transfer_gas": …, "transfer_new_holder_gas": …, "retire_gas": …,
+     "retire_first_gas": …, …}
+
+`retire_gas` is a typical retirement (not the contract's first) with a bilingual beneficiary
+and a court case number; the target is at most 120,000 gas.
+
+Run: .venv/bin/python bench/registry_gas.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from chain.client import Chain
+from chain.compile import compile_contracts
+from chain.deploy import deploy_all, error_abis
+from chain.node import AnvilNode
+from registry.ledger import Ledger, Purpose
+from tanhui.roster import bootstrap_roster, dev_accounts
+from tanhui.scenario import Scenario
+
+RETIRE_TARGET = 120_000
+TONNE = 1_000_000
+
+BENEFICIARY = "福清市人民检察院 Fuqing Procuratorate"
+CASE_REFERENCE = "(2025)闽0181民初123号"
+
+
+def measure() -> dict[str, int]:
+    artifacts = compile_contracts()
+    acc = dev_accounts()
+    with AnvilNode(state_file=None) as node:
+        chain = Chain(node.url, error_abis(artifacts))
+        deployment = deploy_all(chain, acc["governance"], threshold=2,
+                                base_uri="tanhui://batch/{id}", artifacts=artifacts)
+        ledger = Ledger(chain, deployment)
+        bootstrap_roster(ledger, acc)
+        scenario = Scenario(ledger, acc)
+
+        methodology = scenario.methodology(buffer_bps=1_000)
+        project = scenario.project(methodology)
+        report = scenario.report(project, 10_000 * TONNE)
+        issue = ledger.issue(acc["operator"], report)
+        batch = issue.id
+        second_report = scenario.report(project, 5_000 * TONNE)
+        issue_next = ledger.issue(acc["operator"], second_report)
+
+        dev, t1, t2 = acc["developer"], acc["trader1"], acc["trader2"]
+        transfer_new = ledger.transfer(dev, t1.address, batch, 1_000 * TONNE)
+        ledger.transfer(dev, t2.address, batch, 1_000 * TONNE)
+        transfer = ledger.transfer(dev, t1.address, batch, 250 * TONNE)  # both already hold
+        transfer_t2t = ledger.transfer(t1, t2.address, batch, 100 * TONNE)
+
+        # The contract's first retirement pays for its counters' first writes.
+        retire_first = ledger.retire(
+            t1, batch, 326_400_000, BENEFICIARY, Purpose.ECOLOGICAL_COMPENSATION, CASE_REFERENCE
+        )
+        retire = ledger.retire(
+            t1, batch, 483_880_000, BENEFICIARY, Purpose.ECOLOGICAL_COMPENSATION, CASE_REFERENCE
+        )
+        retire_other_holder = ledger.retire(
+            t2, batch, 21_100_000, "深圳市渔业碳汇拍卖买受人 Shenzhen fishery carbon buyer",
+            Purpose.VOLUNTARY,
+        )
+        retire_all = ledger.retire(
+            t2, batch, ledger.balance(t2.address, batch), BENEFICIARY,
+            Purpose.ECOLOGICAL_COMPENSATION, CASE_REFERENCE,
+        )
+        cancel = ledger.cancel_buffer(acc["regulator"], batch, 50 * TONNE, b"\x01" * 32)
+        freeze = ledger.freeze_batch(acc["regulator"], batch, b"\x02" * 32)
+
+    return {
+        "issue_gas": issue.sent.gas_used,
+        "issue_next_report_gas": issue_next.sent.gas_used,
+        "transfer_gas": transfer.gas_used,
+        "transfer_between_traders_gas": transfer_t2t.gas_used,
+        "transfer_new_holder_gas": transfer_new.gas_used,
+        "retire_gas": retire.sent.gas_used,
+        "retire_first_gas": retire_first.sent.gas_used,
+        "retire_other_holder_gas": retire_other_holder.sent.gas_used,
+        "retire_whole_balance_gas": retire_all.sent.gas_used,
+        "cancel_buffer_gas": cancel.sent.gas_used,
+        "freeze_batch_gas": freeze.gas_used,
+        "retire_target_gas": RETIRE_TARGET,
+    }
+
+
+def main() -> int:
+    result = measure()
+    for key, value in result.items():
+        print(f"{key:32s} {value:>10,}", file=sys.stderr)
+    print(json.dumps(result))
+    return 0 if result["retire_gas"] <= RETIRE_TARGET else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

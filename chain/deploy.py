@@ -1,0 +1,156 @@
+"""Idempotent deployment of the Tanhui contracts with a verifiable deployment record.
+
+The record (addresses, chain id, block, code hashes) is written once. On every later start the
+record is checked against the chain: if any address has no code or different code, or the
+sources have changed since, the record is refused rather than silently reused.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+from web3.contract import Contract
+
+from chain.client import Chain
+from chain.compile import Artifact, compile_contracts, source_hash
+
+# Deployment order; constructor arguments are wired in `deploy_all`.
+CONTRACTS = (
+    "TanhuiForwarder",
+    "Consortium",
+    "MethodologyRegistry",
+    "ProjectRegistry",
+    "MonitoringReports",
+    "CarbonCredits",
+)
+
+
+class DeploymentError(RuntimeError):
+    """The deployment record cannot be used with this chain or these sources."""
+
+
+@dataclass
+class ContractRecord:
+    address: str
+    code_hash: str
+
+
+@dataclass
+class Deployment:
+    chain_id: int
+    block: int
+    deployer: str
+    source_hash: str
+    contracts: dict[str, ContractRecord]
+    abis: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
+
+    def address(self, name: str) -> str:
+        return self.contracts[name].address
+
+    def contract(self, chain: Chain, name: str) -> Contract:
+        address = to_checksum_address(self.contracts[name].address)
+        return chain.w3.eth.contract(address=address, abi=self.abis[name])
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chain_id": self.chain_id,
+            "block": self.block,
+            "deployer": self.deployer,
+            "source_hash": self.source_hash,
+            "contracts": {k: asdict(v) for k, v in self.contracts.items()},
+        }
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path, artifacts: dict[str, Artifact]) -> Deployment:
+        raw = json.loads(path.read_text())
+        return cls(
+            chain_id=raw["chain_id"],
+            block=raw["block"],
+            deployer=raw["deployer"],
+            source_hash=raw["source_hash"],
+            contracts={k: ContractRecord(**v) for k, v in raw["contracts"].items()},
+            abis={k: artifacts[k].abi for k in raw["contracts"] if k in artifacts},
+        )
+
+
+def error_abis(artifacts: dict[str, Artifact]) -> list[list[dict[str, Any]]]:
+    return [a.abi for a in artifacts.values()]
+
+
+def deploy_all(chain: Chain, deployer: LocalAccount, threshold: int, base_uri: str,
+               artifacts: dict[str, Artifact] | None = None) -> Deployment:
+    """Deploys every contract afresh with `deployer` as governance."""
+    arts = artifacts or compile_contracts()
+    addr: dict[str, str] = {}
+    first_block: int | None = None
+
+    def put(name: str, *args: Any) -> None:
+        nonlocal first_block
+        a = arts[name]
+        addr[name], sent = chain.deploy(a.abi, a.bytecode, deployer, *args)
+        first_block = sent.block_number if first_block is None else first_block
+
+    put("TanhuiForwarder")
+    fwd = addr["TanhuiForwarder"]
+    put("Consortium", deployer.address, fwd)
+    put("MethodologyRegistry", addr["Consortium"], fwd)
+    put("ProjectRegistry", addr["Consortium"], addr["MethodologyRegistry"], fwd)
+    put("MonitoringReports", addr["Consortium"], addr["ProjectRegistry"], threshold, fwd)
+    put("CarbonCredits", addr["Consortium"], addr["MethodologyRegistry"], addr["ProjectRegistry"],
+        addr["MonitoringReports"], base_uri, fwd)
+    assert first_block is not None
+    return Deployment(
+        chain_id=chain.chain_id,
+        block=first_block,
+        deployer=deployer.address,
+        source_hash=source_hash(),
+        contracts={
+            n: ContractRecord(address=addr[n], code_hash=arts[n].code_hash()) for n in CONTRACTS
+        },
+        abis={n: arts[n].abi for n in CONTRACTS},
+    )
+
+
+def check_deployment(chain: Chain, deployment: Deployment, artifacts: dict[str, Artifact]) -> None:
+    """Raises DeploymentError unless the chain holds exactly the recorded, current code."""
+    if deployment.chain_id != chain.chain_id:
+        raise DeploymentError(
+            f"record is for chain {deployment.chain_id}, endpoint is chain {chain.chain_id}"
+        )
+    for name in CONTRACTS:
+        rec = deployment.contracts.get(name)
+        if rec is None:
+            raise DeploymentError(f"record lacks {name}")
+        code = bytes(chain.w3.eth.get_code(rec.address))  # type: ignore[arg-type]
+        if not code:
+            raise DeploymentError(f"{name} has no code at {rec.address} (chain state lost?)")
+        if artifacts[name].code_hash(code) != rec.code_hash:
+            raise DeploymentError(f"{name} at {rec.address} does not match the recorded code")
+        if artifacts[name].code_hash() != rec.code_hash:
+            raise DeploymentError(
+                f"{name} sources changed since deployment; deploy afresh (tanhui deploy --fresh)"
+            )
+
+
+def ensure_deployed(chain: Chain, deployer: LocalAccount, record_path: Path, threshold: int,
+                    base_uri: str, fresh: bool = False) -> Deployment:
+    """Reuses a valid record or deploys and writes one; never reuses a mismatching record."""
+    artifacts = compile_contracts()
+    if record_path.exists() and not fresh:
+        deployment = Deployment.load(record_path, artifacts)
+        check_deployment(chain, deployment, artifacts)
+        return deployment
+    deployment = deploy_all(chain, deployer, threshold, base_uri, artifacts)
+    deployment.save(record_path)
+    return deployment

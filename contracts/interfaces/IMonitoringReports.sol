@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title IMonitoringReports
+/// @notice What the credit registry needs from the monitoring-report gate.
+interface IMonitoringReports {
+    /// @dev The report does not exist.
+    error UnknownReport(uint256 reportId);
+    /// @dev The report is not in the verified state.
+    error ReportNotVerified(uint256 reportId);
+
+    /// @notice Reverts unless `reportId` is verified; returns the data a batch is issued against.
+    function verifiedReport(uint256 reportId)
+        external
+        view
+        returns (uint256 projectId, uint64 periodStart, uint64 periodEnd, uint256 verifiedQuantity);
+}

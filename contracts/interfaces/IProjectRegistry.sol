@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title IProjectRegistry
+/// @notice What other contracts need from the project registry.
+interface IProjectRegistry {
+    /// @dev The project does not exist.
+    error UnknownProject(uint256 projectId);
+    /// @dev The project is not approved.
+    error ProjectNotApproved(uint256 projectId);
+
+    /// @notice Reverts unless `projectId` is approved; returns what issuance and monitoring need.
+    function approvedProject(uint256 projectId)
+        external
+        view
+        returns (address developer, uint256 methodologyId, uint64 creditingStart, uint64 creditingEnd);
+}

@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ConsortiumGated} from "../access/ConsortiumGated.sol";
+import {Roles} from "../access/Roles.sol";
+import {IConsortium} from "../interfaces/IConsortium.sol";
+import {IMonitoringReports} from "../interfaces/IMonitoringReports.sol";
+import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
+
+/// @title MonitoringReports
+/// @notice The MRV gate. Oracle nodes attest (Merkle root of the canonical monitoring records,
+/// computed quantity, report hash) for a project and period; once `threshold` nodes submitted the
+/// same triple the report is attested. Every submission, agreeing or not, is recorded and emitted.
+/// A verifier then signs the verified quantity (at most the attested one), which makes the report
+/// issuable. Verified periods of a project never overlap, so no tonne is reported twice.
+contract MonitoringReports is IMonitoringReports, ConsortiumGated {
+    enum Status {
+        None,
+        Pending,
+        Attested,
+        Verified,
+        Rejected
+    }
+
+    struct Report {
+        uint64 projectId;
+        uint64 periodStart;
+        uint64 periodEnd;
+        Status status;
+        uint16 submissions;
+        bytes32 merkleRoot;
+        bytes32 reportHash;
+        uint128 attestedQuantity;
+        uint128 verifiedQuantity;
+        address verifier;
+        bytes32 verificationHash;
+    }
+
+    IProjectRegistry public immutable projects;
+
+    /// @notice Number of agreeing oracle attestations needed (k of n).
+    uint16 public threshold;
+
+    /// @notice Number of reports ever opened (ids are 1..reportCount).
+    uint256 public reportCount;
+
+    mapping(uint256 reportId => Report) private _reports;
+    mapping(bytes32 periodKey => uint256 reportId) private _openReport;
+    mapping(uint256 reportId => mapping(address node => bytes32 digest)) private _submissionOf;
+    mapping(uint256 reportId => mapping(bytes32 digest => uint16 votes)) private _votes;
+
+    /// @notice End of the latest verified period per project (unix seconds).
+    mapping(uint256 projectId => uint64) public verifiedUntil;
+
+    /// @dev The period is empty, reversed, in the future or outside the crediting period.
+    error InvalidPeriod(uint64 periodStart, uint64 periodEnd);
+    /// @dev Quantity must be positive and fit 128 bits.
+    error InvalidQuantity(uint256 quantity);
+    /// @dev Merkle root, report hash or verification hash is zero.
+    error ZeroHash();
+    /// @dev This node already attested this report.
+    error AlreadyAttested(uint256 reportId, address node);
+    /// @dev The report is not in a state that allows this step.
+    error InvalidReportStatus(uint256 reportId, Status status);
+    /// @dev The verified quantity exceeds what the oracles attested.
+    error QuantityAboveAttested(uint256 verifiedQuantity, uint256 attestedQuantity);
+    /// @dev The period overlaps a period of the same project that is already verified.
+    error PeriodOverlapsVerified(uint256 projectId, uint64 periodStart, uint64 verifiedUntil);
+    /// @dev Threshold must be at least 1.
+    error InvalidThreshold(uint16 threshold);
+    /// @dev The project id does not fit the registry's range.
+    error ProjectIdOutOfRange(uint256 projectId);
+
+    /// @notice One oracle node's submission for a report; `digest` = keccak256(abi.encode(root, quantity, reportHash)).
+    event AttestationSubmitted(
+        uint256 indexed reportId,
+        address indexed node,
+        bytes32 indexed digest,
+        bytes32 merkleRoot,
+        uint256 quantity,
+        bytes32 reportHash
+    );
+    /// @notice The first attestation for a project's period opened a report.
+    event ReportOpened(uint256 indexed reportId, uint256 indexed projectId, uint64 periodStart, uint64 periodEnd);
+    /// @notice The report reached the threshold of agreeing attestations.
+    event ReportAttested(uint256 indexed reportId, bytes32 merkleRoot, uint256 quantity, bytes32 reportHash, uint16 votes);
+    /// @notice A verifier signed the verified quantity.
+    event ReportVerified(uint256 indexed reportId, address indexed verifier, uint256 verifiedQuantity, bytes32 verificationHash);
+    /// @notice A verifier rejected the report.
+    event ReportRejected(uint256 indexed reportId, address indexed verifier, bytes32 reasonHash);
+    /// @notice Governance changed the attestation threshold.
+    event ThresholdChanged(uint16 threshold, address indexed by);
+
+    constructor(IConsortium consortium_, IProjectRegistry projects_, uint16 threshold_, address trustedForwarder)
+        ConsortiumGated(consortium_, trustedForwarder)
+    {
+        if (address(projects_) == address(0)) revert ZeroAddressArgument();
+        if (threshold_ == 0) revert InvalidThreshold(threshold_);
+        projects = projects_;
+        threshold = threshold_;
+    }
+
+    /// @notice Submits this node's attestation of a project's monitoring period. Oracle nodes only.
+    /// @param projectId An approved project.
+    /// @param periodStart Start of the monitoring period (unix seconds, inclusive).
+    /// @param periodEnd End of the monitoring period (unix seconds, exclusive); not in the future.
+    /// @param merkleRoot Root of the Merkle tree over the canonical accepted records.
+    /// @param quantity Computed removals in micro-tonnes CO2e (1 t = 1,000,000).
+    /// @param reportHash Hash of the monitoring report document.
+    /// @return reportId The report this attestation counts toward.
+    function attest(
+        uint256 projectId,
+        uint64 periodStart,
+        uint64 periodEnd,
+        bytes32 merkleRoot,
+        uint256 quantity,
+        bytes32 reportHash
+    ) external onlyRole(Roles.ORACLE) returns (uint256 reportId) {
+        if (merkleRoot == bytes32(0) || reportHash == bytes32(0)) revert ZeroHash();
+        if (quantity == 0 || quantity > type(uint128).max) revert InvalidQuantity(quantity);
+        if (projectId > type(uint64).max) revert ProjectIdOutOfRange(projectId);
+        (,, uint64 creditingStart, uint64 creditingEnd) = projects.approvedProject(projectId);
+        if (
+            periodStart >= periodEnd || periodEnd > block.timestamp || periodStart < creditingStart
+                || periodEnd > creditingEnd
+        ) revert InvalidPeriod(periodStart, periodEnd);
+
+        bytes32 key = keccak256(abi.encode(projectId, periodStart, periodEnd));
+        reportId = _openReport[key];
+        if (reportId == 0) {
+            reportId = ++reportCount;
+            _openReport[key] = reportId;
+            Report storage fresh = _reports[reportId];
+            fresh.projectId = uint64(projectId);
+            fresh.periodStart = periodStart;
+            fresh.periodEnd = periodEnd;
+            fresh.status = Status.Pending;
+            emit ReportOpened(reportId, projectId, periodStart, periodEnd);
+        }
+        Report storage r = _reports[reportId];
+        if (r.status != Status.Pending && r.status != Status.Attested) revert InvalidReportStatus(reportId, r.status);
+        address node = _msgSender();
+        if (_submissionOf[reportId][node] != bytes32(0)) revert AlreadyAttested(reportId, node);
+
+        bytes32 digest = keccak256(abi.encode(merkleRoot, quantity, reportHash));
+        _submissionOf[reportId][node] = digest;
+        uint16 votes = ++_votes[reportId][digest];
+        ++r.submissions;
+        emit AttestationSubmitted(reportId, node, digest, merkleRoot, quantity, reportHash);
+        if (r.status == Status.Pending && votes >= threshold) {
+            r.status = Status.Attested;
+            r.merkleRoot = merkleRoot;
+            r.reportHash = reportHash;
+            r.attestedQuantity = uint128(quantity);
+            emit ReportAttested(reportId, merkleRoot, quantity, reportHash, votes);
+        }
+    }
+
+    /// @notice Signs the verified quantity of an attested report. Verifier only.
+    /// @param reportId The attested report.
+    /// @param verifiedQuantity Verified removals in micro-tonnes; at most the attested quantity.
+    /// @param verificationHash Hash of the verification statement.
+    function verify(uint256 reportId, uint256 verifiedQuantity, bytes32 verificationHash)
+        external
+        onlyRole(Roles.VERIFIER)
+    {
+        Report storage r = _existing(reportId);
+        if (r.status != Status.Attested) revert InvalidReportStatus(reportId, r.status);
+        if (verificationHash == bytes32(0)) revert ZeroHash();
+        if (verifiedQuantity == 0) revert InvalidQuantity(verifiedQuantity);
+        if (verifiedQuantity > r.attestedQuantity) revert QuantityAboveAttested(verifiedQuantity, r.attestedQuantity);
+        uint64 until = verifiedUntil[r.projectId];
+        if (r.periodStart < until) revert PeriodOverlapsVerified(r.projectId, r.periodStart, until);
+        address sender = _msgSender();
+        r.status = Status.Verified;
+        r.verifiedQuantity = uint128(verifiedQuantity);
+        r.verifier = sender;
+        r.verificationHash = verificationHash;
+        verifiedUntil[r.projectId] = r.periodEnd;
+        emit ReportVerified(reportId, sender, verifiedQuantity, verificationHash);
+    }
+
+    /// @notice Rejects a pending or attested report; the period can then be attested afresh. Verifier only.
+    /// @param reportId The report.
+    /// @param reasonHash Hash of the rejection statement.
+    function reject(uint256 reportId, bytes32 reasonHash) external onlyRole(Roles.VERIFIER) {
+        Report storage r = _existing(reportId);
+        if (r.status != Status.Pending && r.status != Status.Attested) revert InvalidReportStatus(reportId, r.status);
+        r.status = Status.Rejected;
+        delete _openReport[keccak256(abi.encode(uint256(r.projectId), r.periodStart, r.periodEnd))];
+        emit ReportRejected(reportId, _msgSender(), reasonHash);
+    }
+
+    /// @notice Sets how many agreeing attestations a report needs. Governance only.
+    /// @param threshold_ The new k (at least 1).
+    function setThreshold(uint16 threshold_) external onlyRole(Roles.GOVERNANCE) {
+        if (threshold_ == 0) revert InvalidThreshold(threshold_);
+        threshold = threshold_;
+        emit ThresholdChanged(threshold_, _msgSender());
+    }
+
+    /// @notice Full record of a report.
+    function getReport(uint256 reportId) external view returns (Report memory) {
+        return _existing(reportId);
+    }
+
+    /// @notice The digest a node submitted for a report (zero if none).
+    function submissionOf(uint256 reportId, address node) external view returns (bytes32) {
+        return _submissionOf[reportId][node];
+    }
+
+    /// @notice How many nodes submitted `digest` for a report.
+    function votesFor(uint256 reportId, bytes32 digest) external view returns (uint16) {
+        return _votes[reportId][digest];
+    }
+
+    /// @inheritdoc IMonitoringReports
+    function verifiedReport(uint256 reportId)
+        external
+        view
+        returns (uint256 projectId, uint64 periodStart, uint64 periodEnd, uint256 verifiedQuantity)
+    {
+        Report storage r = _existing(reportId);
+        if (r.status != Status.Verified) revert ReportNotVerified(reportId);
+        return (r.projectId, r.periodStart, r.periodEnd, r.verifiedQuantity);
+    }
+
+    function _existing(uint256 reportId) private view returns (Report storage r) {
+        r = _reports[reportId];
+        if (r.status == Status.None) revert UnknownReport(reportId);
+    }
+}

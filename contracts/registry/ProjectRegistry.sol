@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ConsortiumGated} from "../access/ConsortiumGated.sol";
+import {Roles} from "../access/Roles.sol";
+import {IConsortium} from "../interfaces/IConsortium.sol";
+import {IMethodologyRegistry} from "../interfaces/IMethodologyRegistry.sol";
+import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
+
+/// @title ProjectRegistry
+/// @notice Carbon projects: registered by their developer under an approved methodology,
+/// validated by an independent verifier, approved by the regulator. Only approved projects can
+/// have monitoring reports attested and credits issued.
+contract ProjectRegistry is IProjectRegistry, ConsortiumGated {
+    enum Status {
+        None,
+        Registered,
+        Validated,
+        Approved,
+        Rejected
+    }
+
+    /// @notice Where and what a project is. Coordinates in micro-degrees (WGS-84), area in m².
+    struct Location {
+        uint32 divisionCode;
+        int32 latitudeE6;
+        int32 longitudeE6;
+        uint64 areaM2;
+        bytes32 boundaryHash;
+    }
+
+    struct Project {
+        address developer;
+        uint64 methodologyId;
+        Status status;
+        uint64 creditingStart;
+        uint64 creditingEnd;
+        address validator;
+        Location location;
+        bytes32 documentHash;
+    }
+
+    IMethodologyRegistry public immutable methodologies;
+
+    mapping(uint256 projectId => Project) private _projects;
+
+    /// @notice Number of projects ever registered (ids are 1..projectCount).
+    uint256 public projectCount;
+
+    /// @dev The project name is empty.
+    error EmptyName();
+    /// @dev Crediting period is empty or reversed.
+    error InvalidCreditingPeriod(uint64 start, uint64 end);
+    /// @dev Location fields are out of range (zero code or area, coordinates off the globe, zero boundary hash).
+    error InvalidLocation();
+    /// @dev The project is not in a state that allows this step.
+    error InvalidProjectStatus(uint256 projectId, Status status);
+    /// @dev A verifier cannot validate its own project.
+    error ConflictOfInterest(address account);
+    /// @dev The methodology id does not fit the registry's range.
+    error MethodologyIdOutOfRange(uint256 methodologyId);
+
+    /// @notice A project was registered.
+    event ProjectRegistered(
+        uint256 indexed projectId,
+        address indexed developer,
+        uint256 indexed methodologyId,
+        string name,
+        Location location,
+        uint64 creditingStart,
+        uint64 creditingEnd,
+        bytes32 documentHash
+    );
+    /// @notice A project changed status; `evidenceHash` is the validation report or decision document.
+    event ProjectStatusChanged(uint256 indexed projectId, Status status, bytes32 evidenceHash, address indexed by);
+
+    constructor(IConsortium consortium_, IMethodologyRegistry methodologies_, address trustedForwarder)
+        ConsortiumGated(consortium_, trustedForwarder)
+    {
+        if (address(methodologies_) == address(0)) revert ZeroAddressArgument();
+        methodologies = methodologies_;
+    }
+
+    /// @notice Registers a project; the caller becomes its developer and receives its credits. Any member.
+    /// @param name Project name.
+    /// @param methodologyId An approved methodology.
+    /// @param location Administrative division, coordinates, area and boundary hash.
+    /// @param creditingStart Start of the crediting period (unix seconds).
+    /// @param creditingEnd End of the crediting period (unix seconds).
+    /// @param documentHash Hash of the project design document.
+    /// @return projectId The new project's id.
+    function register(
+        string calldata name,
+        uint256 methodologyId,
+        Location calldata location,
+        uint64 creditingStart,
+        uint64 creditingEnd,
+        bytes32 documentHash
+    ) external onlyRole(Roles.MEMBER) returns (uint256 projectId) {
+        if (bytes(name).length == 0) revert EmptyName();
+        if (methodologyId > type(uint64).max) revert MethodologyIdOutOfRange(methodologyId);
+        if (creditingStart >= creditingEnd) revert InvalidCreditingPeriod(creditingStart, creditingEnd);
+        if (
+            location.divisionCode == 0 || location.areaM2 == 0 || location.boundaryHash == bytes32(0)
+                || location.latitudeE6 < -90_000_000 || location.latitudeE6 > 90_000_000
+                || location.longitudeE6 < -180_000_000 || location.longitudeE6 > 180_000_000
+        ) revert InvalidLocation();
+        methodologies.requireApproved(methodologyId);
+        address developer = _msgSender();
+        projectId = ++projectCount;
+        _projects[projectId] = Project({
+            developer: developer,
+            methodologyId: uint64(methodologyId),
+            status: Status.Registered,
+            creditingStart: creditingStart,
+            creditingEnd: creditingEnd,
+            validator: address(0),
+            location: location,
+            documentHash: documentHash
+        });
+        emit ProjectRegistered(
+            projectId, developer, methodologyId, name, location, creditingStart, creditingEnd, documentHash
+        );
+    }
+
+    /// @notice Records an independent validation of a registered project. Verifier only.
+    /// @param projectId The project.
+    /// @param validationReportHash Hash of the validation report.
+    function validate(uint256 projectId, bytes32 validationReportHash) external onlyRole(Roles.VERIFIER) {
+        Project storage p = _existing(projectId);
+        if (p.status != Status.Registered) revert InvalidProjectStatus(projectId, p.status);
+        address sender = _msgSender();
+        if (sender == p.developer) revert ConflictOfInterest(sender);
+        p.status = Status.Validated;
+        p.validator = sender;
+        emit ProjectStatusChanged(projectId, Status.Validated, validationReportHash, sender);
+    }
+
+    /// @notice Approves a validated project. Regulator only.
+    /// @param projectId The project.
+    /// @param decisionHash Hash of the approval decision.
+    function approve(uint256 projectId, bytes32 decisionHash) external onlyRole(Roles.REGULATOR) {
+        Project storage p = _existing(projectId);
+        if (p.status != Status.Validated) revert InvalidProjectStatus(projectId, p.status);
+        p.status = Status.Approved;
+        emit ProjectStatusChanged(projectId, Status.Approved, decisionHash, _msgSender());
+    }
+
+    /// @notice Rejects a project that is not yet approved. Regulator only.
+    /// @param projectId The project.
+    /// @param reasonHash Hash of the decision document.
+    function reject(uint256 projectId, bytes32 reasonHash) external onlyRole(Roles.REGULATOR) {
+        Project storage p = _existing(projectId);
+        if (p.status != Status.Registered && p.status != Status.Validated) {
+            revert InvalidProjectStatus(projectId, p.status);
+        }
+        p.status = Status.Rejected;
+        emit ProjectStatusChanged(projectId, Status.Rejected, reasonHash, _msgSender());
+    }
+
+    /// @notice Full record of a project.
+    function getProject(uint256 projectId) external view returns (Project memory) {
+        Project memory p = _projects[projectId];
+        if (p.status == Status.None) revert UnknownProject(projectId);
+        return p;
+    }
+
+    /// @inheritdoc IProjectRegistry
+    function approvedProject(uint256 projectId)
+        external
+        view
+        returns (address developer, uint256 methodologyId, uint64 creditingStart, uint64 creditingEnd)
+    {
+        Project storage p = _projects[projectId];
+        if (p.status == Status.None) revert UnknownProject(projectId);
+        if (p.status != Status.Approved) revert ProjectNotApproved(projectId);
+        return (p.developer, p.methodologyId, p.creditingStart, p.creditingEnd);
+    }
+
+    function _existing(uint256 projectId) private view returns (Project storage p) {
+        p = _projects[projectId];
+        if (p.status == Status.None) revert UnknownProject(projectId);
+    }
+}

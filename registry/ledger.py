@@ -1,0 +1,351 @@
+"""Typed operations on the registry of record (the contracts), used by the API and the CLI.
+
+Each method sends one transaction as the given account and returns what the transaction
+created, read from its own events; reverts surface as `chain.client.ChainRevert`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from web3.contract import Contract
+
+from chain.abi import DecodedEvent, EventDecoder
+from chain.client import Chain, Sent
+from chain.deploy import CONTRACTS, Deployment
+from chain.roles import role_id
+
+ZERO32 = bytes(32)
+
+
+class Purpose(IntEnum):
+    VOLUNTARY = 0
+    COMPLIANCE = 1
+    ECOLOGICAL_COMPENSATION = 2
+    CARBON_INCLUSIVE = 3
+
+
+class MethodologyStatus(IntEnum):
+    NONE = 0
+    REGISTERED = 1
+    APPROVED = 2
+    REJECTED = 3
+    DEPRECATED = 4
+
+
+class ProjectStatus(IntEnum):
+    NONE = 0
+    REGISTERED = 1
+    VALIDATED = 2
+    APPROVED = 3
+    REJECTED = 4
+
+
+class ReportStatus(IntEnum):
+    NONE = 0
+    PENDING = 1
+    ATTESTED = 2
+    VERIFIED = 3
+    REJECTED = 4
+
+
+@dataclass(frozen=True)
+class Location:
+    division_code: int
+    latitude_e6: int
+    longitude_e6: int
+    area_m2: int
+    boundary_hash: bytes
+
+    def as_tuple(self) -> tuple[int, int, int, int, bytes]:
+        return (
+            self.division_code,
+            self.latitude_e6,
+            self.longitude_e6,
+            self.area_m2,
+            self.boundary_hash,
+        )
+
+
+@dataclass(frozen=True)
+class Created:
+    """An id created by a transaction, with the transaction."""
+
+    id: int
+    sent: Sent
+
+
+@dataclass(frozen=True)
+class RetirementResult:
+    retirement_id: int
+    batch_id: int
+    amount: int
+    serial_start: int
+    serial_end: int
+    sent: Sent
+
+
+class Ledger:
+    """All state-changing contract operations, one method each."""
+
+    def __init__(self, chain: Chain, deployment: Deployment) -> None:
+        self.chain = chain
+        self.deployment = deployment
+        self.contracts: dict[str, Contract] = {n: deployment.contract(chain, n) for n in CONTRACTS}
+        self.events = EventDecoder(deployment.abis.values())
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def c(self, name: str) -> Contract:
+        return self.contracts[name]
+
+    def _send(self, by: LocalAccount, contract: str, fn: str, *args: Any) -> Sent:
+        return self.chain.send(getattr(self.c(contract).functions, fn)(*args), by)
+
+    def events_of(self, sent: Sent, name: str) -> list[DecodedEvent]:
+        out = []
+        for log in sent.receipt["logs"]:
+            ev = self.events.decode(dict(log))
+            if ev is not None and ev.name == name:
+                out.append(ev)
+        return out
+
+    def _created(self, sent: Sent, event: str, key: str) -> Created:
+        return Created(int(self.events_of(sent, event)[0].args[key]), sent)
+
+    # -- consortium -----------------------------------------------------------------------
+
+    def admit(
+        self, by: LocalAccount, account: str, name: str, profile_hash: bytes = ZERO32
+    ) -> Sent:
+        return self._send(by, "Consortium", "admit", account, name, profile_hash)
+
+    def remove_member(self, by: LocalAccount, account: str) -> Sent:
+        return self._send(by, "Consortium", "remove", account)
+
+    def grant_role(self, by: LocalAccount, role: str, account: str) -> Sent:
+        return self._send(by, "Consortium", "grantRole", role_id(role), account)
+
+    def revoke_role(self, by: LocalAccount, role: str, account: str) -> Sent:
+        return self._send(by, "Consortium", "revokeRole", role_id(role), account)
+
+    def freeze_account(self, by: LocalAccount, account: str, reason_hash: bytes = ZERO32) -> Sent:
+        return self._send(by, "Consortium", "freeze", account, reason_hash)
+
+    def unfreeze_account(self, by: LocalAccount, account: str, reason_hash: bytes = ZERO32) -> Sent:
+        return self._send(by, "Consortium", "unfreeze", account, reason_hash)
+
+    def is_member(self, account: str) -> bool:
+        return bool(self.chain.call(self.c("Consortium").functions.isMember(account)))
+
+    def has_role(self, role: str, account: str) -> bool:
+        fn = self.c("Consortium").functions.isAuthorized(role_id(role), account)
+        return bool(self.chain.call(fn))
+
+    # -- methodologies --------------------------------------------------------------------
+
+    def register_methodology(
+        self,
+        by: LocalAccount,
+        code: str,
+        name: str,
+        document_hash: bytes,
+        parameters_hash: bytes,
+        buffer_bps: int,
+    ) -> Created:
+        sent = self._send(
+            by,
+            "MethodologyRegistry",
+            "register",
+            code,
+            name,
+            document_hash,
+            parameters_hash,
+            buffer_bps,
+        )
+        return self._created(sent, "MethodologyRegistered", "methodologyId")
+
+    def approve_methodology(self, by: LocalAccount, methodology_id: int) -> Sent:
+        return self._send(by, "MethodologyRegistry", "approve", methodology_id)
+
+    def reject_methodology(
+        self, by: LocalAccount, methodology_id: int, reason_hash: bytes = ZERO32
+    ) -> Sent:
+        return self._send(by, "MethodologyRegistry", "reject", methodology_id, reason_hash)
+
+    def deprecate_methodology(
+        self, by: LocalAccount, methodology_id: int, reason_hash: bytes = ZERO32
+    ) -> Sent:
+        return self._send(by, "MethodologyRegistry", "deprecate", methodology_id, reason_hash)
+
+    # -- projects -------------------------------------------------------------------------
+
+    def register_project(
+        self,
+        by: LocalAccount,
+        name: str,
+        methodology_id: int,
+        location: Location,
+        crediting_start: int,
+        crediting_end: int,
+        document_hash: bytes = ZERO32,
+    ) -> Created:
+        sent = self._send(
+            by,
+            "ProjectRegistry",
+            "register",
+            name,
+            methodology_id,
+            location.as_tuple(),
+            crediting_start,
+            crediting_end,
+            document_hash,
+        )
+        return self._created(sent, "ProjectRegistered", "projectId")
+
+    def validate_project(self, by: LocalAccount, project_id: int, report_hash: bytes) -> Sent:
+        return self._send(by, "ProjectRegistry", "validate", project_id, report_hash)
+
+    def approve_project(
+        self, by: LocalAccount, project_id: int, decision_hash: bytes = ZERO32
+    ) -> Sent:
+        return self._send(by, "ProjectRegistry", "approve", project_id, decision_hash)
+
+    def reject_project(
+        self, by: LocalAccount, project_id: int, reason_hash: bytes = ZERO32
+    ) -> Sent:
+        return self._send(by, "ProjectRegistry", "reject", project_id, reason_hash)
+
+    # -- monitoring reports ---------------------------------------------------------------
+
+    def attest(
+        self,
+        by: LocalAccount,
+        project_id: int,
+        period_start: int,
+        period_end: int,
+        merkle_root: bytes,
+        quantity: int,
+        report_hash: bytes,
+    ) -> Created:
+        sent = self._send(
+            by,
+            "MonitoringReports",
+            "attest",
+            project_id,
+            period_start,
+            period_end,
+            merkle_root,
+            quantity,
+            report_hash,
+        )
+        return self._created(sent, "AttestationSubmitted", "reportId")
+
+    def verify_report(
+        self, by: LocalAccount, report_id: int, verified_quantity: int, verification_hash: bytes
+    ) -> Sent:
+        return self._send(
+            by, "MonitoringReports", "verify", report_id, verified_quantity, verification_hash
+        )
+
+    def reject_report(self, by: LocalAccount, report_id: int, reason_hash: bytes = ZERO32) -> Sent:
+        return self._send(by, "MonitoringReports", "reject", report_id, reason_hash)
+
+    def set_threshold(self, by: LocalAccount, threshold: int) -> Sent:
+        return self._send(by, "MonitoringReports", "setThreshold", threshold)
+
+    # -- credits --------------------------------------------------------------------------
+
+    def issue(self, by: LocalAccount, report_id: int) -> Created:
+        sent = self._send(by, "CarbonCredits", "issue", report_id)
+        return self._created(sent, "BatchIssued", "batchId")
+
+    def transfer(self, by: LocalAccount, to: str, batch_id: int, amount: int) -> Sent:
+        return self._send(
+            by, "CarbonCredits", "safeTransferFrom", by.address, to, batch_id, amount, b""
+        )
+
+    def retire(
+        self,
+        by: LocalAccount,
+        batch_id: int,
+        amount: int,
+        beneficiary: str,
+        purpose: int = Purpose.VOLUNTARY,
+        case_reference: str = "",
+    ) -> RetirementResult:
+        sent = self._send(
+            by,
+            "CarbonCredits",
+            "retire",
+            batch_id,
+            amount,
+            beneficiary,
+            int(purpose),
+            case_reference,
+        )
+        ev = self.events_of(sent, "Retired")[0].args
+        start = int(ev["serialStart"])
+        return RetirementResult(
+            int(ev["retirementId"]), batch_id, amount, start, start + amount - 1, sent
+        )
+
+    def cancel_buffer(
+        self, by: LocalAccount, batch_id: int, amount: int, reason_hash: bytes
+    ) -> Created:
+        sent = self._send(by, "CarbonCredits", "cancelBuffer", batch_id, amount, reason_hash)
+        return self._created(sent, "BufferCancelled", "cancellationId")
+
+    def freeze_batch(self, by: LocalAccount, batch_id: int, reason_hash: bytes = ZERO32) -> Sent:
+        return self._send(by, "CarbonCredits", "freezeBatch", batch_id, reason_hash)
+
+    def unfreeze_batch(self, by: LocalAccount, batch_id: int, reason_hash: bytes = ZERO32) -> Sent:
+        return self._send(by, "CarbonCredits", "unfreezeBatch", batch_id, reason_hash)
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def balance(self, account: str, batch_id: int) -> int:
+        return int(self.chain.call(self.c("CarbonCredits").functions.balanceOf(account, batch_id)))
+
+    def buffer_balance(self, batch_id: int) -> int:
+        return int(self.chain.call(self.c("CarbonCredits").functions.bufferBalance(batch_id)))
+
+    def batch(self, batch_id: int) -> dict[str, Any]:
+        fields = (
+            "projectId",
+            "reportId",
+            "periodStart",
+            "periodEnd",
+            "issued",
+            "buffer",
+            "retired",
+            "cancelled",
+            "frozen",
+        )
+        raw = self.chain.call(self.c("CarbonCredits").functions.getBatch(batch_id))
+        return dict(zip(fields, raw, strict=True))
+
+    def retirement(self, retirement_id: int) -> dict[str, Any]:
+        fields = ("holder", "batchId", "purpose", "serialStart", "amount")
+        raw = self.chain.call(self.c("CarbonCredits").functions.getRetirement(retirement_id))
+        return dict(zip(fields, raw, strict=True))
+
+    def report(self, report_id: int) -> dict[str, Any]:
+        fields = (
+            "projectId",
+            "periodStart",
+            "periodEnd",
+            "status",
+            "submissions",
+            "merkleRoot",
+            "reportHash",
+            "attestedQuantity",
+            "verifiedQuantity",
+            "verifier",
+            "verificationHash",
+        )
+        raw = self.chain.call(self.c("MonitoringReports").functions.getReport(report_id))
+        return dict(zip(fields, raw, strict=True))

@@ -1,0 +1,226 @@
+"""`tanhui` command line: bring the stack up, run the demo, show status, deploy."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tanhui.config import Settings
+
+app = typer.Typer(help="Tanhui 碳汇 — carbon asset registry and exchange", no_args_is_help=True)
+console = Console()
+
+
+def _settings(data_dir: str | None) -> Settings:
+    s = Settings()
+    if data_dir:
+        s = s.model_copy(update={"data_dir": __import__("pathlib").Path(data_dir)})
+    return s
+
+
+DataDir = Annotated[
+    str | None, typer.Option("--data-dir", help="Data directory (chain state, DB).")
+]
+
+
+def _print_urls(rt: object, api_url: str) -> None:
+    from tanhui.services import Runtime
+
+    assert isinstance(rt, Runtime)
+    t = Table(title="Tanhui is up", show_header=False)
+    t.add_row("API", api_url)
+    t.add_row("API docs", api_url + "/docs")
+    t.add_row("Chain RPC", f"{rt.rpc_url} (chain id {rt.chain.chain_id})")
+    t.add_row("Database", rt.settings.db_url)
+    t.add_row("Deployment", str(rt.settings.data_dir / f"deployment-{rt.chain.chain_id}.json"))
+    for name, rec in rt.deployment.contracts.items():
+        t.add_row(f"  {name}", rec.address)
+    console.print(t)
+
+
+@app.command()
+def up(
+    data_dir: DataDir = None,
+    port: Annotated[int | None, typer.Option(help="API port.")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Run the demo once it is up.")] = False,
+) -> None:
+    """Start the chain (embedded anvil unless TANHUI_RPC_URL is set), deploy if needed, and serve
+    the API and the indexer until interrupted. State persists in the data directory."""
+    from tanhui.services import Runtime, provision_dev_api_keys
+
+    settings = _settings(data_dir)
+    rt = Runtime.start(settings)
+    try:
+        rt.start_indexer()
+        api_url = rt.serve_in_background(port if port is not None else settings.api_port)
+        keys = provision_dev_api_keys(rt) if settings.embedded_chain else {}
+        _print_urls(rt, api_url)
+        if keys:
+            console.print(
+                f"Development API keys: {settings.data_dir}/dev-api-keys-{rt.chain.chain_id}.json"
+            )
+        if demo:
+            _run_demo(api_url, keys)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        console.print("Serving; Ctrl-C to stop.")
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    finally:
+        rt.stop()
+        console.print("Stopped; chain state saved.")
+
+
+@app.command()
+def demo(
+    data_dir: DataDir = None,
+    api: Annotated[
+        str | None, typer.Option(help="Use a running API instead of starting one.")
+    ] = None,
+) -> None:
+    """Run the end-to-end scenario (Maowei Sea mangroves, Qinzhou, Guangxi) through the HTTP API."""
+    from tanhui.services import Runtime, provision_dev_api_keys
+
+    settings = _settings(data_dir)
+    if api:
+        keys_file = next(settings.data_dir.glob("dev-api-keys-*.json"), None)
+        if keys_file is None:
+            raise typer.BadParameter("no development API keys in the data directory")
+        _run_demo(api, json.loads(keys_file.read_text()))
+        return
+    rt = Runtime.start(settings)
+    try:
+        rt.start_indexer()
+        api_url = rt.serve_in_background(0 if settings.api_port == 8000 else settings.api_port)
+        keys = provision_dev_api_keys(rt)
+        _print_urls(rt, api_url)
+        ok = _run_demo(api_url, keys)
+    finally:
+        rt.stop()
+    if not ok:
+        raise typer.Exit(1)
+
+
+def _run_demo(api_url: str, keys: dict[str, str]) -> bool:
+    from tanhui.demo import Demo, DemoError
+    from tanhui.roster import dev_accounts
+
+    addresses = {k: a.address for k, a in dev_accounts().items()}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("Demo", total=Demo.STEPS + 1)
+
+        def on_step(step: object) -> None:
+            progress.update(task, advance=1, description=getattr(step, "name", "step"))
+
+        d = Demo(api_url, keys, addresses, on_step)
+        try:
+            result = d.run()
+        except DemoError as exc:
+            console.print(f"[red]Demo failed:[/red] {exc}")
+            return False
+        _wait_for_index(d.http)
+        result = d.collect(result)
+        progress.update(task, advance=1, description="Done")
+
+    steps = Table(title="Demo: Maowei Sea mangrove credits, issued → traded → retired")
+    steps.add_column("#", justify="right")
+    steps.add_column("step")
+    steps.add_column("detail")
+    steps.add_column("tx")
+    for i, s in enumerate(result.steps, 1):
+        steps.add_row(str(i), s.name, s.detail, (s.tx_hash or "")[:18])
+    console.print(steps)
+    summary = Table(title="Summary", show_header=False)
+    summary.add_row(
+        "Batch", f"#{result.batch_id}: issued {result.issued} t, buffer {result.buffer} t"
+    )
+    for seat, bal in result.balances.items():
+        summary.add_row(f"Balance {seat}", f"{bal} t")
+    summary.add_row("Retirements", ", ".join(f"#{r}" for r in result.retirement_ids))
+    summary.add_row("Certificate", result.certificate_url)
+    summary.add_row("Verify", f"{result.verify_url} → {'valid' if result.verified else 'INVALID'}")
+    console.print(summary)
+    return result.verified
+
+
+def _wait_for_index(http: httpx.Client, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = http.get("/health")
+        if r.status_code == 200 and r.json().get("index_lag", 1) == 0:
+            return
+        time.sleep(0.2)
+
+
+@app.command()
+def status(data_dir: DataDir = None) -> None:
+    """Show the data directory, deployment record, index and whether the API answers."""
+    settings = _settings(data_dir)
+    t = Table(title="Tanhui status", show_header=False)
+    t.add_row("Data directory", str(settings.data_dir))
+    t.add_row(
+        "Chain",
+        settings.rpc_url
+        or "embedded anvil"
+        + (
+            " (state saved)"
+            if (settings.data_dir / "anvil-state.json").exists()
+            else " (no state yet)"
+        ),
+    )
+    records = (
+        sorted(settings.data_dir.glob("deployment-*.json")) if settings.data_dir.exists() else []
+    )
+    for rec in records:
+        raw = json.loads(rec.read_text())
+        t.add_row("Deployment", f"chain {raw['chain_id']}, block {raw['block']}")
+        for name, c in raw["contracts"].items():
+            t.add_row(f"  {name}", c["address"])
+    if not records:
+        t.add_row("Deployment", "none (run `tanhui up`)")
+    t.add_row("Database", settings.db_url)
+    try:
+        h = httpx.get(settings.base_url + "/health", timeout=2).json()
+        t.add_row("API", f"{settings.base_url} up: {h}")
+    except httpx.HTTPError:
+        t.add_row("API", f"{settings.base_url} not answering")
+    console.print(t)
+
+
+@app.command()
+def deploy(
+    data_dir: DataDir = None,
+    fresh: Annotated[
+        bool, typer.Option(help="Deploy new contracts even if a record exists.")
+    ] = False,
+) -> None:
+    """Deploy the contracts (or check the existing deployment record against the chain)."""
+    from tanhui.services import Runtime
+
+    rt = Runtime.start(_settings(data_dir), fresh=fresh)
+    try:
+        console.print_json(json.dumps(rt.deployment.to_json()))
+    finally:
+        rt.stop()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,73 @@
+"""Runtime settings, from the environment (prefix TANHUI_) or a .env file.
+
+Defaults describe the embedded setup: a project-managed anvil, SQLite under the data directory.
+Point `TANHUI_RPC_URL` at any EVM JSON-RPC endpoint (e.g. a Besu QBFT network) and
+`TANHUI_DATABASE_URL` (or `DATABASE_URL`) at PostgreSQL for production.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chain.paths import ROOT
+
+# anvil's well-known development mnemonic; only ever used for the embedded local chain.
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TANHUI_", env_file=".env", extra="ignore")
+
+    data_dir: Path = ROOT / ".tanhui"
+    rpc_url: str | None = Field(
+        default=None, description="External JSON-RPC endpoint; unset starts the embedded anvil."
+    )
+    chain_id: int = 31337
+    anvil_port: int = Field(default=0, description="0 picks a free port.")
+    anvil_block_time: float | None = Field(
+        default=None, description="Seconds per block; unset mines on every transaction."
+    )
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("TANHUI_DATABASE_URL", "DATABASE_URL")
+    )
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_url: str | None = Field(
+        default=None, description="Base URL printed on certificates (defaults to the API's own)."
+    )
+    deployer_key: str | None = Field(
+        default=None, description="Hex private key of the governance account on an external chain."
+    )
+    relayer_key: str | None = Field(
+        default=None,
+        description="Hex private key of the account that relays members' signed ERC-2771 "
+        "requests and pays their gas; defaults to the deployer (governance) key.",
+    )
+    master_key: str | None = Field(
+        default=None,
+        description="Key (urlsafe base64, 32 bytes) that encrypts custodial keys; generated into "
+        "the data directory when unset.",
+    )
+    attestation_threshold: int = Field(default=2, ge=1, description="k of n oracle attestations.")
+    confirmations: int = Field(default=0, ge=0, description="Blocks the indexer stays behind head.")
+    indexer_batch_blocks: int = Field(default=2000, ge=1)
+    indexer_poll_seconds: float = 0.5
+
+    @property
+    def embedded_chain(self) -> bool:
+        return self.rpc_url is None
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'tanhui.db'}"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.api_host}:{self.api_port}"
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir

@@ -1,0 +1,271 @@
+"""The scripted end-to-end demo: a Guangxi mangrove project in Qinzhou's Maowei Sea, from
+methodology to a verifiable ecological-compensation retirement, driven through the HTTP API
+exactly as members would use it."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from eth_utils import keccak
+
+from oracle.sediment import SedimentCore, sediment_removals
+from tanhui.units import format_units
+
+YEAR_2024 = (1_704_038_400, 1_735_660_800)  # 2024-01-01 .. 2025-01-01 (UTC+8 midnight)
+AREA_HA = Decimal("253.3")
+
+
+def doc_hash(text: str) -> str:
+    return "0x" + keccak(text=text).hex()
+
+
+def maowei_cores(n: int = 24, seed: int = 2024) -> list[SedimentCore]:
+    """Deterministic sample of sediment cores across the restoration site."""
+    rnd = random.Random(seed)
+    return [
+        SedimentCore(
+            core_id=f"MW-2024-C{i:02d}",
+            depth_cm=50,
+            accumulation_cm_per_yr=str(Decimal(rnd.randint(38, 62)) / 100),
+            bulk_density_g_cm3=str(Decimal(rnd.randint(80, 105)) / 100),
+            toc_percent=str(Decimal(rnd.randint(260, 420)) / 100),
+        )
+        for i in range(1, n + 1)
+    ]
+
+
+@dataclass
+class Step:
+    name: str
+    detail: str
+    tx_hash: str | None = None
+
+
+@dataclass
+class DemoResult:
+    steps: list[Step] = field(default_factory=list)
+    batch_id: int = 0
+    retirement_ids: list[int] = field(default_factory=list)
+    certificate_url: str = ""
+    verify_url: str = ""
+    verified: bool = False
+    balances: dict[str, str] = field(default_factory=dict)
+    issued: str = ""
+    buffer: str = ""
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+class Demo:
+    """Runs the scenario against a live API with the seats' API keys."""
+
+    STEPS = 14
+
+    def __init__(
+        self,
+        base_url: str,
+        keys: Mapping[str, str],
+        addresses: Mapping[str, str],
+        on_step: Callable[[Step], None] | None = None,
+    ) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=60)
+        self.keys = keys
+        self.addresses = addresses
+        self.on_step = on_step or (lambda s: None)
+        self.result = DemoResult()
+
+    def call(self, seat: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        r = self.http.request(
+            method, path, json=body, headers={"Authorization": f"Bearer {self.keys[seat]}"}
+        )
+        if r.status_code >= 400:
+            raise DemoError(f"{method} {path} as {seat}: {r.status_code} {r.text}")
+        return r.json()
+
+    def step(self, name: str, detail: str, resp: Any = None) -> None:
+        tx = resp.get("tx_hash") if isinstance(resp, dict) else None
+        s = Step(name, detail, tx)
+        self.result.steps.append(s)
+        self.on_step(s)
+
+    def run(self) -> DemoResult:
+        code = f"CCER-14-002-V01-{int(time.time())}"
+        m = self.call(
+            "operator",
+            "POST",
+            "/v1/methodologies",
+            {
+                "code": code,
+                "name": "红树林营造 Mangrove vegetation restoration",
+                "document_hash": doc_hash("CCER-14-002-V01 methodology text"),
+                "parameters_hash": doc_hash("IPCC 2013 Wetlands Supplement ch.4 defaults"),
+                "buffer_bps": 1000,
+            },
+        )
+        self.step("Methodology registered", f"{code}, buffer 10%", m)
+        mid = m["methodology_id"]
+        self.step(
+            "Methodology approved",
+            "by the regulator",
+            self.call("regulator", "POST", f"/v1/methodologies/{mid}/approve", {}),
+        )
+
+        p = self.call(
+            "developer",
+            "POST",
+            "/v1/projects",
+            {
+                "name": "广西钦州茅尾海红树林修复项目 Maowei Sea Mangrove Restoration, Qinzhou",
+                "methodology_id": mid,
+                "division_code": 450702,
+                "latitude": "21.783000",
+                "longitude": "108.562000",
+                "area_m2": int(AREA_HA * 10_000),
+                "boundary_hash": doc_hash("Maowei Sea boundary polygon v3"),
+                "crediting_start": 1_672_502_400,
+                "crediting_end": 2_303_654_400,
+                "document_hash": doc_hash("Maowei Sea project design document"),
+            },
+        )
+        pid = p["project_id"]
+        self.step("Project registered", f"#{pid}, 253.3 ha, 钦南区 450702", p)
+        self.step(
+            "Project validated",
+            "by the verifier",
+            self.call(
+                "verifier",
+                "POST",
+                f"/v1/projects/{pid}/validate",
+                {"validation_report_hash": doc_hash("validation report MW")},
+            ),
+        )
+        self.step(
+            "Project approved",
+            "by the regulator",
+            self.call("regulator", "POST", f"/v1/projects/{pid}/approve", {}),
+        )
+
+        cores = maowei_cores()
+        calc = sediment_removals(cores, AREA_HA, Decimal(1))
+        quantity = format_units(calc.quantity_units)
+        attestation = {
+            "project_id": pid,
+            "period_start": YEAR_2024[0],
+            "period_end": YEAR_2024[1],
+            "merkle_root": "0x" + calc.merkle_root.hex(),
+            "quantity": quantity,
+            "report_hash": doc_hash(f"Maowei Sea monitoring report 2024 {quantity}"),
+        }
+        rid = 0
+        for node in ("oracle1", "oracle2"):
+            a = self.call(node, "POST", "/v1/reports/attest", attestation)
+            rid = a["report_id"]
+            self.step(f"Report attested by {node}", f"{calc.records} cores → {quantity} t", a)
+        verified = format_units(calc.quantity_units - calc.quantity_units % 1_000_000)
+        self.step(
+            "Report verified",
+            f"{verified} t by the verifier",
+            self.call(
+                "verifier",
+                "POST",
+                f"/v1/reports/{rid}/verify",
+                {
+                    "verified_quantity": verified,
+                    "verification_hash": doc_hash("verification MW 2024"),
+                },
+            ),
+        )
+
+        b = self.call("operator", "POST", "/v1/batches", {"report_id": rid})
+        bid = self.result.batch_id = b["batch_id"]
+        self.step("Batch issued", f"#{bid}", b)
+
+        t1 = self.call(
+            "developer",
+            "POST",
+            "/v1/transfers",
+            {"to": self.addresses["trader1"], "batch_id": bid, "amount": "500"},
+        )
+        self.step("Transfer", "500 t → 北港新材料 Beigang New Materials", t1)
+        t2 = self.call(
+            "developer",
+            "POST",
+            "/v1/transfers",
+            {"to": self.addresses["trader2"], "batch_id": bid, "amount": "483.88"},
+        )
+        self.step("Transfer", "483.88 t → 南宁绿色发展基金 Nanning Green Fund", t2)
+
+        r1 = self.call(
+            "trader1",
+            "POST",
+            "/v1/retirements",
+            {
+                "batch_id": bid,
+                "amount": "326.4",
+                "beneficiary": "钦州市人民检察院 生态环境损害替代性修复 "
+                "Qinzhou Procuratorate substitute restoration",
+                "purpose": "ecological_compensation",
+                "case_reference": "钦检民公〔2025〕7号",
+            },
+        )
+        self.result.retirement_ids.append(r1["retirement_id"])
+        self.step(
+            "Retired (ecological compensation)",
+            f"326.4 t, serials {r1['serial_start']}–{r1['serial_end']}",
+            r1,
+        )
+        r2 = self.call(
+            "trader2",
+            "POST",
+            "/v1/retirements",
+            {
+                "batch_id": bid,
+                "amount": "100",
+                "beneficiary": "南宁绿色发展基金 2024 operations",
+                "purpose": "voluntary",
+                "case_reference": "",
+            },
+        )
+        self.result.retirement_ids.append(r2["retirement_id"])
+        self.step(
+            "Retired (voluntary)", f"100 t, serials {r2['serial_start']}–{r2['serial_end']}", r2
+        )
+
+        self.result.certificate_url = r1.get("certificate_url", "")
+        self.result.verify_url = r1.get("verify_url", "")
+        cert = self.http.get(f"/v1/retirements/{r1['retirement_id']}/certificate")
+        if cert.status_code != 200 or "326.4" not in cert.text:
+            raise DemoError(f"certificate not served: {cert.status_code}")
+        v = self.http.get(f"/v1/retirements/{r1['retirement_id']}/verify").json()
+        self.result.verified = bool(v.get("valid"))
+        self.step(
+            "Certificate verified against the chain", "valid" if v.get("valid") else "INVALID"
+        )
+        return self.result
+
+    def collect(self, result: DemoResult) -> DemoResult:
+        """Reads the indexed outcome (after the index has caught up)."""
+        bid = result.batch_id
+        batch = self.http.get(f"/v1/batches/{bid}")
+        if batch.status_code == 200:
+            data = batch.json()
+            result.issued = str(data.get("issued", ""))
+            result.buffer = str(data.get("buffer", ""))
+        for seat in ("developer", "trader1", "trader2"):
+            bal = self.http.get(f"/v1/accounts/{self.addresses[seat]}/balances")
+            if bal.status_code == 200:
+                rows = bal.json()
+                items = rows.get("items", rows) if isinstance(rows, dict) else rows
+                held = sum(
+                    int(x.get("amount_units", 0)) for x in items if int(x.get("batch_id", 0)) == bid
+                )
+                result.balances[seat] = format_units(held)
+        return result

@@ -1,0 +1,156 @@
+"""Registry fixtures built through the real contracts: methodologies, projects, monitoring
+reports and credit batches at any stage of their flow.
+
+Used by the benchmarks and the property tests, which need many batches quickly. Every object is
+made by the seat whose role the contracts require (operator registers methodologies, regulator
+approves, oracle nodes attest, the verifier verifies, the operator issues).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+
+from registry.ledger import Ledger, Location
+
+DAY = 86_400
+PERIOD = 30 * DAY
+BASE_TIME = 1_577_836_800  # 2020-01-01T00:00:00Z
+CREDITING_YEARS = 40
+
+# Maowei Sea mangroves, Qinzhou, Guangxi (division code 450702).
+MAOWEI = Location(450702, 21_783_000, 108_562_000, 2_500_000, keccak(text="maowei-boundary"))
+
+ProjectStage = Literal["registered", "validated", "approved"]
+ReportStage = Literal["pending", "attested", "verified"]
+
+
+def doc(tag: str) -> bytes:
+    """A recognisable non-zero 32-byte document hash."""
+    return keccak(text=tag)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """An issued batch and where it came from."""
+
+    methodology_id: int
+    project_id: int
+    report_id: int
+    batch_id: int
+    issued: int
+    buffer: int
+    developer: str
+
+    @property
+    def developer_share(self) -> int:
+        return self.issued - self.buffer
+
+
+class Scenario:
+    """Builds fixtures on one chain state; periods of a project are allocated in order.
+
+    Use one `Scenario` per chain state: after an `evm_revert`, start a new one (or keep using
+    one whose objects were all created after the snapshot).
+    """
+
+    def __init__(self, ledger: Ledger, accounts: dict[str, LocalAccount]) -> None:
+        self.ledger = ledger
+        self.acc = accounts
+        self._codes = 0
+        self._next_period: dict[int, int] = {}
+        self._tags = 0
+
+    def fork(self) -> Scenario:
+        """An independent builder that continues from this one's counters: for work done after
+        a chain snapshot that will be reverted, while this builder stays valid for the
+        snapshot's state."""
+        other = Scenario(self.ledger, self.acc)
+        other._codes, other._tags = self._codes, self._tags
+        other._next_period = dict(self._next_period)
+        return other
+
+    def _tag(self, kind: str) -> str:
+        self._tags += 1
+        return f"{kind}-{self._tags}"
+
+    # -- methodologies and projects --------------------------------------------------------
+
+    def methodology(self, buffer_bps: int = 1_000, approve: bool = True) -> int:
+        """A methodology registered by the operator and (by default) approved by the regulator."""
+        self._codes += 1
+        code = f"CM-BC-{self._codes:03d}-V01"
+        m = self.ledger.register_methodology(
+            self.acc["operator"], code, "红树林营造 Mangrove restoration", doc(code),
+            doc(code + "/params"), buffer_bps,
+        )
+        if approve:
+            self.ledger.approve_methodology(self.acc["regulator"], m.id)
+        return m.id
+
+    def project(self, methodology_id: int, developer: str = "developer",
+                stage: ProjectStage = "approved") -> int:
+        """A project of `developer` carried to `stage`."""
+        p = self.ledger.register_project(
+            self.acc[developer], "钦州茅尾海红树林修复 Maowei Sea mangrove restoration",
+            methodology_id, MAOWEI, BASE_TIME, BASE_TIME + CREDITING_YEARS * 365 * DAY,
+            doc(self._tag("pdd")),
+        )
+        if stage in ("validated", "approved"):
+            self.ledger.validate_project(self.acc["verifier"], p.id, doc(self._tag("validation")))
+        if stage == "approved":
+            self.ledger.approve_project(self.acc["regulator"], p.id, doc(self._tag("approval")))
+        return p.id
+
+    # -- monitoring reports ----------------------------------------------------------------
+
+    def period(self, project_id: int) -> tuple[int, int]:
+        """The next unused monitoring period of a project."""
+        k = self._next_period.get(project_id, 0)
+        self._next_period[project_id] = k + 1
+        return BASE_TIME + k * PERIOD, BASE_TIME + (k + 1) * PERIOD
+
+    def report(self, project_id: int, quantity: int, stage: ReportStage = "verified",
+               verified: int | None = None) -> int:
+        """A report for the project's next period: one attestation (pending), two (attested,
+        with the deployment's threshold of 2) and the verifier's signature (verified)."""
+        start, end = self.period(project_id)
+        root, rep = doc(self._tag("root")), doc(self._tag("report"))
+        nodes = ["oracle1"] if stage == "pending" else ["oracle1", "oracle2"]
+        report_id = 0
+        for node in nodes:
+            report_id = self.ledger.attest(
+                self.acc[node], project_id, start, end, root, quantity, rep
+            ).id
+        if stage == "verified":
+            verification = doc(self._tag("verification"))
+            self.ledger.verify_report(
+                self.acc["verifier"], report_id, verified or quantity, verification
+            )
+        return report_id
+
+    # -- batches ---------------------------------------------------------------------------
+
+    def batch(self, quantity: int = 1_000_000_000, buffer_bps: int = 1_000,
+              project_id: int | None = None, methodology_id: int | None = None,
+              developer: str = "developer") -> Batch:
+        """An issued batch; reuses `project_id` (next period) or makes a new project."""
+        if project_id is None:
+            methodology_id = methodology_id or self.methodology(buffer_bps)
+            project_id = self.project(methodology_id, developer)
+        else:
+            info = self.ledger.chain.call(
+                self.ledger.c("ProjectRegistry").functions.approvedProject(project_id)
+            )
+            methodology_id = int(info[1])
+        report_id = self.report(project_id, quantity)
+        batch_id = self.ledger.issue(self.acc["operator"], report_id).id
+        b = self.ledger.batch(batch_id)
+        project = self.ledger.chain.call(
+            self.ledger.c("ProjectRegistry").functions.getProject(project_id)
+        )
+        return Batch(methodology_id, project_id, report_id, batch_id, int(b["issued"]),
+                     int(b["buffer"]), str(project[0]))

