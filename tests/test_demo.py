@@ -1,4 +1,4 @@
-"""The README's main job: the whole stack comes up from settings and the demo completes over HTTP."""
+"""The README's main job: the stack comes up from settings and the demo completes over HTTP."""
 
 from __future__ import annotations
 
