@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -391,6 +391,7 @@ def test_every_accepted_reading_proves_and_a_tampered_one_does_not(specs, data):
     ]  # fmt: skip
     result = run(rows)
     assert result.total == len(rows)
+    assume(result.records)  # conflicting readings of one instant are all refused
     tree = result.tree()
     for record in result.records:
         assert verify_record(tree.record_proof(record), tree.root, record)
