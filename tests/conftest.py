@@ -3,10 +3,12 @@ snapshot reverted after every test so tests stay independent and fast."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 from eth_account.signers.local import LocalAccount
+from hypothesis import settings
 
 from chain.client import Chain
 from chain.compile import Artifact, compile_contracts
@@ -14,6 +16,12 @@ from chain.deploy import Deployment, deploy_all, error_abis
 from chain.node import AnvilNode
 from registry.ledger import Ledger
 from tanhui.roster import bootstrap_roster, dev_accounts
+
+# Property tests draw the same examples on every run (set HYPOTHESIS_PROFILE=explore to search
+# afresh): the suite stays deterministic, and a failure seen once is seen again.
+settings.register_profile("deterministic", derandomize=True, print_blob=True)
+settings.register_profile("explore", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 
 @pytest.fixture(scope="session")
