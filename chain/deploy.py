@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
+from rlp import encode as rlp_encode
 from web3.contract import Contract
 
 from chain.client import Chain
@@ -26,6 +27,7 @@ CONTRACTS = (
     "MethodologyRegistry",
     "ProjectRegistry",
     "MonitoringReports",
+    "DisturbanceReports",
     "CarbonCredits",
 )
 
@@ -84,6 +86,11 @@ class Deployment:
         )
 
 
+def get_create_address(sender: str, nonce: int) -> str:
+    """The address a CREATE from `sender` at `nonce` deploys to: keccak(rlp([sender, nonce]))."""
+    return "0x" + keccak(rlp_encode([bytes.fromhex(sender[2:]), nonce]))[12:].hex()
+
+
 def error_abis(artifacts: dict[str, Artifact]) -> list[list[dict[str, Any]]]:
     return [a.abi for a in artifacts.values()]
 
@@ -107,8 +114,17 @@ def deploy_all(chain: Chain, deployer: LocalAccount, threshold: int, base_uri: s
     put("MethodologyRegistry", addr["Consortium"], fwd)
     put("ProjectRegistry", addr["Consortium"], addr["MethodologyRegistry"], fwd)
     put("MonitoringReports", addr["Consortium"], addr["ProjectRegistry"], threshold, fwd)
+    # DisturbanceReports lets only CarbonCredits draw confirmed losses, and CarbonCredits needs
+    # DisturbanceReports' address: the credits address is computed from the deployer's next
+    # nonce (CREATE), checked after deploying it.
+    nonce = int(chain.w3.eth.get_transaction_count(deployer.address, "pending"))
+    credits_at = to_checksum_address(get_create_address(deployer.address, nonce + 1))
+    put("DisturbanceReports", addr["Consortium"], addr["ProjectRegistry"],
+        addr["MonitoringReports"], credits_at, fwd)
     put("CarbonCredits", addr["Consortium"], addr["MethodologyRegistry"], addr["ProjectRegistry"],
-        addr["MonitoringReports"], base_uri, fwd)
+        addr["MonitoringReports"], addr["DisturbanceReports"], base_uri, fwd)
+    if to_checksum_address(addr["CarbonCredits"]) != credits_at:
+        raise DeploymentError("CarbonCredits was not deployed at its precomputed address")
     assert first_block is not None
     return Deployment(
         chain_id=chain.chain_id,

@@ -44,6 +44,21 @@ class ProjectStatus(IntEnum):
     REJECTED = 4
 
 
+class DisturbanceKind(IntEnum):
+    FIRE = 0
+    PEST = 1
+    TYPHOON = 2
+    RED_TIDE = 3
+
+
+class DisturbanceStatus(IntEnum):
+    NONE = 0
+    PENDING = 1
+    ATTESTED = 2
+    CONFIRMED = 3
+    REJECTED = 4
+
+
 class ReportStatus(IntEnum):
     NONE = 0
     PENDING = 1
@@ -257,6 +272,73 @@ class Ledger:
     def set_threshold(self, by: LocalAccount, threshold: int) -> Sent:
         return self._send(by, "MonitoringReports", "setThreshold", threshold)
 
+    def report_of(self, project_id: int, period_start: int, period_end: int) -> int:
+        """The open (pending/attested/verified) report of a project's period, 0 if none."""
+        fn = self.c("MonitoringReports").functions.reportOf(project_id, period_start, period_end)
+        return int(self.chain.call(fn))
+
+    def submission_of(self, report_id: int, node: str) -> bytes:
+        fn = self.c("MonitoringReports").functions.submissionOf(report_id, node)
+        return bytes(self.chain.call(fn))
+
+    def verify_record(self, report_id: int, record: bytes, proof: list[bytes]) -> bool:
+        """Whether the chain accepts `record` as committed to by the report's attested root."""
+        fn = self.c("MonitoringReports").functions.verifyRecord(report_id, record, proof)
+        return bool(self.chain.call(fn))
+
+    # -- disturbances (reversals) ---------------------------------------------------------
+
+    def attest_disturbance(
+        self,
+        by: LocalAccount,
+        project_id: int,
+        kind: int,
+        occurred_at: int,
+        loss: int,
+        evidence_hash: bytes,
+    ) -> Created:
+        sent = self._send(
+            by, "DisturbanceReports", "attest", project_id, int(kind), occurred_at, loss,
+            evidence_hash,
+        )
+        return self._created(sent, "DisturbanceAttestationSubmitted", "disturbanceId")
+
+    def confirm_disturbance(
+        self, by: LocalAccount, disturbance_id: int, confirmed_loss: int, statement_hash: bytes
+    ) -> Sent:
+        return self._send(
+            by, "DisturbanceReports", "confirm", disturbance_id, confirmed_loss, statement_hash
+        )
+
+    def reject_disturbance(self, by: LocalAccount, disturbance_id: int, reason_hash: bytes) -> Sent:
+        return self._send(by, "DisturbanceReports", "reject", disturbance_id, reason_hash)
+
+    def disturbance_of(self, project_id: int, kind: int, occurred_at: int) -> int:
+        fn = self.c("DisturbanceReports").functions.disturbanceOf(
+            project_id, int(kind), occurred_at
+        )
+        return int(self.chain.call(fn))
+
+    def disturbance_submission_of(self, disturbance_id: int, node: str) -> bytes:
+        fn = self.c("DisturbanceReports").functions.submissionOf(disturbance_id, node)
+        return bytes(self.chain.call(fn))
+
+    def disturbance(self, disturbance_id: int) -> dict[str, Any]:
+        fields = (
+            "projectId",
+            "occurredAt",
+            "kind",
+            "status",
+            "submissions",
+            "attestedLoss",
+            "confirmedLoss",
+            "appliedLoss",
+            "evidenceHash",
+            "verifier",
+        )
+        fn = self.c("DisturbanceReports").functions.getDisturbance(disturbance_id)
+        return dict(zip(fields, self.chain.call(fn), strict=True))
+
     # -- credits --------------------------------------------------------------------------
 
     def issue(self, by: LocalAccount, report_id: int) -> Created:
@@ -297,6 +379,14 @@ class Ledger:
         self, by: LocalAccount, batch_id: int, amount: int, reason_hash: bytes
     ) -> Created:
         sent = self._send(by, "CarbonCredits", "cancelBuffer", batch_id, amount, reason_hash)
+        return self._created(sent, "BufferCancelled", "cancellationId")
+
+    def cancel_buffer_for_disturbance(
+        self, by: LocalAccount, disturbance_id: int, batch_id: int, amount: int
+    ) -> Created:
+        sent = self._send(
+            by, "CarbonCredits", "cancelBufferForDisturbance", disturbance_id, batch_id, amount
+        )
         return self._created(sent, "BufferCancelled", "cancellationId")
 
     def freeze_batch(self, by: LocalAccount, batch_id: int, reason_hash: bytes = ZERO32) -> Sent:

@@ -26,6 +26,7 @@ MAOWEI = Location(450702, 21_783_000, 108_562_000, 2_500_000, keccak(text="maowe
 
 ProjectStage = Literal["registered", "validated", "approved"]
 ReportStage = Literal["pending", "attested", "verified"]
+DisturbanceStage = Literal["pending", "attested", "confirmed"]
 
 
 def doc(tag: str) -> bytes:
@@ -131,6 +132,31 @@ class Scenario:
                 self.acc["verifier"], report_id, verified or quantity, verification
             )
         return report_id
+
+    # -- disturbances ----------------------------------------------------------------------
+
+    def event_time(self) -> int:
+        """A distinct past time for a disturbance event."""
+        self._tags += 1
+        return BASE_TIME + self._tags * 3_600
+
+    def disturbance(self, project_id: int, loss: int, stage: DisturbanceStage = "confirmed",
+                    kind: int = 2, confirmed: int | None = None) -> int:
+        """A disturbance of the project (a typhoon by default) attested by one node (pending),
+        two (attested) and confirmed by the verifier (confirmed)."""
+        at = self.event_time()
+        evidence = doc(self._tag("evidence"))
+        nodes = ["oracle1"] if stage == "pending" else ["oracle1", "oracle2"]
+        disturbance_id = 0
+        for node in nodes:
+            disturbance_id = self.ledger.attest_disturbance(
+                self.acc[node], project_id, kind, at, loss, evidence
+            ).id
+        if stage == "confirmed":
+            self.ledger.confirm_disturbance(
+                self.acc["verifier"], disturbance_id, confirmed or loss, doc(self._tag("stmt"))
+            )
+        return disturbance_id
 
     # -- batches ---------------------------------------------------------------------------
 

@@ -15,6 +15,8 @@ Gates:
               AccessControlUnauthorizedAccount(account, DEFAULT_ADMIN_ROLE).
   self        only the account named in the call passes (renouncing one's own role); everyone
               else gets AccessControlBadConfirmation().
+  contract    only another contract of the registry (DisturbanceReports.consumeLoss, drawn by
+              CarbonCredits): every seat gets NotCreditsContract(caller).
   open        anyone: the forwarder's relaying (the signed request carries the authorization)
               and the stateless ERC-1155 receiver hooks of the buffer pool.
 """
@@ -43,7 +45,7 @@ TONNE = 1_000_000
 ZERO_ADDRESS = "0x" + "00" * 20
 ZERO32 = bytes(32)
 
-Gate = Literal["consortium", "holder", "admin", "self", "open"]
+Gate = Literal["consortium", "holder", "admin", "self", "contract", "open"]
 
 
 # -- the state in which every function would succeed for its allowed callers -----------------
@@ -65,6 +67,10 @@ class World:
     report_attested: int
     report_verified: int
     fresh_period: tuple[int, int]
+    disturbance_pending: int
+    disturbance_attested: int
+    disturbance_confirmed: int
+    fresh_event: int
     batch: int
     frozen_batch: int
     frozen_member: str
@@ -100,6 +106,10 @@ def world(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) ->
         report_pending = s.report(p_approved, 100 * TONNE, stage="pending")
         report_attested = s.report(p_approved, 100 * TONNE, stage="attested")
         fresh_period = s.period(p_approved)
+        disturbance_pending = s.disturbance(p_approved, 5 * TONNE, stage="pending")
+        disturbance_attested = s.disturbance(p_approved, 5 * TONNE, stage="attested")
+        disturbance_confirmed = s.disturbance(p_approved, 5 * TONNE)
+        fresh_event = s.event_time()
         frozen_batch = s.batch(quantity=10 * TONNE).batch_id
         ledger.freeze_batch(acc["regulator"], frozen_batch, doc("batch freeze order"))
         for seat in SEATS:
@@ -121,6 +131,10 @@ def world(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) ->
             report_attested=report_attested,
             report_verified=report_verified,
             fresh_period=fresh_period,
+            disturbance_pending=disturbance_pending,
+            disturbance_attested=disturbance_attested,
+            disturbance_confirmed=disturbance_confirmed,
+            fresh_event=fresh_event,
             batch=batch,
             frozen_batch=frozen_batch,
             frozen_member=frozen_member,
@@ -234,6 +248,17 @@ MATRIX: tuple[Row, ...] = (
         lambda w, s: (w.report_pending, doc("rejection"))),
     Row("MonitoringReports", "setThreshold(uint16)", roles("GOVERNANCE"), "consortium",
         lambda w, s: (3,)),
+    # DisturbanceReports: oracle nodes attest a disturbance, a verifier confirms or rejects it;
+    # only CarbonCredits draws a confirmed loss.
+    Row("DisturbanceReports", "attest(uint256,uint8,uint64,uint256,bytes32)", roles("ORACLE"),
+        "consortium",
+        lambda w, s: (w.project_approved, 2, w.fresh_event, 3 * TONNE, doc("typhoon evidence"))),
+    Row("DisturbanceReports", "confirm(uint256,uint256,bytes32)", roles("VERIFIER"),
+        "consortium", lambda w, s: (w.disturbance_attested, 4 * TONNE, doc("loss statement"))),
+    Row("DisturbanceReports", "reject(uint256,bytes32)", roles("VERIFIER"), "consortium",
+        lambda w, s: (w.disturbance_pending, doc("rejection"))),
+    Row("DisturbanceReports", "consumeLoss(uint256,uint256,uint256)", frozenset(), "contract",
+        lambda w, s: (w.disturbance_confirmed, w.project_approved, TONNE)),
     # CarbonCredits: the operator issues; holders move and retire; the regulator freezes and
     # cancels the buffer.
     Row("CarbonCredits", "issue(uint256)", roles("REGISTRY_OPERATOR"), "consortium",
@@ -250,6 +275,9 @@ MATRIX: tuple[Row, ...] = (
         lambda w, s: (w.counterparty(s), True)),
     Row("CarbonCredits", "cancelBuffer(uint256,uint256,bytes32)", roles("REGULATOR"),
         "consortium", lambda w, s: (w.batch, TONNE, doc("typhoon reversal"))),
+    Row("CarbonCredits", "cancelBufferForDisturbance(uint256,uint256,uint256)",
+        roles("REGULATOR"), "consortium",
+        lambda w, s: (w.disturbance_confirmed, w.batch, TONNE)),
     Row("CarbonCredits", "freezeBatch(uint256,bytes32)", roles("REGULATOR"), "consortium",
         lambda w, s: (w.batch, doc("batch freeze order"))),
     Row("CarbonCredits", "unfreezeBatch(uint256,bytes32)", roles("REGULATOR"), "consortium",
@@ -283,6 +311,8 @@ def is_allowed(row: Row, seat: Seat) -> bool:
         return True
     if row.gate == "self":
         return seat.key == row.self_seat
+    if row.gate == "contract":
+        return False
     return bool(row.allowed & seat_roles(seat))
 
 
@@ -294,6 +324,8 @@ def expected_denial(row: Row, seat: Seat, address: str) -> tuple[str, dict[str, 
         }
     if row.gate == "self":
         return "AccessControlBadConfirmation", {}
+    if row.gate == "contract":
+        return "NotCreditsContract", {"caller": address}
     if seat.key == "outsider":
         return "NotMember", {"account": address}
     role = row.denied_role or sorted(row.allowed)[0]

@@ -10,6 +10,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ConsortiumGated} from "../access/ConsortiumGated.sol";
 import {Roles} from "../access/Roles.sol";
 import {IConsortium} from "../interfaces/IConsortium.sol";
+import {IDisturbanceReports} from "../interfaces/IDisturbanceReports.sol";
 import {IMethodologyRegistry} from "../interfaces/IMethodologyRegistry.sol";
 import {IMonitoringReports} from "../interfaces/IMonitoringReports.sol";
 import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
@@ -69,6 +70,7 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated {
     IMethodologyRegistry public immutable methodologies;
     IProjectRegistry public immutable projects;
     IMonitoringReports public immutable reports;
+    IDisturbanceReports public immutable disturbances;
 
     /// @notice Number of batches ever issued (ids are 1..batchCount).
     uint256 public batchCount;
@@ -103,6 +105,8 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated {
     error InvalidPurpose(uint8 purpose);
     /// @dev The cancellation exceeds what the buffer pool holds of the batch.
     error InsufficientBuffer(uint256 batchId, uint256 available, uint256 requested);
+    /// @dev A reversal needs the hash of the decision it rests on.
+    error ZeroReasonHash();
 
     /// @notice A batch was issued against verified report `reportId`.
     event BatchIssued(
@@ -144,16 +148,18 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated {
         IMethodologyRegistry methodologies_,
         IProjectRegistry projects_,
         IMonitoringReports reports_,
+        IDisturbanceReports disturbances_,
         string memory uri_,
         address trustedForwarder
     ) ERC1155(uri_) ConsortiumGated(consortium_, trustedForwarder) {
         if (
             address(methodologies_) == address(0) || address(projects_) == address(0)
-                || address(reports_) == address(0)
+                || address(reports_) == address(0) || address(disturbances_) == address(0)
         ) revert ZeroAddressArgument();
         methodologies = methodologies_;
         projects = projects_;
         reports = reports_;
+        disturbances = disturbances_;
     }
 
     /// @notice Issues a batch against a verified report, once per report. Registry operator only.
@@ -213,11 +219,36 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated {
     /// @notice Cancels buffer-pool credits of a batch against a confirmed reversal. Regulator only.
     /// @param batchId The batch whose buffer is drawn.
     /// @param amount Micro-tonnes to cancel.
-    /// @param reasonHash Hash of the confirmed disturbance / reversal record.
+    /// @param reasonHash Hash of the regulator's reversal decision (non-zero).
     /// @return cancellationId The cancellation's id.
     function cancelBuffer(uint256 batchId, uint256 amount, bytes32 reasonHash)
         external
         onlyRole(Roles.REGULATOR)
+        returns (uint256 cancellationId)
+    {
+        if (reasonHash == bytes32(0)) revert ZeroReasonHash();
+        return _cancelBuffer(batchId, amount, reasonHash);
+    }
+
+    /// @notice Cancels buffer-pool credits of a batch against a verifier-confirmed disturbance of
+    /// the batch's project, never more than the disturbance's confirmed loss in total. Regulator only.
+    /// @param disturbanceId A confirmed disturbance (DisturbanceReports).
+    /// @param batchId A batch of the disturbed project whose buffer is drawn.
+    /// @param amount Micro-tonnes to cancel.
+    /// @return cancellationId The cancellation's id; its reason hash is keccak256("disturbance", id).
+    function cancelBufferForDisturbance(uint256 disturbanceId, uint256 batchId, uint256 amount)
+        external
+        onlyRole(Roles.REGULATOR)
+        returns (uint256 cancellationId)
+    {
+        Batch storage b = _batches[batchId];
+        if (b.issued == 0) revert UnknownBatch(batchId);
+        disturbances.consumeLoss(disturbanceId, b.projectId, amount);
+        return _cancelBuffer(batchId, amount, keccak256(abi.encode("disturbance", disturbanceId)));
+    }
+
+    function _cancelBuffer(uint256 batchId, uint256 amount, bytes32 reasonHash)
+        private
         returns (uint256 cancellationId)
     {
         Batch storage b = _batches[batchId];

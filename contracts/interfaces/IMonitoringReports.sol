@@ -9,6 +9,9 @@ interface IMonitoringReports {
     /// @dev The report is not in the verified state.
     error ReportNotVerified(uint256 reportId);
 
+    /// @notice Number of agreeing oracle attestations a report (or a disturbance) needs: k of n.
+    function threshold() external view returns (uint16);
+
     /// @notice Reverts unless `reportId` is verified; returns the data a batch is issued against.
     function verifiedReport(uint256 reportId)
         external

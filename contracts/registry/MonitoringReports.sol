@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {ConsortiumGated} from "../access/ConsortiumGated.sol";
 import {Roles} from "../access/Roles.sol";
 import {IConsortium} from "../interfaces/IConsortium.sol";
@@ -202,6 +203,29 @@ contract MonitoringReports is IMonitoringReports, ConsortiumGated {
     /// @notice Full record of a report.
     function getReport(uint256 reportId) external view returns (Report memory) {
         return _existing(reportId);
+    }
+
+    /// @notice The open (pending, attested or verified) report of a project's period, or 0.
+    function reportOf(uint256 projectId, uint64 periodStart, uint64 periodEnd) external view returns (uint256) {
+        return _openReport[keccak256(abi.encode(projectId, periodStart, periodEnd))];
+    }
+
+    /// @notice Whether a canonical monitoring record is in an attested report's Merkle tree.
+    /// Leaves are keccak256(keccak256(record)), as in OpenZeppelin's StandardMerkleTree, so no
+    /// 64-byte record can pass for an inner node; pairs are hashed sorted (MerkleProof).
+    /// @param reportId An attested or verified report.
+    /// @param record The record's canonical bytes (docs/oracle-data.md).
+    /// @param proof Sibling hashes from the leaf to the root.
+    /// @return True when the record is committed to by the report's attested root.
+    function verifyRecord(uint256 reportId, bytes calldata record, bytes32[] calldata proof)
+        external
+        view
+        returns (bool)
+    {
+        Report storage r = _existing(reportId);
+        if (r.status != Status.Attested && r.status != Status.Verified) revert InvalidReportStatus(reportId, r.status);
+        bytes32 leaf = keccak256(bytes.concat(keccak256(record)));
+        return MerkleProof.verifyCalldata(proof, r.merkleRoot, leaf);
     }
 
     /// @notice The digest a node submitted for a report (zero if none).
