@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     )
     attestation_threshold: int = Field(default=2, ge=1, description="k of n oracle attestations.")
     confirmations: int = Field(default=0, ge=0, description="Blocks the indexer stays behind head.")
+    oracle_key: str | None = Field(
+        default=None,
+        description="Hex private key of this oracle node (ORACLE role); on the embedded chain "
+        "`tanhui oracle run --node oracle1` uses that development seat's key instead.",
+    )
+    oracle_interval_seconds: float = Field(
+        default=60, gt=0, description="How often a node rescans its inbox and attests."
+    )
     indexer_batch_blocks: int = Field(default=2000, ge=1)
     indexer_poll_seconds: float = 0.5
 
@@ -67,6 +75,11 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def oracle_inbox(self) -> Path:
+        """Where monitoring data waits for the oracle nodes: <inbox>/<project_id>/..."""
+        return self.data_dir / "oracle" / "inbox"
 
     def ensure_data_dir(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)

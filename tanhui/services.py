@@ -59,6 +59,8 @@ class Runtime:
                 log_file=data / "anvil.log",
             ).start()
             url = node.url
+            # Other processes (oracle nodes, the CLI) find the embedded chain here.
+            (data / "rpc-url").write_text(url)
         else:
             assert settings.rpc_url is not None
             url = settings.rpc_url
@@ -137,6 +139,54 @@ class Runtime:
         self.engine.dispose()
         if self.node is not None:
             self.node.stop()
+
+
+@dataclass
+class Connection:
+    """A running Tanhui's chain and registry, for a process that did not start them."""
+
+    settings: Settings
+    chain: Chain
+    deployment: Deployment
+    ledger: Ledger
+
+
+def connect(settings: Settings) -> Connection:
+    """Connects to the chain of a running `tanhui up` (TANHUI_RPC_URL, or the embedded anvil's
+    URL from the data directory) and its checked deployment record; starts nothing."""
+    from chain.deploy import Deployment, check_deployment
+
+    url = settings.rpc_url
+    if url is None:
+        marker = settings.data_dir / "rpc-url"
+        if not marker.exists():
+            raise RuntimeError(f"no chain: set TANHUI_RPC_URL or run `tanhui up` ({marker})")
+        url = marker.read_text().strip()
+    artifacts = compile_contracts()
+    chain = Chain(url, error_abis(artifacts))
+    try:
+        chain_id = chain.chain_id
+    except Exception as exc:
+        raise RuntimeError(f"the chain at {url} does not answer; is `tanhui up` running?") from exc
+    record = settings.data_dir / f"deployment-{chain_id}.json"
+    if not record.exists():
+        raise RuntimeError(f"no deployment record {record}; run `tanhui up` or `tanhui deploy`")
+    deployment = Deployment.load(record, artifacts)
+    check_deployment(chain, deployment, artifacts)
+    return Connection(settings, chain, deployment, Ledger(chain, deployment))
+
+
+def oracle_account(settings: Settings, seat: str | None) -> LocalAccount:
+    """An oracle node's key: TANHUI_ORACLE_KEY, or a development seat on the embedded chain."""
+    if settings.oracle_key:
+        acct: LocalAccount = Account.from_key(settings.oracle_key)
+        return acct
+    if not settings.embedded_chain:
+        raise RuntimeError("TANHUI_ORACLE_KEY is required for an external chain")
+    seats = dev_accounts()
+    if seat not in seats:
+        raise RuntimeError(f"unknown development seat {seat!r} (e.g. oracle1, oracle2, oracle3)")
+    return seats[seat]
 
 
 def governance_account(settings: Settings) -> LocalAccount:

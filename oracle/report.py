@@ -1,0 +1,333 @@
+"""A monitoring report for (project, period): every data file of the period validated, one Merkle
+tree over all accepted records, the methodology's quantity, and the report hash.
+
+This is what an oracle node attests and what the API recomputes to serve proofs. It is a pure
+function of the files in the project's inbox, the period and the validation clock, so
+independent nodes reading the same files reach the same (root, quantity, report hash) and their
+attestations agree on chain; a node given different data disagrees visibly.
+
+Inbox layout (docs/oracle-data.md §10)::
+
+    <inbox>/<project_id>/project.json        what is monitored and how it is calculated
+    <inbox>/<project_id>/devices.json        the project's device registry (public keys)
+    <inbox>/<project_id>/<start>-<end>/      one monitoring period, unix seconds
+        readings*.csv|json   scenes*.csv|json   lab-samples*.csv|json (or cores*)   plots*.csv|json
+
+The report hash is keccak256 of the canonical JSON of `MonitoringReport.summary()`: schema,
+project, period, calculator and every parameter with its source, counts per kind and per
+rejection reason, the data files by SHA-256, the record count, the root and the quantity. The
+summary is the monitoring report document itself; publishing it lets anyone recompute the hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from oracle.blue_carbon import Ecosystem, blue_carbon_removals, mapped_area_ha
+from oracle.canonical import canonical_json, decimal_text
+from oracle.devices import DeviceRegistry
+from oracle.forest import forest_increment
+from oracle.keccak import keccak256
+from oracle.loaders import LoadError, load_records
+from oracle.period import Period
+from oracle.proofs import RecordProof, ReportTree
+from oracle.quantities import Quantity
+from oracle.readings import validate_readings
+from oracle.records import validate_lab_samples, validate_plots, validate_scenes
+from oracle.results import RawRecord, ValidationResult
+from oracle.schemas import LabSample, PlotMeasurement, RemoteSensingEstimate
+from oracle.sediment import SedimentCore
+
+REPORT_SCHEMA = "tanhui.monitoring-report.v1"
+SECONDS_PER_YEAR = 365 * 86_400
+
+Kind = Literal["readings", "scenes", "lab-samples", "plots"]
+KINDS: tuple[Kind, ...] = ("readings", "scenes", "lab-samples", "plots")
+_PREFIXES: dict[str, Kind] = {
+    "readings": "readings",
+    "scenes": "scenes",
+    "lab-samples": "lab-samples",
+    "cores": "lab-samples",
+    "plots": "plots",
+}
+
+
+class ReportError(ValueError):
+    """The inbox cannot make a report (no project spec, no data, nothing accepted, ...)."""
+
+
+def kind_of(filename: str) -> Kind:
+    """The record kind a data file holds, from its name (e.g. `readings-2024-03.csv`)."""
+    name = filename.lower()
+    if not name.endswith((".csv", ".json")):
+        raise ReportError(f"{filename}: data files are .csv or .json")
+    for prefix, kind in _PREFIXES.items():
+        if name.startswith(prefix):
+            return kind
+    raise ReportError(
+        f"{filename}: the name must start with one of {', '.join(sorted(_PREFIXES))}"
+    )
+
+
+def period_dir(project_dir: Path, period: Period) -> Path:
+    return project_dir / f"{period.start}-{period.end}"
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    """How a project is monitored: its on-chain id, its data code (devices are registered under
+    it), and which calculator turns its records into tonnes, with the calculator's inputs."""
+
+    project_id: int
+    code: str
+    calculator: Literal["blue_carbon", "forest_increment"]
+    area_ha: Decimal
+    ecosystem: str = "mangrove"
+    land_class: str = "mangrove"
+    baseline_until: date | None = None
+    minimum_deduction_percent: Decimal = Decimal(0)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ProjectSpec:
+        try:
+            calculator = data["calculator"]
+            if calculator not in ("blue_carbon", "forest_increment"):
+                raise ReportError(f"unknown calculator {calculator!r}")
+            baseline = data.get("baseline_until")
+            spec = cls(
+                project_id=int(data["project_id"]),
+                code=str(data["code"]),
+                calculator=calculator,
+                area_ha=Decimal(str(data["area_ha"])),
+                ecosystem=str(data.get("ecosystem", "mangrove")),
+                land_class=str(data.get("land_class", "mangrove")),
+                baseline_until=date.fromisoformat(baseline) if baseline else None,
+                minimum_deduction_percent=Decimal(str(data.get("minimum_deduction_percent", 0))),
+            )
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise ReportError(f"project.json: {exc}") from exc
+        if spec.calculator == "forest_increment" and spec.baseline_until is None:
+            raise ReportError("project.json: forest_increment needs baseline_until")
+        return spec
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "project_id": self.project_id,
+            "code": self.code,
+            "calculator": self.calculator,
+            "area_ha": decimal_text(self.area_ha),
+            "minimum_deduction_percent": decimal_text(self.minimum_deduction_percent),
+        }
+        if self.calculator == "blue_carbon":
+            out.update(ecosystem=self.ecosystem, land_class=self.land_class)
+        if self.baseline_until is not None:
+            out["baseline_until"] = self.baseline_until.isoformat()
+        return out
+
+    @classmethod
+    def load(cls, project_dir: Path) -> ProjectSpec:
+        path = project_dir / "project.json"
+        if not path.exists():
+            raise ReportError(f"{path}: no project spec")
+        return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+@dataclass(frozen=True)
+class DataFile:
+    name: str
+    kind: Kind
+    sha256: str
+    records: int
+
+
+@dataclass
+class MonitoringReport:
+    """Everything a node attests for one project and period, and what it rests on."""
+
+    spec: ProjectSpec
+    period: Period
+    files: list[DataFile]
+    results: dict[Kind, ValidationResult[Any]]
+    tree: ReportTree
+    quantity: Quantity
+    # positions of each kind's rows in the files they came from: (file name, first position)
+    origins: dict[Kind, list[tuple[str, int]]] = field(default_factory=dict)
+
+    @property
+    def root(self) -> bytes:
+        return self.tree.root
+
+    @property
+    def quantity_units(self) -> int:
+        return self.quantity.quantity_units
+
+    def counts(self) -> dict[str, Any]:
+        return {kind: r.counts() for kind, r in self.results.items()}
+
+    def summary(self) -> dict[str, Any]:
+        """The monitoring report document whose canonical JSON is hashed into `report_hash`."""
+        return {
+            "schema": REPORT_SCHEMA,
+            "project": self.spec.to_json(),
+            "period": {"start": self.period.start, "end": self.period.end},
+            "files": [
+                {"name": f.name, "kind": f.kind, "sha256": f.sha256, "records": f.records}
+                for f in self.files
+            ],
+            "counts": self.counts(),
+            "records": len(self.tree),
+            "merkle_root": "0x" + self.root.hex(),
+            "calculation": {
+                "gross_t_co2e": decimal_text(self.quantity.gross_t_co2e),
+                "deduction_percent": decimal_text(self.quantity.deduction_percent),
+                "net_t_co2e": decimal_text(self.quantity.net_t_co2e),
+                "parameters": dict(self.quantity.parameters),
+            },
+            "quantity_units": self.quantity_units,
+        }
+
+    @property
+    def report_hash(self) -> bytes:
+        return keccak256(canonical_json(self.summary()))
+
+    def rejections(self) -> list[dict[str, Any]]:
+        """Every rejected record with its reason, kind and source file, in file order."""
+        out: list[dict[str, Any]] = []
+        for kind, result in self.results.items():
+            origins = self.origins.get(kind, [])
+            for r in result.rejected:
+                entry = {"kind": kind, **r.to_json()}
+                name, first = _origin(origins, r.position)
+                entry.update(file=name, position=r.position - first)
+                out.append(entry)
+        return out
+
+    def records(self) -> list[bytes]:
+        """The canonical bytes of every accepted record (tree order is by leaf, not this)."""
+        return [rec for r in self.results.values() for rec in r.records]
+
+    def prove(self, record: bytes) -> RecordProof:
+        return self.tree.prove(record)
+
+
+def _origin(origins: Sequence[tuple[str, int]], position: int) -> tuple[str, int]:
+    found = ("", 0)
+    for name, first in origins:
+        if first <= position:
+            found = (name, first)
+    return found
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_period(project_dir: Path, period: Period) -> tuple[list[DataFile],
+                                                            dict[Kind, list[RawRecord]],
+                                                            dict[Kind, list[tuple[str, int]]]]:
+    """The period's data files, their raw records per kind (renumbered across files so that
+    duplicates between files are caught), and where each file's rows start."""
+    directory = period_dir(project_dir, period)
+    if not directory.is_dir():
+        raise ReportError(f"no data for period {period.start}-{period.end}")
+    files: list[DataFile] = []
+    raws: dict[Kind, list[RawRecord]] = {}
+    origins: dict[Kind, list[tuple[str, int]]] = {}
+    for path in sorted(p for p in directory.iterdir() if p.is_file()):
+        if path.name.startswith(".") or path.name.endswith(".tmp"):
+            continue
+        kind = kind_of(path.name)
+        try:
+            rows = load_records(path)
+        except LoadError as exc:
+            raise ReportError(str(exc)) from exc
+        bucket = raws.setdefault(kind, [])
+        origins.setdefault(kind, []).append((path.name, len(bucket)))
+        base = len(bucket)
+        bucket.extend(r._replace(position=base + r.position) for r in rows)
+        files.append(DataFile(path.name, kind, _sha256(path), len(rows)))
+    if not files:
+        raise ReportError(f"no data files for period {period.start}-{period.end}")
+    return files, raws, origins
+
+
+def validate_kind(kind: Kind, rows: Sequence[RawRecord], *, registry: DeviceRegistry | None,
+                  period: Period, now: int,
+                  verifier: Callable[[bytes, bytes, bytes], bool] | None = None
+                  ) -> ValidationResult[Any]:
+    """Validate one kind's rows for a period (the same rules the API applies to a submission)."""
+    if kind == "readings":
+        if registry is None:
+            raise ReportError("readings need the project's devices.json")
+        return validate_readings(rows, registry=registry, period=period, now=now,
+                                 verifier=verifier)
+    if kind == "scenes":
+        # Scenes map the whole area of interest (mudflat and water around the project too), so
+        # their class areas are not bounded by the project's area; the calculator caps it.
+        return validate_scenes(rows, period=period, now=now)
+    if kind == "lab-samples":
+        return validate_lab_samples(rows, period=period, now=now)
+    return validate_plots(rows, period=period, now=now)
+
+
+def _years(period: Period) -> Decimal:
+    return Decimal(period.end - period.start) / Decimal(SECONDS_PER_YEAR)
+
+
+def calculate(spec: ProjectSpec, period: Period,
+              results: Mapping[Kind, ValidationResult[Any]]) -> Quantity:
+    """The methodology's quantity from the accepted records."""
+    try:
+        if spec.calculator == "forest_increment":
+            plots: list[PlotMeasurement] = list(results["plots"].accepted) if (
+                "plots" in results) else []
+            assert spec.baseline_until is not None
+            return forest_increment(plots, spec.area_ha, baseline_until=spec.baseline_until,
+                                    minimum_deduction_percent=spec.minimum_deduction_percent)
+        scenes: list[RemoteSensingEstimate] = list(results["scenes"].accepted) if (
+            "scenes" in results) else []
+        area = mapped_area_ha(scenes, spec.land_class) if scenes else spec.area_ha
+        area = min(area, spec.area_ha)
+        samples: list[LabSample] = list(results["lab-samples"].accepted) if (
+            "lab-samples" in results) else []
+        cores = [
+            SedimentCore(s.core_id, s.depth_cm, decimal_text(s.accumulation_cm_per_yr),
+                         decimal_text(s.bulk_density_g_cm3), decimal_text(s.toc_percent),
+                         s.sampled.isoformat())
+            for s in samples
+        ]
+        return blue_carbon_removals(Ecosystem(spec.ecosystem), area, _years(period),
+                                    cores=cores or None,
+                                    minimum_deduction_percent=spec.minimum_deduction_percent)
+    except (ValueError, ArithmeticError) as exc:
+        raise ReportError(f"{spec.calculator}: {exc}") from exc
+
+
+def build_report(project_dir: Path, period: Period, now: int,
+                 verifier: Callable[[bytes, bytes, bytes], bool] | None = None
+                 ) -> MonitoringReport:
+    """Validate every file of the period, build the tree, calculate: the node's whole job
+    before it attests. Raises ReportError when no report can be made."""
+    spec = ProjectSpec.load(project_dir)
+    registry_path = project_dir / "devices.json"
+    registry = DeviceRegistry.load(registry_path) if registry_path.exists() else None
+    files, raws, origins = load_period(project_dir, period)
+    results: dict[Kind, ValidationResult[Any]] = {}
+    for kind in KINDS:
+        if kind in raws:
+            results[kind] = validate_kind(kind, raws[kind], registry=registry, period=period,
+                                          now=now, verifier=verifier)
+    if not any(r.records for r in results.values()):
+        raise ReportError("no record of the period was accepted")
+    quantity = calculate(spec, period, results)
+    if quantity.quantity_units <= 0:
+        raise ReportError("the period's calculated removals are zero")
+    return MonitoringReport(spec, period, files, results, ReportTree(results.values()), quantity,
+                            origins)
