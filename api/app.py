@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from requests.exceptions import ConnectionError as RpcConnectionError
 from requests.exceptions import Timeout as RpcTimeout
 from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from web3.exceptions import TimeExhausted
 
 from api.chain_errors import revert_code, revert_details, revert_message, revert_status
@@ -33,6 +34,7 @@ from api.routes import (
     health,
     members,
     methodologies,
+    oracle,
     projects,
     reads,
     relay,
@@ -63,6 +65,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return _error(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Unknown paths and wrong methods get the same error shape as everything else.
+        codes = {404: "route_not_found", 405: "method_not_allowed"}
+        return _error(exc.status_code, codes.get(exc.status_code, "http_error"),
+                      str(exc.detail), None, getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -113,6 +122,6 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine) -> FastAPI:
     app.state.view = ChainView(ledger)
     install_error_handlers(app)
     for module in (health, members, methodologies, projects, reports, batches, credits, relay,
-                   certificates, reads):
+                   certificates, reads, oracle):
         app.include_router(module.router)
     return app

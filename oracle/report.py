@@ -159,6 +159,9 @@ class MonitoringReport:
     quantity: Quantity
     # positions of each kind's rows in the files they came from: (file name, first position)
     origins: dict[Kind, list[tuple[str, int]]] = field(default_factory=dict)
+    raws: dict[Kind, list[RawRecord]] = field(default_factory=dict, repr=False)
+    registry: DeviceRegistry | None = field(default=None, repr=False)
+    now: int = 0
 
     @property
     def root(self) -> bytes:
@@ -215,6 +218,32 @@ class MonitoringReport:
 
     def prove(self, record: bytes) -> RecordProof:
         return self.tree.prove(record)
+
+    def record_at(self, file: str, position: int) -> bytes | None:
+        """The canonical bytes of the record at `position` (0-based) of data file `file`, if the
+        report accepted it; None when there is no such row or it was rejected."""
+        kind = next((f.kind for f in self.files if f.name == file), None)
+        if kind is None:
+            return None
+        starts = self.origins.get(kind, [])
+        index = next((i for i, (name, _) in enumerate(starts) if name == file), None)
+        if index is None:
+            return None
+        first = starts[index][1]
+        end = starts[index + 1][1] if index + 1 < len(starts) else len(self.raws[kind])
+        if not 0 <= position < end - first:
+            return None
+        raw = self.raws[kind][first + position]
+        alone = validate_kind(kind, [raw._replace(position=0)], registry=self.registry,
+                              period=self.period, now=self.now)
+        if not alone.records:
+            return None
+        record = alone.records[0]
+        try:
+            self.tree.prove(record)
+        except KeyError:  # valid alone, but rejected in context (duplicate, outlier, ...)
+            return None
+        return record
 
 
 def _origin(origins: Sequence[tuple[str, int]], position: int) -> tuple[str, int]:
@@ -330,4 +359,4 @@ def build_report(project_dir: Path, period: Period, now: int,
     if quantity.quantity_units <= 0:
         raise ReportError("the period's calculated removals are zero")
     return MonitoringReport(spec, period, files, results, ReportTree(results.values()), quantity,
-                            origins)
+                            origins, raws, registry, now)
