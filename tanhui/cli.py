@@ -20,6 +20,15 @@ app = typer.Typer(help="Tanhui 碳汇 — carbon asset registry and exchange", n
 console = Console()
 
 
+def _register_subcommands() -> None:
+    from tanhui.oracle_cli import app as oracle_app
+
+    app.add_typer(oracle_app, name="oracle")
+
+
+_register_subcommands()
+
+
 def _settings(data_dir: str | None) -> Settings:
     s = Settings()
     if data_dir:

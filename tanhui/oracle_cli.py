@@ -1,0 +1,169 @@
+"""`tanhui oracle`: put monitoring data into the inbox, attest as a node, prove a record.
+
+Nodes connect to a running Tanhui (`tanhui up`, or TANHUI_RPC_URL with a deployment record in
+the data directory); each node keeps its state in `<data dir>/oracle/<node>.db`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from oracle.node import NodeState, OracleNode
+from tanhui.config import Settings
+
+app = typer.Typer(help="Monitoring data, oracle nodes and Merkle proofs.", no_args_is_help=True)
+console = Console()
+
+DataDir = Annotated[str | None, typer.Option("--data-dir", help="Data directory.")]
+Node = Annotated[str, typer.Option("--node", help="Development seat (oracle1..3) of this node.")]
+
+
+def _settings(data_dir: str | None) -> Settings:
+    s = Settings()
+    return s.model_copy(update={"data_dir": Path(data_dir)}) if data_dir else s
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]{message}[/red]")
+    return typer.Exit(2)
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="Data files (.csv/.json) of the period.")],
+    project: Annotated[int, typer.Option(help="On-chain project id.")],
+    start: Annotated[int, typer.Option(help="Period start, unix seconds.")],
+    end: Annotated[int, typer.Option(help="Period end (exclusive), unix seconds.")],
+    spec: Annotated[Path | None, typer.Option(help="project.json to install first.")] = None,
+    devices: Annotated[Path | None, typer.Option(help="devices.json to install first.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Validate data files and put them into the oracle inbox for the nodes. Prints per-file
+    counts and the first rejections with their reasons; nothing is attested here."""
+    from oracle.devices import DeviceRegistry
+    from oracle.loaders import LoadError, load_records
+    from oracle.period import Period
+    from oracle.report import ProjectSpec, ReportError, kind_of, period_dir, validate_kind
+
+    settings = _settings(data_dir)
+    project_dir = settings.oracle_inbox / str(project)
+    project_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        period = Period(start, end)
+        if spec is not None:
+            ProjectSpec.from_json(json.loads(spec.read_text()))
+            shutil.copy(spec, project_dir / "project.json")
+        if devices is not None:
+            DeviceRegistry.load(devices)
+            shutil.copy(devices, project_dir / "devices.json")
+        ProjectSpec.load(project_dir)
+    except (ReportError, ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    registry_path = project_dir / "devices.json"
+    registry = DeviceRegistry.load(registry_path) if registry_path.exists() else None
+    table = Table(title=f"Project {project}, period {start}–{end}")
+    for col in ("file", "kind", "records", "accepted", "rejected", "reasons"):
+        table.add_column(col)
+    import time
+
+    for path in files:
+        try:
+            kind = kind_of(path.name)
+            rows = load_records(path)
+            result = validate_kind(kind, rows, registry=registry, period=period,
+                                   now=int(time.time()))
+        except (ReportError, LoadError, OSError) as exc:
+            raise _fail(f"{path}: {exc}") from None
+        target = period_dir(project_dir, period) / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+        reasons = ", ".join(f"{k} {v}" for k, v in result.reason_counts().items())
+        table.add_row(path.name, kind, str(result.total), str(len(result.accepted)),
+                      str(len(result.rejected)), reasons)
+    console.print(table)
+
+
+@app.command()
+def attest(node: Node, data_dir: DataDir = None,
+           project: Annotated[int | None, typer.Option(help="Only this project.")] = None) -> None:
+    """One pass as an oracle node: attest every complete period and disturbance in the inbox
+    that this node has not attested yet (safe to repeat)."""
+    outcomes = _node(_settings(data_dir), node)
+    done = outcomes.run_project(project) if project is not None else outcomes.run_once()
+    table = Table(title=f"Oracle node {node}")
+    for col in ("subject", "status", "on-chain id", "tx", "detail"):
+        table.add_column(col)
+    for o in done:
+        table.add_row(o.subject, o.status, str(o.onchain_id or ""), o.tx_hash[:18], o.detail[:60])
+    console.print(table)
+    if any(o.status == "failed" for o in done):
+        raise typer.Exit(1)
+
+
+@app.command()
+def run(node: Node, data_dir: DataDir = None,
+        interval: Annotated[float | None, typer.Option(help="Seconds between passes.")] = None,
+        stop_after: Annotated[float | None, typer.Option(help="Stop after N seconds.")] = None,
+        ) -> None:
+    """Run as an oracle node under APScheduler until interrupted: a job per project."""
+    import logging
+
+    from oracle.node import schedule
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = _settings(data_dir)
+    n = _node(settings, node)
+    console.print(f"Oracle node {node} ({n.account.address}) watching {n.inbox}")
+    schedule(n, interval or settings.oracle_interval_seconds, stop_after=stop_after)
+
+
+@app.command()
+def prove(report: Annotated[int, typer.Option(help="Report id on chain.")],
+          file: Annotated[str, typer.Option(help="Data file name in the period.")],
+          position: Annotated[int, typer.Option(help="0-based row in the file.")],
+          data_dir: DataDir = None) -> None:
+    """Print the Merkle proof of one accepted record and whether the contract accepts it."""
+    from oracle.period import Period
+    from oracle.report import ReportError, build_report
+    from tanhui.services import connect
+
+    settings = _settings(data_dir)
+    conn = connect(settings)
+    r = conn.ledger.report(report)
+    if not any(bytes(r["merkleRoot"])):
+        raise _fail(f"report {report} is not attested")
+    period = Period(int(r["periodStart"]), int(r["periodEnd"]))
+    try:
+        rep = build_report(settings.oracle_inbox / str(r["projectId"]), period,
+                           int(conn.chain.w3.eth.get_block("latest")["timestamp"]))
+    except ReportError as exc:
+        raise _fail(str(exc)) from None
+    record = rep.record_at(file, position)
+    if record is None:
+        raise _fail(f"no accepted record at {file}:{position}")
+    proof = rep.prove(record)
+    ok = conn.ledger.verify_record(report, record, list(proof.proof))
+    console.print_json(json.dumps({**proof.to_json(), "report_id": report,
+                                   "attested_root": "0x" + bytes(r["merkleRoot"]).hex(),
+                                   "verified_on_chain": ok}, ensure_ascii=False))
+    if not ok:
+        raise typer.Exit(1)
+
+
+def _node(settings: Settings, seat: str) -> OracleNode:
+    from tanhui.services import connect, oracle_account
+
+    try:
+        conn = connect(settings)
+        account = oracle_account(settings, seat)
+    except RuntimeError as exc:
+        raise _fail(str(exc)) from None
+    state = NodeState(settings.data_dir / "oracle" / f"{seat}.db")
+    return OracleNode(seat, account, conn.ledger, settings.oracle_inbox, state)

@@ -1,0 +1,112 @@
+"""The shipped sample data end to end, as separate processes: `tanhui up` runs the chain and
+API; the data is ingested with `tanhui oracle ingest`; three oracle node processes attest with
+k = 2 (two under the scheduler, one single pass); the verifier verifies; a batch is issued; and
+`tanhui oracle prove` proves a reading against the on-chain root."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from chain.node import free_port
+from oracle import sample_data
+from registry.ledger import ReportStatus
+from tanhui.config import Settings
+from tanhui.roster import dev_accounts
+from tanhui.scenario import Scenario, doc
+from tanhui.services import connect
+from tests.oracle_inbox import YEAR
+
+TANHUI = [sys.executable, "-m", "tanhui.cli"]
+
+
+def run(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*TANHUI, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
+    data = tmp_path / "data"
+    port = free_port()
+    env = {**os.environ, "TANHUI_DATA_DIR": str(data), "TANHUI_API_PORT": str(port),
+           "COLUMNS": "200"}
+    env.pop("TANHUI_RPC_URL", None)
+    env.pop("DATABASE_URL", None)
+    up = subprocess.Popen([*TANHUI, "up"], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert up.poll() is None, up.stdout.read() if up.stdout else "tanhui up exited"
+            assert time.monotonic() < deadline, "tanhui up did not come up"
+            time.sleep(0.3)
+        yield env, data
+    finally:
+        up.send_signal(signal.SIGTERM)
+        try:
+            up.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            up.kill()
+
+
+def test_sample_data_goes_from_files_to_an_issued_batch_through_the_cli(
+    stack: tuple[dict[str, str], Path], tmp_path: Path
+) -> None:
+    env, data = stack
+    raw = tmp_path / "sample"
+    sample_data.write(raw, days=2)
+    conn = connect(Settings(data_dir=data, _env_file=None))  # type: ignore[call-arg]
+    acc = dev_accounts()
+    s = Scenario(conn.ledger, acc)
+    project = s.project(s.methodology())
+    spec = tmp_path / "project.json"
+    spec.write_text(json.dumps({
+        "project_id": project, "code": sample_data.MANGROVE_PROJECT, "calculator": "blue_carbon",
+        "area_ha": str(sample_data.MANGROVE_AREA_HA), "minimum_deduction_percent": "10"}))
+    (raw / "lab-samples.csv").write_bytes((raw / "cores.csv").read_bytes())
+
+    ingest = run("oracle", "ingest", str(raw / "readings.csv"), str(raw / "scenes.json"),
+                 str(raw / "lab-samples.csv"), "--project", str(project),
+                 "--start", str(YEAR.start), "--end", str(YEAR.end), "--spec", str(spec),
+                 "--devices", str(raw / "devices.json"), env=env)
+    assert ingest.returncode == 0, ingest.stdout + ingest.stderr
+    assert "bad_signature" in ingest.stdout and "duplicate_record" in ingest.stdout
+
+    nodes = [subprocess.Popen([*TANHUI, "oracle", "run", "--node", seat, "--interval", "1",
+                               "--stop-after", "4"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+             for seat in ("oracle1", "oracle2")]
+    once = run("oracle", "attest", "--node", "oracle3", env=env)
+    for p in nodes:
+        out, _ = p.communicate(timeout=120)
+        assert p.returncode == 0, out
+    assert once.returncode == 0, once.stdout + once.stderr
+
+    report_id = conn.ledger.report_of(project, YEAR.start, YEAR.end)
+    report = conn.ledger.report(report_id)
+    assert (report["status"], report["submissions"]) == (ReportStatus.ATTESTED, 3)
+    conn.ledger.verify_report(acc["verifier"], report_id, report["attestedQuantity"], doc("v"))
+    batch = conn.ledger.issue(acc["operator"], report_id).id
+    assert conn.ledger.batch(batch)["issued"] == report["attestedQuantity"]
+
+    again = run("oracle", "attest", "--node", "oracle1", env=env)
+    assert again.returncode == 0 and "already" in again.stdout
+    proof = run("oracle", "prove", "--report", str(report_id), "--file", "readings.csv",
+                "--position", "3", env=env)
+    assert proof.returncode == 0, proof.stdout + proof.stderr
+    assert '"verified_on_chain": true' in proof.stdout
