@@ -269,3 +269,40 @@ def test_a_period_without_data_or_not_yet_over_is_not_attested(
     outcomes = {o.status for o in node(ledger, acc, "oracle1", inbox, tmp_path / "s").run_once()}
     assert outcomes == {"skipped", "waiting"}
     assert ledger.report_of(project, YEAR.start, YEAR.end) == 0
+
+
+def test_a_forest_ticket_area_is_attested_from_its_plot_inventories(
+    ledger: Ledger, acc: dict[str, LocalAccount], raw: Path, tmp_path: Path, scenario: Scenario
+) -> None:
+    from decimal import Decimal
+
+    from oracle import sample_data
+    from oracle.forest import forest_increment
+    from oracle.period import Period
+    from tanhui.scenario import MAOWEI
+
+    manifest = json.loads((raw / "manifest.json").read_text())["forest"]
+    period = Period(*manifest["period"])
+    # a 杉木 plantation parcel whose crediting period covers both inventories (2019 and 2024)
+    project = ledger.register_project(
+        acc["developer"], "融安杉木碳票 Rong'an forest carbon ticket", scenario.methodology(),
+        MAOWEI, period.start, period.start + 30 * 365 * 86_400, doc("forest pdd")).id
+    ledger.validate_project(acc["verifier"], project, doc("forest validation"))
+    ledger.approve_project(acc["regulator"], project, doc("forest approval"))
+    project_dir = tmp_path / "inbox" / str(project)
+    (project_dir / f"{period.start}-{period.end}").mkdir(parents=True)
+    (project_dir / "project.json").write_text(json.dumps({
+        "project_id": project, "code": sample_data.FOREST_PROJECT,
+        "calculator": "forest_increment", "area_ha": manifest["area_ha"],
+        "baseline_until": manifest["baseline_until"]}))
+    shutil.copy(raw / "plots.csv", project_dir / f"{period.start}-{period.end}" / "plots.csv")
+    report = build_report(project_dir, period, now=2_000_000_000)
+    plots = report.results["plots"]
+    expected = forest_increment(plots.accepted, Decimal(manifest["area_ha"]),
+                                baseline_until=sample_data.FOREST_BASELINE_UNTIL)
+    assert report.quantity_units == expected.quantity_units > 0
+    for seat in ("oracle2", "oracle3"):
+        [outcome] = node(ledger, acc, seat, tmp_path / "inbox", tmp_path / "state").run_once()
+    onchain = ledger.report(outcome.onchain_id)
+    assert (onchain["status"], onchain["attestedQuantity"]) == (ReportStatus.ATTESTED,
+                                                                 expected.quantity_units)
