@@ -1,0 +1,93 @@
+"""Trading parameters of an instrument and the pure checks that apply them.
+
+Ticks, lots and price bands are checked before an order reaches the book (the engine calls
+`check_order`), so the book itself only ever holds valid orders. Bands are in basis points of
+the reference price (the previous close or the last auction price): ±10 % for continuous
+trading and ±30 % for negotiated block trades, as on the Chinese pilot exchanges. A band edge
+that is not on the tick grid is rounded inward (towards the reference), so a price on the tick
+grid inside the band is always accepted and nothing outside it ever is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from functools import cached_property
+
+from exchange.orders import Reject
+
+
+class Status(StrEnum):
+    OPEN = "open"  # continuous trading
+    AUCTION = "auction"  # call auction: orders collected, matched at one price on uncross
+    SINGLE_LOT = "single_lot"  # one lot offered to the best bid at or above a reserve price
+    HALTED = "halted"  # cancels only
+    CLOSED = "closed"  # nothing
+
+
+@dataclass(frozen=True)
+class InstrumentSpec:
+    """One tradable instrument (a credit batch or a standardized credit class)."""
+
+    instrument: str
+    tick: int = 1  # minor units (fen) per tonne
+    lot: int = 1_000_000  # credit units (1 t)
+    reference_price: int = 0  # 0: no band until a reference exists
+    band_bps: int = 1_000  # ±10 % continuous
+    block_band_bps: int = 3_000  # ±30 % block trades
+    status: Status = Status.OPEN
+    max_quantity: int = 10**15
+    # single-lot auctions: the lot offered, its seller and the reserve price
+    lot_seller: str = ""
+    lot_quantity: int = 0
+    reserve_price: int = 0
+
+    def with_status(self, status: Status) -> InstrumentSpec:
+        return replace(self, status=status)
+
+    @cached_property
+    def continuous_band(self) -> tuple[int, int]:
+        return self.band(self.band_bps)
+
+    @cached_property
+    def block_band(self) -> tuple[int, int]:
+        return self.band(self.block_band_bps)
+
+    def band(self, bps: int) -> tuple[int, int]:
+        """[low, high] prices allowed, on the tick grid, rounded towards the reference."""
+        if self.reference_price <= 0:
+            return (self.tick, 10**18)
+        low = self.reference_price * (10_000 - bps)
+        high = self.reference_price * (10_000 + bps)
+        low_ticks = -(-low // (10_000 * self.tick))  # ceil
+        high_ticks = high // (10_000 * self.tick)  # floor
+        return (max(low_ticks * self.tick, self.tick), high_ticks * self.tick)
+
+
+def check_price(spec: InstrumentSpec, price: int, block: bool = False) -> Reject | None:
+    if price <= 0:
+        return Reject.INVALID_PRICE
+    if price % spec.tick:
+        return Reject.TICK_VIOLATION
+    low, high = spec.block_band if block else spec.continuous_band
+    if not low <= price <= high:
+        return Reject.OUTSIDE_PRICE_BAND
+    return None
+
+
+def check_quantity(spec: InstrumentSpec, quantity: int) -> Reject | None:
+    if quantity <= 0 or quantity > spec.max_quantity:
+        return Reject.INVALID_QUANTITY
+    if quantity % spec.lot:
+        return Reject.LOT_VIOLATION
+    return None
+
+
+def check_order(spec: InstrumentSpec, price: int, quantity: int,
+                block: bool = False) -> Reject | None:
+    """The first rule an order breaks, or None: status, quantity (lot), price (tick, band)."""
+    if spec.status == Status.HALTED:
+        return Reject.INSTRUMENT_HALTED
+    if spec.status == Status.CLOSED:
+        return Reject.INSTRUMENT_CLOSED
+    return check_quantity(spec, quantity) or check_price(spec, price, block)
