@@ -154,11 +154,11 @@ class Book:
         order.price = price
         order.remaining = quantity
         order.ts = ts
-        level = book.get(price)
-        if level is None:
-            level = book[price] = {}
+        target = book.get(price)
+        if target is None:
+            target = book[price] = {}
             insort(self.prices[side], price)
-        level[order.order_id] = order
+        target[order.order_id] = order
         self.seq = seq + 1
         out.append(Rested(instrument, seq + 1, order.order_id, side, price, quantity, ts))
 
