@@ -29,6 +29,8 @@ CONTRACTS = (
     "MonitoringReports",
     "DisturbanceReports",
     "CarbonCredits",
+    "CashToken",
+    "Settlement",
 )
 
 
@@ -125,6 +127,16 @@ def deploy_all(chain: Chain, deployer: LocalAccount, threshold: int, base_uri: s
         addr["MonitoringReports"], addr["DisturbanceReports"], base_uri, fwd)
     if to_checksum_address(addr["CarbonCredits"]) != credits_at:
         raise DeploymentError("CarbonCredits was not deployed at its precomputed address")
+    put("CashToken", addr["Consortium"], fwd)
+    put("Settlement", addr["Consortium"], addr["CarbonCredits"], addr["CashToken"],
+        addr["ProjectRegistry"], deployer.address, fwd)
+    # The settlement contract moves credits and cash as an approved operator, which only
+    # members may be: it joins the consortium as part of the deployment.
+    consortium = chain.w3.eth.contract(address=to_checksum_address(addr["Consortium"]),
+                                       abi=arts["Consortium"].abi)
+    chain.send(consortium.functions.admit(
+        to_checksum_address(addr["Settlement"]), "结算合约 Settlement contract", bytes(32)),
+        deployer)
     assert first_block is not None
     return Deployment(
         chain_id=chain.chain_id,

@@ -37,6 +37,8 @@ from chain.client import Chain, ChainRevert
 from chain.deploy import CONTRACTS, Deployment
 from chain.metatx import forward_request
 from chain.roles import role_id
+from exchange.onchain import Fill, SettlementChain
+from exchange.signing import Order, sign_order
 from registry.ledger import Ledger, Purpose
 from tanhui.roster import SEATS, Seat, dev_account
 from tanhui.scenario import MAOWEI, Scenario, doc
@@ -72,6 +74,7 @@ class World:
     disturbance_confirmed: int
     fresh_event: int
     batch: int
+    fill: tuple[Any, ...]
     frozen_batch: int
     frozen_member: str
     newcomer: str
@@ -115,6 +118,7 @@ def world(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) ->
         for seat in SEATS:
             if seat.key not in ("developer", "outsider"):
                 ledger.transfer(acc["developer"], acc[seat.key].address, batch, EACH_MEMBER_HOLDS)
+        fill = _trading_world(ledger, acc, batch)
         frozen_member = dev_account(len(SEATS)).address
         ledger.admit(acc["governance"], frozen_member, "被冻结成员 Frozen member")
         ledger.freeze_account(acc["regulator"], frozen_member, doc("account freeze order"))
@@ -136,6 +140,7 @@ def world(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) ->
             disturbance_confirmed=disturbance_confirmed,
             fresh_event=fresh_event,
             batch=batch,
+            fill=fill,
             frozen_batch=frozen_batch,
             frozen_member=frozen_member,
             newcomer=dev_account(len(SEATS) + 1).address,
@@ -143,6 +148,33 @@ def world(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) ->
     finally:
         chain.rpc("evm_revert", snap)
         chain.reset_nonces()
+
+
+def _trading_world(ledger: Ledger, acc: dict[str, LocalAccount], batch: int) -> tuple[Any, ...]:
+    """Cash in every member's hands (each allowing itself to move it, for transferFrom), two
+    listed instruments, and one valid, signed, unsettled trade of the batch."""
+    sc = SettlementChain(ledger)
+    for seat in SEATS:
+        if seat.key != "outsider":
+            sc.deposit(acc["bank"], acc[seat.key].address, 100_000_00, doc("deposit"))
+            ledger.chain.send(sc.cash.functions.approve(acc[seat.key].address, 10**12),
+                              acc[seat.key])
+    sc.set_instrument(acc["exchange"], 1, batch_id=batch)
+    sc.set_instrument(acc["exchange"], 2, batch_id=batch)
+    for seat in ("trader1", "trader2"):
+        sc.approve_trading(acc[seat])
+    sell = Order(acc["trader1"].address, 1, 2, 60_000, 2 * TONNE, 0, 1, 2**40)
+    buy = Order(acc["trader2"].address, 0, 2, 60_000, 2 * TONNE, 0, 1, 2**40)
+    return Fill(1, batch, TONNE, 60_000, True, buy, sign_order(acc["trader2"], buy, sc.domain),
+                sell, sign_order(acc["trader1"], sell, sc.domain)).as_tuple()
+
+
+def _own_order(w: World, seat: str) -> tuple[Any, ...]:
+    return Order(w.address(seat), 0, 2, 60_000, TONNE, 0, 7, 2**40).as_tuple()
+
+
+ORDER = "(address,uint8,uint64,uint128,uint128,uint8,uint64,uint64,bytes32)"
+FILL = f"(uint64,uint64,uint128,uint128,bool,{ORDER},bytes,{ORDER},bytes)"
 
 
 # -- the matrix -------------------------------------------------------------------------------
@@ -287,6 +319,30 @@ MATRIX: tuple[Row, ...] = (
     Row("CarbonCredits",
         "onERC1155BatchReceived(address,address,uint256[],uint256[],bytes)", ANYONE, "open",
         lambda w, s: (w.address(s), w.address(s), [w.batch], [TONNE], b"")),
+    # CashToken: members move their cash; the bank books deposits and withdrawals.
+    Row("CashToken", "approve(address,uint256)", roles("MEMBER"), "holder",
+        lambda w, s: (w.counterparty(s), 500)),
+    Row("CashToken", "transfer(address,uint256)", roles("MEMBER"), "holder",
+        lambda w, s: (w.counterparty(s), 500)),
+    Row("CashToken", "transferFrom(address,address,uint256)", roles("MEMBER"), "holder",
+        lambda w, s: (w.address(s), w.counterparty(s), 500)),
+    Row("CashToken", "deposit(address,uint256,bytes32)", roles("BANK"), "consortium",
+        lambda w, s: (w.address("trader1"), 10_000, doc("incoming wire"))),
+    Row("CashToken", "withdraw(address,uint256,bytes32)", roles("BANK"), "consortium",
+        lambda w, s: (w.address("trader1"), 10_000, doc("outgoing wire"))),
+    # Settlement: the exchange lists, sets fees and settles; traders cancel their own orders
+    # (anyone may call, but only for orders it signed: see tests/test_settlement.py).
+    Row("Settlement", "setInstrument(uint64,uint64,uint64,uint64,uint64)", roles("EXCHANGE"),
+        "consortium", lambda w, s: (9, w.batch, 0, 0, 0)),
+    Row("Settlement", "delistInstrument(uint64)", roles("EXCHANGE"), "consortium",
+        lambda w, s: (1,)),
+    Row("Settlement", "setFees(address,uint16,uint16)", roles("EXCHANGE"), "consortium",
+        lambda w, s: (w.address("exchange"), 10, 20)),
+    Row("Settlement", f"settle({FILL}[])", roles("EXCHANGE"), "consortium",
+        lambda w, s: ([w.fill],)),
+    Row("Settlement", f"cancelOrder({ORDER})", ANYONE, "open",
+        lambda w, s: (_own_order(w, s),)),
+    Row("Settlement", "raiseMinNonce(uint64)", ANYONE, "open", lambda w, s: (5,)),
     # TanhuiForwarder: anyone relays; the signed request is what is authorized.
     Row("TanhuiForwarder", "execute((address,address,uint256,uint256,uint48,bytes,bytes))",
         ANYONE, "open", lambda w, s: (_relayed_retirement(w, s),)),

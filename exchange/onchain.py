@@ -1,0 +1,108 @@
+"""The exchange's side of the chain: cash deposits, instruments, trader approvals, and
+settlement batches of matched trades (Settlement.settle).
+
+A matched trade becomes a `Fill`: both signed orders, the executed price and quantity, the batch
+delivered and which side was the maker (for fees). The settlement worker sends lists of fills;
+the contract settles all of them or none, and refuses any trade id it has settled before, so a
+worker that lost track of a sent batch checks `is_settled` and resends only what is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+
+from chain.client import Sent
+from exchange.signing import Domain, Order
+from registry.ledger import Ledger
+
+
+@dataclass(frozen=True)
+class Fill:
+    trade_id: int
+    batch_id: int
+    quantity: int
+    price: int
+    buyer_is_maker: bool
+    buy: Order
+    buy_signature: bytes
+    sell: Order
+    sell_signature: bytes
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (self.trade_id, self.batch_id, self.quantity, self.price, self.buyer_is_maker,
+                self.buy.as_tuple(), self.buy_signature, self.sell.as_tuple(),
+                self.sell_signature)
+
+
+class SettlementChain:
+    """Typed calls on CashToken and Settlement for one deployment."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.chain = ledger.chain
+        self.cash = ledger.c("CashToken")
+        self.settlement = ledger.c("Settlement")
+        self.domain = Domain(self.chain.chain_id, str(self.settlement.address))
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def deposit(self, bank: LocalAccount, account: str, fen: int, ref: bytes) -> Sent:
+        return self.chain.send(
+            self.cash.functions.deposit(to_checksum_address(account), fen, ref), bank)
+
+    def withdraw(self, bank: LocalAccount, account: str, fen: int, ref: bytes) -> Sent:
+        return self.chain.send(
+            self.cash.functions.withdraw(to_checksum_address(account), fen, ref), bank)
+
+    def approve_trading(self, trader: LocalAccount, cash_allowance: int = 2**256 - 1) -> None:
+        """Lets the settlement contract move the trader's credits and cash (once per trader)."""
+        credits = self.ledger.c("CarbonCredits")
+        target = self.settlement.address
+        if not self.chain.call(credits.functions.isApprovedForAll(trader.address, target)):
+            self.chain.send(credits.functions.setApprovalForAll(target, True), trader)
+        if int(self.chain.call(self.cash.functions.allowance(trader.address, target))) < (
+                cash_allowance):
+            self.chain.send(self.cash.functions.approve(target, cash_allowance), trader)
+
+    def set_instrument(self, exchange: LocalAccount, instrument: int, batch_id: int = 0,
+                       methodology_id: int = 0, vintage_from: int = 0,
+                       vintage_to: int = 0) -> Sent:
+        return self.chain.send(self.settlement.functions.setInstrument(
+            instrument, batch_id, methodology_id, vintage_from, vintage_to), exchange)
+
+    def set_fees(self, exchange: LocalAccount, fee_account: str, maker_bps: int,
+                 taker_bps: int) -> Sent:
+        return self.chain.send(self.settlement.functions.setFees(
+            to_checksum_address(fee_account), maker_bps, taker_bps), exchange)
+
+    # -- settlement ------------------------------------------------------------------------------
+
+    def settle_function(self, fills: Sequence[Fill]) -> Any:
+        return self.settlement.functions.settle([f.as_tuple() for f in fills])
+
+    def settle(self, exchange: LocalAccount, fills: Sequence[Fill]) -> Sent:
+        return self.chain.send(self.settle_function(fills), exchange)
+
+    def send_settle(self, exchange: LocalAccount, fills: Sequence[Fill],
+                    gas: int | None = None) -> str:
+        """Sends a batch without waiting (the worker confirms receipts itself)."""
+        return self.chain.send_nowait(self.settle_function(fills), exchange, gas)
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    def is_settled(self, trade_id: int) -> bool:
+        return bool(self.chain.call(self.settlement.functions.settled(trade_id)))
+
+    def filled(self, order_digest: bytes) -> int:
+        return int(self.chain.call(self.settlement.functions.filled(order_digest)))
+
+    def cash_balance(self, account: str) -> int:
+        return int(self.chain.call(self.cash.functions.balanceOf(to_checksum_address(account))))
+
+    def order_hash_onchain(self, order: Order) -> bytes:
+        return bytes(self.chain.call(self.settlement.functions.hashOrder(order.as_tuple())))

@@ -1,0 +1,151 @@
+"""EIP-712 orders: the exact typed message traders sign and the Settlement contract checks.
+
+The type (also `Settlement.ORDER_TYPEHASH`):
+
+    Order(address trader,uint8 side,uint64 instrument,uint128 price,uint128 quantity,
+          uint8 timeInForce,uint64 nonce,uint64 expiry,bytes32 clientOrderId)
+
+side 0 buy, 1 sell; price in fen per tonne; quantity in credit units (1 t = 1,000,000);
+timeInForce 0 GTC, 1 IOC, 2 FOK (informational on chain: the engine applies it); expiry in unix
+seconds; clientOrderId the trader's own 32-byte id. Domain: name "Tanhui Settlement", version
+"1", the chain id and the Settlement contract's address.
+
+Signing uses eth-account's `sign_typed_data`, so any EIP-712 wallet produces the same bytes;
+`order_digest` computes the same digest directly (keccak over abi-encoded words), fast enough
+to check thousands of orders a second, and is tested against eth-account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from coincurve import PublicKey
+from eth_abi import encode
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
+
+ORDER_TYPE = (
+    "Order(address trader,uint8 side,uint64 instrument,uint128 price,uint128 quantity,"
+    "uint8 timeInForce,uint64 nonce,uint64 expiry,bytes32 clientOrderId)"
+)
+ORDER_TYPEHASH = keccak(text=ORDER_TYPE)
+ORDER_FIELDS = [
+    {"name": "trader", "type": "address"},
+    {"name": "side", "type": "uint8"},
+    {"name": "instrument", "type": "uint64"},
+    {"name": "price", "type": "uint128"},
+    {"name": "quantity", "type": "uint128"},
+    {"name": "timeInForce", "type": "uint8"},
+    {"name": "nonce", "type": "uint64"},
+    {"name": "expiry", "type": "uint64"},
+    {"name": "clientOrderId", "type": "bytes32"},
+]
+DOMAIN_NAME = "Tanhui Settlement"
+DOMAIN_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Domain:
+    chain_id: int
+    settlement: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": self.chain_id,
+                "verifyingContract": to_checksum_address(self.settlement)}
+
+    @property
+    def separator(self) -> bytes:
+        return keccak(encode(
+            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+            [keccak(text="EIP712Domain(string name,string version,uint256 chainId,"
+                         "address verifyingContract)"),
+             keccak(text=DOMAIN_NAME), keccak(text=DOMAIN_VERSION), self.chain_id,
+             to_checksum_address(self.settlement)]))
+
+
+@dataclass(frozen=True)
+class Order:
+    """An order as signed (the fields of the EIP-712 message)."""
+
+    trader: str
+    side: int
+    instrument: int
+    price: int
+    quantity: int
+    time_in_force: int
+    nonce: int
+    expiry: int
+    client_order_id: bytes = field(default=bytes(32))
+
+    def message(self) -> dict[str, Any]:
+        return {"trader": to_checksum_address(self.trader), "side": self.side,
+                "instrument": self.instrument, "price": self.price, "quantity": self.quantity,
+                "timeInForce": self.time_in_force, "nonce": self.nonce, "expiry": self.expiry,
+                "clientOrderId": self.client_order_id}
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The Solidity struct, for contract calls."""
+        return (to_checksum_address(self.trader), self.side, self.instrument, self.price,
+                self.quantity, self.time_in_force, self.nonce, self.expiry, self.client_order_id)
+
+    def struct_hash(self) -> bytes:
+        return keccak(encode(
+            ["bytes32", "address", "uint8", "uint64", "uint128", "uint128", "uint8", "uint64",
+             "uint64", "bytes32"],
+            [ORDER_TYPEHASH, to_checksum_address(self.trader), self.side, self.instrument,
+             self.price, self.quantity, self.time_in_force, self.nonce, self.expiry,
+             self.client_order_id]))
+
+
+def typed_data(order: Order, domain: Domain) -> dict[str, Any]:
+    """The full EIP-712 document (what a wallet shows and signs)."""
+    return {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            "Order": ORDER_FIELDS,
+        },
+        "primaryType": "Order",
+        "domain": domain.as_dict(),
+        "message": order.message(),
+    }
+
+
+def order_digest(order: Order, domain: Domain) -> bytes:
+    """The EIP-712 digest (what the contract's `hashOrder` returns)."""
+    return keccak(b"\x19\x01" + domain.separator + order.struct_hash())
+
+
+def sign_order(account: LocalAccount, order: Order, domain: Domain) -> bytes:
+    signed = Account.sign_typed_data(account.key, full_message=typed_data(order, domain))
+    return bytes(signed.signature)
+
+
+SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
+
+
+def recover_signer(order: Order, signature: bytes, domain: Domain) -> str | None:
+    """The address that signed `order`, or None for a signature the contract would refuse
+    (wrong length, v not 27/28, s in the upper half: OpenZeppelin's ECDSA rules)."""
+    if len(signature) != 65 or signature[64] not in (27, 28):
+        return None
+    if int.from_bytes(signature[32:64], "big") > SECP256K1_HALF_N:
+        return None
+    try:
+        public = PublicKey.from_signature_and_message(
+            signature[:64] + bytes([signature[64] - 27]), order_digest(order, domain),
+            hasher=None)
+    except ValueError:
+        return None
+    return str(to_checksum_address(keccak(public.format(compressed=False)[1:])[12:]))
+
+
+def signable(order: Order, domain: Domain) -> Any:
+    """eth-account's SignableMessage of the order (for wallets and cross-checks)."""
+    return encode_typed_data(full_message=typed_data(order, domain))
