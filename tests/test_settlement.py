@@ -220,3 +220,18 @@ def test_cash_is_for_members_and_only_the_bank_issues_it(
     sc.withdraw(acc["bank"], acc["trader2"].address, 50_000_00, doc("wire-out"))
     assert sc.cash_balance(acc["trader2"].address) == 50_000_00
     assert int(ledger.chain.call(sc.cash.functions.decimals())) == 2
+
+
+def test_the_fast_batch_encoding_is_the_contract_call_and_settles(
+    sc: SettlementChain, ledger: Ledger, acc: dict[str, LocalAccount], market: dict[str, int]
+) -> None:
+    buy, sell = orders(acc, qty=3 * T)
+    fills = [fill(sc, acc, buy, sell, 40 + i, T, market["batch"]) for i in range(3)]
+    web3_data = sc.settle_function(fills)._encode_transaction_data()
+    assert sc.settle_calldata(fills) == bytes.fromhex(web3_data[2:])
+    gas = sc.estimate_settle(acc["exchange"].address, fills)
+    ledger.chain.wait(sc.send_settle(acc["exchange"], fills, gas * 12 // 10))
+    assert ledger.balance(acc["trader2"].address, market["batch"]) == 3 * T
+    with pytest.raises(ChainRevert) as again:
+        sc.estimate_settle(acc["exchange"].address, fills)
+    assert again.value.name == "TradeAlreadySettled"

@@ -1,0 +1,134 @@
+"""Settlement throughput and gas on a local anvil: matched trades to confirmed receipts.
+
+Starts its own anvil, deploys, admits 20 traders (10 sellers holding credits of one batch, 10
+buyers holding cash), lists the batch and sets maker/taker fees. Every trade is between two
+fresh signed orders (the costly case: both orders' fill slots are written for the first time);
+orders are signed before timing. The engine matches them; timing runs from the engine's trades
+to the last confirmed receipt: build fills, send batches of `--batch` trades without waiting,
+then wait for every receipt. The last line is one JSON object.
+
+Run: .venv/bin/python bench/settlement.py [--trades N] [--batch B]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from chain.client import Chain
+from chain.compile import compile_contracts
+from chain.deploy import deploy_all, error_abis
+from chain.node import AnvilNode
+from exchange.engine import Engine
+from exchange.instruments import InstrumentSpec
+from exchange.onchain import Fill, SettlementChain
+from exchange.orders import Place, Side, Trade
+from exchange.signing import Order, sign_order
+from registry.ledger import Ledger
+from tanhui.roster import bootstrap_roster, dev_account, dev_accounts
+from tanhui.scenario import Scenario, doc
+
+T = 1_000_000
+PRICE = 60_000
+
+
+def run(n_trades: int, batch_size: int) -> dict[str, object]:
+    artifacts = compile_contracts()
+    acc = dev_accounts()
+    with AnvilNode(state_file=None) as node:
+        chain = Chain(node.url, error_abis(artifacts))
+        deployment = deploy_all(chain, acc["governance"], threshold=2,
+                                base_uri="tanhui://batch/{id}", artifacts=artifacts)
+        ledger = Ledger(chain, deployment)
+        bootstrap_roster(ledger, acc)
+        sc = SettlementChain(ledger)
+        batch = Scenario(ledger, acc).batch(quantity=10_000_000 * T).batch_id
+        sellers = [dev_account(20 + i) for i in range(10)]
+        buyers = [dev_account(30 + i) for i in range(10)]
+        per_seller = (n_trades // len(sellers) + 1) * T
+        for a in sellers + buyers:
+            ledger.admit(acc["governance"], a.address, f"bench trader {a.address[:8]}")
+            _fund(chain, a.address)
+        for a in sellers:
+            ledger.transfer(acc["developer"], a.address, batch, per_seller)
+        for a in buyers:
+            sc.deposit(acc["bank"], a.address, 10**12, doc("bench deposit"))
+        for a in sellers + buyers:
+            sc.approve_trading(a)
+        sc.set_instrument(acc["exchange"], 1, batch_id=batch)
+        sc.set_fees(acc["exchange"], acc["exchange"].address, 10, 20)
+
+        # signed orders, then matching
+        engine = Engine([InstrumentSpec("1", tick=1, lot=T, reference_price=PRICE)])
+        signed: dict[int, tuple[Order, bytes]] = {}
+        t_sign = time.perf_counter()
+        trades: list[Trade] = []
+        for i in range(n_trades):
+            seller, buyer = sellers[i % 10], buyers[(i // 10) % 10]
+            sell = Order(seller.address, 1, 1, PRICE, T, 0, i, 2**40)
+            buy = Order(buyer.address, 0, 1, PRICE, T, 0, i, 2**40)
+            signed[2 * i + 1] = (sell, sign_order(seller, sell, sc.domain))
+            signed[2 * i + 2] = (buy, sign_order(buyer, buy, sc.domain))
+        sign_s = time.perf_counter() - t_sign
+        for i in range(n_trades):
+            engine.process(Place("1", 2 * i + 1, sellers[i % 10].address, Side.SELL, PRICE, T))
+            for ev in engine.process(Place("1", 2 * i + 2, buyers[(i // 10) % 10].address,
+                                           Side.BUY, PRICE, T)):
+                if isinstance(ev, Trade):
+                    trades.append(ev)
+
+        # timed: trades → fills → batches sent → receipts confirmed
+        t0 = time.perf_counter()
+        fills = []
+        for t in trades:
+            buy_order, buy_sig = signed[t.taker_order_id]
+            sell_order, sell_sig = signed[t.maker_order_id]
+            fills.append(Fill(t.trade_id, batch, t.quantity, t.price, False, buy_order, buy_sig,
+                              sell_order, sell_sig))
+        batches = [fills[i:i + batch_size] for i in range(0, len(fills), batch_size)]
+        gas_limit = sc.estimate_settle(acc["exchange"].address, batches[0]) * 13 // 10
+        gas_price = int(chain.w3.eth.gas_price)
+        hashes = [sc.send_settle(acc["exchange"], b, gas_limit, gas_price) for b in batches]
+        receipts = [chain.wait(h) for h in hashes]
+        elapsed = time.perf_counter() - t0
+        gas = [r.gas_used for r in receipts]
+        per_trade = [g / len(b) for g, b in zip(gas, batches, strict=True)]
+        assert all(sc.is_settled(t.trade_id) for t in trades[:: max(1, len(trades) // 20)])
+        return {
+            "trades": len(trades),
+            "batch_size": batch_size,
+            "transactions": len(batches),
+            "trades_per_s": round(len(trades) / elapsed, 1),
+            "seconds": round(elapsed, 3),
+            "gas_per_trade": round(sum(gas) / len(trades)),
+            "gas_per_trade_first_batch": round(per_trade[0]),
+            "gas_per_trade_later_batches": round(sum(per_trade[1:]) / max(1, len(per_trade) - 1)),
+            "gas_per_batch_max": max(gas),
+            "order_signing_s": round(sign_s, 2),
+        }
+
+
+def _fund(chain: Chain, to: str) -> None:
+    """Traders sign orders but never send transactions except their one-time approvals, for
+    which they need a little gas."""
+    chain.rpc("anvil_setBalance", to, hex(10**20))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--trades", type=int, default=2_000)
+    parser.add_argument("--batch", type=int, default=100)
+    args = parser.parse_args()
+    result = run(args.trades, args.batch)
+    for k, v in result.items():
+        print(f"{k:<28} {v}", file=sys.stderr)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
