@@ -31,6 +31,7 @@ from api.routes import (
     batches,
     certificates,
     credits,
+    exchange,
     health,
     members,
     methodologies,
@@ -41,6 +42,7 @@ from api.routes import (
     reports,
 )
 from chain.client import ChainRevert
+from exchange.service import ExchangeError, ExchangeService
 from registry.ledger import Ledger
 from tanhui.config import Settings
 from tanhui.db import session_factory
@@ -65,6 +67,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return _error(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.exception_handler(ExchangeError)
+    def _exchange_error(_: Request, exc: ExchangeError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message, exc.details)
 
     @app.exception_handler(StarletteHTTPException)
     def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -100,7 +106,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(500, "internal_error", "internal error")
 
 
-def create_app(settings: Settings, ledger: Ledger, engine: Engine) -> FastAPI:
+def create_app(settings: Settings, ledger: Ledger, engine: Engine,
+               exchange_service: ExchangeService | None = None) -> FastAPI:
     """The API over one deployment (`ledger`) and one database (`engine`, migrated)."""
     app = FastAPI(
         title="Tanhui 碳汇 Registry API",
@@ -120,8 +127,9 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine) -> FastAPI:
     app.state.relayer = relayer
     app.state.writer = ForwardingLedger(ledger, relayer)
     app.state.view = ChainView(ledger)
+    app.state.exchange = exchange_service
     install_error_handlers(app)
     for module in (health, members, methodologies, projects, reports, batches, credits, relay,
-                   certificates, reads, oracle):
+                   certificates, reads, oracle, exchange):
         app.include_router(module.router)
     return app

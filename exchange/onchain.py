@@ -129,5 +129,16 @@ class SettlementChain:
     def cash_balance(self, account: str) -> int:
         return int(self.chain.call(self.cash.functions.balanceOf(to_checksum_address(account))))
 
+    def credit_balance(self, account: str, batch_id: int) -> int:
+        return self.ledger.balance(to_checksum_address(account), batch_id)
+
+    def trading_approved(self, account: str) -> bool:
+        """Whether the settlement contract may move the account's credits and cash."""
+        a = to_checksum_address(account)
+        credits = self.ledger.c("CarbonCredits")
+        target = self.settlement.address
+        return bool(self.chain.call(credits.functions.isApprovedForAll(a, target))) and int(
+            self.chain.call(self.cash.functions.allowance(a, target))) > 0
+
     def order_hash_onchain(self, order: Order) -> bytes:
         return bytes(self.chain.call(self.settlement.functions.hashOrder(order.as_tuple())))

@@ -1,0 +1,253 @@
+"""The exchange API (Flow 8): listing, signed order entry, cancels, market data and a stream.
+
+Orders are EIP-712 messages signed by the trader (`GET /v1/exchange/domain` gives the domain and
+types); the server verifies the signature before anything else. A member without its own key
+sends the order unsigned with its API key, and the server signs with the member's custodial key.
+Prices are integers in fen per tonne; quantities integers in credit units (1 t = 1,000,000).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import Path as PathParam
+from pydantic import BaseModel, Field
+
+from api.auth import CallerDep, authenticate, require_role
+from api.deps import SessionDep, ViewDep, WriterDep
+from api.errors import ApiError
+from api.fields import STRICT
+from exchange.instruments import InstrumentSpec, Status
+from exchange.service import ExchangeService
+from exchange.signing import ORDER_FIELDS, Order, sign_order
+
+router = APIRouter(prefix="/v1/exchange", tags=["exchange"])
+
+U64 = Annotated[int, Field(ge=0, le=2**64 - 1)]
+U128 = Annotated[int, Field(ge=1, le=2**128 - 1)]
+Id = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
+HEX32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
+
+
+def _service(request: Request) -> ExchangeService:
+    service: ExchangeService | None = getattr(request.app.state, "exchange", None)
+    if service is None:
+        raise ApiError(503, "exchange_unavailable", "this API runs without the exchange")
+    return service
+
+
+class OrderIn(BaseModel):
+    model_config = STRICT
+
+    trader: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{40}$")
+    side: Literal["buy", "sell"]
+    instrument: Annotated[int, Field(ge=1, le=2**64 - 1)]
+    price: U128
+    quantity: U128
+    time_in_force: Literal["gtc", "ioc", "fok"] = "gtc"
+    nonce: U64
+    expiry: U64
+    client_order_id: HEX32 = "0x" + "00" * 32
+
+
+class PlaceIn(BaseModel):
+    model_config = STRICT
+
+    order: OrderIn
+    signature: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{130}$")
+    type: Literal["limit", "market"] = "limit"
+
+
+class InstrumentIn(BaseModel):
+    model_config = STRICT
+
+    instrument: Annotated[int, Field(ge=1, le=2**64 - 1)]
+    batch_id: Annotated[int, Field(ge=1, le=2**64 - 1)]
+    tick: Annotated[int, Field(ge=1, le=10**9)] = 1
+    lot: Annotated[int, Field(ge=1, le=10**15)] = 1_000_000
+    reference_price: Annotated[int, Field(ge=0, le=10**12)] = 0
+    band_bps: Annotated[int, Field(ge=1, le=10_000)] = 1_000
+    block_band_bps: Annotated[int, Field(ge=1, le=10_000)] = 3_000
+    status: Literal["open", "auction", "halted", "closed"] = "open"
+
+
+class StatusIn(BaseModel):
+    model_config = STRICT
+
+    status: Literal["open", "auction", "halted", "closed"]
+    reference_price: Annotated[int, Field(ge=0, le=10**12)] = 0
+
+
+class CancelAllIn(BaseModel):
+    model_config = STRICT
+
+    instrument: Annotated[int, Field(ge=1, le=2**64 - 1)]
+
+
+# -- administration ------------------------------------------------------------------------------
+
+
+@router.get("/domain")
+def domain(request: Request) -> dict[str, Any]:
+    """The EIP-712 domain and the Order type traders sign."""
+    d = _service(request).domain
+    return {"domain": d.as_dict(), "types": {"Order": ORDER_FIELDS}, "primaryType": "Order",
+            "units": {"price": "fen per tonne", "quantity": "credit units (1 t = 1,000,000)"}}
+
+
+@router.get("/instruments")
+def instruments(request: Request) -> list[dict[str, Any]]:
+    """Listed instruments with their trading parameters."""
+    s = _service(request)
+    return [{"instrument": int(k), "batch_id": v.batch_id, "tick": v.spec.tick, "lot": v.spec.lot,
+             "reference_price": v.spec.reference_price, "band_bps": v.spec.band_bps,
+             "block_band_bps": v.spec.block_band_bps, "status": str(v.spec.status)}
+            for k, v in sorted(s.listings.items(), key=lambda kv: int(kv[0]))]
+
+
+@router.post("/instruments", status_code=201)
+def list_instrument(body: InstrumentIn, request: Request, caller: CallerDep, view: ViewDep,
+                    writer: WriterDep) -> dict[str, Any]:
+    """Lists a spot instrument of one batch, on chain (Settlement) and in the engine. Exchange."""
+    s = _service(request)
+    require_role(view, caller, "EXCHANGE")
+    if str(body.instrument) in s.listings:
+        raise ApiError(409, "instrument_exists", f"instrument {body.instrument} is listed")
+    if view.batch(body.batch_id) is None:
+        raise ApiError(404, "batch_not_found", f"batch {body.batch_id} does not exist")
+    writer._send(caller.key(), "Settlement", "setInstrument", body.instrument, body.batch_id, 0,
+                 0, 0)
+    spec = InstrumentSpec(str(body.instrument), tick=body.tick, lot=body.lot,
+                          reference_price=body.reference_price, band_bps=body.band_bps,
+                          block_band_bps=body.block_band_bps, status=Status(body.status))
+    s.list_instrument(spec, body.batch_id)
+    return {"instrument": body.instrument, "batch_id": body.batch_id, "status": body.status}
+
+
+@router.post("/instruments/{instrument}/status")
+def set_status(instrument: Id, body: StatusIn, request: Request,
+               caller: CallerDep, view: ViewDep) -> dict[str, Any]:
+    """Opens, halts or closes an instrument, or starts a call auction. Exchange."""
+    require_role(view, caller, "EXCHANGE")
+    _service(request).set_status(str(instrument), Status(body.status), body.reference_price)
+    return {"instrument": instrument, "status": body.status}
+
+
+# -- orders --------------------------------------------------------------------------------------
+
+
+@router.post("/orders", status_code=201)
+def place(body: PlaceIn, request: Request, session: SessionDep) -> dict[str, Any]:
+    """Places a signed order (or, with an API key and no signature, one the server signs with
+    the member's custodial key). Idempotent by trader and client order id."""
+    s = _service(request)
+    o = body.order
+    signature: bytes
+    if body.signature is None:
+        caller = authenticate(request, session)
+        if o.trader is not None and o.trader.lower() != caller.address.lower():
+            raise ApiError(403, "not_order_owner", "custodial orders are the caller's own")
+        trader = caller.address
+    else:
+        if o.trader is None:
+            raise ApiError(422, "missing_trader", "a signed order names its trader")
+        trader = o.trader
+    order = Order(trader, 0 if o.side == "buy" else 1, o.instrument, o.price, o.quantity,
+                  ("gtc", "ioc", "fok").index(o.time_in_force), o.nonce, o.expiry,
+                  bytes.fromhex(o.client_order_id[2:]))
+    if body.signature is None:
+        signature = sign_order(caller.key(), order, s.domain)
+    else:
+        signature = bytes.fromhex(body.signature[2:])
+    return s.submit(order, signature, body.type)
+
+
+@router.get("/orders/{order_id}")
+def get_order(order_id: Id, request: Request) -> dict[str, Any]:
+    return _service(request).order(order_id)
+
+
+@router.delete("/orders/{order_id}")
+def cancel(order_id: Id, request: Request,
+           caller: CallerDep) -> dict[str, Any]:
+    """Cancels one of the caller's open orders."""
+    return _service(request).cancel(caller.address, order_id)
+
+
+@router.post("/orders/cancel-all")
+def cancel_all(body: CancelAllIn, request: Request, caller: CallerDep) -> dict[str, Any]:
+    """Cancels every open order of the caller on an instrument."""
+    ids = _service(request).cancel_all(caller.address, str(body.instrument))
+    return {"cancelled": ids}
+
+
+# -- market data ---------------------------------------------------------------------------------
+
+
+@router.get("/depth/{instrument}")
+def depth(instrument: Id, request: Request,
+          levels: Annotated[int, Query(ge=1, le=500)] = 20) -> dict[str, Any]:
+    """Price levels [price, quantity, orders], best first, with the book's sequence number."""
+    return _service(request).depth(str(instrument), levels)
+
+
+@router.get("/trades/{instrument}")
+def trades(instrument: Id, request: Request,
+           limit: Annotated[int, Query(ge=1, le=1_000)] = 100) -> list[dict[str, Any]]:
+    s = _service(request)
+    s._listing(str(instrument))
+    return s.market.trades(str(instrument), limit)
+
+
+@router.get("/candles/{instrument}")
+def candles(instrument: Id, request: Request,
+            interval: Literal["1m", "1h", "1d"] = "1m",
+            limit: Annotated[int, Query(ge=1, le=1_000)] = 200) -> list[dict[str, Any]]:
+    s = _service(request)
+    s._listing(str(instrument))
+    return s.market.candles(str(instrument), interval, limit)
+
+
+@router.get("/stats/{instrument}")
+def stats(instrument: Id, request: Request) -> dict[str, Any]:
+    s = _service(request)
+    s._listing(str(instrument))
+    return s.market.stats_24h(str(instrument), int(time.time() * 1000))
+
+
+@router.websocket("/stream/{instrument}")
+async def stream(websocket: WebSocket, instrument: int) -> None:
+    """Book changes and trades of one instrument as they happen. The first message is a depth
+    snapshot with its sequence number; every later event carries `seq`, increasing by one, so a
+    gap means a lost message (resynchronise from a new snapshot)."""
+    s: ExchangeService | None = getattr(websocket.app.state, "exchange", None)
+    await websocket.accept()
+    if s is None or str(instrument) not in s.listings:
+        await websocket.send_json({"error": {"code": "unknown_instrument"}})
+        await websocket.close(code=1008)
+        return
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=10_000)
+    loop = asyncio.get_running_loop()
+
+    def listener(name: str, event: dict[str, Any]) -> None:
+        if name == str(instrument):
+            loop.call_soon_threadsafe(queue.put_nowait, event)
+
+    with s.lock:
+        snapshot = s.depth(str(instrument), 50)
+        s.listeners.append(listener)
+    try:
+        await websocket.send_json({"type": "snapshot", **snapshot})
+        while True:
+            event = await queue.get()
+            if int(event["seq"]) <= snapshot["seq"]:
+                continue
+            await websocket.send_text(json.dumps({"type": "event", **event}))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        s.listeners.remove(listener)

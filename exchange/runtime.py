@@ -1,0 +1,46 @@
+"""Wiring the exchange to a deployment: balances read from the chain, the service, the worker."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+
+from exchange.onchain import SettlementChain
+from exchange.service import Balances, ExchangeService
+from exchange.settlement_worker import SettlementWorker
+from registry.ledger import Ledger
+
+
+@dataclass
+class Exchange:
+    service: ExchangeService
+    worker: SettlementWorker
+    chain: SettlementChain
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start_worker(self, interval: float = 0.5) -> None:
+        self._thread = threading.Thread(target=self.worker.run, args=(self._stop, interval),
+                                        name="settlement", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self.service.close()
+
+
+def open_exchange(ledger: Ledger, directory: Path, settler: LocalAccount,
+                  balance_ttl: float = 1.0, batch_size: int = 100) -> Exchange:
+    """The exchange over one deployment; its journal and snapshots live in `directory`."""
+    sc = SettlementChain(ledger)
+    taker_bps = int(sc.chain.call(sc.settlement.functions.takerFeeBps()))
+    maker_bps = int(sc.chain.call(sc.settlement.functions.makerFeeBps()))
+    balances = Balances(sc.credit_balance, sc.cash_balance, sc.trading_approved, balance_ttl)
+    service = ExchangeService(directory, sc.domain, balances,
+                              taker_fee_bps=max(taker_bps, maker_bps))
+    return Exchange(service, SettlementWorker(service, sc, settler, batch_size), sc)

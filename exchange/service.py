@@ -1,0 +1,495 @@
+"""The exchange service: the stages around the pure engine.
+
+    order (EIP-712 signed) ─► validation + pre-trade risk ─► journal write ─► engine ─► journal
+    fsync ─► acknowledge; trades ─► settlement worker ─► chain
+
+One lock orders everything that changes state (risk check, journal write, engine step), so the
+journal order is the engine order; the fsync happens after the lock is released and before the
+answer, so concurrent orders share fsyncs (group commit) and nothing is acknowledged before it
+is durable. On start the service replays the journal (from the latest snapshot) into a fresh
+engine: books, orders, trades and settlement states come back exactly, with the same ids.
+
+Journal entries: `instrument` (listing with trading parameters), `order` (the signed order and
+its signature), `cancel`, `cancel_all`, `status`, `settled` (trade ids confirmed on chain, with
+the transaction), `settle_failed`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from exchange.engine import Engine
+from exchange.instruments import InstrumentSpec, Status, check_order
+from exchange.journal import Journal
+from exchange.marketdata import MarketData
+from exchange.orders import (
+    Accepted,
+    Cancel,
+    CancelAll,
+    Cancelled,
+    Event,
+    OrderType,
+    Place,
+    Rejected,
+    Rested,
+    SetStatus,
+    Side,
+    TimeInForce,
+    Trade,
+)
+from exchange.signing import Domain, Order, order_digest, recover_signer
+
+UNITS_PER_TONNE = 1_000_000
+
+
+class ExchangeError(Exception):
+    """A refused request, with a stable code (rendered as 4xx by the API)."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+@dataclass
+class Listing:
+    """An instrument as the exchange trades it: engine spec + what settles on chain."""
+
+    spec: InstrumentSpec
+    batch_id: int  # the batch delivered (spot per batch)
+
+
+@dataclass
+class OrderRecord:
+    order_id: int
+    order: Order
+    signature: bytes
+    digest: bytes
+    otype: str
+    status: str = "new"  # new | open | filled | cancelled | rejected
+    filled: int = 0
+    reason: str = ""
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def view(self) -> dict[str, Any]:
+        o = self.order
+        return {"order_id": self.order_id, "trader": o.trader, "instrument": o.instrument,
+                "side": "buy" if o.side == 0 else "sell", "price": o.price,
+                "quantity": o.quantity, "time_in_force": ("gtc", "ioc", "fok")[o.time_in_force],
+                "type": self.otype, "nonce": o.nonce, "expiry": o.expiry,
+                "client_order_id": "0x" + o.client_order_id.hex(),
+                "order_hash": "0x" + self.digest.hex(), "status": self.status,
+                "filled": self.filled, "remaining": o.quantity - self.filled if (
+                    self.status in ("new", "open")) else 0, "reason": self.reason}
+
+
+@dataclass
+class TradeRecord:
+    trade: Trade
+    batch_id: int
+    buy_order: int
+    sell_order: int
+    status: str = "pending"  # pending | settled | failed
+    tx_hash: str = ""
+    reason: str = ""
+
+    def view(self) -> dict[str, Any]:
+        t = self.trade
+        return {"trade_id": t.trade_id, "instrument": int(t.instrument), "price": t.price,
+                "quantity": t.quantity, "buyer": t.buyer, "seller": t.seller,
+                "taker_side": "buy" if t.taker_side == Side.BUY else "sell",
+                "buy_order": self.buy_order, "sell_order": self.sell_order, "ts": t.ts,
+                "kind": t.kind, "batch_id": self.batch_id, "settlement": self.status,
+                "tx_hash": self.tx_hash}
+
+
+class Balances:
+    """What the chain says a trader holds (cached briefly: risk reads it on every order)."""
+
+    def __init__(self, credits: Callable[[str, int], int], cash: Callable[[str], int],
+                 ready: Callable[[str], bool], ttl: float = 1.0) -> None:
+        self._credits, self._cash, self._ready, self.ttl = credits, cash, ready, ttl
+        self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
+
+    def _get(self, key: tuple[Any, ...], fn: Callable[[], Any]) -> Any:
+        hit = self._cache.get(key)
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        value = fn()
+        self._cache[key] = (now, value)
+        return value
+
+    def credits(self, trader: str, batch_id: int) -> int:
+        return int(self._get(("c", trader, batch_id), lambda: self._credits(trader, batch_id)))
+
+    def cash(self, trader: str) -> int:
+        return int(self._get(("m", trader), lambda: self._cash(trader)))
+
+    def ready(self, trader: str) -> bool:
+        return bool(self._get(("r", trader), lambda: self._ready(trader)))
+
+    def forget(self, *traders: str) -> None:
+        for key in [k for k in self._cache if k[1] in traders]:
+            del self._cache[key]
+
+
+class ExchangeService:
+    """Order entry, risk, journal, engine, market data; the settlement worker reads from it."""
+
+    def __init__(self, directory: Path, domain: Domain, balances: Balances,
+                 taker_fee_bps: int = 20, snapshot_every: int = 10_000,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.domain = domain
+        self.balances = balances
+        self.taker_fee_bps = taker_fee_bps
+        self.snapshot_every = snapshot_every
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.journal = Journal(directory)
+        self.engine = Engine()
+        self.listings: dict[str, Listing] = {}
+        self.orders: dict[int, OrderRecord] = {}
+        self.by_client: dict[tuple[str, bytes], int] = {}
+        self.by_digest: dict[bytes, int] = {}
+        self.trades: dict[int, TradeRecord] = {}
+        self.market = MarketData()
+        self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        self._since_snapshot = 0
+        self._replay()
+
+    # -- recovery ------------------------------------------------------------------------------
+
+    def _replay(self) -> None:
+        snap = self.journal.latest_snapshot()
+        after = 0
+        if snap is not None:
+            after, state = snap
+            self._restore(state)
+        for entry in self.journal.entries(after):
+            self._apply(entry, replay=True)
+
+    def snapshot(self) -> int:
+        """Writes a snapshot of everything at the current journal position."""
+        with self.lock:
+            seq = self.journal.last_seq
+            state = {
+                "engine": self.engine.snapshot(),
+                "listings": {k: {"spec": {**asdict(v.spec), "status": str(v.spec.status)},
+                                 "batch_id": v.batch_id} for k, v in self.listings.items()},
+                "orders": [[r.order_id, asdict(r.order) | {
+                    "client_order_id": r.order.client_order_id.hex()}, r.signature.hex(),
+                    r.otype, r.status, r.filled, r.reason] for r in self.orders.values()],
+                "trades": [[list(t.trade), t.batch_id, t.buy_order, t.sell_order, t.status,
+                            t.tx_hash, t.reason] for t in self.trades.values()],
+            }
+        self.journal.write_snapshot(seq, state)
+        return seq
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.engine = Engine.restore(state["engine"])
+        for name, raw in state["listings"].items():
+            spec = InstrumentSpec(**{**raw["spec"], "status": Status(raw["spec"]["status"])})
+            self.listings[name] = Listing(self.engine.specs.get(name, spec), raw["batch_id"])
+        for oid, o, sig, otype, status, filled, reason in state["orders"]:
+            order = Order(**{**o, "client_order_id": bytes.fromhex(o["client_order_id"])})
+            rec = OrderRecord(oid, order, bytes.fromhex(sig), order_digest(order, self.domain),
+                              otype, status, filled, reason)
+            self._index(rec)
+        for t, batch_id, buy, sell, status, tx, reason in state["trades"]:
+            trade = Trade(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], Side(t[9]),
+                          t[10], t[11])
+            self.trades[trade.trade_id] = TradeRecord(trade, batch_id, buy, sell, status, tx,
+                                                      reason)
+            self.market.on_trade(trade)
+
+    def _index(self, rec: OrderRecord) -> None:
+        self.orders[rec.order_id] = rec
+        if any(rec.order.client_order_id):  # zero means "no client order id"
+            self.by_client[(rec.order.trader, rec.order.client_order_id)] = rec.order_id
+        self.by_digest[rec.digest] = rec.order_id
+
+    # -- applying journal entries (live and replay share this) ---------------------------------
+
+    def _apply(self, entry: dict[str, Any], replay: bool = False) -> list[Event]:
+        kind = entry["type"]
+        seq = int(entry["seq"])
+        ts = int(entry.get("ts", 0))
+        if kind == "instrument":
+            spec = InstrumentSpec(**{**entry["spec"], "status": Status(entry["spec"]["status"])})
+            self.engine.add_instrument(spec)
+            self.listings[spec.instrument] = Listing(spec, int(entry["batch_id"]))
+            return []
+        if kind == "status":
+            events = self.engine.process(SetStatus(entry["instrument"], entry["status"],
+                                                   int(entry.get("reference_price", 0)), ts))
+            self.listings[entry["instrument"]].spec = self.engine.specs[entry["instrument"]]
+            return events
+        if kind == "order":
+            o = entry["order"]
+            order = Order(to_checksum_address(o["trader"]), int(o["side"]), int(o["instrument"]),
+                          int(o["price"]), int(o["quantity"]), int(o["time_in_force"]),
+                          int(o["nonce"]), int(o["expiry"]),
+                          bytes.fromhex(o["client_order_id"][2:]))
+            rec = OrderRecord(seq, order, bytes.fromhex(entry["signature"][2:]),
+                              order_digest(order, self.domain), entry.get("otype", "limit"))
+            self._index(rec)
+            otype = OrderType.MARKET if rec.otype == "market" else OrderType.LIMIT
+            cmd = Place(str(order.instrument), seq, order.trader, Side(order.side), order.price,
+                        order.quantity, TimeInForce(order.time_in_force), otype, ts)
+            return self._events(self.engine.process(cmd))
+        if kind == "cancel":
+            rec = self.orders[int(entry["order_id"])]
+            return self._events(self.engine.process(
+                Cancel(str(rec.order.instrument), rec.order_id, rec.order.trader, ts)))
+        if kind == "cancel_all":
+            return self._events(self.engine.process(
+                CancelAll(entry["instrument"], to_checksum_address(entry["trader"]), ts)))
+        if kind == "settled":
+            for tid in entry["trade_ids"]:
+                t = self.trades.get(int(tid))
+                if t is not None:
+                    t.status, t.tx_hash = "settled", entry.get("tx_hash", "")
+            return []
+        if kind == "settle_failed":
+            for tid in entry["trade_ids"]:
+                t = self.trades.get(int(tid))
+                if t is not None:
+                    t.status, t.reason = "failed", entry.get("reason", "")
+            return []
+        raise ValueError(f"unknown journal entry {kind!r}")
+
+    def _events(self, events: list[Event]) -> list[Event]:
+        for ev in events:
+            if isinstance(ev, Accepted | Rested):
+                self.orders[ev.order_id].status = "open"
+            elif isinstance(ev, Trade):
+                maker, taker = self.orders[ev.maker_order_id], self.orders[ev.taker_order_id]
+                for rec in (maker, taker):
+                    rec.filled += ev.quantity
+                    if rec.filled == rec.order.quantity:
+                        rec.status = "filled"
+                buy, sell = (maker, taker) if maker.order.side == 0 else (taker, maker)
+                self.trades[ev.trade_id] = TradeRecord(
+                    ev, self.listings[ev.instrument].batch_id, buy.order_id, sell.order_id)
+                self.market.on_trade(ev)
+            elif isinstance(ev, Cancelled):
+                rec = self.orders[ev.order_id]
+                if str(ev.reason) != "moved":
+                    rec.status, rec.reason = "cancelled", str(ev.reason)
+            elif isinstance(ev, Rejected) and ev.order_id in self.orders:
+                rec = self.orders[ev.order_id]
+                rec.status, rec.reason = "rejected", str(ev.reason)
+        return events
+
+    def _commit(self, entry: dict[str, Any]) -> tuple[int, list[Event]]:
+        """Journal write + apply, under the lock; the caller syncs before answering."""
+        entry.setdefault("ts", int(self.clock() * 1000))
+        seq = self.journal.write(entry)
+        events = self._apply({**entry, "seq": seq})
+        self._since_snapshot += 1
+        return seq, events
+
+    def _durable(self, seq: int, events: list[Event]) -> None:
+        self.journal.sync(seq)
+        for listener in list(self.listeners):
+            for ev in events:
+                listener(ev.instrument, _event_json(ev))
+        if self._since_snapshot >= self.snapshot_every:
+            self._since_snapshot = 0
+            self.snapshot()
+
+    # -- administration ------------------------------------------------------------------------
+
+    def list_instrument(self, spec: InstrumentSpec, batch_id: int) -> None:
+        with self.lock:
+            if spec.instrument in self.listings:
+                raise ExchangeError(409, "instrument_exists", "the instrument is listed")
+            seq, events = self._commit({"type": "instrument", "batch_id": batch_id,
+                                        "spec": {**asdict(spec), "status": str(spec.status)}})
+        self._durable(seq, events)
+
+    def set_status(self, instrument: str, status: Status, reference_price: int = 0) -> None:
+        with self.lock:
+            self._listing(instrument)
+            seq, events = self._commit({"type": "status", "instrument": instrument,
+                                        "status": str(status),
+                                        "reference_price": reference_price})
+        self._durable(seq, events)
+
+    def _listing(self, instrument: str) -> Listing:
+        listing = self.listings.get(instrument)
+        if listing is None:
+            raise ExchangeError(404, "unknown_instrument", f"instrument {instrument} is not listed")
+        return listing
+
+    # -- order entry ---------------------------------------------------------------------------
+
+    def submit(self, order: Order, signature: bytes, otype: str = "limit") -> dict[str, Any]:
+        """Checks, journals and matches a signed order; returns its state and its trades.
+        Idempotent: the same trader and client order id (or the same signed order) returns
+        the order already accepted."""
+        listing = self._listing(str(order.instrument))
+        signer = recover_signer(order, signature, self.domain)
+        if signer is None or signer.lower() != order.trader.lower():
+            raise ExchangeError(401, "bad_signature", "the signature is not the trader's")
+        digest = order_digest(order, self.domain)
+        with self.lock:
+            known = self.by_client.get((order.trader, order.client_order_id)) if any(
+                order.client_order_id) else None
+            if known is None:
+                known = self.by_digest.get(digest)
+            if known is not None:
+                existing = self.orders[known]
+                if existing.digest != digest:
+                    raise ExchangeError(409, "duplicate_client_order_id",
+                                        "this client order id names another order",
+                                        {"order_id": known})
+                return {**existing.view(), "trades": self._trades_of(known), "replayed": True}
+            self._check(order, listing, otype)
+            seq, events = self._commit({
+                "type": "order", "otype": otype, "signature": "0x" + signature.hex(),
+                "order": {"trader": order.trader, "side": order.side,
+                          "instrument": order.instrument, "price": order.price,
+                          "quantity": order.quantity, "time_in_force": order.time_in_force,
+                          "nonce": order.nonce, "expiry": order.expiry,
+                          "client_order_id": "0x" + order.client_order_id.hex()}})
+            view = {**self.orders[seq].view(), "trades": self._trades_of(seq), "replayed": False}
+        self._durable(seq, events)
+        return view
+
+    def _check(self, order: Order, listing: Listing, otype: str) -> None:
+        now = int(self.clock())
+        if order.expiry <= now:
+            raise ExchangeError(422, "expired", "the order's expiry has passed",
+                                {"expiry": order.expiry, "now": now})
+        if order.side not in (0, 1) or order.time_in_force not in (0, 1, 2):
+            raise ExchangeError(422, "invalid_order", "side or time in force out of range")
+        problem = check_order(listing.spec, order.price, order.quantity)
+        if problem is not None:
+            status = 409 if str(problem) in ("instrument_halted", "instrument_closed") else 422
+            raise ExchangeError(status, str(problem), f"order refused: {problem}")
+        trader = order.trader
+        if not self.balances.ready(trader):
+            raise ExchangeError(409, "settlement_not_approved",
+                                "approve the settlement contract for credits and cash first")
+        if order.side == 1:
+            free = self.balances.credits(trader, listing.batch_id) - self.reserved_credits(
+                trader, listing.batch_id)
+            if free < order.quantity:
+                raise ExchangeError(409, "insufficient_balance", "not enough free credits",
+                                    {"free": free, "needed": order.quantity})
+        else:
+            needed = self.cash_for(order.quantity, order.price)
+            free = self.balances.cash(trader) - self.reserved_cash(trader)
+            if free < needed:
+                raise ExchangeError(409, "insufficient_balance", "not enough free cash",
+                                    {"free": free, "needed": needed})
+
+    def cash_for(self, quantity: int, price: int) -> int:
+        """Most a buy can cost: quantity × price (rounded down, as the contract does) plus the
+        taker fee (rounded up here, so the reservation always covers the fee charged)."""
+        amount = quantity * price // UNITS_PER_TONNE
+        return amount + -(-amount * self.taker_fee_bps // 10_000)
+
+    def reserved_credits(self, trader: str, batch_id: int) -> int:
+        """Credits promised by open sells and unsettled sold trades of that batch."""
+        total = 0
+        for rec in self.orders.values():
+            o = rec.order
+            if o.trader == trader and o.side == 1 and rec.status in ("new", "open") and (
+                    self.listings[str(o.instrument)].batch_id == batch_id):
+                total += o.quantity - rec.filled
+        for t in self.trades.values():
+            if t.status == "pending" and t.trade.seller == trader and t.batch_id == batch_id:
+                total += t.trade.quantity
+        return total
+
+    def reserved_cash(self, trader: str) -> int:
+        total = 0
+        for rec in self.orders.values():
+            o = rec.order
+            if o.trader == trader and o.side == 0 and rec.status in ("new", "open"):
+                total += self.cash_for(o.quantity - rec.filled, o.price)
+        for t in self.trades.values():
+            if t.status == "pending" and t.trade.buyer == trader:
+                total += self.cash_for(t.trade.quantity, t.trade.price)
+        return total
+
+    def cancel(self, trader: str, order_id: int) -> dict[str, Any]:
+        with self.lock:
+            rec = self.orders.get(order_id)
+            if rec is None:
+                raise ExchangeError(404, "unknown_order", f"order {order_id} does not exist")
+            if rec.order.trader.lower() != trader.lower():
+                raise ExchangeError(403, "not_order_owner", "the order belongs to another trader")
+            if rec.status not in ("new", "open"):
+                raise ExchangeError(409, "order_not_open", f"the order is {rec.status}")
+            seq, events = self._commit({"type": "cancel", "order_id": order_id})
+            view = rec.view()
+        self._durable(seq, events)
+        return view
+
+    def cancel_all(self, trader: str, instrument: str) -> list[int]:
+        with self.lock:
+            self._listing(instrument)
+            seq, events = self._commit({"type": "cancel_all", "instrument": instrument,
+                                        "trader": trader})
+        self._durable(seq, events)
+        return [ev.order_id for ev in events if isinstance(ev, Cancelled)]
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def _trades_of(self, order_id: int) -> list[dict[str, Any]]:
+        return [t.view() for t in self.trades.values()
+                if order_id in (t.trade.maker_order_id, t.trade.taker_order_id)]
+
+    def order(self, order_id: int) -> dict[str, Any]:
+        rec = self.orders.get(order_id)
+        if rec is None:
+            raise ExchangeError(404, "unknown_order", f"order {order_id} does not exist")
+        return {**rec.view(), "trades": self._trades_of(order_id)}
+
+    def depth(self, instrument: str, levels: int = 20) -> dict[str, Any]:
+        self._listing(instrument)
+        with self.lock:
+            book = self.engine.books[instrument]
+            return {"instrument": int(instrument), "seq": book.seq,
+                    "bids": [list(x) for x in book.depth(Side.BUY, levels)],
+                    "asks": [list(x) for x in book.depth(Side.SELL, levels)]}
+
+    def pending_trades(self, limit: int = 1_000) -> list[TradeRecord]:
+        with self.lock:
+            return [t for t in self.trades.values() if t.status == "pending"][:limit]
+
+    def mark_settled(self, trade_ids: list[int], tx_hash: str) -> None:
+        with self.lock:
+            seq, events = self._commit({"type": "settled", "trade_ids": trade_ids,
+                                        "tx_hash": tx_hash})
+        self._durable(seq, events)
+        with self.lock:
+            traders = {x for tid in trade_ids for x in (self.trades[tid].trade.buyer,
+                                                        self.trades[tid].trade.seller)}
+        self.balances.forget(*traders)
+
+    def mark_failed(self, trade_ids: list[int], reason: str) -> None:
+        with self.lock:
+            seq, events = self._commit({"type": "settle_failed", "trade_ids": trade_ids,
+                                        "reason": reason})
+        self._durable(seq, events)
+
+    def close(self) -> None:
+        self.journal.close()
+
+
+def _event_json(ev: Event) -> dict[str, Any]:
+    out: dict[str, Any] = {"event": type(ev).__name__.lower()}
+    for k, v in ev._asdict().items():
+        out[k] = int(v) if isinstance(v, int) else str(v)
+    return out

@@ -1,0 +1,80 @@
+"""The settlement worker: matched trades → settle batches on chain → confirmed, exactly once.
+
+Loop: take pending trades in trade-id order, build fills from the signed orders, estimate the
+batch (a batch that would revert is never sent), send, wait for the receipt, journal the trade
+ids as settled. If the estimate says a trade id is already settled (the worker died after the
+chain confirmed but before the journal said so), the settled ones are found with `settled()` and
+journaled as settled; the rest go in the next batch. A trade the contract refuses for another
+reason (an order cancelled on chain by its trader, a balance gone) is isolated by estimating it
+alone and marked failed with the contract's error; the others proceed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from eth_account.signers.local import LocalAccount
+
+from chain.client import ChainRevert
+from exchange.onchain import Fill, SettlementChain
+from exchange.service import ExchangeService, TradeRecord
+
+log = logging.getLogger("tanhui.settlement")
+
+
+class SettlementWorker:
+    def __init__(self, service: ExchangeService, chain: SettlementChain, account: LocalAccount,
+                 batch_size: int = 100) -> None:
+        self.service = service
+        self.sc = chain
+        self.account = account
+        self.batch_size = batch_size
+
+    def fill_of(self, t: TradeRecord) -> Fill:
+        buy = self.service.orders[t.buy_order]
+        sell = self.service.orders[t.sell_order]
+        return Fill(t.trade.trade_id, t.batch_id, t.trade.quantity, t.trade.price,
+                    t.trade.maker_order_id == t.buy_order, buy.order, buy.signature,
+                    sell.order, sell.signature)
+
+    def run_once(self) -> int:
+        """Settles what is pending; returns how many trades were confirmed."""
+        settled = 0
+        pending = self.service.pending_trades()
+        for i in range(0, len(pending), self.batch_size):
+            chunk = pending[i:i + self.batch_size]
+            fills = [self.fill_of(t) for t in chunk]
+            try:
+                gas = self.sc.estimate_settle(self.account.address, fills)
+            except ChainRevert as exc:
+                self._sort_out(chunk, exc)
+                continue
+            tx_hash = self.sc.send_settle(self.account, fills, gas * 12 // 10 + 50_000)
+            self.sc.chain.wait(tx_hash)
+            ids = [t.trade.trade_id for t in chunk]
+            self.service.mark_settled(ids, tx_hash)
+            settled += len(ids)
+            log.info("settled %d trades in %s", len(ids), tx_hash)
+        return settled
+
+    def _sort_out(self, chunk: list[TradeRecord], exc: ChainRevert) -> None:
+        done = [t.trade.trade_id for t in chunk if self.sc.is_settled(t.trade.trade_id)]
+        if done:
+            self.service.mark_settled(done, "")
+        for t in chunk:
+            if t.trade.trade_id in done:
+                continue
+            try:
+                self.sc.estimate_settle(self.account.address, [self.fill_of(t)])
+            except ChainRevert as alone:
+                self.service.mark_failed([t.trade.trade_id], alone.name or "reverted")
+                log.warning("trade %d cannot settle: %s", t.trade.trade_id, alone.name)
+
+    def run(self, stop: threading.Event, interval: float = 0.5) -> None:
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # the chain may be briefly unreachable: log and retry
+                log.exception("settlement pass failed")
+            stop.wait(interval)

@@ -1,0 +1,195 @@
+"""The exchange through its HTTP API on a real chain: signed orders cross, the worker settles
+them on chain, bad orders get stable codes, and a restarted service replays its journal."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from exchange.onchain import SettlementChain
+from exchange.runtime import Exchange, open_exchange
+from exchange.signing import Order, sign_order
+from registry.ledger import Ledger
+from tanhui.scenario import Scenario, doc
+from tests.test_api_support import Api, ApiDatabase, api_database
+
+T = 1_000_000
+PRICE = 60_000
+INSTRUMENT = 11
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory, acc: dict[str, LocalAccount]) -> ApiDatabase:
+    return api_database(Path(tmp_path_factory.mktemp("api-exchange")), acc)
+
+
+@pytest.fixture
+def market(ledger: Ledger, acc: dict[str, LocalAccount]) -> int:
+    """trader1 holds 100 t of a batch, trader2 500,000 CNY; both approved settlement."""
+    sc = SettlementChain(ledger)
+    b = Scenario(ledger, acc).batch(quantity=1_000 * T)
+    ledger.transfer(acc["developer"], acc["trader1"].address, b.batch_id, 100 * T)
+    sc.deposit(acc["bank"], acc["trader2"].address, 500_000_00, doc("wire"))
+    for seat in ("trader1", "trader2", "trader3"):
+        sc.approve_trading(acc[seat])
+    sc.set_fees(acc["exchange"], acc["exchange"].address, 10, 20)
+    return b.batch_id
+
+
+@pytest.fixture
+def ex(ledger: Ledger, acc: dict[str, LocalAccount], tmp_path: Path,
+       market: int) -> Iterator[Exchange]:
+    e = open_exchange(ledger, tmp_path / "exchange", acc["exchange"], balance_ttl=0)
+    yield e
+    e.stop()
+
+
+@pytest.fixture
+def api(db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount], ex: Exchange,
+        market: int) -> Iterator[Api]:
+    with TestClient(create_app(db.settings, ledger, db.engine, ex.service)) as http:
+        a = Api(http, db, ledger, acc)
+        a.post("/v1/exchange/instruments", "exchange",
+               {"instrument": INSTRUMENT, "batch_id": market, "tick": 5, "lot": T,
+                "reference_price": PRICE}, status=201)
+        yield a
+
+
+def signed(acc: dict[str, LocalAccount], ex: Exchange, seat: str, side: str, price: int,
+           qty: int, nonce: int, tif: str = "gtc", expiry: int | None = None,
+           client: int = 0) -> dict[str, object]:
+    a = acc[seat]
+    expiry = expiry if expiry is not None else int(time.time()) + 3_600
+    o = Order(a.address, 0 if side == "buy" else 1, INSTRUMENT, price, qty,
+              ("gtc", "ioc", "fok").index(tif), nonce, expiry, client.to_bytes(32, "big"))
+    return {"order": {"trader": a.address, "side": side, "instrument": INSTRUMENT,
+                      "price": price, "quantity": qty, "time_in_force": tif, "nonce": nonce,
+                      "expiry": expiry, "client_order_id": "0x" + o.client_order_id.hex()},
+            "signature": "0x" + sign_order(a, o, ex.chain.domain).hex()}
+
+
+def test_signed_orders_cross_and_settle_on_chain(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger, market: int
+) -> None:
+    sell = api.post("/v1/exchange/orders", None, signed(acc, ex, "trader1", "sell", PRICE,
+                                                        10 * T, 1), status=201)
+    assert sell["status"] == "open"
+    buy = api.post("/v1/exchange/orders", None, signed(acc, ex, "trader2", "buy", PRICE + 100,
+                                                       4 * T, 1), status=201)
+    assert buy["status"] == "filled"
+    [trade] = buy["trades"]
+    assert (trade["price"], trade["quantity"], trade["settlement"]) == (PRICE, 4 * T, "pending")
+    depth = api.get(f"/v1/exchange/depth/{INSTRUMENT}")
+    assert depth["asks"] == [[PRICE, 6 * T, 1]] and depth["bids"] == []
+
+    assert ex.worker.run_once() == 1
+    assert ledger.balance(acc["trader2"].address, market) == 4 * T
+    cash = 4 * PRICE
+    assert ex.chain.cash_balance(acc["trader1"].address) == cash - cash * 10 // 10_000
+    assert api.get(f"/v1/exchange/orders/{buy['order_id']}")["trades"][0]["settlement"] == (
+        "settled")
+    assert ex.worker.run_once() == 0  # nothing twice
+    stats = api.get(f"/v1/exchange/stats/{INSTRUMENT}")
+    assert (stats["trades"], stats["volume"], stats["last"]) == (1, 4 * T, PRICE)
+    assert api.get(f"/v1/exchange/candles/{INSTRUMENT}?interval=1m")[0]["volume"] == 4 * T
+
+
+def test_bad_orders_get_stable_codes(api: Api, ex: Exchange,
+                                     acc: dict[str, LocalAccount]) -> None:
+    def code(body: dict[str, object]) -> tuple[int, str]:
+        r = api.raw("POST", "/v1/exchange/orders", None, body)
+        return r.status_code, r.json()["error"]["code"]
+
+    assert code(signed(acc, ex, "trader1", "sell", PRICE + 3, T, 1)) == (422, "tick_violation")
+    assert code(signed(acc, ex, "trader1", "sell", PRICE, T + 7, 2)) == (422, "lot_violation")
+    assert code(signed(acc, ex, "trader1", "sell", PRICE * 2, T, 3)) == (
+        422, "outside_price_band")
+    assert code(signed(acc, ex, "trader1", "sell", PRICE, 500 * T, 4)) == (
+        409, "insufficient_balance")
+    assert code(signed(acc, ex, "trader2", "buy", PRICE, 900 * T, 5)) == (
+        409, "insufficient_balance")  # 540,000 CNY needed, 500,000 held
+    assert code(signed(acc, ex, "trader1", "sell", PRICE, T, 6, expiry=1)) == (422, "expired")
+    forged = signed(acc, ex, "trader1", "sell", PRICE, T, 7)
+    forged["order"]["price"] = PRICE + 5  # type: ignore[index]
+    assert code(forged) == (401, "bad_signature")
+    other = signed(acc, ex, "trader1", "sell", PRICE, T, 8)
+    other["order"]["instrument"] = 999  # type: ignore[index]
+    assert code(other) == (404, "unknown_instrument")
+    assert code({"order": {"side": "sell"}}) [0] == 422
+    first = signed(acc, ex, "trader1", "sell", PRICE, T, 9, client=42)
+    again = api.post("/v1/exchange/orders", None, first, status=201)
+    assert api.post("/v1/exchange/orders", None, first, status=201)["order_id"] == (
+        again["order_id"])  # idempotent
+    assert code(signed(acc, ex, "trader1", "sell", PRICE, 2 * T, 10, client=42)) == (
+        409, "duplicate_client_order_id")
+    api.post(f"/v1/exchange/instruments/{INSTRUMENT}/status", "exchange", {"status": "halted"})
+    assert code(signed(acc, ex, "trader1", "sell", PRICE, T, 11)) == (409, "instrument_halted")
+    # halting is for the exchange only
+    r = api.raw("POST", f"/v1/exchange/instruments/{INSTRUMENT}/status", "trader1",
+                {"status": "open"})
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "forbidden_role")
+
+
+def test_a_custodial_member_trades_with_its_api_key_and_cancels(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount]
+) -> None:
+    body = {"order": {"side": "buy", "instrument": INSTRUMENT, "price": PRICE - 500,
+                      "quantity": 2 * T, "nonce": 1, "expiry": int(time.time()) + 600}}
+    placed = api.post("/v1/exchange/orders", "trader2", body, status=201)
+    assert (placed["trader"], placed["status"]) == (acc["trader2"].address, "open")
+    assert api.raw("DELETE", f"/v1/exchange/orders/{placed['order_id']}", "trader1").json()[
+        "error"]["code"] == "not_order_owner"
+    assert api.call("DELETE", f"/v1/exchange/orders/{placed['order_id']}", "trader2")[
+        "status"] == "cancelled"
+    for n in (2, 3):
+        api.post("/v1/exchange/orders", "trader2", {**body, "order": {**body["order"],
+                                                                       "nonce": n}},
+                 status=201)
+    done = api.post("/v1/exchange/orders/cancel-all", "trader2", {"instrument": INSTRUMENT})
+    assert len(done["cancelled"]) == 2
+    assert api.get(f"/v1/exchange/depth/{INSTRUMENT}")["bids"] == []
+
+
+def test_a_restarted_service_replays_its_journal_exactly(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger, tmp_path: Path
+) -> None:
+    api.post("/v1/exchange/orders", None, signed(acc, ex, "trader1", "sell", PRICE, 5 * T, 1),
+             status=201)
+    api.post("/v1/exchange/orders", None, signed(acc, ex, "trader2", "buy", PRICE, 2 * T, 1),
+             status=201)
+    api.post("/v1/exchange/orders", None, signed(acc, ex, "trader2", "buy", PRICE - 50, T, 2),
+             status=201)
+    before = (ex.service.engine.snapshot(), {k: r.view() for k, r in ex.service.orders.items()},
+              {k: t.view() for k, t in ex.service.trades.items()})
+    ex.service.snapshot()
+    api.post("/v1/exchange/orders", None, signed(acc, ex, "trader2", "buy", PRICE, T, 3),
+             status=201)
+    after = open_exchange(ledger, tmp_path / "exchange", acc["exchange"])
+    try:
+        assert after.service.engine.snapshot() == ex.service.engine.snapshot()
+        assert {k: t.view() for k, t in after.service.trades.items()} == {
+            k: t.view() for k, t in ex.service.trades.items()}
+        assert len(after.service.trades) == len(before[2]) + 1
+    finally:
+        after.service.close()
+
+
+def test_the_stream_sends_a_snapshot_then_gap_free_events(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount]
+) -> None:
+    with api.http.websocket_connect(f"/v1/exchange/stream/{INSTRUMENT}") as ws:
+        snap = ws.receive_json()
+        assert snap["type"] == "snapshot"
+        api.post("/v1/exchange/orders", None,
+                 signed(acc, ex, "trader1", "sell", PRICE, 3 * T, 1), status=201)
+        api.post("/v1/exchange/orders", None,
+                 signed(acc, ex, "trader2", "buy", PRICE, 2 * T, 1), status=201)
+        events = [ws.receive_json() for _ in range(4)]
+    assert [e["seq"] for e in events] == list(range(snap["seq"] + 1, snap["seq"] + 5))
+    assert [e["event"] for e in events] == ["accepted", "rested", "accepted", "trade"]
