@@ -21,9 +21,11 @@ console = Console()
 
 
 def _register_subcommands() -> None:
+    from tanhui.exchange_cli import app as exchange_app
     from tanhui.oracle_cli import app as oracle_app
 
     app.add_typer(oracle_app, name="oracle")
+    app.add_typer(exchange_app, name="exchange")
 
 
 _register_subcommands()

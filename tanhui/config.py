@@ -58,6 +58,11 @@ class Settings(BaseSettings):
         description="Hex private key of this oracle node (ORACLE role); on the embedded chain "
         "`tanhui oracle run --node oracle1` uses that development seat's key instead.",
     )
+    exchange_key: str | None = Field(
+        default=None,
+        description="Hex private key the exchange settles with (EXCHANGE role); the development "
+        "exchange seat on the embedded chain.",
+    )
     oracle_interval_seconds: float = Field(
         default=60, gt=0, description="How often a node rescans its inbox and attests."
     )

@@ -189,6 +189,17 @@ def oracle_account(settings: Settings, seat: str | None) -> LocalAccount:
     return seats[seat]
 
 
+def exchange_account(settings: Settings) -> LocalAccount:
+    """The key that submits settlement batches (EXCHANGE role): TANHUI_EXCHANGE_KEY, or the
+    development exchange seat on the embedded chain."""
+    if settings.exchange_key:
+        acct: LocalAccount = Account.from_key(settings.exchange_key)
+        return acct
+    if not settings.embedded_chain:
+        raise RuntimeError("TANHUI_EXCHANGE_KEY is required for an external chain")
+    return dev_accounts()["exchange"]
+
+
 def governance_account(settings: Settings) -> LocalAccount:
     """The deployer / governance key: anvil's first dev key on the embedded chain, else set."""
     if settings.deployer_key:

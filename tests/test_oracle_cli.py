@@ -6,18 +6,12 @@ k = 2 (two under the scheduler, one single pass); the verifier verifies; a batch
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from chain.node import free_port
 from oracle import sample_data
 from registry.ledger import ReportStatus
 from tanhui.config import Settings
@@ -25,8 +19,7 @@ from tanhui.roster import dev_accounts
 from tanhui.scenario import Scenario, doc
 from tanhui.services import connect
 from tests.oracle_inbox import YEAR
-
-TANHUI = [sys.executable, "-m", "tanhui.cli"]
+from tests.processes import TANHUI, tanhui_up
 
 
 def run(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -36,32 +29,8 @@ def run(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.Com
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
-    data = tmp_path / "data"
-    port = free_port()
-    env = {**os.environ, "TANHUI_DATA_DIR": str(data), "TANHUI_API_PORT": str(port),
-           "COLUMNS": "200"}
-    env.pop("TANHUI_RPC_URL", None)
-    env.pop("DATABASE_URL", None)
-    up = subprocess.Popen([*TANHUI, "up"], env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert up.poll() is None, up.stdout.read() if up.stdout else "tanhui up exited"
-            assert time.monotonic() < deadline, "tanhui up did not come up"
-            time.sleep(0.3)
-        yield env, data
-    finally:
-        up.send_signal(signal.SIGTERM)
-        try:
-            up.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            up.kill()
+    with tanhui_up(tmp_path / "data") as env:
+        yield env, tmp_path / "data"
 
 
 def test_sample_data_goes_from_files_to_an_issued_batch_through_the_cli(

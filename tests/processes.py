@@ -1,0 +1,69 @@
+"""Test helpers: Tanhui commands as real processes (tanhui up, tanhui exchange run, ...)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from chain.node import free_port
+
+TANHUI = [sys.executable, "-m", "tanhui.cli"]
+
+
+def stack_env(data: Path) -> dict[str, str]:
+    env = {**os.environ, "TANHUI_DATA_DIR": str(data), "TANHUI_API_PORT": str(free_port()),
+           "COLUMNS": "200"}
+    env.pop("TANHUI_RPC_URL", None)
+    env.pop("DATABASE_URL", None)
+    return env
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            out = proc.stdout.read() if proc.stdout else ""
+            raise AssertionError(f"process exited: {out}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url} did not come up")
+        time.sleep(0.3)
+
+
+def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([*TANHUI, *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def tanhui_up(data: Path) -> Iterator[dict[str, str]]:
+    """`tanhui up` on a fresh data directory; yields the environment pointing at it."""
+    env = stack_env(data)
+    up = start(["up"], env)
+    try:
+        wait_healthy(f"http://127.0.0.1:{env['TANHUI_API_PORT']}", up)
+        yield env
+    finally:
+        stop(up)
