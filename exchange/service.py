@@ -160,6 +160,12 @@ class ExchangeService:
         self.by_digest: dict[bytes, int] = {}
         self.trades: dict[int, TradeRecord] = {}
         self.market = MarketData()
+        # Reservations, kept up to date by every event so a risk check is two lookups:
+        # credits of open sells and unsettled sales per (trader, batch); cash of open buys (at
+        # their limit, with the taker fee) and unsettled purchases per trader.
+        self.res_credits: dict[tuple[str, int], int] = {}
+        self.res_cash: dict[str, int] = {}
+        self.order_cash: dict[int, int] = {}
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._since_snapshot = 0
         self._replay()
@@ -208,6 +214,7 @@ class ExchangeService:
             self.trades[trade.trade_id] = TradeRecord(trade, batch_id, buy, sell, status, tx,
                                                       reason)
             self.market.on_trade(trade)
+        self._rebuild_reservations()
 
     def _index(self, rec: OrderRecord) -> None:
         self.orders[rec.order_id] = rec
@@ -240,6 +247,7 @@ class ExchangeService:
             rec = OrderRecord(seq, order, bytes.fromhex(entry["signature"][2:]),
                               order_digest(order, self.domain), entry.get("otype", "limit"))
             self._index(rec)
+            self._reserve_order(rec)
             otype = OrderType.MARKET if rec.otype == "market" else OrderType.LIMIT
             cmd = Place(str(order.instrument), seq, order.trader, Side(order.side), order.price,
                         order.quantity, TimeInForce(order.time_in_force), otype, ts)
@@ -254,14 +262,16 @@ class ExchangeService:
         if kind == "settled":
             for tid in entry["trade_ids"]:
                 t = self.trades.get(int(tid))
-                if t is not None:
+                if t is not None and t.status == "pending":
                     t.status, t.tx_hash = "settled", entry.get("tx_hash", "")
+                    self._release_trade(t)
             return []
         if kind == "settle_failed":
             for tid in entry["trade_ids"]:
                 t = self.trades.get(int(tid))
-                if t is not None:
+                if t is not None and t.status == "pending":
                     t.status, t.reason = "failed", entry.get("reason", "")
+                    self._release_trade(t)
             return []
         raise ValueError(f"unknown journal entry {kind!r}")
 
@@ -276,6 +286,13 @@ class ExchangeService:
                     if rec.filled == rec.order.quantity:
                         rec.status = "filled"
                 buy, sell = (maker, taker) if maker.order.side == 0 else (taker, maker)
+                # the buy's reservation shrinks to its remainder; the trade reserves its cash;
+                # the sold credits stay reserved (open sell → unsettled sale)
+                left = self.cash_for(buy.order.quantity - buy.filled, buy.order.price)
+                held = self.order_cash.get(buy.order_id, 0)
+                self.order_cash[buy.order_id] = left
+                self._add(self.res_cash, buy.order.trader,
+                          left - held + self.cash_for(ev.quantity, ev.price))
                 self.trades[ev.trade_id] = TradeRecord(
                     ev, self.listings[ev.instrument].batch_id, buy.order_id, sell.order_id)
                 self.market.on_trade(ev)
@@ -283,8 +300,11 @@ class ExchangeService:
                 rec = self.orders[ev.order_id]
                 if str(ev.reason) != "moved":
                     rec.status, rec.reason = "cancelled", str(ev.reason)
+                    self._release_order(rec, ev.quantity)
             elif isinstance(ev, Rejected) and ev.order_id in self.orders:
                 rec = self.orders[ev.order_id]
+                if rec.status in ("new", "open"):
+                    self._release_order(rec, rec.order.quantity - rec.filled)
                 rec.status, rec.reason = "rejected", str(ev.reason)
         return events
 
@@ -400,27 +420,54 @@ class ExchangeService:
 
     def reserved_credits(self, trader: str, batch_id: int) -> int:
         """Credits promised by open sells and unsettled sold trades of that batch."""
-        total = 0
-        for rec in self.orders.values():
-            o = rec.order
-            if o.trader == trader and o.side == 1 and rec.status in ("new", "open") and (
-                    self.listings[str(o.instrument)].batch_id == batch_id):
-                total += o.quantity - rec.filled
-        for t in self.trades.values():
-            if t.status == "pending" and t.trade.seller == trader and t.batch_id == batch_id:
-                total += t.trade.quantity
-        return total
+        return self.res_credits.get((trader, batch_id), 0)
 
     def reserved_cash(self, trader: str) -> int:
-        total = 0
+        """Cash promised by open buys and unsettled purchases."""
+        return self.res_cash.get(trader, 0)
+
+    def _add(self, book: dict[Any, int], key: Any, delta: int) -> None:
+        value = book.get(key, 0) + delta
+        if value:
+            book[key] = value
+        else:
+            book.pop(key, None)
+
+    def _reserve_order(self, rec: OrderRecord) -> None:
+        o = rec.order
+        remaining = o.quantity - rec.filled
+        if o.side == 1:
+            self._add(self.res_credits, (o.trader, self.listings[str(o.instrument)].batch_id),
+                      remaining)
+        else:
+            cash = self.cash_for(remaining, o.price)
+            self.order_cash[rec.order_id] = cash
+            self._add(self.res_cash, o.trader, cash)
+
+    def _release_order(self, rec: OrderRecord, quantity: int) -> None:
+        o = rec.order
+        if o.side == 1:
+            self._add(self.res_credits, (o.trader, self.listings[str(o.instrument)].batch_id),
+                      -quantity)
+        else:
+            self._add(self.res_cash, o.trader, -self.order_cash.pop(rec.order_id, 0))
+
+    def _release_trade(self, t: TradeRecord) -> None:
+        self._add(self.res_credits, (t.trade.seller, t.batch_id), -t.trade.quantity)
+        self._add(self.res_cash, t.trade.buyer, -self.cash_for(t.trade.quantity, t.trade.price))
+
+    def _rebuild_reservations(self) -> None:
+        self.res_credits.clear()
+        self.res_cash.clear()
+        self.order_cash.clear()
         for rec in self.orders.values():
-            o = rec.order
-            if o.trader == trader and o.side == 0 and rec.status in ("new", "open"):
-                total += self.cash_for(o.quantity - rec.filled, o.price)
+            if rec.status in ("new", "open"):
+                self._reserve_order(rec)
         for t in self.trades.values():
-            if t.status == "pending" and t.trade.buyer == trader:
-                total += self.cash_for(t.trade.quantity, t.trade.price)
-        return total
+            if t.status == "pending":
+                self._add(self.res_credits, (t.trade.seller, t.batch_id), t.trade.quantity)
+                self._add(self.res_cash, t.trade.buyer,
+                          self.cash_for(t.trade.quantity, t.trade.price))
 
     def cancel(self, trader: str, order_id: int) -> dict[str, Any]:
         with self.lock:

@@ -193,3 +193,28 @@ def test_the_stream_sends_a_snapshot_then_gap_free_events(
         events = [ws.receive_json() for _ in range(4)]
     assert [e["seq"] for e in events] == list(range(snap["seq"] + 1, snap["seq"] + 5))
     assert [e["event"] for e in events] == ["accepted", "rested", "accepted", "trade"]
+
+
+def test_reservations_kept_by_events_equal_a_recount(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount]
+) -> None:
+    s = ex.service
+    api.post("/v1/exchange/orders", None, signed(acc, ex, "trader1", "sell", PRICE, 5 * T, 1),
+             status=201)
+    api.post("/v1/exchange/orders", None, signed(acc, ex, "trader2", "buy", PRICE + 500, 3 * T,
+                                                 1), status=201)  # fills better than its limit
+    b = api.post("/v1/exchange/orders", None, signed(acc, ex, "trader2", "buy", PRICE - 5,
+                                                     4 * T, 2), status=201)
+    api.post("/v1/exchange/orders", None, signed(acc, ex, "trader2", "buy", PRICE, 4 * T, 3,
+                                                 tif="ioc"), status=201)
+    api.call("DELETE", f"/v1/exchange/orders/{b['order_id']}", "trader2")
+
+    def counted() -> tuple[dict[tuple[str, int], int], dict[str, int]]:
+        return dict(s.res_credits), dict(s.res_cash)
+
+    live = counted()
+    assert live[0] and live[1]
+    s._rebuild_reservations()
+    assert counted() == live
+    ex.worker.run_once()
+    assert s.res_credits == {} and s.res_cash == {}  # everything settled, nothing open
