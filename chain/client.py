@@ -17,7 +17,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
-from web3.types import Nonce, TxParams, TxReceipt
+from web3.types import Nonce, RPCEndpoint, TxParams, TxReceipt
 
 from chain.abi import DecodedError, ErrorDecoder
 
@@ -62,7 +62,11 @@ class Chain:
 
     def __init__(self, url: str, error_abis: Iterable[list[dict[str, Any]]] = ()) -> None:
         self.url = url
-        self.w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 60}))
+        # web3 asks for the chain id before every contract call; it never changes for an
+        # endpoint, so that one answer is cached (nothing else is).
+        self.w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 60},
+                                         cache_allowed_requests=True,
+                                         cacheable_requests={RPCEndpoint("eth_chainId")}))
         self.errors = ErrorDecoder(error_abis)
         self._chain_id: int | None = None
         self._nonces: dict[str, int] = {}

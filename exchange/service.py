@@ -110,34 +110,63 @@ class TradeRecord:
 
 
 class Balances:
-    """What the chain says a trader holds (cached briefly: risk reads it on every order)."""
+    """What the chain says a trader holds, cached: risk reads it on every order.
+
+    Stale-while-revalidate: a value older than `ttl` is still used while a background thread
+    fetches a fresh one, so order entry never waits for the node (only a trader's very first
+    order does). A balance that fell on chain since (credits moved away outside the exchange)
+    can therefore let an order through for up to about `ttl`; its trade then fails settlement
+    and is marked failed, nothing moves.
+    """
 
     def __init__(self, credits: Callable[[str, int], int], cash: Callable[[str], int],
                  ready: Callable[[str], bool], ttl: float = 1.0) -> None:
         self._credits, self._cash, self._ready, self.ttl = credits, cash, ready, ttl
         self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
+        self._refreshing: set[tuple[Any, ...]] = set()
+        self._guard = threading.Lock()
 
-    def _get(self, key: tuple[Any, ...], fn: Callable[[], Any]) -> Any:
+    def _get(self, key: tuple[Any, ...], fn: Callable[[], Any], ttl: float) -> Any:
         hit = self._cache.get(key)
         now = time.monotonic()
-        if hit is not None and now - hit[0] < self.ttl:
-            return hit[1]
-        value = fn()
-        self._cache[key] = (now, value)
-        return value
+        if hit is None or ttl <= 0:
+            value = fn()
+            self._cache[key] = (now, value)
+            return value
+        if now - hit[0] >= ttl:
+            with self._guard:
+                start = key not in self._refreshing
+                self._refreshing.add(key)
+            if start:
+                threading.Thread(target=self._refresh, args=(key, fn), daemon=True).start()
+        return hit[1]
+
+    def _refresh(self, key: tuple[Any, ...], fn: Callable[[], Any]) -> None:
+        try:
+            self._cache[key] = (time.monotonic(), fn())
+        except Exception:  # the node is unreachable: keep the old value, retry next time
+            pass
+        finally:
+            with self._guard:
+                self._refreshing.discard(key)
 
     def credits(self, trader: str, batch_id: int) -> int:
-        return int(self._get(("c", trader, batch_id), lambda: self._credits(trader, batch_id)))
+        return int(self._get(("c", trader, batch_id), lambda: self._credits(trader, batch_id),
+                             self.ttl))
 
     def cash(self, trader: str) -> int:
-        return int(self._get(("m", trader), lambda: self._cash(trader)))
+        return int(self._get(("m", trader), lambda: self._cash(trader), self.ttl))
 
     def ready(self, trader: str) -> bool:
-        return bool(self._get(("r", trader), lambda: self._ready(trader)))
+        """Approvals change rarely: a positive answer is revalidated 30 times less often."""
+        hit = self._cache.get(("r", trader))
+        ttl = 30 * self.ttl if hit is not None and hit[1] else 0.0
+        return bool(self._get(("r", trader), lambda: self._ready(trader), ttl))
 
     def forget(self, *traders: str) -> None:
-        for key in [k for k in self._cache if k[1] in traders]:
-            del self._cache[key]
+        """After a settlement: the next read of these traders goes to the node."""
+        for key in [k for k in list(self._cache) if k[1] in traders]:
+            self._cache.pop(key, None)
 
 
 class ExchangeService:
@@ -168,6 +197,7 @@ class ExchangeService:
         self.order_cash: dict[int, int] = {}
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._since_snapshot = 0
+        self._digest_hint: bytes | None = None  # the live path computed it already
         self._replay()
 
     # -- recovery ------------------------------------------------------------------------------
@@ -244,8 +274,10 @@ class ExchangeService:
                           int(o["price"]), int(o["quantity"]), int(o["time_in_force"]),
                           int(o["nonce"]), int(o["expiry"]),
                           bytes.fromhex(o["client_order_id"][2:]))
+            hint, self._digest_hint = self._digest_hint, None
             rec = OrderRecord(seq, order, bytes.fromhex(entry["signature"][2:]),
-                              order_digest(order, self.domain), entry.get("otype", "limit"))
+                              hint if hint is not None else order_digest(order, self.domain),
+                              entry.get("otype", "limit"))
             self._index(rec)
             self._reserve_order(rec)
             otype = OrderType.MARKET if rec.otype == "market" else OrderType.LIMIT
@@ -356,10 +388,12 @@ class ExchangeService:
         Idempotent: the same trader and client order id (or the same signed order) returns
         the order already accepted."""
         listing = self._listing(str(order.instrument))
-        signer = recover_signer(order, signature, self.domain)
+        digest = order_digest(order, self.domain)
+        signer = recover_signer(order, signature, self.domain, digest)
         if signer is None or signer.lower() != order.trader.lower():
             raise ExchangeError(401, "bad_signature", "the signature is not the trader's")
-        digest = order_digest(order, self.domain)
+        # chain reads happen before the lock, so a slow node never stalls other orders
+        held = self._held(order, listing)
         with self.lock:
             known = self.by_client.get((order.trader, order.client_order_id)) if any(
                 order.client_order_id) else None
@@ -372,7 +406,8 @@ class ExchangeService:
                                         "this client order id names another order",
                                         {"order_id": known})
                 return {**existing.view(), "trades": self._trades_of(known), "replayed": True}
-            self._check(order, listing, otype)
+            self._check(order, listing, otype, held)
+            self._digest_hint = digest
             seq, events = self._commit({
                 "type": "order", "otype": otype, "signature": "0x" + signature.hex(),
                 "order": {"trader": order.trader, "side": order.side,
@@ -384,7 +419,16 @@ class ExchangeService:
         self._durable(seq, events)
         return view
 
-    def _check(self, order: Order, listing: Listing, otype: str) -> None:
+    def _held(self, order: Order, listing: Listing) -> tuple[bool, int]:
+        """(approved for settlement, credits of the batch or cash) as the chain says."""
+        if not self.balances.ready(order.trader):
+            return False, 0
+        if order.side == 1:
+            return True, self.balances.credits(order.trader, listing.batch_id)
+        return True, self.balances.cash(order.trader)
+
+    def _check(self, order: Order, listing: Listing, otype: str,
+               held: tuple[bool, int]) -> None:
         now = int(self.clock())
         if order.expiry <= now:
             raise ExchangeError(422, "expired", "the order's expiry has passed",
@@ -396,18 +440,18 @@ class ExchangeService:
             status = 409 if str(problem) in ("instrument_halted", "instrument_closed") else 422
             raise ExchangeError(status, str(problem), f"order refused: {problem}")
         trader = order.trader
-        if not self.balances.ready(trader):
+        ready, balance = held
+        if not ready:
             raise ExchangeError(409, "settlement_not_approved",
                                 "approve the settlement contract for credits and cash first")
         if order.side == 1:
-            free = self.balances.credits(trader, listing.batch_id) - self.reserved_credits(
-                trader, listing.batch_id)
+            free = balance - self.reserved_credits(trader, listing.batch_id)
             if free < order.quantity:
                 raise ExchangeError(409, "insufficient_balance", "not enough free credits",
                                     {"free": free, "needed": order.quantity})
         else:
             needed = self.cash_for(order.quantity, order.price)
-            free = self.balances.cash(trader) - self.reserved_cash(trader)
+            free = balance - self.reserved_cash(trader)
             if free < needed:
                 raise ExchangeError(409, "insufficient_balance", "not enough free cash",
                                     {"free": free, "needed": needed})

@@ -18,6 +18,7 @@ to check thousands of orders a second, and is tested against eth-account.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from coincurve import PublicKey
@@ -56,7 +57,7 @@ class Domain:
         return {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": self.chain_id,
                 "verifyingContract": to_checksum_address(self.settlement)}
 
-    @property
+    @cached_property
     def separator(self) -> bytes:
         return keccak(encode(
             ["bytes32", "bytes32", "bytes32", "uint256", "address"],
@@ -92,12 +93,14 @@ class Order:
                 self.quantity, self.time_in_force, self.nonce, self.expiry, self.client_order_id)
 
     def struct_hash(self) -> bytes:
-        return keccak(encode(
-            ["bytes32", "address", "uint8", "uint64", "uint128", "uint128", "uint8", "uint64",
-             "uint64", "bytes32"],
-            [ORDER_TYPEHASH, to_checksum_address(self.trader), self.side, self.instrument,
-             self.price, self.quantity, self.time_in_force, self.nonce, self.expiry,
-             self.client_order_id]))
+        """keccak256(abi.encode(ORDER_TYPEHASH, fields...)): every field is one static 32-byte
+        word, so the encoding is written directly (eth-abi gives the same bytes, slower)."""
+        if len(self.client_order_id) != 32:
+            raise ValueError("clientOrderId must be 32 bytes")
+        words = b"".join(v.to_bytes(32, "big") for v in (
+            int(self.trader, 16), self.side, self.instrument, self.price, self.quantity,
+            self.time_in_force, self.nonce, self.expiry))
+        return keccak(ORDER_TYPEHASH + words + self.client_order_id)
 
 
 def typed_data(order: Order, domain: Domain) -> dict[str, Any]:
@@ -130,7 +133,8 @@ def sign_order(account: LocalAccount, order: Order, domain: Domain) -> bytes:
 SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 
 
-def recover_signer(order: Order, signature: bytes, domain: Domain) -> str | None:
+def recover_signer(order: Order, signature: bytes, domain: Domain,
+                   digest: bytes | None = None) -> str | None:
     """The address that signed `order`, or None for a signature the contract would refuse
     (wrong length, v not 27/28, s in the upper half: OpenZeppelin's ECDSA rules)."""
     if len(signature) != 65 or signature[64] not in (27, 28):
@@ -139,8 +143,8 @@ def recover_signer(order: Order, signature: bytes, domain: Domain) -> str | None
         return None
     try:
         public = PublicKey.from_signature_and_message(
-            signature[:64] + bytes([signature[64] - 27]), order_digest(order, domain),
-            hasher=None)
+            signature[:64] + bytes([signature[64] - 27]),
+            digest if digest is not None else order_digest(order, domain), hasher=None)
     except ValueError:
         return None
     return str(to_checksum_address(keccak(public.format(compressed=False)[1:])[12:]))

@@ -1,0 +1,187 @@
+"""Signed order submissions over HTTP: the exchange in one process, the load from another.
+
+Starts its own anvil and deploys (this process), funds 20 traders (10 with credits, 10 with
+cash) and approves settlement, then starts `tanhui exchange run` as a separate server process
+and lists an instrument. Orders are signed here beforehand (a resting ladder that does not
+cross, so every submission is journaled, fsync'd and rests in the book: the full order-entry
+path). The load runs in this process with `--clients` threads, each with a keep-alive HTTP
+connection; each request's latency is its round trip. The last line is one JSON object.
+
+Run: .venv/bin/python bench/api_orders.py [--orders N] [--clients C]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+
+from chain.client import Chain
+from chain.compile import compile_contracts
+from chain.deploy import deploy_all, error_abis
+from chain.node import AnvilNode, free_port
+from exchange.onchain import SettlementChain
+from exchange.signing import Order, sign_order
+from registry.ledger import Ledger
+from tanhui.roster import bootstrap_roster, dev_account, dev_accounts
+from tanhui.scenario import Scenario, doc
+
+T = 1_000_000
+PRICE = 60_000
+
+
+def run(n_orders: int, clients: int) -> dict[str, object]:
+    artifacts = compile_contracts()
+    acc = dev_accounts()
+    with tempfile.TemporaryDirectory() as tmp, AnvilNode(state_file=None) as node:
+        data = Path(tmp)
+        chain = Chain(node.url, error_abis(artifacts))
+        deployment = deploy_all(chain, acc["governance"], threshold=2,
+                                base_uri="tanhui://batch/{id}", artifacts=artifacts)
+        deployment.save(data / f"deployment-{chain.chain_id}.json")
+        (data / "rpc-url").write_text(node.url)
+        ledger = Ledger(chain, deployment)
+        bootstrap_roster(ledger, acc)
+        sc = SettlementChain(ledger)
+        batch = Scenario(ledger, acc).batch(quantity=10_000_000 * T).batch_id
+        sellers = [dev_account(20 + i) for i in range(10)]
+        buyers = [dev_account(30 + i) for i in range(10)]
+        for a in sellers + buyers:
+            ledger.admit(acc["governance"], a.address, f"bench trader {a.address[:8]}")
+            chain.rpc("anvil_setBalance", a.address, hex(10**20))
+        for a in sellers:
+            ledger.transfer(acc["developer"], a.address, batch, 100_000 * T)
+        for a in buyers:
+            sc.deposit(acc["bank"], a.address, 10**13, doc("bench deposit"))
+        for a in sellers + buyers:
+            sc.approve_trading(a)
+        sc.set_instrument(acc["exchange"], 1, batch_id=batch)
+
+        port = free_port()
+        env = {**os.environ, "TANHUI_DATA_DIR": str(data), "TANHUI_RPC_URL": node.url,
+               "TANHUI_EXCHANGE_KEY": acc["exchange"].key.hex(),
+               "TANHUI_DEPLOYER_KEY": acc["governance"].key.hex(),
+               "TANHUI_DATABASE_URL": f"sqlite:///{data / 'api.db'}"}
+        entry = [os.environ["BENCH_SERVER"]] if os.environ.get("BENCH_SERVER") else [
+            "-m", "tanhui.cli"]
+        server = subprocess.Popen([sys.executable, *entry, "exchange", "run",
+                                   "--port", str(port)], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait(url, server)
+            _list(url, batch, data, acc["exchange"])
+            orders = []
+            expiry = int(time.time()) + 3_600
+            for i in range(n_orders):
+                sell = i % 2 == 1
+                trader = sellers[i % 10] if sell else buyers[i % 10]
+                price = PRICE + 10 + (i % 50) if sell else PRICE - 10 - (i % 50)
+                o = Order(trader.address, 1 if sell else 0, 1, price, T, 0, i, expiry,
+                          i.to_bytes(32, "big"))
+                orders.append({"order": {
+                    "trader": trader.address, "side": "sell" if sell else "buy",
+                    "instrument": 1, "price": price, "quantity": T, "time_in_force": "gtc",
+                    "nonce": i, "expiry": expiry,
+                    "client_order_id": "0x" + o.client_order_id.hex()},
+                    "signature": "0x" + sign_order(trader, o, sc.domain).hex()})
+            # warm-up: connections, balance caches
+            with httpx.Client(base_url=url) as h:
+                for body in orders[:50]:
+                    h.post("/v1/exchange/orders", json=body).raise_for_status()
+            latencies: list[float] = []
+            errors: list[str] = []
+            lock = threading.Lock()
+            work = orders[50:]
+            chunks = [work[i::clients] for i in range(clients)]
+
+            def client(chunk: list[dict[str, object]]) -> None:
+                mine = []
+                with httpx.Client(base_url=url, timeout=30) as h:
+                    for body in chunk:
+                        t0 = time.perf_counter()
+                        r = h.post("/v1/exchange/orders", json=body)
+                        mine.append(time.perf_counter() - t0)
+                        if r.status_code != 201:
+                            errors.append(r.text[:200])
+                with lock:
+                    latencies.extend(mine)
+
+            threads = [threading.Thread(target=client, args=(c,)) for c in chunks]
+            t0 = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            elapsed = time.perf_counter() - t0
+            latencies.sort()
+
+            def pct(q: float) -> float:
+                return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000,
+                             2)
+
+            return {"orders": len(work), "clients": clients,
+                    "orders_per_s": round(len(work) / elapsed, 1), "p50_ms": pct(0.5),
+                    "p99_ms": pct(0.99), "max_ms": round(latencies[-1] * 1000, 1),
+                    "errors": len(errors), "first_error": errors[0] if errors else None}
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def _wait(url: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the exchange did not start")
+        time.sleep(0.2)
+
+
+def _list(url: str, batch: int, data: Path, exchange: object) -> None:
+    """Lists instrument 1 through the API with an API key for the exchange seat."""
+    from api.custody import create_api_account
+    from tanhui.config import Settings
+    from tanhui.db import make_engine, session_factory
+
+    settings = Settings(data_dir=data, database_url=f"sqlite:///{data / 'api.db'}",
+                        _env_file=None)  # type: ignore[call-arg]
+    engine = make_engine(settings.db_url)
+    with session_factory(engine)() as session:
+        key = create_api_account(session, settings, "exchange", account=exchange)  # type: ignore[arg-type]
+        session.commit()
+    engine.dispose()
+    r = httpx.post(url + "/v1/exchange/instruments", headers={"Authorization": f"Bearer {key}"},
+                   json={"instrument": 1, "batch_id": batch, "reference_price": PRICE},
+                   timeout=30)
+    if r.status_code != 201 and r.status_code != 409:
+        raise RuntimeError(r.text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=5_000)
+    parser.add_argument("--clients", type=int, default=8)
+    args = parser.parse_args()
+    result = run(args.orders, args.clients)
+    for k, v in result.items():
+        print(f"{k:<14} {v}", file=sys.stderr)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
