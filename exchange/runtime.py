@@ -9,7 +9,7 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 
 from exchange.onchain import SettlementChain
-from exchange.service import Balances, ExchangeService
+from exchange.service import Balances, ExchangeService, MemberLimits
 from exchange.settlement_worker import SettlementWorker
 from registry.ledger import Ledger
 
@@ -35,12 +35,13 @@ class Exchange:
 
 
 def open_exchange(ledger: Ledger, directory: Path, settler: LocalAccount,
-                  balance_ttl: float = 1.0, batch_size: int = 100) -> Exchange:
+                  balance_ttl: float = 1.0, batch_size: int = 100,
+                  limits: MemberLimits | None = None) -> Exchange:
     """The exchange over one deployment; its journal and snapshots live in `directory`."""
     sc = SettlementChain(ledger)
     taker_bps = int(sc.chain.call(sc.settlement.functions.takerFeeBps()))
     maker_bps = int(sc.chain.call(sc.settlement.functions.makerFeeBps()))
     balances = Balances(sc.credit_balance, sc.cash_balance, sc.trading_approved, balance_ttl)
     service = ExchangeService(directory, sc.domain, balances,
-                              taker_fee_bps=max(taker_bps, maker_bps))
+                              taker_fee_bps=max(taker_bps, maker_bps), limits=limits)
     return Exchange(service, SettlementWorker(service, sc, settler, batch_size), sc)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,14 @@ class ExchangeError(Exception):
         self.status, self.code, self.message, self.details = status, code, message, details
 
 
+@dataclass(frozen=True)
+class MemberLimits:
+    """Per-member pre-trade limits (the same for every member; 0 = no limit)."""
+
+    max_order_quantity: int = 0  # credit units per order
+    max_open_orders: int = 0  # resting orders per member across instruments
+
+
 @dataclass
 class Listing:
     """An instrument as the exchange trades it: engine spec + what settles on chain."""
@@ -75,7 +83,7 @@ class OrderRecord:
     status: str = "new"  # new | open | filled | cancelled | rejected
     filled: int = 0
     reason: str = ""
-    events: list[dict[str, Any]] = field(default_factory=list)
+    resting: bool = False
 
     def view(self) -> dict[str, Any]:
         o = self.order
@@ -174,8 +182,11 @@ class ExchangeService:
 
     def __init__(self, directory: Path, domain: Domain, balances: Balances,
                  taker_fee_bps: int = 20, snapshot_every: int = 10_000,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 limits: MemberLimits | None = None) -> None:
         self.domain = domain
+        self.limits = limits or MemberLimits()
+        self.open_orders: dict[str, int] = {}  # resting orders per member
         self.balances = balances
         self.taker_fee_bps = taker_fee_bps
         self.snapshot_every = snapshot_every
@@ -309,7 +320,13 @@ class ExchangeService:
 
     def _events(self, events: list[Event]) -> list[Event]:
         for ev in events:
-            if isinstance(ev, Accepted | Rested):
+            if isinstance(ev, Rested):
+                rec = self.orders[ev.order_id]
+                if not rec.resting:
+                    rec.resting = True
+                    self._add(self.open_orders, rec.order.trader, 1)
+                rec.status = "open"
+            elif isinstance(ev, Accepted):
                 self.orders[ev.order_id].status = "open"
             elif isinstance(ev, Trade):
                 maker, taker = self.orders[ev.maker_order_id], self.orders[ev.taker_order_id]
@@ -317,6 +334,7 @@ class ExchangeService:
                     rec.filled += ev.quantity
                     if rec.filled == rec.order.quantity:
                         rec.status = "filled"
+                        self._unrest(rec)
                 buy, sell = (maker, taker) if maker.order.side == 0 else (taker, maker)
                 # the buy's reservation shrinks to its remainder; the trade reserves its cash;
                 # the sold credits stay reserved (open sell → unsettled sale)
@@ -333,6 +351,7 @@ class ExchangeService:
                 if str(ev.reason) != "moved":
                     rec.status, rec.reason = "cancelled", str(ev.reason)
                     self._release_order(rec, ev.quantity)
+                    self._unrest(rec)
             elif isinstance(ev, Rejected) and ev.order_id in self.orders:
                 rec = self.orders[ev.order_id]
                 if rec.status in ("new", "open"):
@@ -440,6 +459,13 @@ class ExchangeService:
             status = 409 if str(problem) in ("instrument_halted", "instrument_closed") else 422
             raise ExchangeError(status, str(problem), f"order refused: {problem}")
         trader = order.trader
+        lim = self.limits
+        if lim.max_order_quantity and order.quantity > lim.max_order_quantity:
+            raise ExchangeError(409, "member_limit", "the order exceeds the per-order limit",
+                                {"max_order_quantity": lim.max_order_quantity})
+        if lim.max_open_orders and self.open_orders.get(trader, 0) >= lim.max_open_orders:
+            raise ExchangeError(409, "member_limit", "too many open orders",
+                                {"max_open_orders": lim.max_open_orders})
         ready, balance = held
         if not ready:
             raise ExchangeError(409, "settlement_not_approved",
@@ -500,13 +526,21 @@ class ExchangeService:
         self._add(self.res_credits, (t.trade.seller, t.batch_id), -t.trade.quantity)
         self._add(self.res_cash, t.trade.buyer, -self.cash_for(t.trade.quantity, t.trade.price))
 
+    def _unrest(self, rec: OrderRecord) -> None:
+        if rec.resting:
+            rec.resting = False
+            self._add(self.open_orders, rec.order.trader, -1)
+
     def _rebuild_reservations(self) -> None:
         self.res_credits.clear()
         self.res_cash.clear()
         self.order_cash.clear()
+        self.open_orders.clear()
         for rec in self.orders.values():
             if rec.status in ("new", "open"):
                 self._reserve_order(rec)
+                rec.resting = True
+                self._add(self.open_orders, rec.order.trader, 1)
         for t in self.trades.values():
             if t.status == "pending":
                 self._add(self.res_credits, (t.trade.seller, t.batch_id), t.trade.quantity)

@@ -218,3 +218,38 @@ def test_reservations_kept_by_events_equal_a_recount(
     assert counted() == live
     ex.worker.run_once()
     assert s.res_credits == {} and s.res_cash == {}  # everything settled, nothing open
+
+
+def test_per_member_limits_refuse_oversized_orders_and_too_many_open_orders(
+    ledger: Ledger, acc: dict[str, LocalAccount], tmp_path: Path, market: int
+) -> None:
+    from exchange.instruments import InstrumentSpec
+    from exchange.service import ExchangeError, MemberLimits
+
+    ex = open_exchange(ledger, tmp_path / "limited", acc["exchange"], balance_ttl=0,
+                       limits=MemberLimits(max_order_quantity=5 * T, max_open_orders=2))
+    try:
+        ex.chain.set_instrument(acc["exchange"], INSTRUMENT, batch_id=market)
+        ex.service.list_instrument(InstrumentSpec(str(INSTRUMENT), tick=5, lot=T,
+                                                  reference_price=PRICE), market)
+
+        def submit(price: int, qty: int, nonce: int) -> str:
+            body = signed(acc, ex, "trader1", "sell", price, qty, nonce)
+            o = body["order"]
+            order = Order(o["trader"], 1, INSTRUMENT, price, qty, 0, nonce, o["expiry"],
+                          bytes(32))
+            try:
+                return str(ex.service.submit(order, bytes.fromhex(body["signature"][2:]))[
+                    "status"])
+            except ExchangeError as exc:
+                return exc.code
+
+        assert submit(PRICE, 6 * T, 1) == "member_limit"
+        assert submit(PRICE, 5 * T, 2) == "open"
+        assert submit(PRICE + 5, T, 3) == "open"
+        newest = ex.service.journal.last_seq  # order ids are journal positions
+        assert submit(PRICE + 10, T, 4) == "member_limit"
+        ex.service.cancel(acc["trader1"].address, newest)
+        assert submit(PRICE + 10, T, 5) == "open"
+    finally:
+        ex.stop()
