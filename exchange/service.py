@@ -43,6 +43,7 @@ from exchange.orders import (
     Side,
     TimeInForce,
     Trade,
+    Uncross,
 )
 from exchange.signing import Domain, Order, order_digest, recover_signer
 
@@ -295,6 +296,10 @@ class ExchangeService:
             cmd = Place(str(order.instrument), seq, order.trader, Side(order.side), order.price,
                         order.quantity, TimeInForce(order.time_in_force), otype, ts)
             return self._events(self.engine.process(cmd))
+        if kind == "uncross":
+            events = self._events(self.engine.process(Uncross(entry["instrument"], ts)))
+            self.listings[entry["instrument"]].spec = self.engine.specs[entry["instrument"]]
+            return events
         if kind == "cancel":
             rec = self.orders[int(entry["order_id"])]
             return self._events(self.engine.process(
@@ -393,6 +398,19 @@ class ExchangeService:
                                         "status": str(status),
                                         "reference_price": reference_price})
         self._durable(seq, events)
+
+    def uncross(self, instrument: str) -> list[dict[str, Any]]:
+        """Ends a call auction: everything that crosses trades at one clearing price, then
+        continuous trading opens (exchange.auction)."""
+        with self.lock:
+            listing = self._listing(instrument)
+            if listing.spec.status != Status.AUCTION:
+                raise ExchangeError(409, "not_in_auction", "the instrument is not in a call "
+                                    "auction")
+            seq, events = self._commit({"type": "uncross", "instrument": instrument})
+            trades = [self.trades[ev.trade_id].view() for ev in events if isinstance(ev, Trade)]
+        self._durable(seq, events)
+        return trades
 
     def _listing(self, instrument: str) -> Listing:
         listing = self.listings.get(instrument)

@@ -253,3 +253,27 @@ def test_per_member_limits_refuse_oversized_orders_and_too_many_open_orders(
         assert submit(PRICE + 10, T, 5) == "open"
     finally:
         ex.stop()
+
+
+def test_an_opening_auction_clears_at_one_price_and_its_trades_settle(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger, market: int
+) -> None:
+    api.post(f"/v1/exchange/instruments/{INSTRUMENT}/status", "exchange",
+             {"status": "auction", "reference_price": PRICE})
+    api.post("/v1/exchange/orders", None, signed(acc, ex, "trader1", "sell", PRICE - 100,
+                                                 3 * T, 1), status=201)
+    api.post("/v1/exchange/orders", None, signed(acc, ex, "trader1", "sell", PRICE + 100,
+                                                 3 * T, 2), status=201)
+    crossing = api.post("/v1/exchange/orders", None,
+                        signed(acc, ex, "trader2", "buy", PRICE + 200, 4 * T, 1), status=201)
+    assert crossing["trades"] == [] and crossing["status"] == "open"  # collected, not matched
+    r = api.raw("POST", f"/v1/exchange/instruments/{INSTRUMENT}/uncross", "trader1", None)
+    assert r.json()["error"]["code"] == "forbidden_role"
+    # demand 4 at ≤ 60,200; supply 3 at 59,900 and 6 at 60,100: volume 4 at 60,100
+    done = api.post(f"/v1/exchange/instruments/{INSTRUMENT}/uncross", "exchange")
+    assert done["price"] == PRICE + 100
+    assert sum(t["quantity"] for t in done["trades"]) == 4 * T
+    assert api.raw("POST", f"/v1/exchange/instruments/{INSTRUMENT}/uncross", "exchange",
+                   None).json()["error"]["code"] == "not_in_auction"
+    assert ex.worker.run_once() == len(done["trades"])
+    assert ledger.balance(acc["trader2"].address, market) == 4 * T

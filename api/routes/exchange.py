@@ -139,6 +139,18 @@ def set_status(instrument: Id, body: StatusIn, request: Request,
     return {"instrument": instrument, "status": body.status}
 
 
+@router.post("/instruments/{instrument}/uncross")
+def uncross(instrument: Id, request: Request, caller: CallerDep,
+            view: ViewDep) -> dict[str, Any]:
+    """Ends the call auction: trades at the single price that maximises volume (ties: least
+    imbalance, then nearest the reference price, then the lower price), then opens continuous
+    trading. Exchange."""
+    require_role(view, caller, "EXCHANGE")
+    trades = _service(request).uncross(str(instrument))
+    return {"instrument": instrument, "trades": trades,
+            "price": trades[0]["price"] if trades else None}
+
+
 # -- orders --------------------------------------------------------------------------------------
 
 
