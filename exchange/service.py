@@ -31,6 +31,7 @@ from exchange.journal import Journal
 from exchange.marketdata import MarketData
 from exchange.orders import (
     Accepted,
+    BlockTrade,
     Cancel,
     CancelAll,
     Cancelled,
@@ -280,12 +281,10 @@ class ExchangeService:
                                                    int(entry.get("reference_price", 0)), ts))
             self.listings[entry["instrument"]].spec = self.engine.specs[entry["instrument"]]
             return events
+        if kind == "block":
+            return self._apply_block(entry, seq, ts)
         if kind == "order":
-            o = entry["order"]
-            order = Order(to_checksum_address(o["trader"]), int(o["side"]), int(o["instrument"]),
-                          int(o["price"]), int(o["quantity"]), int(o["time_in_force"]),
-                          int(o["nonce"]), int(o["expiry"]),
-                          bytes.fromhex(o["client_order_id"][2:]))
+            order = _order_of(entry["order"])
             hint, self._digest_hint = self._digest_hint, None
             rec = OrderRecord(seq, order, bytes.fromhex(entry["signature"][2:]),
                               hint if hint is not None else order_digest(order, self.domain),
@@ -322,6 +321,85 @@ class ExchangeService:
                     self._release_trade(t)
             return []
         raise ValueError(f"unknown journal entry {kind!r}")
+
+    def _apply_block(self, entry: dict[str, Any], seq: int, ts: int) -> list[Event]:
+        """A negotiated block trade: both signed orders (the buy gets order id `seq`, the sell
+        `-seq`), one trade at the agreed price, never touching the book."""
+        buy, sell = _order_of(entry["buy"]["order"]), _order_of(entry["sell"]["order"])
+        records = []
+        for oid, order, raw in ((seq, buy, entry["buy"]), (-seq, sell, entry["sell"])):
+            rec = OrderRecord(oid, order, bytes.fromhex(raw["signature"][2:]),
+                              order_digest(order, self.domain), "block", status="filled",
+                              filled=int(entry["quantity"]))
+            self._index(rec)
+            records.append(rec)
+        events = self.engine.process(BlockTrade(str(buy.instrument), seq, buy.trader,
+                                                sell.trader, int(entry["price"]),
+                                                int(entry["quantity"]), ts))
+        for ev in events:
+            if isinstance(ev, Trade):
+                t = TradeRecord(ev, self.listings[ev.instrument].batch_id, seq, -seq)
+                self.trades[ev.trade_id] = t
+                self._add(self.res_credits, (ev.seller, t.batch_id), ev.quantity)
+                self._add(self.res_cash, ev.buyer, self.cash_for(ev.quantity, ev.price))
+                self.market.on_trade(ev)
+            elif isinstance(ev, Rejected):
+                for rec in records:
+                    rec.status, rec.reason = "rejected", str(ev.reason)
+        return events
+
+    def block_trade(self, buy: Order, buy_signature: bytes, sell: Order,
+                    sell_signature: bytes, price: int, quantity: int) -> dict[str, Any]:
+        """Records a negotiated block trade between two signed orders (Flow 8): checked
+        against both limits and the ±30 % block band, risk-checked, journaled, settled like
+        any trade."""
+        if buy.side != 0 or sell.side != 1 or buy.instrument != sell.instrument:
+            raise ExchangeError(422, "mismatched_orders", "a block trade needs a buy and a sell "
+                                "of one instrument")
+        if not sell.price <= price <= buy.price or not 0 < quantity <= min(buy.quantity,
+                                                                         sell.quantity):
+            raise ExchangeError(422, "mismatched_orders", "price or quantity outside the "
+                                "orders' limits")
+        listing = self._listing(str(buy.instrument))
+        for order, sig in ((buy, buy_signature), (sell, sell_signature)):
+            digest = order_digest(order, self.domain)
+            signer = recover_signer(order, sig, self.domain, digest)
+            if signer is None or signer.lower() != order.trader.lower():
+                raise ExchangeError(401, "bad_signature", "a signature is not its trader's")
+            if digest in self.by_digest:
+                raise ExchangeError(409, "duplicate_order", "an order was already used")
+        problem = check_order(listing.spec, price, quantity, block=True)
+        if problem is not None:
+            raise ExchangeError(422, str(problem), f"block trade refused: {problem}")
+        if buy.trader.lower() == sell.trader.lower():
+            raise ExchangeError(422, "self_trade", "buyer and seller are the same member")
+        sized_buy = Order(buy.trader, 0, buy.instrument, price, quantity, 0, buy.nonce,
+                          buy.expiry, buy.client_order_id)
+        sized_sell = Order(sell.trader, 1, sell.instrument, price, quantity, 0, sell.nonce,
+                           sell.expiry, sell.client_order_id)
+        held_buy = self._held(sized_buy, listing)
+        held_sell = self._held(sized_sell, listing)
+
+        def raw(o: Order, sig: bytes) -> dict[str, Any]:
+            return {"signature": "0x" + sig.hex(), "order": {
+                "trader": o.trader, "side": o.side, "instrument": o.instrument,
+                "price": o.price, "quantity": o.quantity, "time_in_force": o.time_in_force,
+                "nonce": o.nonce, "expiry": o.expiry,
+                "client_order_id": "0x" + o.client_order_id.hex()}}
+
+        with self.lock:
+            self._check(sized_buy, listing, "block", held_buy, block=True)
+            self._check(sized_sell, listing, "block", held_sell, block=True)
+            seq, events = self._commit({"type": "block", "price": price, "quantity": quantity,
+                                        "buy": raw(buy, buy_signature),
+                                        "sell": raw(sell, sell_signature)})
+            trades = [self.trades[ev.trade_id].view() for ev in events if isinstance(ev, Trade)]
+        self._durable(seq, events)
+        if not trades:
+            reason = next((str(ev.reason) for ev in events if isinstance(ev, Rejected)),
+                          "rejected")
+            raise ExchangeError(409, reason, f"block trade refused: {reason}")
+        return trades[0]
 
     def _events(self, events: list[Event]) -> list[Event]:
         for ev in events:
@@ -465,14 +543,14 @@ class ExchangeService:
         return True, self.balances.cash(order.trader)
 
     def _check(self, order: Order, listing: Listing, otype: str,
-               held: tuple[bool, int]) -> None:
+               held: tuple[bool, int], block: bool = False) -> None:
         now = int(self.clock())
         if order.expiry <= now:
             raise ExchangeError(422, "expired", "the order's expiry has passed",
                                 {"expiry": order.expiry, "now": now})
         if order.side not in (0, 1) or order.time_in_force not in (0, 1, 2):
             raise ExchangeError(422, "invalid_order", "side or time in force out of range")
-        problem = check_order(listing.spec, order.price, order.quantity)
+        problem = check_order(listing.spec, order.price, order.quantity, block)
         if problem is not None:
             status = 409 if str(problem) in ("instrument_halted", "instrument_closed") else 422
             raise ExchangeError(status, str(problem), f"order refused: {problem}")
@@ -629,6 +707,12 @@ class ExchangeService:
 
     def close(self) -> None:
         self.journal.close()
+
+
+def _order_of(o: dict[str, Any]) -> Order:
+    return Order(to_checksum_address(o["trader"]), int(o["side"]), int(o["instrument"]),
+                 int(o["price"]), int(o["quantity"]), int(o["time_in_force"]), int(o["nonce"]),
+                 int(o["expiry"]), bytes.fromhex(o["client_order_id"][2:]))
 
 
 def _event_json(ev: Event) -> dict[str, Any]:

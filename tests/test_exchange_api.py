@@ -277,3 +277,42 @@ def test_an_opening_auction_clears_at_one_price_and_its_trades_settle(
                    None).json()["error"]["code"] == "not_in_auction"
     assert ex.worker.run_once() == len(done["trades"])
     assert ledger.balance(acc["trader2"].address, market) == 4 * T
+
+
+def test_a_negotiated_block_trade_settles_without_touching_the_book(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger, market: int
+) -> None:
+    price = PRICE * 125 // 100  # +25 %: outside the continuous band, inside the block band
+    buy = signed(acc, ex, "trader2", "buy", price, 50 * T, 1)
+    sell = signed(acc, ex, "trader1", "sell", price, 50 * T, 1)
+    body = {"buy": buy, "sell": sell, "price": price, "quantity": 50 * T}
+    assert api.error("POST", "/v1/exchange/block-trades", "trader1", body, 403) == (
+        "forbidden_role")
+    far = PRICE * 140 // 100
+    assert api.error("POST", "/v1/exchange/block-trades", "exchange",
+                     {**body, "price": far}, 422) == "mismatched_orders"
+    trade = api.post("/v1/exchange/block-trades", "exchange", body, status=201)
+    assert (trade["kind"], trade["price"], trade["quantity"]) == ("block", price, 50 * T)
+    assert api.get(f"/v1/exchange/depth/{INSTRUMENT}")["bids"] == []
+    assert api.error("POST", "/v1/exchange/block-trades", "exchange", body, 409) == (
+        "duplicate_order")
+    assert ex.worker.run_once() == 1
+    assert ledger.balance(acc["trader2"].address, market) == 50 * T
+    again = open_exchange(ledger, ex.service.journal.directory, acc["exchange"])
+    try:  # a replay rebuilds the block trade, settled, with both orders
+        assert {k: t.view() for k, t in again.service.trades.items()} == {
+            k: t.view() for k, t in ex.service.trades.items()}
+        assert again.service.res_cash == {} and again.service.res_credits == {}
+    finally:
+        again.service.close()
+
+
+def test_a_block_trade_outside_the_block_band_is_refused(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount]
+) -> None:
+    price = PRICE * 140 // 100
+    body = {"buy": signed(acc, ex, "trader2", "buy", price, T, 1),
+            "sell": signed(acc, ex, "trader1", "sell", price, T, 1),
+            "price": price, "quantity": T}
+    assert api.error("POST", "/v1/exchange/block-trades", "exchange", body, 422) == (
+        "outside_price_band")

@@ -64,6 +64,22 @@ class PlaceIn(BaseModel):
     type: Literal["limit", "market"] = "limit"
 
 
+class SignedOrderIn(BaseModel):
+    model_config = STRICT
+
+    order: OrderIn
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
+
+
+class BlockTradeIn(BaseModel):
+    model_config = STRICT
+
+    buy: SignedOrderIn
+    sell: SignedOrderIn
+    price: U128
+    quantity: U128
+
+
 class InstrumentIn(BaseModel):
     model_config = STRICT
 
@@ -149,6 +165,27 @@ def uncross(instrument: Id, request: Request, caller: CallerDep,
     trades = _service(request).uncross(str(instrument))
     return {"instrument": instrument, "trades": trades,
             "price": trades[0]["price"] if trades else None}
+
+
+def _order(o: OrderIn) -> Order:
+    if o.trader is None:
+        raise ApiError(422, "missing_trader", "a signed order names its trader")
+    return Order(o.trader, 0 if o.side == "buy" else 1, o.instrument, o.price, o.quantity,
+                 ("gtc", "ioc", "fok").index(o.time_in_force), o.nonce, o.expiry,
+                 bytes.fromhex(o.client_order_id[2:]))
+
+
+@router.post("/block-trades", status_code=201)
+def block_trade(body: BlockTradeIn, request: Request, caller: CallerDep,
+                view: ViewDep) -> dict[str, Any]:
+    """Records a negotiated block trade: both parties signed orders whose limits contain the
+    agreed price; the price must lie within the ±30 % block band; it never touches the book
+    and settles on chain like any trade. Exchange."""
+    require_role(view, caller, "EXCHANGE")
+    return _service(request).block_trade(
+        _order(body.buy.order), bytes.fromhex(body.buy.signature[2:]),
+        _order(body.sell.order), bytes.fromhex(body.sell.signature[2:]),
+        body.price, body.quantity)
 
 
 # -- orders --------------------------------------------------------------------------------------
