@@ -46,6 +46,7 @@ from exchange.orders import (
     Command,
     Event,
     Move,
+    OfferLot,
     OrderType,
     Place,
     Reject,
@@ -111,6 +112,13 @@ class Engine:
             self._uncross(book, spec, cmd, out)
         elif type(cmd) is SetStatus:
             self._set_status(spec, cmd, out)
+        elif type(cmd) is OfferLot:
+            if book.orders or spec.status in (Status.HALTED, Status.SINGLE_LOT):
+                self._reject(book, 0, cmd.seller, Reject.INSTRUMENT_HALTED, cmd.ts, out)
+            else:
+                self.specs[spec.instrument] = replace(
+                    spec, status=Status.SINGLE_LOT, lot_seller=cmd.seller,
+                    lot_quantity=cmd.quantity, reserve_price=cmd.reserve_price)
         return out
 
     def _reject(self, book: Book, order_id: int, member: str, reason: Reject, ts: int,

@@ -143,7 +143,18 @@ class SetStatus(NamedTuple):
     ts: int = 0
 
 
-Command = Place | Cancel | CancelAll | Move | BlockTrade | Uncross | SetStatus
+class OfferLot(NamedTuple):
+    """Opens a single-lot auction: `quantity` offered by `seller` at `reserve_price` or more;
+    bids collect until Uncross awards the lot."""
+
+    instrument: str
+    seller: str
+    quantity: int
+    reserve_price: int
+    ts: int = 0
+
+
+Command = Place | Cancel | CancelAll | Move | BlockTrade | Uncross | SetStatus | OfferLot
 
 
 # -- events -----------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from exchange.orders import (
     CancelAll,
     Cancelled,
     Event,
+    OfferLot,
     OrderType,
     Place,
     Rejected,
@@ -208,6 +209,7 @@ class ExchangeService:
         self.res_credits: dict[tuple[str, int], int] = {}
         self.res_cash: dict[str, int] = {}
         self.order_cash: dict[int, int] = {}
+        self.lot_orders: dict[str, int] = {}  # instrument → the offered lot's order id
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._since_snapshot = 0
         self._digest_hint: bytes | None = None  # the live path computed it already
@@ -237,6 +239,7 @@ class ExchangeService:
                     r.otype, r.status, r.filled, r.reason] for r in self.orders.values()],
                 "trades": [[list(t.trade), t.batch_id, t.buy_order, t.sell_order, t.status,
                             t.tx_hash, t.reason] for t in self.trades.values()],
+                "lot_orders": self.lot_orders,
             }
         self.journal.write_snapshot(seq, state)
         return seq
@@ -257,6 +260,7 @@ class ExchangeService:
             self.trades[trade.trade_id] = TradeRecord(trade, batch_id, buy, sell, status, tx,
                                                       reason)
             self.market.on_trade(trade)
+        self.lot_orders.update(state.get("lot_orders", {}))
         self._rebuild_reservations()
 
     def _index(self, rec: OrderRecord) -> None:
@@ -283,6 +287,22 @@ class ExchangeService:
             return events
         if kind == "block":
             return self._apply_block(entry, seq, ts)
+        if kind == "lot":
+            order = _order_of(entry["order"])
+            rec = OrderRecord(seq, order, bytes.fromhex(entry["signature"][2:]),
+                              order_digest(order, self.domain), "lot", status="open")
+            self._index(rec)
+            self._reserve_order(rec)
+            events = self.engine.process(OfferLot(str(order.instrument), order.trader,
+                                                  order.quantity, order.price, ts))
+            if any(isinstance(ev, Rejected) for ev in events):
+                self._release_order(rec, order.quantity)
+                rec.status = "rejected"
+            else:
+                self.lot_orders[str(order.instrument)] = seq
+                self.listings[str(order.instrument)].spec = self.engine.specs[
+                    str(order.instrument)]
+            return events
         if kind == "order":
             order = _order_of(entry["order"])
             hint, self._digest_hint = self._digest_hint, None
@@ -412,7 +432,8 @@ class ExchangeService:
             elif isinstance(ev, Accepted):
                 self.orders[ev.order_id].status = "open"
             elif isinstance(ev, Trade):
-                maker, taker = self.orders[ev.maker_order_id], self.orders[ev.taker_order_id]
+                maker_id = ev.maker_order_id or self.lot_orders.pop(ev.instrument)  # 0: the lot
+                maker, taker = self.orders[maker_id], self.orders[ev.taker_order_id]
                 for rec in (maker, taker):
                     rec.filled += ev.quantity
                     if rec.filled == rec.order.quantity:
@@ -482,13 +503,49 @@ class ExchangeService:
         continuous trading opens (exchange.auction)."""
         with self.lock:
             listing = self._listing(instrument)
-            if listing.spec.status != Status.AUCTION:
+            if listing.spec.status not in (Status.AUCTION, Status.SINGLE_LOT):
                 raise ExchangeError(409, "not_in_auction", "the instrument is not in a call "
                                     "auction")
+            lot = self.lot_orders.get(instrument)
             seq, events = self._commit({"type": "uncross", "instrument": instrument})
             trades = [self.trades[ev.trade_id].view() for ev in events if isinstance(ev, Trade)]
+            if lot is not None and instrument in self.lot_orders:  # not awarded: withdrawn
+                self.lot_orders.pop(instrument)
+                rec = self.orders[lot]
+                rec.status, rec.reason = "cancelled", "auction_unfilled"
+                self._release_order(rec, rec.order.quantity)
         self._durable(seq, events)
         return trades
+
+    def offer_lot(self, order: Order, signature: bytes) -> dict[str, Any]:
+        """Opens a single-lot auction with the seller's signed sell order: its quantity is the
+        lot, its price the reserve. Bids are ordinary buy orders for exactly the lot; Uncross
+        awards it to the best bid at or above the reserve (the earliest among equals)."""
+        listing = self._listing(str(order.instrument))
+        digest = order_digest(order, self.domain)
+        signer = recover_signer(order, signature, self.domain, digest)
+        if signer is None or signer.lower() != order.trader.lower() or order.side != 1:
+            raise ExchangeError(401, "bad_signature", "the lot needs its seller's signed sell")
+        held = self._held(order, listing)
+        with self.lock:
+            if digest in self.by_digest:
+                raise ExchangeError(409, "duplicate_order", "this order was already used")
+            self._check(order, listing, "lot", held)
+            seq, events = self._commit({"type": "lot", "signature": "0x" + signature.hex(),
+                                        "order": {"trader": order.trader, "side": 1,
+                                                  "instrument": order.instrument,
+                                                  "price": order.price,
+                                                  "quantity": order.quantity,
+                                                  "time_in_force": order.time_in_force,
+                                                  "nonce": order.nonce, "expiry": order.expiry,
+                                                  "client_order_id":
+                                                      "0x" + order.client_order_id.hex()}})
+            view = self.orders[seq].view()
+        self._durable(seq, events)
+        if view["status"] == "rejected":
+            raise ExchangeError(409, "instrument_busy", "the instrument has resting orders or "
+                                "an auction already")
+        return view
 
     def _listing(self, instrument: str) -> Listing:
         listing = self.listings.get(instrument)

@@ -316,3 +316,25 @@ def test_a_block_trade_outside_the_block_band_is_refused(
             "price": price, "quantity": T}
     assert api.error("POST", "/v1/exchange/block-trades", "exchange", body, 422) == (
         "outside_price_band")
+
+
+def test_a_single_lot_auction_goes_to_the_best_bid_and_settles(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger, market: int
+) -> None:
+    lot = signed(acc, ex, "trader1", "sell", PRICE, 20 * T, 1)  # 20 t, reserve 600 CNY/t
+    assert api.error("POST", "/v1/exchange/lots", "trader1", lot, 403) == "forbidden_role"
+    assert api.post("/v1/exchange/lots", "exchange", lot, status=201)["status"] == "open"
+    low = api.raw("POST", "/v1/exchange/orders", None,
+                  signed(acc, ex, "trader2", "buy", PRICE - 5, 20 * T, 1))
+    assert low.status_code == 201 and low.json()["status"] == "rejected"  # below the reserve
+    api.post("/v1/exchange/orders", None, signed(acc, ex, "trader2", "buy", PRICE + 500,
+                                                 20 * T, 2), status=201)
+    best = api.post("/v1/exchange/orders", None, signed(acc, ex, "trader2", "buy", PRICE + 900,
+                                                        20 * T, 3), status=201)
+    done = api.post(f"/v1/exchange/instruments/{INSTRUMENT}/uncross", "exchange")
+    [t] = done["trades"]
+    assert (t["buyer"], t["price"], t["quantity"], t["kind"]) == (
+        acc["trader2"].address, PRICE + 900, 20 * T, "single_lot")
+    assert t["buy_order"] == best["order_id"]
+    assert ex.worker.run_once() == 1
+    assert ledger.balance(acc["trader2"].address, market) == 20 * T

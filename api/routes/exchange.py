@@ -175,6 +175,16 @@ def _order(o: OrderIn) -> Order:
                  bytes.fromhex(o.client_order_id[2:]))
 
 
+@router.post("/lots", status_code=201)
+def offer_lot(body: SignedOrderIn, request: Request, caller: CallerDep,
+              view: ViewDep) -> dict[str, Any]:
+    """Opens a single-lot auction (like Shenzhen's shellfish carbon-sink auction) with the
+    seller's signed sell order: its quantity is the lot, its price the reserve. Members bid
+    with buy orders for exactly the lot; `…/uncross` awards it. Exchange."""
+    require_role(view, caller, "EXCHANGE")
+    return _service(request).offer_lot(_order(body.order), bytes.fromhex(body.signature[2:]))
+
+
 @router.post("/block-trades", status_code=201)
 def block_trade(body: BlockTradeIn, request: Request, caller: CallerDep,
                 view: ViewDep) -> dict[str, Any]:
