@@ -37,6 +37,9 @@ class InstrumentSpec:
     block_band_bps: int = 3_000  # ±30 % block trades
     status: Status = Status.OPEN
     max_quantity: int = 10**15
+    # continuous-trading session, seconds after 00:00 China time (UTC+8); [open, close)
+    session_open: int = 0
+    session_close: int = 86_400
     # single-lot auctions: the lot offered, its seller and the reserve price
     lot_seller: str = ""
     lot_quantity: int = 0
@@ -62,6 +65,15 @@ class InstrumentSpec:
         low_ticks = -(-low // (10_000 * self.tick))  # ceil
         high_ticks = high // (10_000 * self.tick)  # floor
         return (max(low_ticks * self.tick, self.tick), high_ticks * self.tick)
+
+
+CHINA_OFFSET_S = 8 * 3_600
+
+
+def in_session(spec: InstrumentSpec, unix_s: int) -> bool:
+    """Whether `unix_s` falls inside the instrument's daily trading session (China time)."""
+    t = (unix_s + CHINA_OFFSET_S) % 86_400
+    return spec.session_open <= t < spec.session_close
 
 
 def check_price(spec: InstrumentSpec, price: int, block: bool = False) -> Reject | None:

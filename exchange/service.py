@@ -26,7 +26,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from exchange.engine import Engine
-from exchange.instruments import InstrumentSpec, Status, check_order
+from exchange.instruments import InstrumentSpec, Status, check_order, in_session
 from exchange.journal import Journal
 from exchange.marketdata import MarketData
 from exchange.orders import (
@@ -607,6 +607,10 @@ class ExchangeService:
                                 {"expiry": order.expiry, "now": now})
         if order.side not in (0, 1) or order.time_in_force not in (0, 1, 2):
             raise ExchangeError(422, "invalid_order", "side or time in force out of range")
+        if not in_session(listing.spec, now):
+            raise ExchangeError(409, "outside_trading_hours", "the instrument is not trading now",
+                                {"session_open": listing.spec.session_open,
+                                 "session_close": listing.spec.session_close})
         problem = check_order(listing.spec, order.price, order.quantity, block)
         if problem is not None:
             status = 409 if str(problem) in ("instrument_halted", "instrument_closed") else 422

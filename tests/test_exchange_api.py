@@ -63,12 +63,12 @@ def api(db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount], ex: Excha
 
 def signed(acc: dict[str, LocalAccount], ex: Exchange, seat: str, side: str, price: int,
            qty: int, nonce: int, tif: str = "gtc", expiry: int | None = None,
-           client: int = 0) -> dict[str, object]:
+           client: int = 0, instrument: int = INSTRUMENT) -> dict[str, object]:
     a = acc[seat]
     expiry = expiry if expiry is not None else int(time.time()) + 3_600
-    o = Order(a.address, 0 if side == "buy" else 1, INSTRUMENT, price, qty,
+    o = Order(a.address, 0 if side == "buy" else 1, instrument, price, qty,
               ("gtc", "ioc", "fok").index(tif), nonce, expiry, client.to_bytes(32, "big"))
-    return {"order": {"trader": a.address, "side": side, "instrument": INSTRUMENT,
+    return {"order": {"trader": a.address, "side": side, "instrument": instrument,
                       "price": price, "quantity": qty, "time_in_force": tif, "nonce": nonce,
                       "expiry": expiry, "client_order_id": "0x" + o.client_order_id.hex()},
             "signature": "0x" + sign_order(a, o, ex.chain.domain).hex()}
@@ -338,3 +338,16 @@ def test_a_single_lot_auction_goes_to_the_best_bid_and_settles(
     assert t["buy_order"] == best["order_id"]
     assert ex.worker.run_once() == 1
     assert ledger.balance(acc["trader2"].address, market) == 20 * T
+
+
+def test_orders_outside_the_trading_session_are_refused(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], market: int
+) -> None:
+    hour = (time.gmtime().tm_hour + 8 + 12) % 24  # twelve hours from now, China time
+    listing = {"instrument": 12, "batch_id": market, "tick": 5, "lot": T,
+               "reference_price": PRICE, "trading_hours": f"{hour:02d}:00-{hour:02d}:30"}
+    assert api.error("POST", "/v1/exchange/instruments", "exchange",
+                     {**listing, "trading_hours": "15:00-09:30"}, 422) == "invalid_trading_hours"
+    api.post("/v1/exchange/instruments", "exchange", listing, status=201)
+    body = signed(acc, ex, "trader1", "sell", PRICE, T, 1, instrument=12)
+    assert api.error("POST", "/v1/exchange/orders", None, body, 409) == "outside_trading_hours"

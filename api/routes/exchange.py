@@ -91,6 +91,17 @@ class InstrumentIn(BaseModel):
     band_bps: Annotated[int, Field(ge=1, le=10_000)] = 1_000
     block_band_bps: Annotated[int, Field(ge=1, le=10_000)] = 3_000
     status: Literal["open", "auction", "halted", "closed"] = "open"
+    trading_hours: str = Field(default="00:00-24:00",
+                               pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$")
+
+    def session(self) -> tuple[int, int]:
+        """[open, close) in seconds after midnight China time; close must follow open."""
+        a, b = self.trading_hours.split("-")
+        start, end = (int(x[:2]) * 3_600 + int(x[3:]) * 60 for x in (a, b))
+        if end <= start or end > 86_400:
+            raise ApiError(422, "invalid_trading_hours", "trading hours must be HH:MM-HH:MM "
+                           "with the close after the open")
+        return start, end
 
 
 class StatusIn(BaseModel):
@@ -123,7 +134,8 @@ def instruments(request: Request) -> list[dict[str, Any]]:
     s = _service(request)
     return [{"instrument": int(k), "batch_id": v.batch_id, "tick": v.spec.tick, "lot": v.spec.lot,
              "reference_price": v.spec.reference_price, "band_bps": v.spec.band_bps,
-             "block_band_bps": v.spec.block_band_bps, "status": str(v.spec.status)}
+             "block_band_bps": v.spec.block_band_bps, "status": str(v.spec.status),
+             "session_open_s": v.spec.session_open, "session_close_s": v.spec.session_close}
             for k, v in sorted(s.listings.items(), key=lambda kv: int(kv[0]))]
 
 
@@ -137,11 +149,13 @@ def list_instrument(body: InstrumentIn, request: Request, caller: CallerDep, vie
         raise ApiError(409, "instrument_exists", f"instrument {body.instrument} is listed")
     if view.batch(body.batch_id) is None:
         raise ApiError(404, "batch_not_found", f"batch {body.batch_id} does not exist")
+    session_open, session_close = body.session()
     writer._send(caller.key(), "Settlement", "setInstrument", body.instrument, body.batch_id, 0,
                  0, 0)
     spec = InstrumentSpec(str(body.instrument), tick=body.tick, lot=body.lot,
                           reference_price=body.reference_price, band_bps=body.band_bps,
-                          block_band_bps=body.block_band_bps, status=Status(body.status))
+                          block_band_bps=body.block_band_bps, status=Status(body.status),
+                          session_open=session_open, session_close=session_close)
     s.list_instrument(spec, body.batch_id)
     return {"instrument": body.instrument, "batch_id": body.batch_id, "status": body.status}
 
