@@ -23,8 +23,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_utils import to_checksum_address
-
 from exchange.engine import Engine
 from exchange.instruments import InstrumentSpec, Status, check_order, in_session
 from exchange.journal import Journal
@@ -47,7 +45,7 @@ from exchange.orders import (
     Trade,
     Uncross,
 )
-from exchange.signing import Domain, Order, order_digest, recover_signer
+from exchange.signing import Domain, Order, checksum, order_digest, recover_signer
 
 UNITS_PER_TONNE = 1_000_000
 
@@ -325,7 +323,7 @@ class ExchangeService:
                 Cancel(str(rec.order.instrument), rec.order_id, rec.order.trader, ts)))
         if kind == "cancel_all":
             return self._events(self.engine.process(
-                CancelAll(entry["instrument"], to_checksum_address(entry["trader"]), ts)))
+                CancelAll(entry["instrument"], checksum(entry["trader"]), ts)))
         if kind == "settled":
             for tid in entry["trade_ids"]:
                 t = self.trades.get(int(tid))
@@ -771,7 +769,7 @@ class ExchangeService:
 
 
 def _order_of(o: dict[str, Any]) -> Order:
-    return Order(to_checksum_address(o["trader"]), int(o["side"]), int(o["instrument"]),
+    return Order(checksum(o["trader"]), int(o["side"]), int(o["instrument"]),
                  int(o["price"]), int(o["quantity"]), int(o["time_in_force"]), int(o["nonce"]),
                  int(o["expiry"]), bytes.fromhex(o["client_order_id"][2:]))
 

@@ -130,6 +130,17 @@ def sign_order(account: LocalAccount, order: Order, domain: Domain) -> bytes:
     return bytes(signed.signature)
 
 
+def checksum(address: str | bytes) -> str:
+    """EIP-55 checksum address (the same as eth-utils' to_checksum_address, which validates its
+    input at length and costs ten times as much on the order path)."""
+    hexa = address.hex() if isinstance(address, bytes) else address[2:].lower()
+    if len(hexa) != 40:
+        raise ValueError("an address is 20 bytes")
+    digest = keccak(text=hexa).hex()
+    return "0x" + "".join(c.upper() if int(d, 16) >= 8 else c for c, d in zip(hexa, digest,
+                                                                               strict=False))
+
+
 SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 
 
@@ -147,7 +158,7 @@ def recover_signer(order: Order, signature: bytes, domain: Domain,
             digest if digest is not None else order_digest(order, domain), hasher=None)
     except ValueError:
         return None
-    return str(to_checksum_address(keccak(public.format(compressed=False)[1:])[12:]))
+    return checksum(keccak(public.format(compressed=False)[1:])[12:])
 
 
 def signable(order: Order, domain: Domain) -> Any:
