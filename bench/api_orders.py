@@ -26,46 +26,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 
-from chain.client import Chain
-from chain.compile import compile_contracts
-from chain.deploy import deploy_all, error_abis
-from chain.node import AnvilNode, free_port
+from chain.node import free_port
 from exchange.onchain import SettlementChain
 from exchange.signing import Order, sign_order
-from registry.ledger import Ledger
-from tanhui.roster import bootstrap_roster, dev_account, dev_accounts
-from tanhui.scenario import Scenario, doc
+from tanhui.local import fund_traders, local_registry
+from tanhui.scenario import Scenario
 
 T = 1_000_000
 PRICE = 60_000
 
 
 def run(n_orders: int, clients: int) -> dict[str, object]:
-    artifacts = compile_contracts()
-    acc = dev_accounts()
-    with tempfile.TemporaryDirectory() as tmp, AnvilNode(state_file=None) as node:
+    with tempfile.TemporaryDirectory() as tmp, local_registry() as (node, ledger, acc):
         data = Path(tmp)
-        chain = Chain(node.url, error_abis(artifacts))
-        deployment = deploy_all(chain, acc["governance"], threshold=2,
-                                base_uri="tanhui://batch/{id}", artifacts=artifacts)
-        deployment.save(data / f"deployment-{chain.chain_id}.json")
+        chain = ledger.chain
+        ledger.deployment.save(data / f"deployment-{chain.chain_id}.json")
         (data / "rpc-url").write_text(node.url)
-        ledger = Ledger(chain, deployment)
-        bootstrap_roster(ledger, acc)
         sc = SettlementChain(ledger)
         batch = Scenario(ledger, acc).batch(quantity=10_000_000 * T).batch_id
-        sellers = [dev_account(20 + i) for i in range(10)]
-        buyers = [dev_account(30 + i) for i in range(10)]
-        for a in sellers + buyers:
-            ledger.admit(acc["governance"], a.address, f"bench trader {a.address[:8]}")
-            chain.rpc("anvil_setBalance", a.address, hex(10**20))
-        for a in sellers:
-            ledger.transfer(acc["developer"], a.address, batch, 100_000 * T)
-        for a in buyers:
-            sc.deposit(acc["bank"], a.address, 10**13, doc("bench deposit"))
-        for a in sellers + buyers:
-            sc.approve_trading(a)
-        sc.set_instrument(acc["exchange"], 1, batch_id=batch)
+        sellers, buyers = fund_traders(ledger, acc, batch, 100_000 * T, 10**13)
 
         port = free_port()
         env = {**os.environ, "TANHUI_DATA_DIR": str(data), "TANHUI_RPC_URL": node.url,

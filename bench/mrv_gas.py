@@ -19,13 +19,8 @@ from pathlib import Path
 # bench/oracle.py would shadow the oracle package: the checkout comes first on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chain.client import Chain
-from chain.compile import compile_contracts
-from chain.deploy import deploy_all, error_abis
-from chain.node import AnvilNode
 from oracle.merkle import MerkleTree, leaf_hash
-from registry.ledger import Ledger
-from tanhui.roster import bootstrap_roster, dev_accounts
+from tanhui.local import local_registry
 from tanhui.scenario import Scenario, doc
 from tanhui.units import UNITS_PER_TONNE
 
@@ -33,15 +28,9 @@ SIZES = (1_000, 100_000)
 
 
 def measure() -> dict[str, object]:
-    artifacts = compile_contracts()
-    acc = dev_accounts()
     out: dict[str, object] = {}
-    with AnvilNode(state_file=None) as node:
-        chain = Chain(node.url, error_abis(artifacts))
-        deployment = deploy_all(chain, acc["governance"], threshold=2,
-                                base_uri="tanhui://batch/{id}", artifacts=artifacts)
-        ledger = Ledger(chain, deployment)
-        bootstrap_roster(ledger, acc)
+    with local_registry() as (_, ledger, acc):
+        chain = ledger.chain
         s = Scenario(ledger, acc)
         project = s.project(s.methodology())
         s.report(project, 10 * UNITS_PER_TONNE)  # the contract's first report pays its warm-up

@@ -20,31 +20,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chain.client import Chain
-from chain.compile import compile_contracts
-from chain.deploy import deploy_all, error_abis
-from chain.node import AnvilNode
 from oracle import sample_data
 from oracle.node import NodeState, OracleNode
 from oracle.period import Period, date_start
-from registry.ledger import Ledger, ReportStatus
-from tanhui.roster import bootstrap_roster, dev_accounts
+from registry.ledger import ReportStatus
+from tanhui.local import local_registry
 from tanhui.scenario import Scenario, doc
 
 
 def run(days: int) -> dict[str, object]:
-    artifacts = compile_contracts()
-    acc = dev_accounts()
-    with tempfile.TemporaryDirectory() as tmp, AnvilNode(state_file=None) as anvil:
+    with tempfile.TemporaryDirectory() as tmp, local_registry() as (_, ledger, acc):
         work = Path(tmp)
         t0 = time.perf_counter()
         manifest = sample_data.write(work / "raw", days=days)
         generate_s = time.perf_counter() - t0
-        chain = Chain(anvil.url, error_abis(artifacts))
-        deployment = deploy_all(chain, acc["governance"], threshold=2,
-                                base_uri="tanhui://batch/{id}", artifacts=artifacts)
-        ledger = Ledger(chain, deployment)
-        bootstrap_roster(ledger, acc)
         s = Scenario(ledger, acc)
         project = s.project(s.methodology())
 

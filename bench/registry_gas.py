@@ -17,12 +17,8 @@ from __future__ import annotations
 import json
 import sys
 
-from chain.client import Chain
-from chain.compile import compile_contracts
-from chain.deploy import deploy_all, error_abis
-from chain.node import AnvilNode
-from registry.ledger import Ledger, Purpose
-from tanhui.roster import bootstrap_roster, dev_accounts
+from registry.ledger import Purpose
+from tanhui.local import local_registry
 from tanhui.scenario import Scenario
 
 RETIRE_TARGET = 120_000
@@ -33,14 +29,7 @@ CASE_REFERENCE = "(2025)闽0181民初123号"
 
 
 def measure() -> dict[str, int]:
-    artifacts = compile_contracts()
-    acc = dev_accounts()
-    with AnvilNode(state_file=None) as node:
-        chain = Chain(node.url, error_abis(artifacts))
-        deployment = deploy_all(chain, acc["governance"], threshold=2,
-                                base_uri="tanhui://batch/{id}", artifacts=artifacts)
-        ledger = Ledger(chain, deployment)
-        bootstrap_roster(ledger, acc)
+    with local_registry() as (_, ledger, acc):
         scenario = Scenario(ledger, acc)
 
         methodology = scenario.methodology(buffer_bps=1_000)

@@ -20,47 +20,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chain.client import Chain
-from chain.compile import compile_contracts
-from chain.deploy import deploy_all, error_abis
-from chain.node import AnvilNode
 from exchange.engine import Engine
 from exchange.instruments import InstrumentSpec
 from exchange.onchain import Fill, SettlementChain
 from exchange.orders import Place, Side, Trade
 from exchange.signing import Order, sign_order
-from registry.ledger import Ledger
-from tanhui.roster import bootstrap_roster, dev_account, dev_accounts
-from tanhui.scenario import Scenario, doc
+from tanhui.local import fund_traders, local_registry
+from tanhui.scenario import Scenario
 
 T = 1_000_000
 PRICE = 60_000
 
 
 def run(n_trades: int, batch_size: int) -> dict[str, object]:
-    artifacts = compile_contracts()
-    acc = dev_accounts()
-    with AnvilNode(state_file=None) as node:
-        chain = Chain(node.url, error_abis(artifacts))
-        deployment = deploy_all(chain, acc["governance"], threshold=2,
-                                base_uri="tanhui://batch/{id}", artifacts=artifacts)
-        ledger = Ledger(chain, deployment)
-        bootstrap_roster(ledger, acc)
+    with local_registry() as (_, ledger, acc):
+        chain = ledger.chain
         sc = SettlementChain(ledger)
         batch = Scenario(ledger, acc).batch(quantity=10_000_000 * T).batch_id
-        sellers = [dev_account(20 + i) for i in range(10)]
-        buyers = [dev_account(30 + i) for i in range(10)]
-        per_seller = (n_trades // len(sellers) + 1) * T
-        for a in sellers + buyers:
-            ledger.admit(acc["governance"], a.address, f"bench trader {a.address[:8]}")
-            _fund(chain, a.address)
-        for a in sellers:
-            ledger.transfer(acc["developer"], a.address, batch, per_seller)
-        for a in buyers:
-            sc.deposit(acc["bank"], a.address, 10**12, doc("bench deposit"))
-        for a in sellers + buyers:
-            sc.approve_trading(a)
-        sc.set_instrument(acc["exchange"], 1, batch_id=batch)
+        sellers, buyers = fund_traders(ledger, acc, batch, (n_trades // 10 + 1) * T, 10**12)
         sc.set_fees(acc["exchange"], acc["exchange"].address, 10, 20)
 
         # signed orders, then matching
@@ -111,12 +88,6 @@ def run(n_trades: int, batch_size: int) -> dict[str, object]:
             "gas_per_batch_max": max(gas),
             "order_signing_s": round(sign_s, 2),
         }
-
-
-def _fund(chain: Chain, to: str) -> None:
-    """Traders sign orders but never send transactions except their one-time approvals, for
-    which they need a little gas."""
-    chain.rpc("anvil_setBalance", to, hex(10**20))
 
 
 def main() -> None:
