@@ -174,25 +174,24 @@ class Engine:
                   out)
         return None
 
-    def _cancel(self, book: Book, spec: InstrumentSpec, cmd: Cancel, out: list[Event]) -> None:
+    def _owned(self, book: Book, cmd: Cancel | Move, out: list[Event]) -> Order | None:
+        """The resting order a cancel or move names, if it is the member's; else a rejection."""
         order = book.orders.get(cmd.order_id)
-        if order is None:
-            return self._reject(book, cmd.order_id, cmd.member, Reject.UNKNOWN_ORDER, cmd.ts,
-                                out)
-        if order.member != cmd.member:
-            return self._reject(book, cmd.order_id, cmd.member, Reject.NOT_ORDER_OWNER, cmd.ts,
-                                out)
-        book.cancel(order, CancelReason.USER, cmd.ts, out)
-        return None
+        if order is None or order.member != cmd.member:
+            reason = Reject.UNKNOWN_ORDER if order is None else Reject.NOT_ORDER_OWNER
+            self._reject(book, cmd.order_id, cmd.member, reason, cmd.ts, out)
+            return None
+        return order
+
+    def _cancel(self, book: Book, spec: InstrumentSpec, cmd: Cancel, out: list[Event]) -> None:
+        order = self._owned(book, cmd, out)
+        if order is not None:
+            book.cancel(order, CancelReason.USER, cmd.ts, out)
 
     def _move(self, book: Book, spec: InstrumentSpec, cmd: Move, out: list[Event]) -> None:
-        order = book.orders.get(cmd.order_id)
+        order = self._owned(book, cmd, out)
         if order is None:
-            return self._reject(book, cmd.order_id, cmd.member, Reject.UNKNOWN_ORDER, cmd.ts,
-                                out)
-        if order.member != cmd.member:
-            return self._reject(book, cmd.order_id, cmd.member, Reject.NOT_ORDER_OWNER, cmd.ts,
-                                out)
+            return None
         status = spec.status
         if status != Status.OPEN and status != Status.AUCTION:
             return self._reject(book, cmd.order_id, cmd.member, Reject.INSTRUMENT_HALTED,
