@@ -129,7 +129,9 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     app.state.view = ChainView(ledger)
     app.state.exchange = exchange_service
     install_error_handlers(app)
-    for module in (health, members, methodologies, projects, reports, batches, credits, relay,
-                   certificates, reads, oracle, exchange):
+    # Routes are matched in order, one by one: the exchange's (order entry is the hot path)
+    # come first; no other route shares their /v1/exchange prefix.
+    for module in (exchange, health, members, methodologies, projects, reports, batches,
+                   credits, relay, certificates, reads, oracle):
         app.include_router(module.router)
     return app

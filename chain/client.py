@@ -91,6 +91,15 @@ class Chain:
             raise RuntimeError(f"{method}: {resp['error']}")
         return resp["result"]
 
+    def call_words(self, to: str, selector: bytes, *words: int | str) -> int:
+        """A view call whose arguments are static words (uints, addresses) and whose answer
+        is one uint, encoded by hand: a tenth of the cost of a web3 contract call, for reads
+        on a hot path (the exchange's balance checks). Reverts raise RuntimeError."""
+        data = selector + b"".join(
+            (int(w, 16) if isinstance(w, str) else w).to_bytes(32, "big") for w in words)
+        out = self.rpc("eth_call", {"to": to, "data": "0x" + data.hex()}, "latest")
+        return int(out, 16) if out not in ("0x", "") else 0
+
     def _lock(self, address: str) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(address, threading.Lock())

@@ -12,10 +12,12 @@ time; the journal itself is never rewritten.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,11 @@ class Journal:
         self._written = 0  # last seq written to the OS
         self._synced = 0  # last seq known durable
         self._syncing = False
+        self._error: OSError | None = None  # a failed fsync: nothing after it is durable
+        # entries awaiting the event loop's next flush (Journal.durable)
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._flush_scheduled = False
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="journal-sync")
         self.last_seq = self._recover()
         self._written = self._synced = self.last_seq
         self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115 - kept open
@@ -78,19 +85,68 @@ class Journal:
         """Group commit: one thread fsyncs for everyone written so far; others wait for it."""
         with self._sync:
             while self._synced < seq:
+                if self._error is not None:
+                    raise self._error
                 if self._syncing:
                     self._sync.wait()
                     continue
-                self._syncing = True
-                target = self._written
-                self._sync.release()
-                try:
-                    os.fsync(self._file.fileno())
-                finally:
-                    self._sync.acquire()
-                    self._syncing = False
-                self._synced = max(self._synced, target)
-                self._sync.notify_all()
+                self._fsync_locked()
+
+    def _fsync_locked(self) -> None:
+        """One fsync covering everything written so far; called and returns holding `_sync`."""
+        self._syncing = True
+        target = self._written
+        self._sync.release()
+        error: OSError | None = None
+        try:
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            error = exc
+        finally:
+            self._sync.acquire()
+            self._syncing = False
+        if error is not None:
+            self._error = error
+        else:
+            self._synced = max(self._synced, target)
+        self._sync.notify_all()
+
+    async def durable(self, seq: int) -> None:
+        """Waits until `seq` is on disk, without blocking the event loop, sharing one fsync
+        with every entry written meanwhile.
+
+        The first waiter of an event-loop turn schedules a flush (`call_soon`, so it runs
+        after the handlers of all requests that arrived together); the flush hands one fsync
+        for all of them to the journal's sync thread and the loop goes on taking orders. The
+        thread does one fsync at a time, so flushes queued behind a running one are covered
+        by the next (group commit)."""
+        if self._synced >= seq:
+            return
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._waiters.append((seq, future))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
+        await future
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        waiters, self._waiters = self._waiters, []
+        loop = asyncio.get_running_loop()
+        done = loop.run_in_executor(self._executor, self.sync, max(s for s, _ in waiters))
+
+        def answer(f: asyncio.Future[None]) -> None:
+            error = f.exception()
+            for _, future in waiters:
+                if future.done():
+                    continue
+                if error is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(error)
+
+        done.add_done_callback(answer)
 
     def entries(self, after: int = 0) -> Iterator[dict[str, Any]]:
         with open(self.path, "rb") as f:
@@ -119,4 +175,5 @@ class Journal:
         return int(data["seq"]), data["state"]
 
     def close(self) -> None:
+        self._executor.shutdown(wait=True)
         self._file.close()

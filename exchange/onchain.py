@@ -25,6 +25,8 @@ from registry.ledger import Ledger
 ORDER_ABI = "(address,uint8,uint64,uint128,uint128,uint8,uint64,uint64,bytes32)"
 FILLS_ABI = f"(uint64,uint64,uint128,uint128,bool,{ORDER_ABI},bytes,{ORDER_ABI},bytes)[]"
 SETTLE_SELECTOR = function_signature_to_4byte_selector(f"settle({FILLS_ABI})")
+BALANCE_OF = function_signature_to_4byte_selector("balanceOf(address)")
+BALANCE_OF_BATCH = function_signature_to_4byte_selector("balanceOf(address,uint256)")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class SettlementChain:
         self.chain = ledger.chain
         self.cash = ledger.c("CashToken")
         self.settlement = ledger.c("Settlement")
+        self.credits_address = str(ledger.c("CarbonCredits").address)
         self.domain = Domain(self.chain.chain_id, str(self.settlement.address))
 
     # -- setup ---------------------------------------------------------------------------------
@@ -127,10 +130,10 @@ class SettlementChain:
         return int(self.chain.call(self.settlement.functions.filled(order_digest)))
 
     def cash_balance(self, account: str) -> int:
-        return int(self.chain.call(self.cash.functions.balanceOf(to_checksum_address(account))))
+        return self.chain.call_words(self.cash.address, BALANCE_OF, account)
 
     def credit_balance(self, account: str, batch_id: int) -> int:
-        return self.ledger.balance(to_checksum_address(account), batch_id)
+        return self.chain.call_words(self.credits_address, BALANCE_OF_BATCH, account, batch_id)
 
     def trading_approved(self, account: str) -> bool:
         """Whether the settlement contract may move the account's credits and cash."""

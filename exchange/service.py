@@ -200,6 +200,7 @@ class ExchangeService:
         self.by_client: dict[tuple[str, bytes], int] = {}
         self.by_digest: dict[bytes, int] = {}
         self.trades: dict[int, TradeRecord] = {}
+        self.order_trades: dict[int, list[int]] = {}  # order id → its trade ids, in order
         self.market = MarketData()
         # Reservations, kept up to date by every event so a risk check is two lookups:
         # credits of open sells and unsettled sales per (trader, batch); cash of open buys (at
@@ -210,6 +211,7 @@ class ExchangeService:
         self.lot_orders: dict[str, int] = {}  # instrument → the offered lot's order id
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._since_snapshot = 0
+        self._snapshotting = threading.Lock()
         self._digest_hint: bytes | None = None  # the live path computed it already
         self._replay()
 
@@ -226,21 +228,43 @@ class ExchangeService:
 
     def snapshot(self) -> int:
         """Writes a snapshot of everything at the current journal position."""
+        seq, state = self._snapshot_state()
+        self.journal.write_snapshot(seq, state)
+        return seq
+
+    def _snapshot_state(self) -> tuple[int, dict[str, Any]]:
+        """A consistent copy of the state (under the lock); writing it out needs no lock."""
         with self.lock:
             seq = self.journal.last_seq
             state = {
                 "engine": self.engine.snapshot(),
                 "listings": {k: {"spec": {**asdict(v.spec), "status": str(v.spec.status)},
                                  "batch_id": v.batch_id} for k, v in self.listings.items()},
-                "orders": [[r.order_id, asdict(r.order) | {
-                    "client_order_id": r.order.client_order_id.hex()}, r.signature.hex(),
-                    r.otype, r.status, r.filled, r.reason] for r in self.orders.values()],
+                "orders": [[r.order_id, {**vars(r.order),
+                                         "client_order_id": r.order.client_order_id.hex()},
+                            r.signature.hex(), r.otype, r.status, r.filled, r.reason]
+                           for r in self.orders.values()],
                 "trades": [[list(t.trade), t.batch_id, t.buy_order, t.sell_order, t.status,
                             t.tx_hash, t.reason] for t in self.trades.values()],
-                "lot_orders": self.lot_orders,
+                "lot_orders": dict(self.lot_orders),
             }
-        self.journal.write_snapshot(seq, state)
-        return seq
+        return seq, state
+
+    def _snapshot_in_background(self) -> None:
+        """The copy is taken now; encoding and writing it (most of the time, for a large
+        state) happen on a thread, so order entry does not stall behind it."""
+        if self._snapshotting.locked():
+            return
+        self._snapshotting.acquire()
+        seq, state = self._snapshot_state()
+
+        def write() -> None:
+            try:
+                self.journal.write_snapshot(seq, state)
+            finally:
+                self._snapshotting.release()
+
+        threading.Thread(target=write, name="exchange-snapshot", daemon=True).start()
 
     def _restore(self, state: dict[str, Any]) -> None:
         self.engine = Engine.restore(state["engine"])
@@ -255,11 +279,15 @@ class ExchangeService:
         for t, batch_id, buy, sell, status, tx, reason in state["trades"]:
             trade = Trade(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], Side(t[9]),
                           t[10], t[11])
-            self.trades[trade.trade_id] = TradeRecord(trade, batch_id, buy, sell, status, tx,
-                                                      reason)
+            self._record_trade(TradeRecord(trade, batch_id, buy, sell, status, tx, reason))
             self.market.on_trade(trade)
         self.lot_orders.update(state.get("lot_orders", {}))
         self._rebuild_reservations()
+
+    def _record_trade(self, t: TradeRecord) -> None:
+        self.trades[t.trade.trade_id] = t
+        for oid in {t.trade.maker_order_id, t.trade.taker_order_id}:
+            self.order_trades.setdefault(oid, []).append(t.trade.trade_id)
 
     def _index(self, rec: OrderRecord) -> None:
         self.orders[rec.order_id] = rec
@@ -357,7 +385,7 @@ class ExchangeService:
         for ev in events:
             if isinstance(ev, Trade):
                 t = TradeRecord(ev, self.listings[ev.instrument].batch_id, seq, -seq)
-                self.trades[ev.trade_id] = t
+                self._record_trade(t)
                 self._add(self.res_credits, (ev.seller, t.batch_id), ev.quantity)
                 self._add(self.res_cash, ev.buyer, self.cash_for(ev.quantity, ev.price))
                 self.market.on_trade(ev)
@@ -445,8 +473,8 @@ class ExchangeService:
                 self.order_cash[buy.order_id] = left
                 self._add(self.res_cash, buy.order.trader,
                           left - held + self.cash_for(ev.quantity, ev.price))
-                self.trades[ev.trade_id] = TradeRecord(
-                    ev, self.listings[ev.instrument].batch_id, buy.order_id, sell.order_id)
+                self._record_trade(TradeRecord(
+                    ev, self.listings[ev.instrument].batch_id, buy.order_id, sell.order_id))
                 self.market.on_trade(ev)
             elif isinstance(ev, Cancelled):
                 rec = self.orders[ev.order_id]
@@ -471,12 +499,16 @@ class ExchangeService:
 
     def _durable(self, seq: int, events: list[Event]) -> None:
         self.journal.sync(seq)
+        self._published(events)
+
+    def _published(self, events: list[Event]) -> None:
+        """Tells listeners (market data streams) about durable events; snapshots when due."""
         for listener in list(self.listeners):
             for ev in events:
                 listener(ev.instrument, _event_json(ev))
         if self._since_snapshot >= self.snapshot_every:
             self._since_snapshot = 0
-            self.snapshot()
+            self._snapshot_in_background()
 
     # -- administration ------------------------------------------------------------------------
 
@@ -557,6 +589,23 @@ class ExchangeService:
         """Checks, journals and matches a signed order; returns its state and its trades.
         Idempotent: the same trader and client order id (or the same signed order) returns
         the order already accepted."""
+        seq, events, view = self._accept(order, signature, otype)
+        self._durable(seq, events)
+        return view
+
+    async def submit_async(self, order: Order, signature: bytes,
+                           otype: str = "limit") -> dict[str, Any]:
+        """`submit` for an event loop: the same checks and engine step, then the answer waits
+        for the journal's group fsync without holding up the loop (Journal.durable)."""
+        seq, events, view = self._accept(order, signature, otype)
+        await self.journal.durable(seq)
+        self._published(events)
+        return view
+
+    def _accept(self, order: Order, signature: bytes,
+                otype: str) -> tuple[int, list[Event], dict[str, Any]]:
+        """Everything up to (not including) durability: (journal seq to wait for, events to
+        publish once durable, the answer)."""
         listing = self._listing(str(order.instrument))
         digest = order_digest(order, self.domain)
         signer = recover_signer(order, signature, self.domain, digest)
@@ -575,7 +624,9 @@ class ExchangeService:
                     raise ExchangeError(409, "duplicate_client_order_id",
                                         "this client order id names another order",
                                         {"order_id": known})
-                return {**existing.view(), "trades": self._trades_of(known), "replayed": True}
+                # the original may still be waiting for its fsync: so does this answer
+                return known, [], {**existing.view(), "trades": self._trades_of(known),
+                                   "replayed": True}
             self._check(order, listing, otype, held)
             self._digest_hint = digest
             seq, events = self._commit({
@@ -586,8 +637,7 @@ class ExchangeService:
                           "nonce": order.nonce, "expiry": order.expiry,
                           "client_order_id": "0x" + order.client_order_id.hex()}})
             view = {**self.orders[seq].view(), "trades": self._trades_of(seq), "replayed": False}
-        self._durable(seq, events)
-        return view
+        return seq, events, view
 
     def _held(self, order: Order, listing: Listing) -> tuple[bool, int]:
         """(approved for settlement, credits of the batch or cash) as the chain says."""
@@ -727,8 +777,7 @@ class ExchangeService:
     # -- reads ---------------------------------------------------------------------------------
 
     def _trades_of(self, order_id: int) -> list[dict[str, Any]]:
-        return [t.view() for t in self.trades.values()
-                if order_id in (t.trade.maker_order_id, t.trade.taker_order_id)]
+        return [self.trades[t].view() for t in self.order_trades.get(order_id, ())]
 
     def order(self, order_id: int) -> dict[str, Any]:
         rec = self.orders.get(order_id)
@@ -765,6 +814,8 @@ class ExchangeService:
         self._durable(seq, events)
 
     def close(self) -> None:
+        if self._snapshotting.acquire(timeout=60):  # a snapshot being written finishes first
+            self._snapshotting.release()
         self.journal.close()
 
 

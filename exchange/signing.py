@@ -18,7 +18,7 @@ to check thousands of orders a second, and is tested against eth-account.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from coincurve import PublicKey
@@ -130,9 +130,11 @@ def sign_order(account: LocalAccount, order: Order, domain: Domain) -> bytes:
     return bytes(signed.signature)
 
 
+@lru_cache(maxsize=65_536)
 def checksum(address: str | bytes) -> str:
     """EIP-55 checksum address (the same as eth-utils' to_checksum_address, which validates its
-    input at length and costs ten times as much on the order path)."""
+    input at length and costs ten times as much on the order path). Members are few and send
+    many orders: answers are cached."""
     hexa = address.hex() if isinstance(address, bytes) else address[2:].lower()
     if len(hexa) != 40:
         raise ValueError("an address is 20 bytes")

@@ -351,3 +351,39 @@ def test_orders_outside_the_trading_session_are_refused(
     api.post("/v1/exchange/instruments", "exchange", listing, status=201)
     body = signed(acc, ex, "trader1", "sell", PRICE, T, 1, instrument=12)
     assert api.error("POST", "/v1/exchange/orders", None, body, 409) == "outside_trading_hours"
+
+
+def test_a_snapshot_taken_in_the_background_restores_the_same_state(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger, tmp_path: Path
+) -> None:
+    ex.service.snapshot_every = 3
+    for n in range(1, 4):
+        api.post("/v1/exchange/orders", None,
+                 signed(acc, ex, "trader2", "buy", PRICE - 5 * n, T, 100 + n), status=201)
+    deadline = time.monotonic() + 30
+    while not list((tmp_path / "exchange").glob("snapshot-*.json")):
+        assert time.monotonic() < deadline, "no snapshot was written"
+        time.sleep(0.05)
+    ex.service.close()  # waits for the snapshot being written
+    snap = ex.service.journal.latest_snapshot()
+    assert snap is not None and 3 <= snap[0] <= ex.service.journal.last_seq
+    after = open_exchange(ledger, tmp_path / "exchange", acc["exchange"])
+    try:
+        assert after.service.engine.snapshot() == ex.service.engine.snapshot()
+        assert {k: r.view() for k, r in after.service.orders.items()} == {
+            k: r.view() for k, r in ex.service.orders.items()}
+    finally:
+        after.service.close()
+
+
+def test_hand_encoded_balance_reads_agree_with_the_contracts(
+    ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger, market: int
+) -> None:
+    sc = ex.chain
+    for seat in ("trader1", "trader2", "trader3"):
+        who = acc[seat].address
+        assert sc.credit_balance(who.lower(), market) == ledger.balance(who, market)
+        assert sc.cash_balance(who) == int(ledger.chain.call(
+            sc.cash.functions.balanceOf(who)))
+    assert sc.credit_balance(acc["trader1"].address, market) == 100 * T
+    assert sc.cash_balance(acc["trader2"].address) == 500_000_00

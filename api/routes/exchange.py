@@ -181,14 +181,6 @@ def uncross(instrument: Id, request: Request, caller: CallerDep,
             "price": trades[0]["price"] if trades else None}
 
 
-def _order(o: OrderIn) -> Order:
-    if o.trader is None:
-        raise ApiError(422, "missing_trader", "a signed order names its trader")
-    return Order(o.trader, 0 if o.side == "buy" else 1, o.instrument, o.price, o.quantity,
-                 ("gtc", "ioc", "fok").index(o.time_in_force), o.nonce, o.expiry,
-                 bytes.fromhex(o.client_order_id[2:]))
-
-
 @router.post("/lots", status_code=201)
 def offer_lot(body: SignedOrderIn, request: Request, caller: CallerDep,
               view: ViewDep) -> dict[str, Any]:
@@ -196,7 +188,8 @@ def offer_lot(body: SignedOrderIn, request: Request, caller: CallerDep,
     seller's signed sell order: its quantity is the lot, its price the reserve. Members bid
     with buy orders for exactly the lot; `…/uncross` awards it. Exchange."""
     require_role(view, caller, "EXCHANGE")
-    return _service(request).offer_lot(_order(body.order), bytes.fromhex(body.signature[2:]))
+    return _service(request).offer_lot(_signed_order(body.order),
+                                       bytes.fromhex(body.signature[2:]))
 
 
 @router.post("/block-trades", status_code=201)
@@ -207,8 +200,8 @@ def block_trade(body: BlockTradeIn, request: Request, caller: CallerDep,
     and settles on chain like any trade. Exchange."""
     require_role(view, caller, "EXCHANGE")
     return _service(request).block_trade(
-        _order(body.buy.order), bytes.fromhex(body.buy.signature[2:]),
-        _order(body.sell.order), bytes.fromhex(body.sell.signature[2:]),
+        _signed_order(body.buy.order), bytes.fromhex(body.buy.signature[2:]),
+        _signed_order(body.sell.order), bytes.fromhex(body.sell.signature[2:]),
         body.price, body.quantity)
 
 
@@ -220,42 +213,42 @@ async def place(body: PlaceIn, request: Request) -> JSONResponse:
     """Places a signed order (or, with an API key and no signature, one the server signs with
     the member's custodial key). Idempotent by trader and client order id.
 
-    Signed orders are handled on the event loop without a thread hop: the work is a signature
-    check, a few dictionary lookups, the engine step and a journal write whose fsync (tenths
-    of a millisecond here) is the only wait; custodial orders go to a worker thread (they read
-    the database and decrypt a key)."""
+    Signed orders are checked and matched on the event loop without a thread hop (a signature
+    check, a few dictionary lookups and the engine step); the answer then waits for the
+    journal's group fsync, which a syncer thread does for all orders written meanwhile, so the
+    loop keeps taking orders. Custodial orders go to a worker thread (they read the database
+    and decrypt a key)."""
     if body.signature is None:
         return JSONResponse(await run_in_threadpool(_place_custodial, body, request),
                             status_code=201)
-    return JSONResponse(_place(body, request, None), status_code=201)
+    order = _signed_order(body.order)
+    view = await _service(request).submit_async(order, bytes.fromhex(body.signature[2:]),
+                                                body.type)
+    return JSONResponse(view, status_code=201)
 
 
 def _place_custodial(body: PlaceIn, request: Request) -> dict[str, Any]:
     factory: Any = request.app.state.sessions
     with factory() as session:
-        return _place(body, request, authenticate(request, session))
-
-
-def _place(body: PlaceIn, request: Request, caller: Any) -> dict[str, Any]:
-    s = _service(request)
+        caller = authenticate(request, session)
     o = body.order
-    signature: bytes
-    if body.signature is None:
-        if o.trader is not None and o.trader.lower() != caller.address.lower():
-            raise ApiError(403, "not_order_owner", "custodial orders are the caller's own")
-        trader = caller.address
-    else:
-        if o.trader is None:
-            raise ApiError(422, "missing_trader", "a signed order names its trader")
-        trader = o.trader
-    order = Order(trader, 0 if o.side == "buy" else 1, o.instrument, o.price, o.quantity,
-                  ("gtc", "ioc", "fok").index(o.time_in_force), o.nonce, o.expiry,
-                  bytes.fromhex(o.client_order_id[2:]))
-    if body.signature is None:
-        signature = sign_order(caller.key(), order, s.domain)
-    else:
-        signature = bytes.fromhex(body.signature[2:])
-    return s.submit(order, signature, body.type)
+    if o.trader is not None and o.trader.lower() != caller.address.lower():
+        raise ApiError(403, "not_order_owner", "custodial orders are the caller's own")
+    s = _service(request)
+    order = _as_order(o, caller.address)
+    return s.submit(order, sign_order(caller.key(), order, s.domain), body.type)
+
+
+def _signed_order(o: OrderIn) -> Order:
+    if o.trader is None:
+        raise ApiError(422, "missing_trader", "a signed order names its trader")
+    return _as_order(o, o.trader)
+
+
+def _as_order(o: OrderIn, trader: str) -> Order:
+    return Order(trader, 0 if o.side == "buy" else 1, o.instrument, o.price, o.quantity,
+                 ("gtc", "ioc", "fok").index(o.time_in_force), o.nonce, o.expiry,
+                 bytes.fromhex(o.client_order_id[2:]))
 
 
 @router.get("/orders/{order_id}")
