@@ -23,13 +23,16 @@ from chain.client import Chain
 FORWARDER_NAME = "TanhuiForwarder"
 FORWARDER_VERSION = "1"
 
+# The EIP-712 domain type every Tanhui contract uses (OpenZeppelin's EIP712 without salt)
+EIP712_DOMAIN_FIELDS: list[dict[str, str]] = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
 FORWARD_REQUEST_TYPES: dict[str, list[dict[str, str]]] = {
-    "EIP712Domain": [
-        {"name": "name", "type": "string"},
-        {"name": "version", "type": "string"},
-        {"name": "chainId", "type": "uint256"},
-        {"name": "verifyingContract", "type": "address"},
-    ],
+    "EIP712Domain": EIP712_DOMAIN_FIELDS,
     "ForwardRequest": [
         {"name": "from", "type": "address"},
         {"name": "to", "type": "address"},

@@ -32,6 +32,7 @@ class TraderClient:
         info = self.http.get("/v1/exchange/domain").raise_for_status().json()
         self.domain: dict[str, Any] = info["domain"]
         self.types: dict[str, Any] = info["types"]
+        self.cancel_types: dict[str, Any] = info["cancel"]["types"]
 
     @property
     def address(self) -> str:
@@ -47,12 +48,7 @@ class TraderClient:
             "nonce": nonce if nonce is not None else time.time_ns(),
             "expiry": int(time.time()) + ttl, "clientOrderId": secrets.token_bytes(32),
         }
-        typed = {"types": {"EIP712Domain": [
-            {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-            {"name": "chainId", "type": "uint256"},
-            {"name": "verifyingContract", "type": "address"}], **self.types},
-            "primaryType": "Order", "domain": self.domain, "message": message}
-        signature = self.account.sign_typed_data(full_message=typed).signature
+        signature = self._sign(self.types, "Order", message)
         return {
             "order": {"trader": self.address, "side": side, "instrument": instrument,
                       "price": price, "quantity": quantity, "time_in_force": tif,
@@ -60,6 +56,25 @@ class TraderClient:
                       "client_order_id": "0x" + message["clientOrderId"].hex()},
             "signature": "0x" + bytes(signature).hex(),
         }
+
+    def _sign(self, types: dict[str, Any], primary: str, message: dict[str, Any]) -> bytes:
+        typed = {"types": {"EIP712Domain": [
+            {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+            {"name": "chainId", "type": "uint256"},
+            {"name": "verifyingContract", "type": "address"}], **types},
+            "primaryType": primary, "domain": self.domain, "message": message}
+        return bytes(self.account.sign_typed_data(full_message=typed).signature)
+
+    def cancel(self, order: dict[str, Any]) -> dict[str, Any]:
+        """Cancels one of this trader's orders (as answered by `place`) with a signed
+        CancelOrder(orderHash): no API key needed."""
+        signature = self._sign(self.cancel_types, "CancelOrder",
+                               {"orderHash": bytes.fromhex(order["order_hash"][2:])})
+        r = self.http.post(f"/v1/exchange/orders/{order['order_id']}/cancel",
+                           json={"signature": "0x" + signature.hex()})
+        if r.status_code >= 400:
+            raise RuntimeError(f"cancel refused: {r.status_code} {r.text}")
+        return dict(r.json())
 
     def place(self, signed: dict[str, Any]) -> dict[str, Any]:
         r = self.http.post("/v1/exchange/orders", json=signed)

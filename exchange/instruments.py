@@ -67,6 +67,21 @@ class InstrumentSpec:
         return (max(low_ticks * self.tick, self.tick), high_ticks * self.tick)
 
 
+@dataclass(frozen=True)
+class CreditClass:
+    """A standardized credit class: credits of one methodology whose monitoring period starts
+    in [vintage_from, vintage_to) (unix seconds), deliverable by any such batch. The same rule
+    as Settlement.sol's `_checkBatch`."""
+
+    methodology_id: int
+    vintage_from: int
+    vintage_to: int
+
+    def admits(self, methodology_id: int, period_start: int) -> bool:
+        return (methodology_id == self.methodology_id
+                and self.vintage_from <= period_start < self.vintage_to)
+
+
 CHINA_OFFSET_S = 8 * 3_600
 
 

@@ -9,6 +9,7 @@ worker that lost track of a sent batch checks `is_settled` and resends only what
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,8 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from web3.exceptions import ContractCustomError, ContractLogicError
 
-from chain.client import Sent
+from chain.client import ChainRevert, Sent
+from exchange.instruments import CreditClass
 from exchange.signing import Domain, Order
 from registry.ledger import Ledger
 
@@ -56,6 +58,9 @@ class SettlementChain:
         self.cash = ledger.c("CashToken")
         self.settlement = ledger.c("Settlement")
         self.credits_address = str(ledger.c("CarbonCredits").address)
+        self._batch_classes: list[tuple[int, int]] = []  # (project, period start) by batch
+        self._project_methodology: dict[int, int] = {}  # 0: project not approved
+        self._eligible_guard = threading.Lock()
         self.domain = Domain(self.chain.chain_id, str(self.settlement.address))
 
     # -- setup ---------------------------------------------------------------------------------
@@ -142,6 +147,32 @@ class SettlementChain:
         target = self.settlement.address
         return bool(self.chain.call(credits.functions.isApprovedForAll(a, target))) and int(
             self.chain.call(self.cash.functions.allowance(a, target))) > 0
+
+    def eligible_batches(self, credit_class: CreditClass) -> list[int]:
+        """Batches a class instrument may deliver, by the contract's own rule (approved
+        project of the class's methodology, monitoring period starting in the vintage window).
+
+        A batch's project and period never change and a project's methodology is fixed at
+        registration, so each batch is read once; only batches issued since the last call
+        cost node calls."""
+        with self._eligible_guard:
+            count = int(self.chain.call(self.ledger.c("CarbonCredits").functions.batchCount()))
+            for batch_id in range(len(self._batch_classes) + 1, count + 1):
+                b = self.ledger.batch(batch_id)
+                self._batch_classes.append((int(b["projectId"]), int(b["periodStart"])))
+            for project, _ in self._batch_classes:
+                if not self._project_methodology.get(project):  # unknown, or not approved yet
+                    self._project_methodology[project] = self._approved_methodology(project)
+            return [i + 1 for i, (project, start) in enumerate(self._batch_classes)
+                    if credit_class.admits(self._project_methodology[project], start)]
+
+    def _approved_methodology(self, project: int) -> int:
+        """The project's methodology once it is approved; 0 before."""
+        fn = self.ledger.c("ProjectRegistry").functions.approvedProject(project)
+        try:
+            return int(self.chain.call(fn)[1])
+        except ChainRevert:
+            return 0
 
     def order_hash_onchain(self, order: Order) -> bytes:
         return bytes(self.chain.call(self.settlement.functions.hashOrder(order.as_tuple())))

@@ -43,5 +43,6 @@ def open_exchange(ledger: Ledger, directory: Path, settler: LocalAccount,
     maker_bps = int(sc.chain.call(sc.settlement.functions.makerFeeBps()))
     balances = Balances(sc.credit_balance, sc.cash_balance, sc.trading_approved, balance_ttl)
     service = ExchangeService(directory, sc.domain, balances,
-                              taker_fee_bps=max(taker_bps, maker_bps), limits=limits)
+                              taker_fee_bps=max(taker_bps, maker_bps), limits=limits,
+                              eligible=sc.eligible_batches)
     return Exchange(service, SettlementWorker(service, sc, settler, batch_size), sc)

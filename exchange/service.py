@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from exchange.engine import Engine
-from exchange.instruments import InstrumentSpec, Status, check_order, in_session
+from exchange.instruments import CreditClass, InstrumentSpec, Status, check_order, in_session
 from exchange.journal import Journal
 from exchange.marketdata import MarketData
 from exchange.orders import (
@@ -45,7 +45,15 @@ from exchange.orders import (
     Trade,
     Uncross,
 )
-from exchange.signing import Domain, Order, checksum, order_digest, recover_signer
+from exchange.signing import (
+    Domain,
+    Order,
+    cancel_digest,
+    checksum,
+    order_digest,
+    recover,
+    recover_signer,
+)
 
 UNITS_PER_TONNE = 1_000_000
 
@@ -71,7 +79,17 @@ class Listing:
     """An instrument as the exchange trades it: engine spec + what settles on chain."""
 
     spec: InstrumentSpec
-    batch_id: int  # the batch delivered (spot per batch)
+    batch_id: int  # the batch delivered (spot per batch); 0 for a class
+    credit_class: CreditClass | None = None  # a class: any eligible batch delivers
+
+
+@dataclass(frozen=True)
+class Held:
+    """What the chain says a trader holds for one order (read before the lock)."""
+
+    ready: bool  # approved the settlement contract for credits and cash
+    cash: int  # for a buy
+    credits: dict[int, int]  # for a sell: balance of each batch it could deliver
 
 
 @dataclass
@@ -85,6 +103,7 @@ class OrderRecord:
     filled: int = 0
     reason: str = ""
     resting: bool = False
+    batch_id: int = 0  # a sell's delivery batch (the instrument's, or chosen in its class)
 
     def view(self) -> dict[str, Any]:
         o = self.order
@@ -95,7 +114,8 @@ class OrderRecord:
                 "client_order_id": "0x" + o.client_order_id.hex(),
                 "order_hash": "0x" + self.digest.hex(), "status": self.status,
                 "filled": self.filled, "remaining": o.quantity - self.filled if (
-                    self.status in ("new", "open")) else 0, "reason": self.reason}
+                    self.status in ("new", "open")) else 0, "reason": self.reason,
+                "delivery_batch": self.batch_id if o.side == 1 else None}
 
 
 @dataclass
@@ -184,8 +204,11 @@ class ExchangeService:
     def __init__(self, directory: Path, domain: Domain, balances: Balances,
                  taker_fee_bps: int = 20, snapshot_every: int = 10_000,
                  clock: Callable[[], float] = time.time,
-                 limits: MemberLimits | None = None) -> None:
+                 limits: MemberLimits | None = None,
+                 eligible: Callable[[CreditClass], list[int]] | None = None) -> None:
         self.domain = domain
+        # batches a class instrument may deliver (the chain's rule; SettlementChain)
+        self.eligible = eligible or (lambda _: [])
         self.limits = limits or MemberLimits()
         self.open_orders: dict[str, int] = {}  # resting orders per member
         self.balances = balances
@@ -239,10 +262,12 @@ class ExchangeService:
             state = {
                 "engine": self.engine.snapshot(),
                 "listings": {k: {"spec": {**asdict(v.spec), "status": str(v.spec.status)},
-                                 "batch_id": v.batch_id} for k, v in self.listings.items()},
+                                 "batch_id": v.batch_id,
+                                 "class": asdict(v.credit_class) if v.credit_class else None}
+                             for k, v in self.listings.items()},
                 "orders": [[r.order_id, {**vars(r.order),
                                          "client_order_id": r.order.client_order_id.hex()},
-                            r.signature.hex(), r.otype, r.status, r.filled, r.reason]
+                            r.signature.hex(), r.otype, r.status, r.filled, r.reason, r.batch_id]
                            for r in self.orders.values()],
                 "trades": [[list(t.trade), t.batch_id, t.buy_order, t.sell_order, t.status,
                             t.tx_hash, t.reason] for t in self.trades.values()],
@@ -270,11 +295,13 @@ class ExchangeService:
         self.engine = Engine.restore(state["engine"])
         for name, raw in state["listings"].items():
             spec = InstrumentSpec(**{**raw["spec"], "status": Status(raw["spec"]["status"])})
-            self.listings[name] = Listing(self.engine.specs.get(name, spec), raw["batch_id"])
-        for oid, o, sig, otype, status, filled, reason in state["orders"]:
+            self.listings[name] = Listing(self.engine.specs.get(name, spec), raw["batch_id"],
+                                          _class_of(raw.get("class")))
+        for oid, o, sig, otype, status, filled, reason, *rest in state["orders"]:
             order = Order(**{**o, "client_order_id": bytes.fromhex(o["client_order_id"])})
+            batch = rest[0] if rest else self.listings[str(order.instrument)].batch_id
             rec = OrderRecord(oid, order, bytes.fromhex(sig), order_digest(order, self.domain),
-                              otype, status, filled, reason)
+                              otype, status, filled, reason, batch_id=batch)
             self._index(rec)
         for t, batch_id, buy, sell, status, tx, reason in state["trades"]:
             trade = Trade(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], Side(t[9]),
@@ -283,6 +310,12 @@ class ExchangeService:
             self.market.on_trade(trade)
         self.lot_orders.update(state.get("lot_orders", {}))
         self._rebuild_reservations()
+
+    def _delivery(self, entry: dict[str, Any], order: Order) -> int:
+        """The batch a journaled sell delivers (entries before class instruments name none:
+        the instrument's batch)."""
+        batch = int(entry.get("batch_id") or 0)
+        return batch or self.listings[str(order.instrument)].batch_id
 
     def _record_trade(self, t: TradeRecord) -> None:
         self.trades[t.trade.trade_id] = t
@@ -304,7 +337,8 @@ class ExchangeService:
         if kind == "instrument":
             spec = InstrumentSpec(**{**entry["spec"], "status": Status(entry["spec"]["status"])})
             self.engine.add_instrument(spec)
-            self.listings[spec.instrument] = Listing(spec, int(entry["batch_id"]))
+            self.listings[spec.instrument] = Listing(spec, int(entry["batch_id"]),
+                                                     _class_of(entry.get("class")))
             return []
         if kind == "status":
             events = self.engine.process(SetStatus(entry["instrument"], entry["status"],
@@ -316,7 +350,8 @@ class ExchangeService:
         if kind == "lot":
             order = _order_of(entry["order"])
             rec = OrderRecord(seq, order, bytes.fromhex(entry["signature"][2:]),
-                              order_digest(order, self.domain), "lot", status="open")
+                              order_digest(order, self.domain), "lot", status="open",
+                              batch_id=self._delivery(entry, order))
             self._index(rec)
             self._reserve_order(rec)
             events = self.engine.process(OfferLot(str(order.instrument), order.trader,
@@ -334,7 +369,7 @@ class ExchangeService:
             hint, self._digest_hint = self._digest_hint, None
             rec = OrderRecord(seq, order, bytes.fromhex(entry["signature"][2:]),
                               hint if hint is not None else order_digest(order, self.domain),
-                              entry.get("otype", "limit"))
+                              entry.get("otype", "limit"), batch_id=self._delivery(entry, order))
             self._index(rec)
             self._reserve_order(rec)
             otype = OrderType.MARKET if rec.otype == "market" else OrderType.LIMIT
@@ -376,7 +411,7 @@ class ExchangeService:
         for oid, order, raw in ((seq, buy, entry["buy"]), (-seq, sell, entry["sell"])):
             rec = OrderRecord(oid, order, bytes.fromhex(raw["signature"][2:]),
                               order_digest(order, self.domain), "block", status="filled",
-                              filled=int(entry["quantity"]))
+                              filled=int(entry["quantity"]), batch_id=self._delivery(raw, order))
             self._index(rec)
             records.append(rec)
         events = self.engine.process(BlockTrade(str(buy.instrument), seq, buy.trader,
@@ -384,7 +419,7 @@ class ExchangeService:
                                                 int(entry["quantity"]), ts))
         for ev in events:
             if isinstance(ev, Trade):
-                t = TradeRecord(ev, self.listings[ev.instrument].batch_id, seq, -seq)
+                t = TradeRecord(ev, records[1].batch_id, seq, -seq)
                 self._record_trade(t)
                 self._add(self.res_credits, (ev.seller, t.batch_id), ev.quantity)
                 self._add(self.res_cash, ev.buyer, self.cash_for(ev.quantity, ev.price))
@@ -425,20 +460,13 @@ class ExchangeService:
                            sell.expiry, sell.client_order_id)
         held_buy = self._held(sized_buy, listing)
         held_sell = self._held(sized_sell, listing)
-
-        def raw(o: Order, sig: bytes) -> dict[str, Any]:
-            return {"signature": "0x" + sig.hex(), "order": {
-                "trader": o.trader, "side": o.side, "instrument": o.instrument,
-                "price": o.price, "quantity": o.quantity, "time_in_force": o.time_in_force,
-                "nonce": o.nonce, "expiry": o.expiry,
-                "client_order_id": "0x" + o.client_order_id.hex()}}
-
         with self.lock:
             self._check(sized_buy, listing, "block", held_buy, block=True)
-            self._check(sized_sell, listing, "block", held_sell, block=True)
+            batch = self._check(sized_sell, listing, "block", held_sell, block=True)
             seq, events = self._commit({"type": "block", "price": price, "quantity": quantity,
-                                        "buy": raw(buy, buy_signature),
-                                        "sell": raw(sell, sell_signature)})
+                                        "buy": _signed(buy, buy_signature),
+                                        "sell": {**_signed(sell, sell_signature),
+                                                 "batch_id": batch}})
             trades = [self.trades[ev.trade_id].view() for ev in events if isinstance(ev, Trade)]
         self._durable(seq, events)
         if not trades:
@@ -473,8 +501,7 @@ class ExchangeService:
                 self.order_cash[buy.order_id] = left
                 self._add(self.res_cash, buy.order.trader,
                           left - held + self.cash_for(ev.quantity, ev.price))
-                self._record_trade(TradeRecord(
-                    ev, self.listings[ev.instrument].batch_id, buy.order_id, sell.order_id))
+                self._record_trade(TradeRecord(ev, sell.batch_id, buy.order_id, sell.order_id))
                 self.market.on_trade(ev)
             elif isinstance(ev, Cancelled):
                 rec = self.orders[ev.order_id]
@@ -512,11 +539,16 @@ class ExchangeService:
 
     # -- administration ------------------------------------------------------------------------
 
-    def list_instrument(self, spec: InstrumentSpec, batch_id: int) -> None:
+    def list_instrument(self, spec: InstrumentSpec, batch_id: int,
+                        credit_class: CreditClass | None = None) -> None:
         with self.lock:
             if spec.instrument in self.listings:
                 raise ExchangeError(409, "instrument_exists", "the instrument is listed")
+            if (batch_id == 0) == (credit_class is None):
+                raise ExchangeError(422, "invalid_instrument",
+                                    "an instrument is one batch or one credit class")
             seq, events = self._commit({"type": "instrument", "batch_id": batch_id,
+                                        "class": asdict(credit_class) if credit_class else None,
                                         "spec": {**asdict(spec), "status": str(spec.status)}})
         self._durable(seq, events)
 
@@ -560,16 +592,9 @@ class ExchangeService:
         with self.lock:
             if digest in self.by_digest:
                 raise ExchangeError(409, "duplicate_order", "this order was already used")
-            self._check(order, listing, "lot", held)
-            seq, events = self._commit({"type": "lot", "signature": "0x" + signature.hex(),
-                                        "order": {"trader": order.trader, "side": 1,
-                                                  "instrument": order.instrument,
-                                                  "price": order.price,
-                                                  "quantity": order.quantity,
-                                                  "time_in_force": order.time_in_force,
-                                                  "nonce": order.nonce, "expiry": order.expiry,
-                                                  "client_order_id":
-                                                      "0x" + order.client_order_id.hex()}})
+            batch = self._check(order, listing, "lot", held)
+            seq, events = self._commit({"type": "lot", "batch_id": batch,
+                                        **_signed(order, signature)})
             view = self.orders[seq].view()
         self._durable(seq, events)
         if view["status"] == "rejected":
@@ -585,25 +610,27 @@ class ExchangeService:
 
     # -- order entry ---------------------------------------------------------------------------
 
-    def submit(self, order: Order, signature: bytes, otype: str = "limit") -> dict[str, Any]:
+    def submit(self, order: Order, signature: bytes, otype: str = "limit",
+               delivery_batch: int | None = None) -> dict[str, Any]:
         """Checks, journals and matches a signed order; returns its state and its trades.
         Idempotent: the same trader and client order id (or the same signed order) returns
-        the order already accepted."""
-        seq, events, view = self._accept(order, signature, otype)
+        the order already accepted. A sell on a class instrument may name the eligible batch
+        it delivers; otherwise the exchange picks one (see `_check`)."""
+        seq, events, view = self._accept(order, signature, otype, delivery_batch)
         self._durable(seq, events)
         return view
 
-    async def submit_async(self, order: Order, signature: bytes,
-                           otype: str = "limit") -> dict[str, Any]:
+    async def submit_async(self, order: Order, signature: bytes, otype: str = "limit",
+                           delivery_batch: int | None = None) -> dict[str, Any]:
         """`submit` for an event loop: the same checks and engine step, then the answer waits
         for the journal's group fsync without holding up the loop (Journal.durable)."""
-        seq, events, view = self._accept(order, signature, otype)
+        seq, events, view = self._accept(order, signature, otype, delivery_batch)
         await self.journal.durable(seq)
         self._published(events)
         return view
 
-    def _accept(self, order: Order, signature: bytes,
-                otype: str) -> tuple[int, list[Event], dict[str, Any]]:
+    def _accept(self, order: Order, signature: bytes, otype: str,
+                delivery_batch: int | None) -> tuple[int, list[Event], dict[str, Any]]:
         """Everything up to (not including) durability: (journal seq to wait for, events to
         publish once durable, the answer)."""
         listing = self._listing(str(order.instrument))
@@ -612,7 +639,7 @@ class ExchangeService:
         if signer is None or signer.lower() != order.trader.lower():
             raise ExchangeError(401, "bad_signature", "the signature is not the trader's")
         # chain reads happen before the lock, so a slow node never stalls other orders
-        held = self._held(order, listing)
+        held = self._held(order, listing, delivery_batch)
         with self.lock:
             known = self.by_client.get((order.trader, order.client_order_id)) if any(
                 order.client_order_id) else None
@@ -627,28 +654,42 @@ class ExchangeService:
                 # the original may still be waiting for its fsync: so does this answer
                 return known, [], {**existing.view(), "trades": self._trades_of(known),
                                    "replayed": True}
-            self._check(order, listing, otype, held)
+            batch = self._check(order, listing, otype, held)
             self._digest_hint = digest
             seq, events = self._commit({
-                "type": "order", "otype": otype, "signature": "0x" + signature.hex(),
-                "order": {"trader": order.trader, "side": order.side,
-                          "instrument": order.instrument, "price": order.price,
-                          "quantity": order.quantity, "time_in_force": order.time_in_force,
-                          "nonce": order.nonce, "expiry": order.expiry,
-                          "client_order_id": "0x" + order.client_order_id.hex()}})
+                "type": "order", "otype": otype, "batch_id": batch, **_signed(order, signature)})
             view = {**self.orders[seq].view(), "trades": self._trades_of(seq), "replayed": False}
         return seq, events, view
 
-    def _held(self, order: Order, listing: Listing) -> tuple[bool, int]:
-        """(approved for settlement, credits of the batch or cash) as the chain says."""
+    def _held(self, order: Order, listing: Listing, prefer: int | None = None) -> Held:
+        """What the chain says the trader holds for this order: approval for settlement, and
+        cash for a buy or, for a sell, credits of each batch it could deliver (the
+        instrument's batch, or the eligible batches of its class; only `prefer` if named)."""
+        if prefer is not None:
+            if order.side != 1:
+                raise ExchangeError(422, "invalid_order", "only a sell names a delivery batch")
+            if prefer not in (self.eligible(listing.credit_class) if listing.credit_class
+                              else [listing.batch_id]):
+                raise ExchangeError(422, "ineligible_batch",
+                                    f"batch {prefer} cannot deliver instrument "
+                                    f"{order.instrument}")
         if not self.balances.ready(order.trader):
-            return False, 0
-        if order.side == 1:
-            return True, self.balances.credits(order.trader, listing.batch_id)
-        return True, self.balances.cash(order.trader)
+            return Held(False, 0, {})
+        if order.side == 0:
+            return Held(True, self.balances.cash(order.trader), {})
+        if prefer is not None:
+            batches = [prefer]
+        elif listing.credit_class is None:
+            batches = [listing.batch_id]
+        else:
+            batches = self.eligible(listing.credit_class)
+        return Held(True, 0, {b: self.balances.credits(order.trader, b) for b in batches})
 
     def _check(self, order: Order, listing: Listing, otype: str,
-               held: tuple[bool, int], block: bool = False) -> None:
+               held: Held, block: bool = False) -> int:
+        """Refuses what may not trade; returns a sell's delivery batch (0 for a buy): of the
+        batches it could deliver, the one with the most free credits (the lowest id among
+        equals), which must cover the whole order, since one trade settles one batch."""
         now = int(self.clock())
         if order.expiry <= now:
             raise ExchangeError(422, "expired", "the order's expiry has passed",
@@ -671,21 +712,25 @@ class ExchangeService:
         if lim.max_open_orders and self.open_orders.get(trader, 0) >= lim.max_open_orders:
             raise ExchangeError(409, "member_limit", "too many open orders",
                                 {"max_open_orders": lim.max_open_orders})
-        ready, balance = held
-        if not ready:
+        if not held.ready:
             raise ExchangeError(409, "settlement_not_approved",
                                 "approve the settlement contract for credits and cash first")
         if order.side == 1:
-            free = balance - self.reserved_credits(trader, listing.batch_id)
+            free_by = {b: bal - self.reserved_credits(trader, b)
+                       for b, bal in held.credits.items()}
+            batch = max(free_by, key=lambda b: (free_by[b], -b), default=0)
+            free = free_by.get(batch, 0)
             if free < order.quantity:
-                raise ExchangeError(409, "insufficient_balance", "not enough free credits",
-                                    {"free": free, "needed": order.quantity})
-        else:
-            needed = self.cash_for(order.quantity, order.price)
-            free = balance - self.reserved_cash(trader)
-            if free < needed:
-                raise ExchangeError(409, "insufficient_balance", "not enough free cash",
-                                    {"free": free, "needed": needed})
+                raise ExchangeError(409, "insufficient_balance", "not enough free credits"
+                                    + (" in any one eligible batch" if listing.credit_class
+                                       else ""), {"free": free, "needed": order.quantity})
+            return batch
+        needed = self.cash_for(order.quantity, order.price)
+        free = held.cash - self.reserved_cash(trader)
+        if free < needed:
+            raise ExchangeError(409, "insufficient_balance", "not enough free cash",
+                                {"free": free, "needed": needed})
+        return 0
 
     def cash_for(self, quantity: int, price: int) -> int:
         """Most a buy can cost: quantity × price (rounded down, as the contract does) plus the
@@ -712,8 +757,7 @@ class ExchangeService:
         o = rec.order
         remaining = o.quantity - rec.filled
         if o.side == 1:
-            self._add(self.res_credits, (o.trader, self.listings[str(o.instrument)].batch_id),
-                      remaining)
+            self._add(self.res_credits, (o.trader, rec.batch_id), remaining)
         else:
             cash = self.cash_for(remaining, o.price)
             self.order_cash[rec.order_id] = cash
@@ -722,8 +766,7 @@ class ExchangeService:
     def _release_order(self, rec: OrderRecord, quantity: int) -> None:
         o = rec.order
         if o.side == 1:
-            self._add(self.res_credits, (o.trader, self.listings[str(o.instrument)].batch_id),
-                      -quantity)
+            self._add(self.res_credits, (o.trader, rec.batch_id), -quantity)
         else:
             self._add(self.res_cash, o.trader, -self.order_cash.pop(rec.order_id, 0))
 
@@ -765,6 +808,18 @@ class ExchangeService:
             view = rec.view()
         self._durable(seq, events)
         return view
+
+    def cancel_signed(self, order_id: int, signature: bytes) -> dict[str, Any]:
+        """Cancels an order on its trader's signed CancelOrder(orderHash) (signing.py): for
+        traders who hold their own keys and no API key."""
+        rec = self.orders.get(order_id)
+        if rec is None:
+            raise ExchangeError(404, "unknown_order", f"order {order_id} does not exist")
+        signer = recover(cancel_digest(rec.digest, self.domain), signature)
+        if signer is None or signer.lower() != rec.order.trader.lower():
+            raise ExchangeError(401, "bad_signature", "the cancel is not signed by the order's "
+                                "trader")
+        return self.cancel(rec.order.trader, order_id)
 
     def cancel_all(self, trader: str, instrument: str) -> list[int]:
         with self.lock:
@@ -817,6 +872,18 @@ class ExchangeService:
         if self._snapshotting.acquire(timeout=60):  # a snapshot being written finishes first
             self._snapshotting.release()
         self.journal.close()
+
+
+def _signed(o: Order, signature: bytes) -> dict[str, Any]:
+    """A signed order as the journal keeps it."""
+    return {"signature": "0x" + signature.hex(), "order": {
+        "trader": o.trader, "side": o.side, "instrument": o.instrument, "price": o.price,
+        "quantity": o.quantity, "time_in_force": o.time_in_force, "nonce": o.nonce,
+        "expiry": o.expiry, "client_order_id": "0x" + o.client_order_id.hex()}}
+
+
+def _class_of(raw: dict[str, Any] | None) -> CreditClass | None:
+    return CreditClass(**raw) if raw else None
 
 
 def _order_of(o: dict[str, Any]) -> Order:

@@ -28,6 +28,8 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 
+from chain.metatx import EIP712_DOMAIN_FIELDS
+
 ORDER_TYPE = (
     "Order(address trader,uint8 side,uint64 instrument,uint128 price,uint128 quantity,"
     "uint8 timeInForce,uint64 nonce,uint64 expiry,bytes32 clientOrderId)"
@@ -44,6 +46,12 @@ ORDER_FIELDS = [
     {"name": "expiry", "type": "uint64"},
     {"name": "clientOrderId", "type": "bytes32"},
 ]
+# An off-chain request to cancel one resting order, signed under the same domain by the order's
+# trader: traders with their own keys cancel without an API key. Replaying it is harmless (an
+# order is cancelled once); it names the order by its EIP-712 hash, which is unique.
+CANCEL_TYPE = "CancelOrder(bytes32 orderHash)"
+CANCEL_TYPEHASH = keccak(text=CANCEL_TYPE)
+CANCEL_FIELDS = [{"name": "orderHash", "type": "bytes32"}]
 DOMAIN_NAME = "Tanhui Settlement"
 DOMAIN_VERSION = "1"
 
@@ -106,14 +114,7 @@ class Order:
 def typed_data(order: Order, domain: Domain) -> dict[str, Any]:
     """The full EIP-712 document (what a wallet shows and signs)."""
     return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "Order": ORDER_FIELDS,
-        },
+        "types": {"EIP712Domain": EIP712_DOMAIN_FIELDS, "Order": ORDER_FIELDS},
         "primaryType": "Order",
         "domain": domain.as_dict(),
         "message": order.message(),
@@ -150,17 +151,39 @@ def recover_signer(order: Order, signature: bytes, domain: Domain,
                    digest: bytes | None = None) -> str | None:
     """The address that signed `order`, or None for a signature the contract would refuse
     (wrong length, v not 27/28, s in the upper half: OpenZeppelin's ECDSA rules)."""
+    return recover(digest if digest is not None else order_digest(order, domain), signature)
+
+
+def recover(digest: bytes, signature: bytes) -> str | None:
+    """The signer of an EIP-712 `digest`, under OpenZeppelin's ECDSA rules; None if invalid."""
     if len(signature) != 65 or signature[64] not in (27, 28):
         return None
     if int.from_bytes(signature[32:64], "big") > SECP256K1_HALF_N:
         return None
     try:
         public = PublicKey.from_signature_and_message(
-            signature[:64] + bytes([signature[64] - 27]),
-            digest if digest is not None else order_digest(order, domain), hasher=None)
+            signature[:64] + bytes([signature[64] - 27]), digest, hasher=None)
     except ValueError:
         return None
     return checksum(keccak(public.format(compressed=False)[1:])[12:])
+
+
+def cancel_digest(order_hash: bytes, domain: Domain) -> bytes:
+    """The EIP-712 digest of CancelOrder(orderHash)."""
+    return keccak(b"\x19\x01" + domain.separator + keccak(CANCEL_TYPEHASH + order_hash))
+
+
+def cancel_typed_data(order_hash: bytes, domain: Domain) -> dict[str, Any]:
+    """The EIP-712 document of a cancel request (what a wallet shows and signs)."""
+    return {"types": {"EIP712Domain": EIP712_DOMAIN_FIELDS, "CancelOrder": CANCEL_FIELDS},
+            "primaryType": "CancelOrder", "domain": domain.as_dict(),
+            "message": {"orderHash": order_hash}}
+
+
+def sign_cancel(account: LocalAccount, order_hash: bytes, domain: Domain) -> bytes:
+    signed = Account.sign_typed_data(account.key,
+                                     full_message=cancel_typed_data(order_hash, domain))
+    return bytes(signed.signature)
 
 
 def signable(order: Order, domain: Domain) -> Any:

@@ -61,7 +61,10 @@ class Scenario:
     def __init__(self, ledger: Ledger, accounts: dict[str, LocalAccount]) -> None:
         self.ledger = ledger
         self.acc = accounts
-        self._codes = 0
+        # methodology codes are unique on chain: continue after those already registered, so
+        # several builders can share a chain state
+        self._codes = int(ledger.chain.call(
+            ledger.c("MethodologyRegistry").functions.methodologyCount()))
         self._next_period: dict[int, int] = {}
         self._tags = 0
 

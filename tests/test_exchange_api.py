@@ -387,3 +387,23 @@ def test_hand_encoded_balance_reads_agree_with_the_contracts(
             sc.cash.functions.balanceOf(who)))
     assert sc.credit_balance(acc["trader1"].address, market) == 100 * T
     assert sc.cash_balance(acc["trader2"].address) == 500_000_00
+
+
+def test_a_trader_cancels_with_a_signed_cancel_and_nobody_else_can(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount]
+) -> None:
+    from exchange.signing import sign_cancel
+
+    order = api.post("/v1/exchange/orders", None,
+                     signed(acc, ex, "trader1", "sell", PRICE, 2 * T, 1), status=201)
+    digest = bytes.fromhex(order["order_hash"][2:])
+    path = f"/v1/exchange/orders/{order['order_id']}/cancel"
+    other = {"signature": "0x" + sign_cancel(acc["trader2"], digest, ex.chain.domain).hex()}
+    assert api.error("POST", path, None, other, 401) == "bad_signature"
+    assert ex.service.orders[order["order_id"]].status == "open"
+    mine = {"signature": "0x" + sign_cancel(acc["trader1"], digest, ex.chain.domain).hex()}
+    assert api.post(path, None, mine)["status"] == "cancelled"
+    assert api.error("POST", path, None, mine, 409) == "order_not_open"  # replayed: no effect
+    assert api.error("POST", "/v1/exchange/orders/999999/cancel", None, mine,
+                     404) == "unknown_order"
+    assert api.get(f"/v1/exchange/depth/{INSTRUMENT}")["asks"] == []

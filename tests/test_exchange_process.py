@@ -91,6 +91,8 @@ def test_the_example_client_trades_and_sees_settlement(tmp_path: Path) -> None:
                 capture_output=True, text=True, timeout=60, check=False)
             assert seller.returncode == 0, seller.stderr
             buyer = TraderClient(url, acc["trader2"].key.hex())
+            resting = buyer.place(buyer.order("buy", INSTRUMENT, PRICE - 1_000, T))
+            assert buyer.cancel(resting)["status"] == "cancelled"  # signed, no API key
             placed = buyer.place(buyer.order("buy", INSTRUMENT, PRICE, 5 * T))
             assert placed["status"] == "filled"
             buyer.wait_settled(placed["order_id"])

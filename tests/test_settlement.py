@@ -73,6 +73,21 @@ def test_python_and_the_contract_hash_and_recover_orders_alike(
     assert recover_signer(replace(buy, price=PRICE + 1), sig, sc.domain) != acc["trader2"].address
 
 
+def test_the_fast_cancel_digest_is_the_eip712_digest_wallets_sign(
+    sc: SettlementChain, acc: dict[str, LocalAccount]
+) -> None:
+    from eth_account.messages import _hash_eip191_message, encode_typed_data
+
+    from exchange.signing import cancel_digest, cancel_typed_data, recover, sign_cancel
+
+    h = order_digest(orders(acc)[0], sc.domain)
+    assert cancel_digest(h, sc.domain) == _hash_eip191_message(
+        encode_typed_data(full_message=cancel_typed_data(h, sc.domain)))
+    sig = sign_cancel(acc["trader2"], h, sc.domain)
+    assert recover(cancel_digest(h, sc.domain), sig) == acc["trader2"].address
+    assert recover(cancel_digest(bytes(32), sc.domain), sig) != acc["trader2"].address
+
+
 def test_a_trade_moves_credits_and_cash_atomically_with_fees(
     sc: SettlementChain, ledger: Ledger, acc: dict[str, LocalAccount], market: dict[str, int]
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
@@ -23,9 +24,9 @@ from api.auth import CallerDep, authenticate, require_role
 from api.deps import ViewDep, WriterDep
 from api.errors import ApiError
 from api.fields import STRICT
-from exchange.instruments import InstrumentSpec, Status
+from exchange.instruments import CreditClass, InstrumentSpec, Status
 from exchange.service import ExchangeService
-from exchange.signing import ORDER_FIELDS, Order, sign_order
+from exchange.signing import CANCEL_FIELDS, ORDER_FIELDS, Order, sign_order
 
 router = APIRouter(prefix="/v1/exchange", tags=["exchange"])
 
@@ -62,6 +63,9 @@ class PlaceIn(BaseModel):
     order: OrderIn
     signature: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{130}$")
     type: Literal["limit", "market"] = "limit"
+    # a sell on a class instrument may name the eligible batch it delivers (not signed: the
+    # trader's order allows any eligible batch; this only states a preference)
+    delivery_batch: Annotated[int, Field(ge=1, le=2**64 - 1)] | None = None
 
 
 class SignedOrderIn(BaseModel):
@@ -80,11 +84,22 @@ class BlockTradeIn(BaseModel):
     quantity: U128
 
 
+class CreditClassIn(BaseModel):
+    """A standardized class: one methodology, monitoring periods starting in a window."""
+
+    model_config = STRICT
+
+    methodology_id: Annotated[int, Field(ge=1, le=2**64 - 1)]
+    vintage_from: U64  # unix seconds, inclusive
+    vintage_to: U64  # unix seconds, exclusive
+
+
 class InstrumentIn(BaseModel):
     model_config = STRICT
 
     instrument: Annotated[int, Field(ge=1, le=2**64 - 1)]
-    batch_id: Annotated[int, Field(ge=1, le=2**64 - 1)]
+    batch_id: Annotated[int, Field(ge=1, le=2**64 - 1)] | None = None
+    credit_class: CreditClassIn | None = None
     tick: Annotated[int, Field(ge=1, le=10**9)] = 1
     lot: Annotated[int, Field(ge=1, le=10**15)] = 1_000_000
     reference_price: Annotated[int, Field(ge=0, le=10**12)] = 0
@@ -125,6 +140,7 @@ def domain(request: Request) -> dict[str, Any]:
     """The EIP-712 domain and the Order type traders sign."""
     d = _service(request).domain
     return {"domain": d.as_dict(), "types": {"Order": ORDER_FIELDS}, "primaryType": "Order",
+            "cancel": {"types": {"CancelOrder": CANCEL_FIELDS}, "primaryType": "CancelOrder"},
             "units": {"price": "fen per tonne", "quantity": "credit units (1 t = 1,000,000)"}}
 
 
@@ -132,7 +148,9 @@ def domain(request: Request) -> dict[str, Any]:
 def instruments(request: Request) -> list[dict[str, Any]]:
     """Listed instruments with their trading parameters."""
     s = _service(request)
-    return [{"instrument": int(k), "batch_id": v.batch_id, "tick": v.spec.tick, "lot": v.spec.lot,
+    return [{"instrument": int(k), "batch_id": v.batch_id or None,
+             "credit_class": asdict(v.credit_class) if v.credit_class else None,
+             "tick": v.spec.tick, "lot": v.spec.lot,
              "reference_price": v.spec.reference_price, "band_bps": v.spec.band_bps,
              "block_band_bps": v.spec.block_band_bps, "status": str(v.spec.status),
              "session_open_s": v.spec.session_open, "session_close_s": v.spec.session_close}
@@ -142,22 +160,36 @@ def instruments(request: Request) -> list[dict[str, Any]]:
 @router.post("/instruments", status_code=201)
 def list_instrument(body: InstrumentIn, request: Request, caller: CallerDep, view: ViewDep,
                     writer: WriterDep) -> dict[str, Any]:
-    """Lists a spot instrument of one batch, on chain (Settlement) and in the engine. Exchange."""
+    """Lists a spot instrument, on chain (Settlement) and in the engine: of one batch
+    (`batch_id`), or of a standardized credit class (`credit_class`: methodology and vintage
+    window), deliverable by any eligible batch. Exchange."""
     s = _service(request)
     require_role(view, caller, "EXCHANGE")
     if str(body.instrument) in s.listings:
         raise ApiError(409, "instrument_exists", f"instrument {body.instrument} is listed")
-    if view.batch(body.batch_id) is None:
+    c = body.credit_class
+    if (body.batch_id is None) == (c is None):
+        raise ApiError(422, "invalid_instrument", "give either batch_id or credit_class")
+    if body.batch_id is not None and view.batch(body.batch_id) is None:
         raise ApiError(404, "batch_not_found", f"batch {body.batch_id} does not exist")
+    if c is not None:
+        if view.methodology(c.methodology_id) is None:
+            raise ApiError(404, "methodology_not_found",
+                           f"methodology {c.methodology_id} does not exist")
+        if c.vintage_from >= c.vintage_to:
+            raise ApiError(422, "invalid_instrument", "vintage_from must precede vintage_to")
     session_open, session_close = body.session()
-    writer._send(caller.key(), "Settlement", "setInstrument", body.instrument, body.batch_id, 0,
-                 0, 0)
+    credit_class = CreditClass(c.methodology_id, c.vintage_from, c.vintage_to) if c else None
+    writer._send(caller.key(), "Settlement", "setInstrument", body.instrument,
+                 body.batch_id or 0, *((c.methodology_id, c.vintage_from, c.vintage_to)
+                                       if c else (0, 0, 0)))
     spec = InstrumentSpec(str(body.instrument), tick=body.tick, lot=body.lot,
                           reference_price=body.reference_price, band_bps=body.band_bps,
                           block_band_bps=body.block_band_bps, status=Status(body.status),
                           session_open=session_open, session_close=session_close)
-    s.list_instrument(spec, body.batch_id)
-    return {"instrument": body.instrument, "batch_id": body.batch_id, "status": body.status}
+    s.list_instrument(spec, body.batch_id or 0, credit_class)
+    return {"instrument": body.instrument, "batch_id": body.batch_id,
+            "credit_class": c.model_dump() if c else None, "status": body.status}
 
 
 @router.post("/instruments/{instrument}/status")
@@ -223,7 +255,7 @@ async def place(body: PlaceIn, request: Request) -> JSONResponse:
                             status_code=201)
     order = _signed_order(body.order)
     view = await _service(request).submit_async(order, bytes.fromhex(body.signature[2:]),
-                                                body.type)
+                                                body.type, body.delivery_batch)
     return JSONResponse(view, status_code=201)
 
 
@@ -236,7 +268,8 @@ def _place_custodial(body: PlaceIn, request: Request) -> dict[str, Any]:
         raise ApiError(403, "not_order_owner", "custodial orders are the caller's own")
     s = _service(request)
     order = _as_order(o, caller.address)
-    return s.submit(order, sign_order(caller.key(), order, s.domain), body.type)
+    return s.submit(order, sign_order(caller.key(), order, s.domain), body.type,
+                    body.delivery_batch)
 
 
 def _signed_order(o: OrderIn) -> Order:
@@ -261,6 +294,19 @@ def cancel(order_id: Id, request: Request,
            caller: CallerDep) -> dict[str, Any]:
     """Cancels one of the caller's open orders."""
     return _service(request).cancel(caller.address, order_id)
+
+
+class SignedCancelIn(BaseModel):
+    model_config = STRICT
+
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
+
+
+@router.post("/orders/{order_id}/cancel")
+def cancel_signed(order_id: Id, body: SignedCancelIn, request: Request) -> dict[str, Any]:
+    """Cancels an order on its trader's EIP-712 signature of `CancelOrder(bytes32 orderHash)`
+    (the order's `order_hash`, same domain as orders): no API key needed."""
+    return _service(request).cancel_signed(order_id, bytes.fromhex(body.signature[2:]))
 
 
 @router.post("/orders/cancel-all")

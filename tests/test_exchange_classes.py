@@ -1,0 +1,147 @@
+"""Class instruments: a standardized credit class (one methodology, a vintage window) trades as
+one book; each sell is bound to one eligible batch its seller holds, and that batch is what
+settles on chain."""
+
+# The exchange fixtures (api, db, ex, market) come from test_exchange_api; pytest finds them
+# by name, so the parameters below "redefine" the imports.
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from eth_account.signers.local import LocalAccount
+
+from exchange.runtime import Exchange, open_exchange
+from registry.ledger import Ledger
+from tanhui.scenario import Batch, Scenario
+from tests.test_api_support import Api
+from tests.test_exchange_api import PRICE, T, api, db, ex, market, signed  # noqa: F401
+
+CLASS = 21
+
+
+@pytest.fixture
+def vintages(ledger: Ledger, acc: dict[str, LocalAccount], market: int) -> list[Batch]:
+    """Three consecutive vintages of one project (the class admits the first two) and a batch
+    of another methodology; trader1 holds 3 t, 5 t, 10 t and 10 t of them."""
+    sc = Scenario(ledger, acc)
+    first = sc.batch(quantity=100 * T)
+    second = sc.batch(quantity=100 * T, project_id=first.project_id)
+    third = sc.batch(quantity=100 * T, project_id=first.project_id)
+    other = sc.batch(quantity=100 * T)
+    for b, qty in ((first, 3), (second, 5), (third, 10), (other, 10)):
+        ledger.transfer(acc["developer"], acc["trader1"].address, b.batch_id, qty * T)
+    return [first, second, third, other]
+
+
+@pytest.fixture
+def listed(api: Api, ledger: Ledger, vintages: list[Batch]) -> dict[str, int]:
+    first, second = (ledger.batch(b.batch_id) for b in vintages[:2])
+    klass = {"methodology_id": vintages[0].methodology_id,
+             "vintage_from": int(first["periodStart"]),
+             "vintage_to": int(second["periodEnd"])}
+    api.post("/v1/exchange/instruments", "exchange",
+             {"instrument": CLASS, "credit_class": klass, "tick": 5, "lot": T,
+              "reference_price": PRICE}, status=201)
+    return klass
+
+
+def test_a_class_instrument_is_listed_with_its_methodology_and_vintage_window(
+    api: Api, listed: dict[str, int]
+) -> None:
+    [row] = [i for i in api.get("/v1/exchange/instruments") if i["instrument"] == CLASS]
+    assert row["batch_id"] is None and row["credit_class"] == listed
+
+
+def test_a_class_sell_delivers_the_eligible_batch_with_most_free_credits(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger,
+    vintages: list[Batch], listed: dict[str, int]
+) -> None:
+    second = vintages[1].batch_id
+    sell = api.post("/v1/exchange/orders", None,
+                    signed(acc, ex, "trader1", "sell", PRICE, 4 * T, 1, instrument=CLASS),
+                    status=201)
+    assert sell["delivery_batch"] == second  # 5 t free there, 3 t in the first vintage
+    buy = api.post("/v1/exchange/orders", None,
+                   signed(acc, ex, "trader2", "buy", PRICE, 4 * T, 1, instrument=CLASS),
+                   status=201)
+    [trade] = buy["trades"]
+    assert trade["batch_id"] == second
+    assert ex.worker.run_once() == 1
+    assert ledger.balance(acc["trader2"].address, second) == 4 * T
+    assert ledger.balance(acc["trader1"].address, second) == T
+
+
+def test_a_class_sell_must_fit_in_one_batch(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], listed: dict[str, int]
+) -> None:
+    # 8 t eligible in all (3 + 5), but one trade settles one batch; the third vintage and
+    # the other methodology's batch do not count
+    r = api.raw("POST", "/v1/exchange/orders", None,
+                signed(acc, ex, "trader1", "sell", PRICE, 6 * T, 1, instrument=CLASS))
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "insufficient_balance")
+    assert r.json()["error"]["details"] == {"free": 5 * T, "needed": 6 * T}
+
+
+def test_reservations_move_the_next_class_sell_to_another_batch(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], vintages: list[Batch],
+    listed: dict[str, int]
+) -> None:
+    first, second = vintages[0].batch_id, vintages[1].batch_id
+    a = api.post("/v1/exchange/orders", None,
+                 signed(acc, ex, "trader1", "sell", PRICE, 4 * T, 1, instrument=CLASS),
+                 status=201)
+    b = api.post("/v1/exchange/orders", None,
+                 signed(acc, ex, "trader1", "sell", PRICE, 3 * T, 2, instrument=CLASS),
+                 status=201)
+    assert (a["delivery_batch"], b["delivery_batch"]) == (second, first)
+    r = api.raw("POST", "/v1/exchange/orders", None,
+                signed(acc, ex, "trader1", "sell", PRICE, 2 * T, 3, instrument=CLASS))
+    assert r.json()["error"]["code"] == "insufficient_balance"  # 1 t left in the second
+
+
+def test_a_seller_may_name_an_eligible_delivery_batch_but_no_other(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], vintages: list[Batch],
+    listed: dict[str, int]
+) -> None:
+    first, third = vintages[0].batch_id, vintages[2].batch_id
+    named = {**signed(acc, ex, "trader1", "sell", PRICE, 2 * T, 1, instrument=CLASS),
+             "delivery_batch": first}
+    assert api.post("/v1/exchange/orders", None, named, status=201)["delivery_batch"] == first
+    wrong = {**signed(acc, ex, "trader1", "sell", PRICE, 2 * T, 2, instrument=CLASS),
+             "delivery_batch": third}
+    r = api.raw("POST", "/v1/exchange/orders", None, wrong)
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "ineligible_batch")
+
+
+def test_a_listing_names_a_batch_or_a_class_not_both(
+    api: Api, vintages: list[Batch], listed: dict[str, int]
+) -> None:
+    both = {"instrument": 22, "batch_id": vintages[0].batch_id, "credit_class": listed}
+    assert api.error("POST", "/v1/exchange/instruments", "exchange", both,
+                     422) == "invalid_instrument"
+    assert api.error("POST", "/v1/exchange/instruments", "exchange", {"instrument": 22},
+                     422) == "invalid_instrument"
+    backwards = {"instrument": 22, "credit_class": {**listed, "vintage_to": 1}}
+    assert api.error("POST", "/v1/exchange/instruments", "exchange", backwards,
+                     422) == "invalid_instrument"
+
+
+def test_class_listings_and_delivery_batches_survive_a_restart(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger, tmp_path: Path,
+    listed: dict[str, int]
+) -> None:
+    sell = api.post("/v1/exchange/orders", None,
+                    signed(acc, ex, "trader1", "sell", PRICE, 2 * T, 1, instrument=CLASS),
+                    status=201)
+    after = open_exchange(ledger, tmp_path / "exchange", acc["exchange"])
+    try:
+        assert after.service.listings[str(CLASS)].credit_class == (
+            ex.service.listings[str(CLASS)].credit_class)
+        assert after.service.orders[sell["order_id"]].view() == (
+            ex.service.orders[sell["order_id"]].view())
+        assert after.service.res_credits == ex.service.res_credits
+    finally:
+        after.service.close()
