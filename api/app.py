@@ -29,6 +29,7 @@ from api.forwarding import ForwardingLedger, Relayer, relayer_account
 from api.onchain import ChainView
 from api.routes import (
     batches,
+    cash,
     certificates,
     credits,
     exchange,
@@ -132,6 +133,6 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     # Routes are matched in order, one by one: the exchange's (order entry is the hot path)
     # come first; no other route shares their /v1/exchange prefix.
     for module in (exchange, health, members, methodologies, projects, reports, batches,
-                   credits, relay, certificates, reads, oracle):
+                   credits, relay, certificates, reads, oracle, cash):
         app.include_router(module.router)
     return app

@@ -85,6 +85,11 @@ class CreditClass:
 CHINA_OFFSET_S = 8 * 3_600
 
 
+def trading_day(unix_ms: int) -> int:
+    """Days since the epoch in China time: the unit the reference price rolls over in."""
+    return (unix_ms // 1_000 + CHINA_OFFSET_S) // 86_400
+
+
 def in_session(spec: InstrumentSpec, unix_s: int) -> bool:
     """Whether `unix_s` falls inside the instrument's daily trading session (China time)."""
     t = (unix_s + CHINA_OFFSET_S) % 86_400

@@ -19,12 +19,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from exchange.engine import Engine
-from exchange.instruments import CreditClass, InstrumentSpec, Status, check_order, in_session
+from exchange.instruments import (
+    CreditClass,
+    InstrumentSpec,
+    Status,
+    check_order,
+    in_session,
+    trading_day,
+)
 from exchange.journal import Journal
 from exchange.marketdata import MarketData
 from exchange.orders import (
@@ -81,6 +88,12 @@ class Listing:
     spec: InstrumentSpec
     batch_id: int  # the batch delivered (spot per batch); 0 for a class
     credit_class: CreditClass | None = None  # a class: any eligible batch delivers
+    # the previous close: the last price of continuous trading or an auction (block trades
+    # do not count), and the China-time trading day it traded on; `reference_day` is the day
+    # the reference was last set (listing, the exchange's status call, or the daily roll)
+    last_price: int = 0
+    last_day: int = 0
+    reference_day: int = 0
 
 
 @dataclass(frozen=True)
@@ -263,7 +276,8 @@ class ExchangeService:
                 "engine": self.engine.snapshot(),
                 "listings": {k: {"spec": {**asdict(v.spec), "status": str(v.spec.status)},
                                  "batch_id": v.batch_id,
-                                 "class": asdict(v.credit_class) if v.credit_class else None}
+                                 "class": asdict(v.credit_class) if v.credit_class else None,
+                                 "close": [v.last_price, v.last_day, v.reference_day]}
                              for k, v in self.listings.items()},
                 "orders": [[r.order_id, {**vars(r.order),
                                          "client_order_id": r.order.client_order_id.hex()},
@@ -296,7 +310,8 @@ class ExchangeService:
         for name, raw in state["listings"].items():
             spec = InstrumentSpec(**{**raw["spec"], "status": Status(raw["spec"]["status"])})
             self.listings[name] = Listing(self.engine.specs.get(name, spec), raw["batch_id"],
-                                          _class_of(raw.get("class")))
+                                          _class_of(raw.get("class")),
+                                          *raw.get("close", (0, 0, 0)))
         for oid, o, sig, otype, status, filled, reason, *rest in state["orders"]:
             order = Order(**{**o, "client_order_id": bytes.fromhex(o["client_order_id"])})
             batch = rest[0] if rest else self.listings[str(order.instrument)].batch_id
@@ -338,12 +353,16 @@ class ExchangeService:
             spec = InstrumentSpec(**{**entry["spec"], "status": Status(entry["spec"]["status"])})
             self.engine.add_instrument(spec)
             self.listings[spec.instrument] = Listing(spec, int(entry["batch_id"]),
-                                                     _class_of(entry.get("class")))
+                                                     _class_of(entry.get("class")),
+                                                     reference_day=trading_day(ts))
             return []
         if kind == "status":
             events = self.engine.process(SetStatus(entry["instrument"], entry["status"],
                                                    int(entry.get("reference_price", 0)), ts))
-            self.listings[entry["instrument"]].spec = self.engine.specs[entry["instrument"]]
+            listing = self.listings[entry["instrument"]]
+            listing.spec = self.engine.specs[entry["instrument"]]
+            if int(entry.get("reference_price", 0)) > 0:
+                listing.reference_day = trading_day(ts)
             return events
         if kind == "block":
             return self._apply_block(entry, seq, ts)
@@ -442,6 +461,7 @@ class ExchangeService:
             raise ExchangeError(422, "mismatched_orders", "price or quantity outside the "
                                 "orders' limits")
         listing = self._listing(str(buy.instrument))
+        verified = []
         for order, sig in ((buy, buy_signature), (sell, sell_signature)):
             digest = order_digest(order, self.domain)
             signer = recover_signer(order, sig, self.domain, digest)
@@ -449,9 +469,8 @@ class ExchangeService:
                 raise ExchangeError(401, "bad_signature", "a signature is not its trader's")
             if digest in self.by_digest:
                 raise ExchangeError(409, "duplicate_order", "an order was already used")
-        problem = check_order(listing.spec, price, quantity, block=True)
-        if problem is not None:
-            raise ExchangeError(422, str(problem), f"block trade refused: {problem}")
+            verified.append(_spelled(order, signer))
+        buy, sell = verified
         if buy.trader.lower() == sell.trader.lower():
             raise ExchangeError(422, "self_trade", "buyer and seller are the same member")
         sized_buy = Order(buy.trader, 0, buy.instrument, price, quantity, 0, buy.nonce,
@@ -461,6 +480,7 @@ class ExchangeService:
         held_buy = self._held(sized_buy, listing)
         held_sell = self._held(sized_sell, listing)
         with self.lock:
+            self._roll_reference(listing)
             self._check(sized_buy, listing, "block", held_buy, block=True)
             batch = self._check(sized_sell, listing, "block", held_sell, block=True)
             seq, events = self._commit({"type": "block", "price": price, "quantity": quantity,
@@ -503,6 +523,8 @@ class ExchangeService:
                           left - held + self.cash_for(ev.quantity, ev.price))
                 self._record_trade(TradeRecord(ev, sell.batch_id, buy.order_id, sell.order_id))
                 self.market.on_trade(ev)
+                listing = self.listings[ev.instrument]
+                listing.last_price, listing.last_day = ev.price, trading_day(ev.ts)
             elif isinstance(ev, Cancelled):
                 rec = self.orders[ev.order_id]
                 if str(ev.reason) != "moved":
@@ -588,6 +610,7 @@ class ExchangeService:
         signer = recover_signer(order, signature, self.domain, digest)
         if signer is None or signer.lower() != order.trader.lower() or order.side != 1:
             raise ExchangeError(401, "bad_signature", "the lot needs its seller's signed sell")
+        order = _spelled(order, signer)
         held = self._held(order, listing)
         with self.lock:
             if digest in self.by_digest:
@@ -601,6 +624,19 @@ class ExchangeService:
             raise ExchangeError(409, "instrument_busy", "the instrument has resting orders or "
                                 "an auction already")
         return view
+
+    def _roll_reference(self, listing: Listing) -> None:
+        """On an instrument's first command of a new trading day, the previous close becomes
+        the reference price the bands are taken from (as on the Chinese pilot exchanges). The
+        roll is a journaled status entry, so replay repeats it; a reference the exchange set
+        itself that day is kept. Call under the lock."""
+        today = trading_day(int(self.clock() * 1000))
+        if (today > listing.reference_day and listing.last_price > 0
+                and listing.last_day < today
+                and listing.spec.status in (Status.OPEN, Status.HALTED)):
+            self._commit({"type": "status", "instrument": listing.spec.instrument,
+                          "status": str(listing.spec.status),
+                          "reference_price": listing.last_price, "roll": True})
 
     def _listing(self, instrument: str) -> Listing:
         listing = self.listings.get(instrument)
@@ -638,6 +674,7 @@ class ExchangeService:
         signer = recover_signer(order, signature, self.domain, digest)
         if signer is None or signer.lower() != order.trader.lower():
             raise ExchangeError(401, "bad_signature", "the signature is not the trader's")
+        order = _spelled(order, signer)
         # chain reads happen before the lock, so a slow node never stalls other orders
         held = self._held(order, listing, delivery_batch)
         with self.lock:
@@ -654,6 +691,7 @@ class ExchangeService:
                 # the original may still be waiting for its fsync: so does this answer
                 return known, [], {**existing.view(), "trades": self._trades_of(known),
                                    "replayed": True}
+            self._roll_reference(listing)
             batch = self._check(order, listing, otype, held)
             self._digest_hint = digest
             seq, events = self._commit({
@@ -872,6 +910,12 @@ class ExchangeService:
         if self._snapshotting.acquire(timeout=60):  # a snapshot being written finishes first
             self._snapshotting.release()
         self.journal.close()
+
+
+def _spelled(order: Order, signer: str) -> Order:
+    """The order with its trader spelled as the checksummed signer: reservations, limits and
+    client order ids are keyed by that string, so every spelling of an address must be one."""
+    return order if order.trader == signer else replace(order, trader=signer)
 
 
 def _signed(o: Order, signature: bytes) -> dict[str, Any]:

@@ -407,3 +407,49 @@ def test_a_trader_cancels_with_a_signed_cancel_and_nobody_else_can(
     assert api.error("POST", "/v1/exchange/orders/999999/cancel", None, mine,
                      404) == "unknown_order"
     assert api.get(f"/v1/exchange/depth/{INSTRUMENT}")["asks"] == []
+
+
+def _trade_at(api: Api, ex: Exchange, acc: dict[str, LocalAccount], price: int,
+              nonce: int) -> None:
+    far = int(time.time()) + 30 * 86_400
+    api.post("/v1/exchange/orders", None,
+             signed(acc, ex, "trader1", "sell", price, T, nonce, expiry=far), status=201)
+    buy = api.post("/v1/exchange/orders", None,
+                   signed(acc, ex, "trader2", "buy", price, T, nonce, expiry=far), status=201)
+    assert buy["status"] == "filled"
+
+
+def test_the_previous_close_becomes_the_next_days_reference_price(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger, tmp_path: Path
+) -> None:
+    now = time.time()
+    ex.service.clock = lambda: now
+    close = PRICE + 5_000
+    _trade_at(api, ex, acc, close, 1)
+    far = int(now) + 30 * 86_400
+    # 71,500 lies outside ±10 % of the listing's 60,000 but inside ±10 % of the 65,000 close
+    high = signed(acc, ex, "trader1", "sell", 71_500, T, 2, expiry=far)
+    assert api.error("POST", "/v1/exchange/orders", None, high, 422) == "outside_price_band"
+    ex.service.clock = lambda: now + 86_400  # the next trading day
+    assert api.post("/v1/exchange/orders", None, high, status=201)["status"] == "open"
+    [row] = [i for i in api.get("/v1/exchange/instruments") if i["instrument"] == INSTRUMENT]
+    assert row["reference_price"] == close
+    after = open_exchange(ledger, tmp_path / "exchange", acc["exchange"])
+    try:  # the roll is journaled: replay (at any clock) comes back to the same reference
+        assert after.service.listings[str(INSTRUMENT)].spec.reference_price == close
+    finally:
+        after.service.close()
+
+
+def test_a_reference_the_exchange_sets_on_a_new_day_is_not_rolled_over(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount]
+) -> None:
+    now = time.time()
+    ex.service.clock = lambda: now
+    _trade_at(api, ex, acc, PRICE + 5_000, 1)
+    ex.service.clock = lambda: now + 86_400
+    api.post(f"/v1/exchange/instruments/{INSTRUMENT}/status", "exchange",
+             {"status": "open", "reference_price": PRICE})
+    high = signed(acc, ex, "trader1", "sell", 71_500, T, 2, expiry=int(now) + 30 * 86_400)
+    assert api.error("POST", "/v1/exchange/orders", None, high, 422) == "outside_price_band"
+    assert ex.service.listings[str(INSTRUMENT)].spec.reference_price == PRICE

@@ -26,7 +26,7 @@ from api.errors import ApiError
 from api.fields import STRICT
 from exchange.instruments import CreditClass, InstrumentSpec, Status
 from exchange.service import ExchangeService
-from exchange.signing import CANCEL_FIELDS, ORDER_FIELDS, Order, sign_order
+from exchange.signing import CANCEL_FIELDS, ORDER_FIELDS, Order, checksum, sign_order
 
 router = APIRouter(prefix="/v1/exchange", tags=["exchange"])
 
@@ -279,7 +279,8 @@ def _signed_order(o: OrderIn) -> Order:
 
 
 def _as_order(o: OrderIn, trader: str) -> Order:
-    return Order(trader, 0 if o.side == "buy" else 1, o.instrument, o.price, o.quantity,
+    # one spelling per member: risk reservations and idempotency keys are by address string
+    return Order(checksum(trader), 0 if o.side == "buy" else 1, o.instrument, o.price, o.quantity,
                  ("gtc", "ioc", "fok").index(o.time_in_force), o.nonce, o.expiry,
                  bytes.fromhex(o.client_order_id[2:]))
 
