@@ -13,6 +13,7 @@ time; the journal itself is never rewritten.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import threading
@@ -22,12 +23,25 @@ from pathlib import Path
 from typing import Any
 
 
+class JournalInUse(RuntimeError):
+    """Another process has this journal open."""
+
+
 class Journal:
     """Append-only, fsync'd, line-delimited JSON; thread-safe."""
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
+        # one writer per journal: a second exchange on the same directory would interleave
+        # sequence numbers; the lock dies with the process (kill -9 included)
+        self._lock_file = open(directory / "journal.lock", "a")  # noqa: SIM115 - held open
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            raise JournalInUse(f"the exchange journal in {directory} is in use by another "
+                               "process") from None
         self.path = directory / "journal.log"
         self._lock = threading.Lock()
         self._sync = threading.Condition(threading.Lock())
@@ -177,3 +191,4 @@ class Journal:
     def close(self) -> None:
         self._executor.shutdown(wait=True)
         self._file.close()
+        self._lock_file.close()  # releases the lock

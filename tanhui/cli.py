@@ -63,15 +63,20 @@ def up(
     data_dir: DataDir = None,
     port: Annotated[int | None, typer.Option(help="API port.")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Run the demo once it is up.")] = False,
+    exchange: Annotated[bool, typer.Option(
+        help="Run the exchange in this process (else run `tanhui exchange run` apart).")] = True,
 ) -> None:
     """Start the chain (embedded anvil unless TANHUI_RPC_URL is set), deploy if needed, and serve
-    the API and the indexer until interrupted. State persists in the data directory."""
+    the API, the indexer and the exchange until interrupted. State persists in the data
+    directory."""
     from tanhui.services import Runtime, provision_dev_api_keys
 
     settings = _settings(data_dir)
     rt = Runtime.start(settings)
     try:
         rt.start_indexer()
+        if exchange and not rt.start_exchange():
+            console.print("[yellow]Exchange off: set TANHUI_EXCHANGE_KEY to run it[/yellow]")
         api_url = rt.serve_in_background(port if port is not None else settings.api_port)
         keys = provision_dev_api_keys(rt) if settings.embedded_chain else {}
         _print_urls(rt, api_url)
@@ -114,6 +119,7 @@ def demo(
     rt = Runtime.start(settings)
     try:
         rt.start_indexer()
+        rt.start_exchange()
         api_url = rt.serve_in_background(0 if settings.api_port == 8000 else settings.api_port)
         keys = provision_dev_api_keys(rt)
         _print_urls(rt, api_url)

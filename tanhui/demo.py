@@ -67,7 +67,7 @@ class DemoError(RuntimeError):
 class Demo:
     """Runs the scenario against a live API with the seats' API keys."""
 
-    STEPS = 14
+    STEPS = 20
 
     def __init__(
         self,
@@ -202,6 +202,7 @@ class Demo:
             {"to": self.addresses["trader2"], "batch_id": bid, "amount": "483.88"},
         )
         self.step("Transfer", "483.88 t → 南宁绿色发展基金 Nanning Green Fund", t2)
+        self.trade(bid)
 
         r1 = self.call(
             "trader1",
@@ -251,6 +252,50 @@ class Demo:
         )
         return self.result
 
+    def trade(self, bid: int) -> None:
+        """The batch on the exchange: the bank books a buyer's cash, both sides approve DvP
+        settlement, the exchange lists the batch, two members' custodial orders cross and the
+        trade settles on chain (credits one way, cash the other, in one transaction)."""
+        listed = self.http.get("/v1/exchange/instruments")
+        if listed.status_code == 503:  # an API started without the exchange
+            self.step("Exchange", "not running in this API: trading skipped")
+            return
+        instrument = max((int(i["instrument"]) for i in listed.json()), default=0) + 1
+        dep = self.call("bank", "POST", "/v1/exchange/cash/deposits", {
+            "account": self.addresses["trader3"], "amount_fen": 500_000_00,
+            "reference": f"BBG-DEMO-{time.time_ns()}"})
+        self.step("Cash deposited", "500,000.00 CNY → 钦州港务集团 Qinzhou Port Group", dep)
+        for seat in ("trader1", "trader3"):
+            a = self.call(seat, "POST", "/v1/exchange/approvals")
+        self.step("Settlement approved", "北港新材料 and 钦州港务 approve DvP settlement",
+                  {"tx_hash": a["tx_hashes"][0]})
+        self.call("exchange", "POST", "/v1/exchange/instruments", {
+            "instrument": instrument, "batch_id": bid, "tick": 1, "lot": 1_000_000,
+            "reference_price": 8_000})
+        self.step("Listed", f"instrument {instrument}: batch #{bid}, reference 80.00 CNY/t "
+                  "±10 %")
+
+        def order(side: str) -> dict[str, Any]:
+            return {"order": {"side": side, "instrument": instrument, "price": 8_200,
+                              "quantity": 50_000_000, "nonce": time.time_ns(),
+                              "expiry": int(time.time()) + 3_600}}
+
+        self.call("trader1", "POST", "/v1/exchange/orders", order("sell"))
+        self.step("Sell order", "50 t at 82.00 CNY/t, 北港新材料 (custodial key)")
+        buy = self.call("trader3", "POST", "/v1/exchange/orders", order("buy"))
+        if buy["status"] != "filled":
+            raise DemoError(f"the buy did not fill: {buy}")
+        [t] = buy["trades"]
+        self.step("Matched", f"trade #{t['trade_id']}: 50 t × 82.00 = 4,100.00 CNY")
+        deadline = time.monotonic() + 60
+        while t["settlement"] != "settled":
+            if t["settlement"] == "failed" or time.monotonic() > deadline:
+                raise DemoError(f"trade not settled: {t}")
+            time.sleep(0.3)
+            t = self.http.get(f"/v1/exchange/orders/{buy['order_id']}").json()["trades"][0]
+        self.step("Settled on chain", "50 t → 钦州港务, 4,100.00 CNY less fees → 北港新材料 "
+                  "(one transaction)", t)
+
     def collect(self, result: DemoResult) -> DemoResult:
         """Reads the indexed outcome (after the index has caught up)."""
         bid = result.batch_id
@@ -259,7 +304,7 @@ class Demo:
             data = batch.json()
             result.issued = str(data.get("issued", ""))
             result.buffer = str(data.get("buffer", ""))
-        for seat in ("developer", "trader1", "trader2"):
+        for seat in ("developer", "trader1", "trader2", "trader3"):
             bal = self.http.get(f"/v1/accounts/{self.addresses[seat]}/balances")
             if bal.status_code == 200:
                 rows = bal.json()

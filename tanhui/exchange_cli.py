@@ -32,6 +32,7 @@ def run(
     import uvicorn
 
     from api.app import create_app
+    from exchange.journal import JournalInUse
     from exchange.runtime import open_exchange
     from tanhui.db import make_engine, migrate
     from tanhui.services import connect, exchange_account
@@ -47,7 +48,11 @@ def run(
         raise typer.Exit(2) from None
     migrate(settings.db_url)
     engine = make_engine(settings.db_url)
-    ex = open_exchange(conn.ledger, settings.data_dir / "exchange", settler)
+    try:
+        ex = open_exchange(conn.ledger, settings.data_dir / "exchange", settler)
+    except JournalInUse as exc:  # `tanhui up` runs the exchange already (or another one)
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     ex.start_worker(settle_interval)
     config = uvicorn.Config(create_app(settings, conn.ledger, engine, ex.service),
                             host=settings.api_host, port=port, log_level="warning")

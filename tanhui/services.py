@@ -40,6 +40,7 @@ class Runtime:
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _server: Any = None
+    exchange: Any = None  # exchange.runtime.Exchange, once start_exchange() ran
 
     @property
     def rpc_url(self) -> str:
@@ -108,7 +109,8 @@ class Runtime:
     def app(self) -> Any:
         from api.app import create_app
 
-        return create_app(self.settings, self.ledger, self.engine)
+        return create_app(self.settings, self.ledger, self.engine,
+                          self.exchange.service if self.exchange is not None else None)
 
     def serve_in_background(self, port: int | None = None) -> str:
         """Runs the API with uvicorn in a thread; returns its base URL."""
@@ -130,12 +132,28 @@ class Runtime:
         self._threads.append(t)
         return f"http://{self.settings.api_host}:{port}"
 
+    def start_exchange(self, settle_interval: float = 0.5) -> bool:
+        """Runs the exchange in this process (journal in <data dir>/exchange, settlement
+        worker signing with the EXCHANGE key), so the API serves /v1/exchange. False, with
+        nothing started, when no exchange key is configured for an external chain."""
+        from exchange.runtime import open_exchange
+
+        try:
+            settler = exchange_account(self.settings)
+        except RuntimeError:
+            return False
+        self.exchange = open_exchange(self.ledger, self.settings.data_dir / "exchange", settler)
+        self.exchange.start_worker(settle_interval)
+        return True
+
     def stop(self) -> None:
         self._stop.set()
         if self._server is not None:
             self._server.should_exit = True
         for t in self._threads:
             t.join(timeout=10)
+        if self.exchange is not None:
+            self.exchange.stop()
         self.engine.dispose()
         if self.node is not None:
             self.node.stop()

@@ -58,10 +58,11 @@ def stop(proc: subprocess.Popen[str]) -> None:
 
 
 @contextmanager
-def tanhui_up(data: Path) -> Iterator[dict[str, str]]:
-    """`tanhui up` on a fresh data directory; yields the environment pointing at it."""
+def tanhui_up(data: Path, exchange: bool = True) -> Iterator[dict[str, str]]:
+    """`tanhui up` on a fresh data directory; yields the environment pointing at it. Without
+    `exchange`, the caller runs `tanhui exchange run` itself."""
     env = stack_env(data)
-    up = start(["up"], env)
+    up = start(["up"] if exchange else ["up", "--no-exchange"], env)
     try:
         wait_healthy(f"http://127.0.0.1:{env['TANHUI_API_PORT']}", up)
         yield env

@@ -16,12 +16,19 @@ def test_demo_runs_end_to_end_through_the_http_api(tmp_path):
     rt = Runtime.start(settings)
     try:
         rt.start_indexer()
+        assert rt.start_exchange()
         url = rt.serve_in_background(0)
         keys = provision_dev_api_keys(rt)
-        demo = Demo(url, keys, {k: a.address for k, a in dev_accounts().items()})
+        addresses = {k: a.address for k, a in dev_accounts().items()}
+        demo = Demo(url, keys, addresses)
         result = demo.run()
         assert result.verified
         assert len(result.retirement_ids) == 2
+        settled = next(s for s in result.steps if s.name == "Settled on chain")
+        assert settled.tx_hash is not None
+        credits = rt.ledger.c("CarbonCredits").functions.balanceOf(addresses["trader3"],
+                                                                    result.batch_id)
+        assert rt.chain.call(credits) == 50_000_000  # 50 t bought on the exchange
         health = httpx.get(url + "/health").json()
         assert health["chain_id"] == 31337
     finally:

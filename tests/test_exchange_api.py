@@ -170,6 +170,7 @@ def test_a_restarted_service_replays_its_journal_exactly(
     ex.service.snapshot()
     api.post("/v1/exchange/orders", None, signed(acc, ex, "trader2", "buy", PRICE, T, 3),
              status=201)
+    ex.service.close()  # one process per journal: the old one stops first
     after = open_exchange(ledger, tmp_path / "exchange", acc["exchange"])
     try:
         assert after.service.engine.snapshot() == ex.service.engine.snapshot()
@@ -298,6 +299,7 @@ def test_a_negotiated_block_trade_settles_without_touching_the_book(
         "duplicate_order")
     assert ex.worker.run_once() == 1
     assert ledger.balance(acc["trader2"].address, market) == 50 * T
+    ex.service.close()  # one process per journal: the old one stops first
     again = open_exchange(ledger, ex.service.journal.directory, acc["exchange"])
     try:  # a replay rebuilds the block trade, settled, with both orders
         assert {k: t.view() for k, t in again.service.trades.items()} == {
@@ -434,6 +436,7 @@ def test_the_previous_close_becomes_the_next_days_reference_price(
     assert api.post("/v1/exchange/orders", None, high, status=201)["status"] == "open"
     [row] = [i for i in api.get("/v1/exchange/instruments") if i["instrument"] == INSTRUMENT]
     assert row["reference_price"] == close
+    ex.service.close()  # one process per journal: the old one stops first
     after = open_exchange(ledger, tmp_path / "exchange", acc["exchange"])
     try:  # the roll is journaled: replay (at any clock) comes back to the same reference
         assert after.service.listings[str(INSTRUMENT)].spec.reference_price == close

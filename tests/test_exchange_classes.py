@@ -136,6 +136,7 @@ def test_class_listings_and_delivery_batches_survive_a_restart(
     sell = api.post("/v1/exchange/orders", None,
                     signed(acc, ex, "trader1", "sell", PRICE, 2 * T, 1, instrument=CLASS),
                     status=201)
+    ex.service.close()  # one process per journal: the old one stops first
     after = open_exchange(ledger, tmp_path / "exchange", acc["exchange"])
     try:
         assert after.service.listings[str(CLASS)].credit_class == (

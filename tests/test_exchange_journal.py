@@ -102,3 +102,13 @@ def test_replay_starts_after_the_latest_snapshot(tmp_path: Path) -> None:
     seq, state = journal.latest_snapshot() or (0, {})
     assert (seq, state) == (4, {"upto": 4})
     assert [e["n"] for e in journal.entries(seq)] == [4]
+
+
+def test_a_second_writer_on_the_same_journal_is_refused(tmp_path: Path) -> None:
+    from exchange.journal import JournalInUse
+
+    first = Journal(tmp_path)
+    with pytest.raises(JournalInUse):
+        Journal(tmp_path)
+    first.close()
+    Journal(tmp_path).close()  # free again once the first has closed

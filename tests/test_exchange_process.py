@@ -76,7 +76,7 @@ def wait_all_settled(url: str, order_ids: list[int], timeout: float = 90) -> lis
 
 
 def test_the_example_client_trades_and_sees_settlement(tmp_path: Path) -> None:
-    with tanhui_up(tmp_path / "data") as env:
+    with tanhui_up(tmp_path / "data", exchange=False) as env:
         batch, keys = prepare(tmp_path / "data")
         port = free_port()
         proc = exchange_process(env, port)
@@ -106,7 +106,7 @@ def test_the_example_client_trades_and_sees_settlement(tmp_path: Path) -> None:
 
 def test_kill_minus_nine_loses_no_acknowledged_order_or_trade(tmp_path: Path) -> None:
     rnd = random.Random(7)
-    with tanhui_up(tmp_path / "data") as env:
+    with tanhui_up(tmp_path / "data", exchange=False) as env:
         batch, keys = prepare(tmp_path / "data")
         acc = dev_accounts()
         port = free_port()
