@@ -264,30 +264,28 @@ class ExchangeService:
 
     def snapshot(self) -> int:
         """Writes a snapshot of everything at the current journal position."""
-        seq, state = self._snapshot_state()
-        self.journal.write_snapshot(seq, state)
+        seq, captured = self._capture()
+        self.journal.write_snapshot(seq, _encode_snapshot(captured))
         return seq
 
-    def _snapshot_state(self) -> tuple[int, dict[str, Any]]:
-        """A consistent copy of the state (under the lock); writing it out needs no lock."""
+    def _capture(self) -> tuple[int, dict[str, Any]]:
+        """A consistent copy of the state, taken under the lock and kept cheap: orders and
+        trades are captured as (record, its mutable fields); their immutable parts (the signed
+        order, the trade) are encoded later without the lock (`_encode_snapshot`)."""
         with self.lock:
             seq = self.journal.last_seq
-            state = {
+            captured = {
                 "engine": self.engine.snapshot(),
                 "listings": {k: {"spec": {**asdict(v.spec), "status": str(v.spec.status)},
                                  "batch_id": v.batch_id,
                                  "class": asdict(v.credit_class) if v.credit_class else None,
                                  "close": [v.last_price, v.last_day, v.reference_day]}
                              for k, v in self.listings.items()},
-                "orders": [[r.order_id, {**vars(r.order),
-                                         "client_order_id": r.order.client_order_id.hex()},
-                            r.signature.hex(), r.otype, r.status, r.filled, r.reason, r.batch_id]
-                           for r in self.orders.values()],
-                "trades": [[list(t.trade), t.batch_id, t.buy_order, t.sell_order, t.status,
-                            t.tx_hash, t.reason] for t in self.trades.values()],
+                "orders": [(r, r.status, r.filled, r.reason) for r in self.orders.values()],
+                "trades": [(t, t.status, t.tx_hash, t.reason) for t in self.trades.values()],
                 "lot_orders": dict(self.lot_orders),
             }
-        return seq, state
+        return seq, captured
 
     def _snapshot_in_background(self) -> None:
         """The copy is taken now; encoding and writing it (most of the time, for a large
@@ -295,11 +293,11 @@ class ExchangeService:
         if self._snapshotting.locked():
             return
         self._snapshotting.acquire()
-        seq, state = self._snapshot_state()
+        seq, captured = self._capture()
 
         def write() -> None:
             try:
-                self.journal.write_snapshot(seq, state)
+                self.journal.write_snapshot(seq, _encode_snapshot(captured))
             finally:
                 self._snapshotting.release()
 
@@ -910,6 +908,19 @@ class ExchangeService:
         if self._snapshotting.acquire(timeout=60):  # a snapshot being written finishes first
             self._snapshotting.release()
         self.journal.close()
+
+
+def _encode_snapshot(captured: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot as plain data, from what `_capture` took under the lock."""
+    return {
+        **captured,
+        "orders": [[r.order_id, {**vars(r.order),
+                                 "client_order_id": r.order.client_order_id.hex()},
+                    r.signature.hex(), r.otype, status, filled, reason, r.batch_id]
+                   for r, status, filled, reason in captured["orders"]],
+        "trades": [[list(t.trade), t.batch_id, t.buy_order, t.sell_order, status, tx, reason]
+                   for t, status, tx, reason in captured["trades"]],
+    }
 
 
 def _spelled(order: Order, signer: str) -> Order:
