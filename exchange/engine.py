@@ -186,7 +186,7 @@ class Engine:
     def _cancel(self, book: Book, spec: InstrumentSpec, cmd: Cancel, out: list[Event]) -> None:
         order = self._owned(book, cmd, out)
         if order is not None:
-            book.cancel(order, CancelReason.USER, cmd.ts, out)
+            book.cancel(order, cmd.reason, cmd.ts, out)
 
     def _move(self, book: Book, spec: InstrumentSpec, cmd: Move, out: list[Event]) -> None:
         order = self._owned(book, cmd, out)

@@ -16,18 +16,21 @@ from typing import Any
 
 from eth_abi import encode
 from eth_account.signers.local import LocalAccount
-from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 from web3.exceptions import ContractCustomError, ContractLogicError
 
 from chain.client import ChainRevert, Sent
 from exchange.instruments import CreditClass
-from exchange.signing import Domain, Order
+from exchange.signing import Domain, Order, checksum
 from registry.ledger import Ledger
 
 ORDER_ABI = "(address,uint8,uint64,uint128,uint128,uint8,uint64,uint64,bytes32)"
 FILLS_ABI = f"(uint64,uint64,uint128,uint128,bool,{ORDER_ABI},bytes,{ORDER_ABI},bytes)[]"
 SETTLE_SELECTOR = function_signature_to_4byte_selector(f"settle({FILLS_ABI})")
 BALANCE_OF = function_signature_to_4byte_selector("balanceOf(address)")
+CANCELLED_TOPIC_BYTES = keccak(text="OrderCancelledByTrader(bytes32,address)")
+CANCELLED_TOPIC = "0x" + CANCELLED_TOPIC_BYTES.hex()
+MIN_NONCE_TOPIC = "0x" + keccak(text="MinNonceRaised(address,uint64)").hex()
 BALANCE_OF_BATCH = function_signature_to_4byte_selector("balanceOf(address,uint256)")
 
 
@@ -173,6 +176,26 @@ class SettlementChain:
             return int(self.chain.call(fn)[1])
         except ChainRevert:
             return 0
+
+    def voided_orders(self, start: int) -> tuple[list[bytes], dict[str, int], int]:
+        """Orders traders voided on chain since block `start`: (hashes cancelled one by one,
+        the highest minimum nonce per trader, the last block read)."""
+        end = int(self.chain.w3.eth.block_number)
+        if end < start:
+            return [], {}, start - 1
+        params = {"fromBlock": hex(start), "toBlock": hex(end),
+                  "address": self.settlement.address,
+                  "topics": [[CANCELLED_TOPIC, MIN_NONCE_TOPIC]]}
+        hashes: list[bytes] = []
+        floors: dict[str, int] = {}
+        for lg in self.chain.rpc("eth_getLogs", params):
+            topics = [bytes.fromhex(t[2:]) for t in lg["topics"]]
+            if topics[0] == CANCELLED_TOPIC_BYTES:
+                hashes.append(topics[1])
+            else:
+                trader = checksum(topics[1][12:])
+                floors[trader] = max(floors.get(trader, 0), int(lg["data"], 16))
+        return hashes, floors, end
 
     def order_hash_onchain(self, order: Order) -> bytes:
         return bytes(self.chain.call(self.settlement.functions.hashOrder(order.as_tuple())))

@@ -67,6 +67,7 @@ class CancelReason(StrEnum):
     SELF_TRADE = "self_trade_prevention"
     MOVED = "moved"
     AUCTION_UNFILLED = "auction_unfilled"
+    ON_CHAIN = "cancelled_on_chain"  # the trader voided it on chain (Settlement)
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -91,6 +92,7 @@ class Cancel(NamedTuple):
     order_id: int
     member: str
     ts: int = 0
+    reason: CancelReason = CancelReason.USER
 
 
 class CancelAll(NamedTuple):

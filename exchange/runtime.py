@@ -45,4 +45,6 @@ def open_exchange(ledger: Ledger, directory: Path, settler: LocalAccount,
     service = ExchangeService(directory, sc.domain, balances,
                               taker_fee_bps=max(taker_bps, maker_bps), limits=limits,
                               eligible=sc.eligible_batches)
+    if service.chain_cursor == 0:  # nothing read yet: on-chain cancels start at deployment
+        service.chain_cursor = ledger.deployment.block
     return Exchange(service, SettlementWorker(service, sc, settler, batch_size), sc)

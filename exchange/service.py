@@ -40,6 +40,7 @@ from exchange.orders import (
     Cancel,
     CancelAll,
     Cancelled,
+    CancelReason,
     Event,
     OfferLot,
     OrderType,
@@ -245,6 +246,11 @@ class ExchangeService:
         self.res_cash: dict[str, int] = {}
         self.order_cash: dict[int, int] = {}
         self.lot_orders: dict[str, int] = {}  # instrument → the offered lot's order id
+        # what traders voided on chain (Settlement.cancelOrder / raiseMinNonce), and the next
+        # block to read for it; such orders are cancelled in the book and never accepted
+        self.voided: set[bytes] = set()
+        self.min_nonce: dict[str, int] = {}
+        self.chain_cursor = 0
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._since_snapshot = 0
         self._snapshotting = threading.Lock()
@@ -284,6 +290,9 @@ class ExchangeService:
                 "orders": [(r, r.status, r.filled, r.reason) for r in self.orders.values()],
                 "trades": [(t, t.status, t.tx_hash, t.reason) for t in self.trades.values()],
                 "lot_orders": dict(self.lot_orders),
+                "voided": [h.hex() for h in self.voided],
+                "min_nonce": dict(self.min_nonce),
+                "chain_cursor": self.chain_cursor,
             }
         return seq, captured
 
@@ -322,6 +331,9 @@ class ExchangeService:
             self._record_trade(TradeRecord(trade, batch_id, buy, sell, status, tx, reason))
             self.market.on_trade(trade)
         self.lot_orders.update(state.get("lot_orders", {}))
+        self.voided.update(bytes.fromhex(h) for h in state.get("voided", []))
+        self.min_nonce.update(state.get("min_nonce", {}))
+        self.chain_cursor = int(state.get("chain_cursor", 0))
         self._rebuild_reservations()
 
     def _delivery(self, entry: dict[str, Any], order: Order) -> int:
@@ -411,6 +423,8 @@ class ExchangeService:
                     t.status, t.tx_hash = "settled", entry.get("tx_hash", "")
                     self._release_trade(t)
             return []
+        if kind == "voided":
+            return self._apply_voided(entry, ts)
         if kind == "settle_failed":
             for tid in entry["trade_ids"]:
                 t = self.trades.get(int(tid))
@@ -419,6 +433,39 @@ class ExchangeService:
                     self._release_trade(t)
             return []
         raise ValueError(f"unknown journal entry {kind!r}")
+
+    def _apply_voided(self, entry: dict[str, Any], ts: int) -> list[Event]:
+        """Orders their traders voided on chain leave the book (they could never settle)."""
+        hashes = {bytes.fromhex(h) for h in entry["hashes"]}
+        floors = {checksum(t): int(n) for t, n in entry["floors"].items()}
+        self.voided |= hashes
+        for trader, nonce in floors.items():
+            self.min_nonce[trader] = max(self.min_nonce.get(trader, 0), nonce)
+        self.chain_cursor = max(self.chain_cursor, int(entry["to_block"]) + 1)
+        hit = [self.orders[oid] for oid in (self.by_digest.get(h) for h in hashes)
+               if oid is not None]
+        if floors:
+            hit += [r for r in self.orders.values() if r.status in ("new", "open")
+                    and r.order.nonce < floors.get(r.order.trader, 0)]
+        events: list[Event] = []
+        for rec in {r.order_id: r for r in hit
+                    if r.status in ("new", "open") and r.otype != "lot"}.values():
+            events += self._events(self.engine.process(Cancel(
+                str(rec.order.instrument), rec.order_id, rec.order.trader, ts,
+                CancelReason.ON_CHAIN)))
+        return events
+
+    def void_onchain(self, hashes: list[bytes], floors: dict[str, int], to_block: int) -> int:
+        """Journals what the chain says traders voided (read by the settlement worker from
+        block `chain_cursor` to `to_block`) and cancels those orders; returns how many."""
+        with self.lock:
+            if not hashes and not floors:
+                self.chain_cursor = max(self.chain_cursor, to_block + 1)  # nothing to keep
+                return 0
+            seq, events = self._commit({"type": "voided", "hashes": [h.hex() for h in hashes],
+                                        "floors": floors, "to_block": to_block})
+        self._durable(seq, events)
+        return sum(1 for ev in events if isinstance(ev, Cancelled))
 
     def _apply_block(self, entry: dict[str, Any], seq: int, ts: int) -> list[Event]:
         """A negotiated block trade: both signed orders (the buy gets order id `seq`, the sell
@@ -732,6 +779,10 @@ class ExchangeService:
                                 {"expiry": order.expiry, "now": now})
         if order.side not in (0, 1) or order.time_in_force not in (0, 1, 2):
             raise ExchangeError(422, "invalid_order", "side or time in force out of range")
+        if order.nonce < self.min_nonce.get(order.trader, 0) or (
+                self.voided and order_digest(order, self.domain) in self.voided):
+            raise ExchangeError(409, "order_cancelled_on_chain", "the trader voided this order "
+                                "on chain (Settlement.cancelOrder or raiseMinNonce)")
         if not in_session(listing.spec, now):
             raise ExchangeError(409, "outside_trading_hours", "the instrument is not trading now",
                                 {"session_open": listing.spec.session_open,

@@ -71,9 +71,16 @@ class SettlementWorker:
                 self.service.mark_failed([t.trade.trade_id], alone.name or "reverted")
                 log.warning("trade %d cannot settle: %s", t.trade.trade_id, alone.name)
 
+    def watch_once(self) -> int:
+        """Cancels in the book what traders voided on chain since the last look (those
+        orders can never settle); returns how many orders it cancelled."""
+        hashes, floors, end = self.sc.voided_orders(self.service.chain_cursor)
+        return self.service.void_onchain(hashes, floors, end)
+
     def run(self, stop: threading.Event, interval: float = 0.5) -> None:
         while not stop.is_set():
             try:
+                self.watch_once()
                 self.run_once()
             except Exception:  # the chain may be briefly unreachable: log and retry
                 log.exception("settlement pass failed")

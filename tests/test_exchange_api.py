@@ -456,3 +456,55 @@ def test_a_reference_the_exchange_sets_on_a_new_day_is_not_rolled_over(
     high = signed(acc, ex, "trader1", "sell", 71_500, T, 2, expiry=int(now) + 30 * 86_400)
     assert api.error("POST", "/v1/exchange/orders", None, high, 422) == "outside_price_band"
     assert ex.service.listings[str(INSTRUMENT)].spec.reference_price == PRICE
+
+
+def _as_order(body: dict[str, object]) -> Order:
+    o: dict[str, object] = body["order"]  # type: ignore[assignment]
+    return Order(str(o["trader"]), 0 if o["side"] == "buy" else 1, int(o["instrument"]),  # type: ignore[call-overload]
+                 int(o["price"]), int(o["quantity"]),  # type: ignore[call-overload]
+                 ("gtc", "ioc", "fok").index(str(o["time_in_force"])),
+                 int(o["nonce"]), int(o["expiry"]),  # type: ignore[call-overload]
+                 bytes.fromhex(str(o["client_order_id"])[2:]))
+
+
+def test_an_order_cancelled_on_chain_leaves_the_book_and_is_never_taken_again(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger, tmp_path: Path
+) -> None:
+    body = signed(acc, ex, "trader1", "sell", PRICE, 2 * T, 1)
+    placed = api.post("/v1/exchange/orders", None, body, status=201)
+    ledger.chain.send(ex.chain.settlement.functions.cancelOrder(_as_order(body).as_tuple()),
+                      acc["trader1"])
+    assert ex.worker.watch_once() == 1
+    after = api.get(f"/v1/exchange/orders/{placed['order_id']}")
+    assert (after["status"], after["reason"]) == ("cancelled", "cancelled_on_chain")
+    assert api.get(f"/v1/exchange/depth/{INSTRUMENT}")["asks"] == []
+    assert ex.worker.watch_once() == 0  # each log is read once
+    # an order its trader voided on chain before ever sending it is refused
+    later = signed(acc, ex, "trader1", "sell", PRICE, 2 * T, 2)
+    ledger.chain.send(ex.chain.settlement.functions.cancelOrder(_as_order(later).as_tuple()),
+                      acc["trader1"])
+    assert ex.worker.watch_once() == 0
+    assert api.error("POST", "/v1/exchange/orders", None, later,
+                     409) == "order_cancelled_on_chain"
+
+
+def test_raising_the_minimum_nonce_on_chain_voids_older_orders(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger, tmp_path: Path
+) -> None:
+    old = api.post("/v1/exchange/orders", None,
+                   signed(acc, ex, "trader2", "buy", PRICE - 100, T, 5), status=201)
+    ledger.chain.send(ex.chain.settlement.functions.raiseMinNonce(10), acc["trader2"])
+    assert ex.worker.watch_once() == 1
+    assert api.get(f"/v1/exchange/orders/{old['order_id']}")["status"] == "cancelled"
+    assert api.error("POST", "/v1/exchange/orders", None,
+                     signed(acc, ex, "trader2", "buy", PRICE - 100, T, 9),
+                     409) == "order_cancelled_on_chain"
+    api.post("/v1/exchange/orders", None, signed(acc, ex, "trader2", "buy", PRICE - 100, T, 10),
+             status=201)
+    ex.service.close()
+    replayed = open_exchange(ledger, tmp_path / "exchange", acc["exchange"])
+    try:  # the journal keeps what the chain said
+        assert replayed.service.min_nonce == {acc["trader2"].address: 10}
+        assert replayed.service.orders[old["order_id"]].status == "cancelled"
+    finally:
+        replayed.service.close()
