@@ -10,6 +10,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ConsortiumGated} from "../access/ConsortiumGated.sol";
 import {Roles} from "../access/Roles.sol";
 import {IConsortium} from "../interfaces/IConsortium.sol";
+import {ICreditBatches} from "../interfaces/ICreditBatches.sol";
 import {IDisturbanceReports} from "../interfaces/IDisturbanceReports.sol";
 import {IMethodologyRegistry} from "../interfaces/IMethodologyRegistry.sol";
 import {IMonitoringReports} from "../interfaces/IMonitoringReports.sol";
@@ -22,7 +23,7 @@ import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
 /// regulator against a reversal. Each batch has the serial space 1..issued; every retirement and
 /// cancellation consumes the next contiguous range, so every retired micro-tonne has one serial.
 /// Invariant per batch: issued = sum of balances (buffer pool included) + retired + cancelled.
-contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated {
+contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated, ICreditBatches {
     /// @notice Why credits are retired.
     enum Purpose {
         Voluntary,
@@ -43,19 +44,6 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated {
         bool frozen;
         uint128 buffer;
         uint120 cancelled;
-    }
-
-    /// @notice Public view of a batch.
-    struct BatchView {
-        uint64 projectId;
-        uint64 reportId;
-        uint64 periodStart;
-        uint64 periodEnd;
-        uint256 issued;
-        uint256 buffer;
-        uint256 retired;
-        uint256 cancelled;
-        bool frozen;
     }
 
     /// @dev Packed in two slots to keep retirement cheap; beneficiary and case reference are in the event.
@@ -291,7 +279,7 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated {
         _setApprovalForAll(owner, operator, approved);
     }
 
-    /// @notice Full record of a batch.
+    /// @inheritdoc ICreditBatches
     function getBatch(uint256 batchId) external view returns (BatchView memory) {
         Batch memory b = _batches[batchId];
         if (b.issued == 0) revert UnknownBatch(batchId);

@@ -10,31 +10,8 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 import {ConsortiumGated} from "../access/ConsortiumGated.sol";
 import {Roles} from "../access/Roles.sol";
 import {IConsortium} from "../interfaces/IConsortium.sol";
-
-/// @notice What settlement needs to know about a credit batch.
-interface ICreditBatches {
-    struct BatchView {
-        uint64 projectId;
-        uint64 reportId;
-        uint64 periodStart;
-        uint64 periodEnd;
-        uint256 issued;
-        uint256 buffer;
-        uint256 retired;
-        uint256 cancelled;
-        bool frozen;
-    }
-
-    function getBatch(uint256 batchId) external view returns (BatchView memory);
-}
-
-/// @notice What settlement needs to know about a project.
-interface IProjects {
-    function approvedProject(uint256 projectId)
-        external
-        view
-        returns (address developer, uint256 methodologyId, uint64 creditingStart, uint64 creditingEnd);
-}
+import {ICreditBatches} from "../interfaces/ICreditBatches.sol";
+import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
 
 /// @title Settlement
 /// @notice Delivery versus payment for trades matched off chain. Traders sign EIP-712 orders;
@@ -97,7 +74,7 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuard {
 
     IERC1155 public immutable credits;
     IERC20 public immutable cash;
-    IProjects public immutable projects;
+    IProjectRegistry public immutable projects;
 
     /// @notice Where fees go (the exchange's account).
     address public feeAccount;
@@ -168,7 +145,7 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuard {
         IConsortium consortium_,
         IERC1155 credits_,
         IERC20 cash_,
-        IProjects projects_,
+        IProjectRegistry projects_,
         address feeAccount_,
         address trustedForwarder
     ) ConsortiumGated(consortium_, trustedForwarder) EIP712("Tanhui Settlement", "1") {
