@@ -114,6 +114,10 @@ def test_a_seller_may_name_an_eligible_delivery_batch_but_no_other(
              "delivery_batch": third}
     r = api.raw("POST", "/v1/exchange/orders", None, wrong)
     assert (r.status_code, r.json()["error"]["code"]) == (422, "ineligible_batch")
+    buy = {**signed(acc, ex, "trader2", "buy", PRICE, T, 1, instrument=CLASS),
+           "delivery_batch": first}
+    r = api.raw("POST", "/v1/exchange/orders", None, buy)
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_order")
 
 
 def test_a_listing_names_a_batch_or_a_class_not_both(
