@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from exchange.archive import Archive
 from exchange.engine import Engine
 from exchange.instruments import (
     CreditClass,
@@ -95,6 +96,9 @@ class Listing:
     last_price: int = 0
     last_day: int = 0
     reference_day: int = 0
+
+
+Finished = tuple[list["OrderRecord"], list["TradeRecord"]]  # (orders, trades) to archive
 
 
 @dataclass(frozen=True)
@@ -231,6 +235,8 @@ class ExchangeService:
         self.clock = clock
         self.lock = threading.RLock()
         self.journal = Journal(directory)
+        self.archive = Archive(directory / "archive.db")  # finished history (archive.py)
+        self._archived = sum(self.archive.counts())  # 0: no archive lookups needed
         self.engine = Engine()
         self.listings: dict[str, Listing] = {}
         self.orders: dict[int, OrderRecord] = {}
@@ -269,17 +275,22 @@ class ExchangeService:
             self._apply(entry, replay=True)
 
     def snapshot(self) -> int:
-        """Writes a snapshot of everything at the current journal position."""
-        seq, captured = self._capture()
-        self.journal.write_snapshot(seq, _encode_snapshot(captured))
+        """Moves finished history to the archive and writes a snapshot of the rest at the
+        current journal position."""
+        seq, captured, finished = self._capture()
+        self._persist(seq, captured, finished)
         return seq
 
-    def _capture(self) -> tuple[int, dict[str, Any]]:
-        """A consistent copy of the state, taken under the lock and kept cheap: orders and
-        trades are captured as (record, its mutable fields); their immutable parts (the signed
-        order, the trade) are encoded later without the lock (`_encode_snapshot`)."""
+    def _capture(self) -> tuple[int, dict[str, Any], Finished]:
+        """A consistent copy of the live state, taken under the lock and kept cheap: orders
+        and trades are captured as (record, its mutable fields); their immutable parts (the
+        signed order, the trade) are encoded later without the lock (`_encode_snapshot`).
+        Finished orders and trades (archive.py) are set apart for the archive."""
         with self.lock:
             seq = self.journal.last_seq
+            finished = self._finished()
+            done_orders = {r.order_id for r in finished[0]}
+            done_trades = {t.trade.trade_id for t in finished[1]}
             captured = {
                 "engine": self.engine.snapshot(),
                 "listings": {k: {"spec": {**asdict(v.spec), "status": str(v.spec.status)},
@@ -287,26 +298,64 @@ class ExchangeService:
                                  "class": asdict(v.credit_class) if v.credit_class else None,
                                  "close": [v.last_price, v.last_day, v.reference_day]}
                              for k, v in self.listings.items()},
-                "orders": [(r, r.status, r.filled, r.reason) for r in self.orders.values()],
-                "trades": [(t, t.status, t.tx_hash, t.reason) for t in self.trades.values()],
+                "orders": [(r, r.status, r.filled, r.reason) for r in self.orders.values()
+                           if r.order_id not in done_orders],
+                "trades": [(t, t.status, t.tx_hash, t.reason) for t in self.trades.values()
+                           if t.trade.trade_id not in done_trades],
                 "lot_orders": dict(self.lot_orders),
                 "voided": [h.hex() for h in self.voided],
                 "min_nonce": dict(self.min_nonce),
                 "chain_cursor": self.chain_cursor,
             }
-        return seq, captured
+        return seq, captured, finished
+
+    def _finished(self) -> Finished:
+        """Orders that can no longer change (filled, cancelled or rejected, every trade
+        settled or failed) and the trades whose both orders are such. Under the lock."""
+        lots = set(self.lot_orders.values())
+        orders = [r for r in self.orders.values()
+                  if r.status in ("filled", "cancelled", "rejected") and r.order_id not in lots
+                  and all(self.trades[t].status != "pending"
+                          for t in self.order_trades.get(r.order_id, ()))]
+        ids = {r.order_id for r in orders}
+        trades = [t for t in self.trades.values()
+                  if t.status != "pending" and t.buy_order in ids and t.sell_order in ids]
+        return orders, trades
+
+    def _persist(self, seq: int, captured: dict[str, Any], finished: Finished) -> None:
+        """Archive first (durable), then the snapshot that leaves those records out, then
+        out of memory: a crash at any point loses nothing (archive.py)."""
+        orders, trades = finished
+        if orders or trades:
+            self.archive.put(
+                [(r.order_id, r.digest, r.order.trader, r.order.client_order_id,
+                  {**r.view(), "trades": self._trades_of(r.order_id)}) for r in orders],
+                [(t.trade.trade_id, t.view()) for t in trades])
+        self.journal.write_snapshot(seq, _encode_snapshot(captured))
+        with self.lock:
+            for r in orders:
+                if self.orders.get(r.order_id) is r:
+                    del self.orders[r.order_id]
+                    self.by_digest.pop(r.digest, None)
+                    self.by_client.pop((r.order.trader, r.order.client_order_id), None)
+                    self.order_trades.pop(r.order_id, None)
+                    self.order_cash.pop(r.order_id, None)
+            for t in trades:
+                if self.trades.get(t.trade.trade_id) is t:
+                    del self.trades[t.trade.trade_id]
+            self._archived += len(orders) + len(trades)
 
     def _snapshot_in_background(self) -> None:
-        """The copy is taken now; encoding and writing it (most of the time, for a large
-        state) happen on a thread, so order entry does not stall behind it."""
+        """The copy is taken now; archiving, encoding and writing (most of the time, for a
+        large state) happen on a thread, so order entry does not stall behind them."""
         if self._snapshotting.locked():
             return
         self._snapshotting.acquire()
-        seq, captured = self._capture()
+        seq, captured, finished = self._capture()
 
         def write() -> None:
             try:
-                self.journal.write_snapshot(seq, _encode_snapshot(captured))
+                self._persist(seq, captured, finished)
             finally:
                 self._snapshotting.release()
 
@@ -512,7 +561,7 @@ class ExchangeService:
             signer = recover_signer(order, sig, self.domain, digest)
             if signer is None or signer.lower() != order.trader.lower():
                 raise ExchangeError(401, "bad_signature", "a signature is not its trader's")
-            if digest in self.by_digest:
+            if digest in self.by_digest or (self._archived and self.archive.has_digest(digest)):
                 raise ExchangeError(409, "duplicate_order", "an order was already used")
             verified.append(_spelled(order, signer))
         buy, sell = verified
@@ -658,7 +707,7 @@ class ExchangeService:
         order = _spelled(order, signer)
         held = self._held(order, listing)
         with self.lock:
-            if digest in self.by_digest:
+            if digest in self.by_digest or (self._archived and self.archive.has_digest(digest)):
                 raise ExchangeError(409, "duplicate_order", "this order was already used")
             batch = self._check(order, listing, "lot", held)
             seq, events = self._commit({"type": "lot", "batch_id": batch,
@@ -727,6 +776,15 @@ class ExchangeService:
                 order.client_order_id) else None
             if known is None:
                 known = self.by_digest.get(digest)
+            if known is None and self._archived:
+                found = self.archive.find(order.trader, order.client_order_id, digest)
+                if found is not None:
+                    old_digest, old = found
+                    if old_digest != digest:
+                        raise ExchangeError(409, "duplicate_client_order_id",
+                                            "this client order id names another order",
+                                            {"order_id": old["order_id"]})
+                    return int(old["order_id"]), [], {**old, "replayed": True}
             if known is not None:
                 existing = self.orders[known]
                 if existing.digest != digest:
@@ -886,7 +944,11 @@ class ExchangeService:
         with self.lock:
             rec = self.orders.get(order_id)
             if rec is None:
-                raise ExchangeError(404, "unknown_order", f"order {order_id} does not exist")
+                old = self.order(order_id)  # archived (finished), or 404
+                if old["trader"].lower() != trader.lower():
+                    raise ExchangeError(403, "not_order_owner",
+                                        "the order belongs to another trader")
+                raise ExchangeError(409, "order_not_open", f"the order is {old['status']}")
             if rec.order.trader.lower() != trader.lower():
                 raise ExchangeError(403, "not_order_owner", "the order belongs to another trader")
             if rec.status not in ("new", "open"):
@@ -901,7 +963,8 @@ class ExchangeService:
         traders who hold their own keys and no API key."""
         rec = self.orders.get(order_id)
         if rec is None:
-            raise ExchangeError(404, "unknown_order", f"order {order_id} does not exist")
+            old = self.order(order_id)  # archived (finished), or 404
+            raise ExchangeError(409, "order_not_open", f"the order is {old['status']}")
         signer = recover(cancel_digest(rec.digest, self.domain), signature)
         if signer is None or signer.lower() != rec.order.trader.lower():
             raise ExchangeError(401, "bad_signature", "the cancel is not signed by the order's "
@@ -924,7 +987,10 @@ class ExchangeService:
     def order(self, order_id: int) -> dict[str, Any]:
         rec = self.orders.get(order_id)
         if rec is None:
-            raise ExchangeError(404, "unknown_order", f"order {order_id} does not exist")
+            old = self.archive.order(order_id) if self._archived else None
+            if old is None:
+                raise ExchangeError(404, "unknown_order", f"order {order_id} does not exist")
+            return old
         return {**rec.view(), "trades": self._trades_of(order_id)}
 
     def depth(self, instrument: str, levels: int = 20) -> dict[str, Any]:
@@ -959,6 +1025,7 @@ class ExchangeService:
         if self._snapshotting.acquire(timeout=60):  # a snapshot being written finishes first
             self._snapshotting.release()
         self.journal.close()
+        self.archive.close()
 
 
 def _encode_snapshot(captured: dict[str, Any]) -> dict[str, Any]:

@@ -508,3 +508,82 @@ def test_raising_the_minimum_nonce_on_chain_voids_older_orders(
         assert replayed.service.orders[old["order_id"]].status == "cancelled"
     finally:
         replayed.service.close()
+
+
+def test_finished_history_moves_to_the_archive_and_is_still_answered(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger, tmp_path: Path
+) -> None:
+    sell_body = signed(acc, ex, "trader1", "sell", PRICE, 5 * T, 1, client=7)
+    sell = api.post("/v1/exchange/orders", None, sell_body, status=201)
+    buy = api.post("/v1/exchange/orders", None,
+                   signed(acc, ex, "trader2", "buy", PRICE, 2 * T, 1), status=201)
+    done = api.post("/v1/exchange/orders", None,
+                    signed(acc, ex, "trader2", "buy", PRICE, 3 * T, 2), status=201)
+    rest = api.post("/v1/exchange/orders", None,
+                    signed(acc, ex, "trader2", "buy", PRICE - 100, T, 3), status=201)
+    assert ex.worker.run_once() == 2
+    finished = {buy["order_id"]: api.get(f"/v1/exchange/orders/{buy['order_id']}"),
+                done["order_id"]: api.get(f"/v1/exchange/orders/{done['order_id']}"),
+                sell["order_id"]: api.get(f"/v1/exchange/orders/{sell['order_id']}")}
+    ex.service.snapshot()
+    s = ex.service
+    assert set(s.orders) == {rest["order_id"]} and s.trades == {}  # only what is live
+    for oid, view in finished.items():  # the same answers, from the archive
+        assert api.get(f"/v1/exchange/orders/{oid}") == view
+    again = api.post("/v1/exchange/orders", None, sell_body, status=201)
+    assert (again["order_id"], again["replayed"]) == (sell["order_id"], True)
+    other = signed(acc, ex, "trader1", "sell", PRICE, T, 9, client=7)
+    assert api.error("POST", "/v1/exchange/orders", None, other,
+                     409) == "duplicate_client_order_id"
+    assert api.error("DELETE", f"/v1/exchange/orders/{sell['order_id']}", "trader1", None,
+                     409) == "order_not_open"
+    ex.service.close()
+    after = open_exchange(ledger, tmp_path / "exchange", acc["exchange"])
+    try:  # a restart starts from the slim snapshot; the archive still answers
+        assert set(after.service.orders) == {rest["order_id"]}
+        assert after.service.order(sell["order_id"]) == finished[sell["order_id"]]
+        assert after.service.reserved_cash(acc["trader2"].address) == (
+            ex.service.reserved_cash(acc["trader2"].address))
+    finally:
+        after.service.close()
+
+
+def test_an_order_still_open_keeps_its_settled_trades_in_memory(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount]
+) -> None:
+    sell = api.post("/v1/exchange/orders", None,
+                    signed(acc, ex, "trader1", "sell", PRICE, 5 * T, 1), status=201)
+    buy = api.post("/v1/exchange/orders", None,
+                   signed(acc, ex, "trader2", "buy", PRICE, 2 * T, 1), status=201)
+    assert ex.worker.run_once() == 1
+    ex.service.snapshot()
+    assert sell["order_id"] in ex.service.orders  # 3 t still open
+    assert buy["order_id"] not in ex.service.orders  # filled and settled: archived
+    [trade] = api.get(f"/v1/exchange/orders/{sell['order_id']}")["trades"]
+    assert trade["settlement"] == "settled"
+    assert api.get(f"/v1/exchange/orders/{buy['order_id']}")["trades"] == [trade]
+
+
+def test_a_crash_between_archiving_and_the_snapshot_loses_and_duplicates_nothing(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger, tmp_path: Path
+) -> None:
+    api.post("/v1/exchange/orders", None, signed(acc, ex, "trader1", "sell", PRICE, 2 * T, 1),
+             status=201)
+    buy = api.post("/v1/exchange/orders", None,
+                   signed(acc, ex, "trader2", "buy", PRICE, 2 * T, 1), status=201)
+    assert ex.worker.run_once() == 1
+    s = ex.service
+    orders, trades = s._finished()
+    s.archive.put([(r.order_id, r.digest, r.order.trader, r.order.client_order_id,
+                    {**r.view(), "trades": s._trades_of(r.order_id)}) for r in orders],
+                  [(t.trade.trade_id, t.view()) for t in trades])
+    s.close()  # "crash": archived, but no snapshot written and nothing dropped
+    after = open_exchange(ledger, tmp_path / "exchange", acc["exchange"])
+    try:
+        view = after.service.order(buy["order_id"])  # replayed into memory, also archived
+        assert view["status"] == "filled" and view["trades"][0]["settlement"] == "settled"
+        after.service.snapshot()  # archiving the same rows again is harmless
+        assert after.service.orders == {} and after.service.order(buy["order_id"]) == view
+        assert after.service.archive.counts() == (2, 1)
+    finally:
+        after.service.close()
