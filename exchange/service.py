@@ -563,6 +563,9 @@ class ExchangeService:
                 raise ExchangeError(401, "bad_signature", "a signature is not its trader's")
             if digest in self.by_digest or (self._archived and self.archive.has_digest(digest)):
                 raise ExchangeError(409, "duplicate_order", "an order was already used")
+            if digest in self.voided:  # checked here: _check sees the re-sized copies
+                raise ExchangeError(409, "order_cancelled_on_chain", "a trader voided this "
+                                    "order on chain")
             verified.append(_spelled(order, signer))
         buy, sell = verified
         if buy.trader.lower() == sell.trader.lower():

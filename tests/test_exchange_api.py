@@ -587,3 +587,19 @@ def test_a_crash_between_archiving_and_the_snapshot_loses_and_duplicates_nothing
         assert after.service.archive.counts() == (2, 1)
     finally:
         after.service.close()
+
+
+def test_a_block_trade_with_an_order_voided_on_chain_is_refused(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger
+) -> None:
+    price = PRICE * 125 // 100
+    buy = signed(acc, ex, "trader2", "buy", price, 50 * T, 1)
+    sell = signed(acc, ex, "trader1", "sell", price, 50 * T, 1)
+    ledger.chain.send(ex.chain.settlement.functions.cancelOrder(_as_order(sell).as_tuple()),
+                      acc["trader1"])
+    ex.worker.watch_once()
+    body = {"buy": buy, "sell": sell, "price": price, "quantity": 50 * T}
+    before = ex.service.journal.last_seq
+    assert api.error("POST", "/v1/exchange/block-trades", "exchange", body,
+                     409) == "order_cancelled_on_chain"
+    assert ex.service.journal.last_seq == before
