@@ -82,6 +82,11 @@ class TraderClient:
             raise RuntimeError(f"order refused: {r.status_code} {r.text}")
         return dict(r.json())
 
+    def open_orders(self) -> list[dict[str, Any]]:
+        """This trader's working orders (after a reconnect, say)."""
+        r = self.http.get("/v1/exchange/orders", params={"trader": self.address})
+        return list(r.raise_for_status().json()["items"])
+
     def order_status(self, order_id: int) -> dict[str, Any]:
         return dict(self.http.get(f"/v1/exchange/orders/{order_id}").raise_for_status().json())
 

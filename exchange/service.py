@@ -996,6 +996,17 @@ class ExchangeService:
             return old
         return {**rec.view(), "trades": self._trades_of(order_id)}
 
+    def open_orders_of(self, trader: str, instrument: str | None = None) -> list[dict[str, Any]]:
+        """A trader's orders still working (new or open), oldest first: what a client
+        reconnecting after a crash needs to know."""
+        if instrument is not None:
+            self._listing(instrument)
+        with self.lock:
+            return [{**r.view(), "trades": self._trades_of(r.order_id)}
+                    for r in sorted(self.orders.values(), key=lambda r: r.order_id)
+                    if r.order.trader == trader and r.status in ("new", "open")
+                    and (instrument is None or str(r.order.instrument) == instrument)]
+
     def depth(self, instrument: str, levels: int = 20) -> dict[str, Any]:
         self._listing(instrument)
         with self.lock:

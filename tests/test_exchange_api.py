@@ -603,3 +603,23 @@ def test_a_block_trade_with_an_order_voided_on_chain_is_refused(
     assert api.error("POST", "/v1/exchange/block-trades", "exchange", body,
                      409) == "order_cancelled_on_chain"
     assert ex.service.journal.last_seq == before
+
+
+def test_a_trader_lists_its_working_orders(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount]
+) -> None:
+    a = api.post("/v1/exchange/orders", None,
+                 signed(acc, ex, "trader2", "buy", PRICE - 100, T, 1), status=201)
+    b = api.post("/v1/exchange/orders", None,
+                 signed(acc, ex, "trader2", "buy", PRICE - 200, 2 * T, 2), status=201)
+    api.call("DELETE", f"/v1/exchange/orders/{a['order_id']}", "trader2", None, 200)
+    who = acc["trader2"].address
+    listed = api.get(f"/v1/exchange/orders?trader={who.lower()}")
+    assert listed["trader"] == who
+    assert [o["order_id"] for o in listed["items"]] == [b["order_id"]]
+    assert api.get(f"/v1/exchange/orders?trader={who}&instrument={INSTRUMENT}")["items"] == (
+        listed["items"])
+    assert api.get(f"/v1/exchange/orders?trader={acc['trader3'].address}")["items"] == []
+    assert api.error("GET", f"/v1/exchange/orders?trader={who}&instrument=999", None, None,
+                     404) == "unknown_instrument"
+    assert api.error("GET", "/v1/exchange/orders?trader=0x12", None, None, 422)

@@ -92,7 +92,9 @@ def test_the_example_client_trades_and_sees_settlement(tmp_path: Path) -> None:
             assert seller.returncode == 0, seller.stderr
             buyer = TraderClient(url, acc["trader2"].key.hex())
             resting = buyer.place(buyer.order("buy", INSTRUMENT, PRICE - 1_000, T))
+            assert [o["order_id"] for o in buyer.open_orders()] == [resting["order_id"]]
             assert buyer.cancel(resting)["status"] == "cancelled"  # signed, no API key
+            assert buyer.open_orders() == []
             placed = buyer.place(buyer.order("buy", INSTRUMENT, PRICE, 5 * T))
             assert placed["status"] == "filled"
             buyer.wait_settled(placed["order_id"])

@@ -285,6 +285,17 @@ def _as_order(o: OrderIn, trader: str) -> Order:
                  bytes.fromhex(o.client_order_id[2:]))
 
 
+@router.get("/orders")
+def open_orders(request: Request,
+                trader: Annotated[str, Query(pattern=r"^0x[0-9a-fA-F]{40}$")],
+                instrument: Annotated[int | None, Query(ge=1, le=2**64 - 1)] = None
+                ) -> dict[str, Any]:
+    """A trader's working orders (new or open), oldest first, with their trades so far."""
+    s = _service(request)
+    items = s.open_orders_of(checksum(trader), None if instrument is None else str(instrument))
+    return {"trader": checksum(trader), "items": items}
+
+
 @router.get("/orders/{order_id}")
 def get_order(order_id: Id, request: Request) -> dict[str, Any]:
     return _service(request).order(order_id)
