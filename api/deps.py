@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from api.custody import Vault
-from api.forwarding import Relayer
+from api.forwarding import ForwardingLedger, Relayer
 from api.onchain import ChainView
 from registry.ledger import Ledger
 from tanhui.config import Settings
@@ -37,9 +37,9 @@ def get_view(request: Request) -> ChainView:
     return view
 
 
-def get_writer(request: Request) -> Ledger:
+def get_writer(request: Request) -> ForwardingLedger:
     """Registry operations signed by the caller's key and sent through the relayer."""
-    writer: Ledger = request.app.state.writer
+    writer: ForwardingLedger = request.app.state.writer
     return writer
 
 
@@ -56,6 +56,6 @@ def get_vault(request: Request) -> Vault:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 ViewDep = Annotated[ChainView, Depends(get_view)]
-WriterDep = Annotated[Ledger, Depends(get_writer)]
+WriterDep = Annotated[ForwardingLedger, Depends(get_writer)]
 RelayerDep = Annotated[Relayer, Depends(get_relayer)]
 VaultDep = Annotated[Vault, Depends(get_vault)]

@@ -176,3 +176,8 @@ class ForwardingLedger(Ledger):
 
     def _send(self, by: LocalAccount, contract: str, fn: str, *args: Any) -> Sent:
         return self.relayer.submit(by, getattr(self.c(contract).functions, fn)(*args))
+
+    def send_as(self, by: LocalAccount, contract: str, fn: str, *args: Any) -> Sent:
+        """Any contract function called as `by`, relayed: for routes with no typed Ledger
+        operation (the exchange's listing, cash and approvals)."""
+        return self._send(by, contract, fn, *args)

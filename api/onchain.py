@@ -107,6 +107,10 @@ class ChainView:
     def has_role(self, role: str, address: str) -> bool:
         return self.ledger.has_role(role, address)
 
+    def cash_balance(self, address: str) -> int:
+        """Exchange cash (CashToken) in fen."""
+        return int(self._call("CashToken", "balanceOf", address))
+
     def balance(self, address: str, batch_id: int) -> int:
         return self.ledger.balance(address, batch_id)
 

@@ -41,7 +41,7 @@ def _exchange(request: Request) -> ExchangeService | None:
 
 
 def _cash(view: ChainView, account: str) -> int:
-    return int(view._call("CashToken", "balanceOf", to_checksum_address(account)))
+    return view.cash_balance(to_checksum_address(account))
 
 
 def _reserved(request: Request, account: str) -> int:
@@ -66,7 +66,7 @@ def deposit(body: CashIn, request: Request, caller: CallerDep, view: ViewDep,
     if not view.is_member(body.account):
         raise ApiError(409, "not_a_member", "only consortium members hold exchange cash",
                        {"account": body.account})
-    sent = writer._send(caller.key(), "CashToken", "deposit",
+    sent = writer.send_as(caller.key(), "CashToken", "deposit",
                         to_checksum_address(body.account), body.amount_fen,
                         keccak(text=body.reference))
     return {"tx_hash": sent.tx_hash, "account": to_checksum_address(body.account),
@@ -84,7 +84,7 @@ def withdraw(body: CashIn, request: Request, caller: CallerDep, view: ViewDep,
         raise ApiError(409, "insufficient_balance", "not enough free cash to withdraw",
                        {"balance_fen": balance, "reserved_fen": reserved,
                         "needed_fen": body.amount_fen})
-    sent = writer._send(caller.key(), "CashToken", "withdraw",
+    sent = writer.send_as(caller.key(), "CashToken", "withdraw",
                         to_checksum_address(body.account), body.amount_fen,
                         keccak(text=body.reference))
     return {"tx_hash": sent.tx_hash, "account": to_checksum_address(body.account),
@@ -98,8 +98,8 @@ def approve(request: Request, caller: CallerDep, view: ViewDep,
     does once before trading). Any member, with its API key."""
     require_role(view, caller, "MEMBER")
     settlement = str(view.ledger.c("Settlement").address)
-    credits = writer._send(caller.key(), "CarbonCredits", "setApprovalForAll", settlement, True)
-    cash_tx = writer._send(caller.key(), "CashToken", "approve", settlement, MAX_ALLOWANCE)
+    credits = writer.send_as(caller.key(), "CarbonCredits", "setApprovalForAll", settlement, True)
+    cash_tx = writer.send_as(caller.key(), "CashToken", "approve", settlement, MAX_ALLOWANCE)
     service = _exchange(request)
     if service is not None:
         service.balances.forget(caller.address)  # the next order reads the new approval

@@ -180,7 +180,7 @@ def list_instrument(body: InstrumentIn, request: Request, caller: CallerDep, vie
             raise ApiError(422, "invalid_instrument", "vintage_from must precede vintage_to")
     session_open, session_close = body.session()
     credit_class = CreditClass(c.methodology_id, c.vintage_from, c.vintage_to) if c else None
-    writer._send(caller.key(), "Settlement", "setInstrument", body.instrument,
+    writer.send_as(caller.key(), "Settlement", "setInstrument", body.instrument,
                  body.batch_id or 0, *((c.methodology_id, c.vintage_from, c.vintage_to)
                                        if c else (0, 0, 0)))
     spec = InstrumentSpec(str(body.instrument), tick=body.tick, lot=body.lot,
