@@ -996,6 +996,19 @@ class ExchangeService:
             return old
         return {**rec.view(), "trades": self._trades_of(order_id)}
 
+    def status(self) -> dict[str, Any]:
+        """For operators: how far the journal is, what is working, what waits for the chain."""
+        with self.lock:
+            pending = [t for t in self.trades.values() if t.status == "pending"]
+            return {"journal_seq": self.journal.last_seq,
+                    "instruments": len(self.listings),
+                    "open_orders": sum(self.open_orders.values()),
+                    "pending_trades": len(pending),
+                    "oldest_pending_trade_ts": min((t.trade.ts for t in pending), default=None),
+                    "failed_trades": sum(1 for t in self.trades.values()
+                                         if t.status == "failed"),
+                    "chain_cursor": self.chain_cursor, "archived": self._archived}
+
     def open_orders_of(self, trader: str, instrument: str | None = None) -> list[dict[str, Any]]:
         """A trader's orders still working (new or open), oldest first: what a client
         reconnecting after a crash needs to know."""

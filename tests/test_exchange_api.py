@@ -623,3 +623,18 @@ def test_a_trader_lists_its_working_orders(
     assert api.error("GET", f"/v1/exchange/orders?trader={who}&instrument=999", None, None,
                      404) == "unknown_instrument"
     assert api.error("GET", "/v1/exchange/orders?trader=0x12", None, None, 422)
+
+
+def test_health_reports_the_exchange_journal_and_settlement_backlog(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount]
+) -> None:
+    api.post("/v1/exchange/orders", None, signed(acc, ex, "trader1", "sell", PRICE, 2 * T, 1),
+             status=201)
+    api.post("/v1/exchange/orders", None, signed(acc, ex, "trader2", "buy", PRICE, T, 1),
+             status=201)
+    status = api.get("/health")["exchange"]
+    assert (status["open_orders"], status["pending_trades"], status["failed_trades"]) == (
+        1, 1, 0)
+    assert status["journal_seq"] == ex.service.journal.last_seq
+    assert ex.worker.run_once() == 1
+    assert api.get("/health")["exchange"]["pending_trades"] == 0

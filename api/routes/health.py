@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
@@ -15,10 +15,12 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-def health(session: SessionDep, view: ViewDep, relayer: RelayerDep) -> JSONResponse:
+def health(request: Request, session: SessionDep, view: ViewDep,
+           relayer: RelayerDep) -> JSONResponse:
     """200 when the chain answers and the database works (503 otherwise), with the chain id,
     latest block, and how many blocks the SQL index is behind (`index_lag`; null before the
-    first sync)."""
+    first sync); with the exchange, its journal position, open orders and settlement backlog
+    (`exchange`: null when this API runs without it)."""
     body: dict[str, Any] = {"status": "ok", "chain_reachable": False, "chain_id": None,
                             "latest_block": None, "db_ok": False, "index_lag": None,
                             "indexed_to_block": None,
@@ -37,6 +39,8 @@ def health(session: SessionDep, view: ViewDep, relayer: RelayerDep) -> JSONRespo
                     indexed_to_block=status["indexed_to_block"])
     except Exception as exc:  # database unreachable or not migrated
         body["db_error"] = type(exc).__name__
+    exchange = getattr(request.app.state, "exchange", None)
+    body["exchange"] = exchange.status() if exchange is not None else None
     healthy = body["chain_reachable"] and body["db_ok"]
     body["status"] = "ok" if healthy else "degraded"
     return JSONResponse(body, status_code=200 if healthy else 503)
