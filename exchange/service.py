@@ -713,13 +713,15 @@ class ExchangeService:
             if digest in self.by_digest or (self._archived and self.archive.has_digest(digest)):
                 raise ExchangeError(409, "duplicate_order", "this order was already used")
             batch = self._check(order, listing, "lot", held)
+            # the engine's own refusal, checked first so that a refused lot journals nothing
+            if self.engine.books[listing.spec.instrument].orders or listing.spec.status in (
+                    Status.HALTED, Status.SINGLE_LOT):
+                raise ExchangeError(409, "instrument_busy", "the instrument has resting orders "
+                                    "or an auction already")
             seq, events = self._commit({"type": "lot", "batch_id": batch,
                                         **_signed(order, signature)})
             view = self.orders[seq].view()
         self._durable(seq, events)
-        if view["status"] == "rejected":
-            raise ExchangeError(409, "instrument_busy", "the instrument has resting orders or "
-                                "an auction already")
         return view
 
     def _roll_reference(self, listing: Listing) -> None:

@@ -638,3 +638,15 @@ def test_health_reports_the_exchange_journal_and_settlement_backlog(
     assert status["journal_seq"] == ex.service.journal.last_seq
     assert ex.worker.run_once() == 1
     assert api.get("/health")["exchange"]["pending_trades"] == 0
+
+
+def test_a_lot_offered_on_a_busy_instrument_is_refused_and_journals_nothing(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount]
+) -> None:
+    api.post("/v1/exchange/orders", None, signed(acc, ex, "trader2", "buy", PRICE - 100, T, 1),
+             status=201)  # a resting order: no single-lot auction now
+    before = ex.service.journal.last_seq
+    lot = signed(acc, ex, "trader1", "sell", PRICE, 20 * T, 1)
+    assert api.error("POST", "/v1/exchange/lots", "exchange", lot, 409) == "instrument_busy"
+    assert ex.service.journal.last_seq == before
+    assert api.get("/v1/exchange/orders?trader=" + acc["trader1"].address)["items"] == []
