@@ -555,7 +555,7 @@ class ExchangeService:
             raise ExchangeError(422, "mismatched_orders", "price or quantity outside the "
                                 "orders' limits")
         listing = self._listing(str(buy.instrument))
-        verified = []
+        verified, digests = [], []
         for order, sig in ((buy, buy_signature), (sell, sell_signature)):
             digest = order_digest(order, self.domain)
             signer = recover_signer(order, sig, self.domain, digest)
@@ -563,10 +563,8 @@ class ExchangeService:
                 raise ExchangeError(401, "bad_signature", "a signature is not its trader's")
             if digest in self.by_digest or (self._archived and self.archive.has_digest(digest)):
                 raise ExchangeError(409, "duplicate_order", "an order was already used")
-            if digest in self.voided:  # checked here: _check sees the re-sized copies
-                raise ExchangeError(409, "order_cancelled_on_chain", "a trader voided this "
-                                    "order on chain")
             verified.append(_spelled(order, signer))
+            digests.append(digest)
         buy, sell = verified
         if buy.trader.lower() == sell.trader.lower():
             raise ExchangeError(422, "self_trade", "buyer and seller are the same member")
@@ -578,8 +576,9 @@ class ExchangeService:
         held_sell = self._held(sized_sell, listing)
         with self.lock:
             self._roll_reference(listing)
-            self._check(sized_buy, listing, "block", held_buy, block=True)
-            batch = self._check(sized_sell, listing, "block", held_sell, block=True)
+            self._check(sized_buy, listing, "block", held_buy, block=True, digest=digests[0])
+            batch = self._check(sized_sell, listing, "block", held_sell, block=True,
+                                digest=digests[1])
             seq, events = self._commit({"type": "block", "price": price, "quantity": quantity,
                                         "buy": _signed(buy, buy_signature),
                                         "sell": {**_signed(sell, sell_signature),
@@ -712,7 +711,7 @@ class ExchangeService:
         with self.lock:
             if digest in self.by_digest or (self._archived and self.archive.has_digest(digest)):
                 raise ExchangeError(409, "duplicate_order", "this order was already used")
-            batch = self._check(order, listing, "lot", held)
+            batch = self._check(order, listing, "lot", held, digest=digest)
             # the engine's own refusal, checked first so that a refused lot journals nothing
             if self.engine.books[listing.spec.instrument].orders or listing.spec.status in (
                     Status.HALTED, Status.SINGLE_LOT):
@@ -777,35 +776,39 @@ class ExchangeService:
         # chain reads happen before the lock, so a slow node never stalls other orders
         held = self._held(order, listing, delivery_batch)
         with self.lock:
-            known = self.by_client.get((order.trader, order.client_order_id)) if any(
-                order.client_order_id) else None
-            if known is None:
-                known = self.by_digest.get(digest)
-            if known is None and self._archived:
-                found = self.archive.find(order.trader, order.client_order_id, digest)
-                if found is not None:
-                    old_digest, old = found
-                    if old_digest != digest:
-                        raise ExchangeError(409, "duplicate_client_order_id",
-                                            "this client order id names another order",
-                                            {"order_id": old["order_id"]})
-                    return int(old["order_id"]), [], {**old, "replayed": True}
-            if known is not None:
-                existing = self.orders[known]
-                if existing.digest != digest:
+            found = self._accepted(order, digest)
+            if found is not None:
+                known, known_digest, existing = found
+                if known_digest != digest:
                     raise ExchangeError(409, "duplicate_client_order_id",
                                         "this client order id names another order",
                                         {"order_id": known})
                 # the original may still be waiting for its fsync: so does this answer
-                return known, [], {**existing.view(), "trades": self._trades_of(known),
-                                   "replayed": True}
+                return known, [], {**existing, "replayed": True}
             self._roll_reference(listing)
-            batch = self._check(order, listing, otype, held)
+            batch = self._check(order, listing, otype, held, digest=digest)
             self._digest_hint = digest
             seq, events = self._commit({
                 "type": "order", "otype": otype, "batch_id": batch, **_signed(order, signature)})
             view = {**self.orders[seq].view(), "trades": self._trades_of(seq), "replayed": False}
         return seq, events, view
+
+    def _accepted(self, order: Order,
+                  digest: bytes) -> tuple[int, bytes, dict[str, Any]] | None:
+        """The order already accepted under this trader and client order id, or else this
+        order hash: (its id, its hash, its view), from memory or the archive. Under the lock."""
+        known = self.by_client.get((order.trader, order.client_order_id)) if any(
+            order.client_order_id) else None
+        if known is None:
+            known = self.by_digest.get(digest)
+        if known is not None:
+            rec = self.orders[known]
+            return known, rec.digest, {**rec.view(), "trades": self._trades_of(known)}
+        if self._archived:
+            archived = self.archive.find(order.trader, order.client_order_id, digest)
+            if archived is not None:
+                return int(archived[1]["order_id"]), archived[0], archived[1]
+        return None
 
     def _held(self, order: Order, listing: Listing, prefer: int | None = None) -> Held:
         """What the chain says the trader holds for this order: approval for settlement, and
@@ -831,19 +834,19 @@ class ExchangeService:
             batches = self.eligible(listing.credit_class)
         return Held(True, 0, {b: self.balances.credits(order.trader, b) for b in batches})
 
-    def _check(self, order: Order, listing: Listing, otype: str,
-               held: Held, block: bool = False) -> int:
+    def _check(self, order: Order, listing: Listing, otype: str, held: Held,
+               block: bool = False, digest: bytes = b"") -> int:
         """Refuses what may not trade; returns a sell's delivery batch (0 for a buy): of the
         batches it could deliver, the one with the most free credits (the lowest id among
-        equals), which must cover the whole order, since one trade settles one batch."""
+        equals), which must cover the whole order, since one trade settles one batch.
+        `digest` is the hash of the order as signed (a block trade checks re-sized copies)."""
         now = int(self.clock())
         if order.expiry <= now:
             raise ExchangeError(422, "expired", "the order's expiry has passed",
                                 {"expiry": order.expiry, "now": now})
         if order.side not in (0, 1) or order.time_in_force not in (0, 1, 2):
             raise ExchangeError(422, "invalid_order", "side or time in force out of range")
-        if order.nonce < self.min_nonce.get(order.trader, 0) or (
-                self.voided and order_digest(order, self.domain) in self.voided):
+        if order.nonce < self.min_nonce.get(order.trader, 0) or digest in self.voided:
             raise ExchangeError(409, "order_cancelled_on_chain", "the trader voided this order "
                                 "on chain (Settlement.cancelOrder or raiseMinNonce)")
         if not in_session(listing.spec, now):

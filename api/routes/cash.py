@@ -15,10 +15,11 @@ from eth_utils import keccak, to_checksum_address
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from api.auth import CallerDep, require_role
+from api.auth import Caller, CallerDep, require_role
 from api.deps import ViewDep, WriterDep
 from api.errors import ApiError
 from api.fields import STRICT, Address
+from api.forwarding import ForwardingLedger
 from api.onchain import ChainView
 from exchange.service import ExchangeService
 
@@ -66,11 +67,7 @@ def deposit(body: CashIn, request: Request, caller: CallerDep, view: ViewDep,
     if not view.is_member(body.account):
         raise ApiError(409, "not_a_member", "only consortium members hold exchange cash",
                        {"account": body.account})
-    sent = writer.send_as(caller.key(), "CashToken", "deposit",
-                        to_checksum_address(body.account), body.amount_fen,
-                        keccak(text=body.reference))
-    return {"tx_hash": sent.tx_hash, "account": to_checksum_address(body.account),
-            "amount_fen": body.amount_fen, "balance_fen": _cash(view, body.account)}
+    return _book("deposit", body, caller, view, writer)
 
 
 @router.post("/cash/withdrawals", status_code=201)
@@ -84,9 +81,14 @@ def withdraw(body: CashIn, request: Request, caller: CallerDep, view: ViewDep,
         raise ApiError(409, "insufficient_balance", "not enough free cash to withdraw",
                        {"balance_fen": balance, "reserved_fen": reserved,
                         "needed_fen": body.amount_fen})
-    sent = writer.send_as(caller.key(), "CashToken", "withdraw",
-                        to_checksum_address(body.account), body.amount_fen,
-                        keccak(text=body.reference))
+    return _book("withdraw", body, caller, view, writer)
+
+
+def _book(fn: str, body: CashIn, caller: Caller, view: ChainView,
+          writer: ForwardingLedger) -> dict[str, Any]:
+    """CashToken.deposit or .withdraw as the bank, with the payment reference's hash."""
+    sent = writer.send_as(caller.key(), "CashToken", fn, to_checksum_address(body.account),
+                          body.amount_fen, keccak(text=body.reference))
     return {"tx_hash": sent.tx_hash, "account": to_checksum_address(body.account),
             "amount_fen": body.amount_fen, "balance_fen": _cash(view, body.account)}
 

@@ -291,9 +291,9 @@ def open_orders(request: Request,
                 instrument: Annotated[int | None, Query(ge=1, le=2**64 - 1)] = None
                 ) -> dict[str, Any]:
     """A trader's working orders (new or open), oldest first, with their trades so far."""
-    s = _service(request)
-    items = s.open_orders_of(checksum(trader), None if instrument is None else str(instrument))
-    return {"trader": checksum(trader), "items": items}
+    who = checksum(trader)
+    items = _service(request).open_orders_of(who, None if instrument is None else str(instrument))
+    return {"trader": who, "items": items}
 
 
 @router.get("/orders/{order_id}")
