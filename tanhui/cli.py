@@ -237,6 +237,12 @@ def status(data_dir: DataDir = None) -> None:
     settings = _settings(data_dir)
     t = Table(title="Tanhui status", show_header=False)
     t.add_row("Data directory", str(settings.data_dir))
+    from tanhui.ownership import ROLES, DataDirLock
+
+    for role, who in ROLES.items():
+        pid = DataDirLock(settings.data_dir, role).running()
+        if pid is not None:
+            t.add_row("Running", f"{who} (pid {pid})")
     t.add_row(
         "Chain",
         settings.rpc_url

@@ -72,6 +72,18 @@ class DataDirLock:
         except (OSError, ValueError):
             return None
 
+    def running(self) -> int | None:
+        """The holder's PID while another process holds the lock (0 if it wrote none yet),
+        else None; takes nothing."""
+        if self.held or not self.lock_path.exists():
+            return None
+        with open(self.lock_path) as f:
+            try:  # a shared lock: probes do not exclude each other
+                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return self.holder() or 0
+        return None
+
     def release(self) -> None:
         f, self._file = self._file, None
         if f is None:

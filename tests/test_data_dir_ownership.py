@@ -154,6 +154,13 @@ def test_an_exchange_beside_an_up_that_runs_one_is_refused(restarted: Restarted)
     assert "exchange" in ex.stdout and f"pid {restarted.up.pid}" in ex.stdout
 
 
+def test_status_names_the_process_that_owns_the_data_dir(restarted: Restarted) -> None:
+    status = subprocess.run([*TANHUI, "status"], env=restarted.env, capture_output=True,
+                            text=True, timeout=120, check=True)
+    assert f"`tanhui up` (pid {restarted.up.pid})" in status.stdout
+    assert f"the exchange (pid {restarted.up.pid})" in status.stdout
+
+
 def test_the_data_dir_is_owner_only(restarted: Restarted) -> None:
     entries = [restarted.data, *restarted.data.rglob("*")]
     modes = {str(p.relative_to(restarted.data)): stat.S_IMODE(p.lstat().st_mode)
