@@ -110,10 +110,14 @@ def index_into(url: str, ledger: Ledger, batch_blocks: int = 2000) -> Engine:
 
 
 def canonical_dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every index table as sorted rows (JSON values rendered canonically)."""
+    """Every index table as sorted rows (JSON values rendered canonically), except the stored
+    block hashes: which blocks have one depends on how the blocks were split into ranges (they
+    are checked against the chain instead, see `assert_index_matches_chain`)."""
     out: dict[str, list[tuple[Any, ...]]] = {}
     with engine.connect() as conn:
         for table in INDEX_TABLES:
+            if table.name == "index_blocks":
+                continue
             rows = conn.execute(select(table)).all()
             out[table.name] = sorted(
                 tuple(_canonical(v) for v in row) for row in rows
