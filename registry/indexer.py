@@ -7,10 +7,25 @@ restart continues from there. Every applied log is written to `event_journal` un
 (block_number, log_index): a log that is delivered twice (a replayed range, a flaky node) finds
 its key there and is skipped, so applying the same logs again changes nothing.
 
+The index follows the chain backwards too (registry.reorg). Each applied range also stores the
+hash of its last block and of every block its logs came from; every poll checks the stored
+hash of the cursor's block against the chain, and every range checks the block below it. When
+the chain no longer has that block (its head went below the cursor, or another block stands at
+that height), the index is rewound to the highest stored block the chain still has, deleting
+everything derived from later blocks, and indexing resumes from there. A rewind is one
+transaction with the cursor, like a range: a crash during one leaves the index as it was, and
+the next poll finds the same fork and rewinds again. The last block's hash is read before the
+range's logs and before the check of the block below: a reorganisation while a range is read
+then leaves a stored hash the chain does not have (caught now or at the next poll), never rows
+of one fork under the hash of another. Logs of one block that carry different hashes make the
+range fail and be read again.
+
 Throughput comes from doing per range what can be done per range: rows are collected in memory
 and written with executemany inserts, balance changes are summed per (account, batch) and
 upserted once, and the few entities that events update (batches, reports, members, ...) are
-loaded once per range, changed in memory and written back once.
+loaded once per range, changed in memory and written back once. The hash bookkeeping is per
+range too: two eth_getBlockByNumber calls (the range's last block and the one below it) and
+one insert of the block hashes the logs already carried.
 
 Run standalone: `python -m registry.indexer --rpc URL --deployment FILE --db URL`.
 """
@@ -191,8 +206,8 @@ class Indexer:
                 key = (_as_int(lg["blockNumber"]), _as_int(lg["logIndex"]))
                 carried = lg.get("blockHash")
                 if carried is not None:
-                    known = hashes.setdefault(key[0], _hex(carried).lower())
-                    if known != _hex(carried).lower():
+                    block_of_log = carried.lower() if isinstance(carried, str) else _hex(carried)
+                    if hashes.setdefault(key[0], block_of_log) != block_of_log:
                         raise RuntimeError(
                             f"block {key[0]} changed while blocks {from_block}-{to_block} "
                             "were read (the chain is reorganising); retrying"
