@@ -8,24 +8,25 @@ restart continues from there. Every applied log is written to `event_journal` un
 its key there and is skipped, so applying the same logs again changes nothing.
 
 The index follows the chain backwards too (registry.reorg). Each applied range also stores the
-hash of its last block and of every block its logs came from; every poll checks the stored
-hash of the cursor's block against the chain, and every range checks the block below it. When
-the chain no longer has that block (its head went below the cursor, or another block stands at
-that height), the index is rewound to the highest stored block the chain still has, deleting
-everything derived from later blocks, and indexing resumes from there. A rewind is one
-transaction with the cursor, like a range: a crash during one leaves the index as it was, and
-the next poll finds the same fork and rewinds again. The last block's hash is read before the
-range's logs and before the check of the block below: a reorganisation while a range is read
-then leaves a stored hash the chain does not have (caught now or at the next poll), never rows
-of one fork under the hash of another. Logs of one block that carry different hashes make the
-range fail and be read again.
+hash of its last block and of a few blocks below it that its logs came from; every poll checks
+the stored hash of the cursor's block against the chain, and every range checks the block
+below it. When the chain no longer has that block (its head went below the cursor, or another
+block stands at that height), the index is rewound to the highest stored block the chain still
+has, deleting everything derived from later blocks, and indexing resumes from there. A rewind
+is one transaction with the cursor, like a range: a crash during one leaves the index as it
+was, and the next poll finds the same fork and rewinds again. The last block's hash is read
+before the range's logs and before the check of the block below: a reorganisation while a
+range is read then leaves a stored hash the chain does not have (caught now or at the next
+poll), never rows of one fork under the hash of another. Logs of one block that carry
+different hashes, or another hash for the range's last block, make the range fail and be read
+again.
 
 Throughput comes from doing per range what can be done per range: rows are collected in memory
 and written with executemany inserts, balance changes are summed per (account, batch) and
 upserted once, and the few entities that events update (batches, reports, members, ...) are
 loaded once per range, changed in memory and written back once. The hash bookkeeping is per
 range too: two eth_getBlockByNumber calls (the range's last block and the one below it) and
-one insert of the block hashes the logs already carried.
+one insert of a handful of hashes (the range end's, and some the logs already carried).
 
 Run standalone: `python -m registry.indexer --rpc URL --deployment FILE --db URL`.
 """
@@ -53,7 +54,14 @@ from chain.client import Chain
 from chain.deploy import Deployment
 from registry.events import HANDLERS, IndexerError, RangeWriter
 from registry.models import EventJournal, IndexCursor, table
-from registry.reorg import fork_point, record_hashes, rewind, stored_hash, stored_hashes
+from registry.reorg import (
+    fork_point,
+    ladder,
+    record_hashes,
+    rewind,
+    stored_hash,
+    stored_hashes,
+)
 
 __all__ = ["Indexer", "IndexerError", "main"]
 
@@ -189,7 +197,7 @@ class Indexer:
             block_hash = self._block_hash(to_block)
             if block_hash is None:
                 raise RuntimeError(f"block {to_block} is not on the chain")
-        hashes = {to_block: block_hash}
+        hashes = ladder(to_block, block_hash, _hashes_of_logs(raw))
         with self.engine.begin() as conn:
             cursor = self._lock_cursor(conn)
             j = table(EventJournal)
@@ -204,14 +212,6 @@ class Indexer:
             writer = RangeWriter(conn)
             for lg in raw:
                 key = (_as_int(lg["blockNumber"]), _as_int(lg["logIndex"]))
-                carried = lg.get("blockHash")
-                if carried is not None:
-                    block_of_log = carried.lower() if isinstance(carried, str) else _hex(carried)
-                    if hashes.setdefault(key[0], block_of_log) != block_of_log:
-                        raise RuntimeError(
-                            f"block {key[0]} changed while blocks {from_block}-{to_block} "
-                            "were read (the chain is reorganising); retrying"
-                        )
                 if key in seen:
                     continue
                 seen.add(key)
@@ -287,7 +287,9 @@ class Indexer:
     def _agrees(self, indexed_to: int, chain_head: int) -> bool:
         """Whether the chain still has the block the index was built up to (by its stored
         hash). An index migrated from before hashes were kept has none for its cursor block:
-        the chain's hash is recorded then, and checked from the next block on."""
+        it adopts the chain's hash if the last transaction it journaled is still on the chain
+        in the same block (else it is off the chain, and is rebuilt), and checks every block
+        from then on."""
         if indexed_to < self.deployment.block:
             return True  # nothing indexed yet
         if indexed_to > chain_head:
@@ -298,6 +300,8 @@ class Indexer:
         if actual is None:
             return False
         if expected is None:
+            if not self._last_journaled_transaction_is_on_chain(indexed_to):
+                return False
             with self.engine.begin() as conn:
                 cursor = self._lock_cursor(conn)
                 if int(cursor["next_block"]) == indexed_to + 1:
@@ -305,6 +309,20 @@ class Indexer:
                                   indexed_to + 1)
             return True
         return expected == actual
+
+    def _last_journaled_transaction_is_on_chain(self, indexed_to: int) -> bool:
+        j = table(EventJournal)
+        with self.engine.connect() as conn:
+            last = conn.execute(
+                select(j.c.block_number, j.c.tx_hash)
+                .where(j.c.block_number <= indexed_to)
+                .order_by(j.c.block_number.desc(), j.c.log_index.desc())
+                .limit(1)
+            ).one_or_none()
+        if last is None:
+            return True
+        receipt = self.chain.rpc("eth_getTransactionReceipt", last.tx_hash)
+        return receipt is not None and _as_int(receipt["blockNumber"]) == int(last.block_number)
 
     def _rewind(self, next_block: int, chain_head: int, head: int) -> int:
         """Rewinds the index to the highest stored block the chain still has (before the
@@ -315,6 +333,8 @@ class Indexer:
         keep_to = fork_point(stored, self._block_hash)
         if keep_to is None:
             keep_to = self.deployment.block - 1
+        if keep_to >= next_block - 1:  # the chain came back to the indexed block meanwhile
+            return next_block
         with self.engine.begin() as conn:
             cursor = self._lock_cursor(conn)
             if int(cursor["next_block"]) != next_block:
@@ -414,6 +434,24 @@ def _plain_log(lg: Mapping[str, Any]) -> dict[str, Any]:
     out["blockNumber"] = int(lg["blockNumber"], 16)
     out["logIndex"] = int(lg["logIndex"], 16)
     return out
+
+
+def _hashes_of_logs(raw: Sequence[Mapping[str, Any]]) -> dict[int, str]:
+    """The block hash each block's logs carry. Logs of one block that carry different hashes
+    were read across a reorganisation: the range fails, to be read again."""
+    hashes: dict[int, str] = {}
+    for lg in raw:
+        carried = lg.get("blockHash")
+        if carried is None:
+            continue
+        number = _as_int(lg["blockNumber"])
+        block_hash = carried.lower() if isinstance(carried, str) else _hex(carried)
+        if hashes.setdefault(number, block_hash) != block_hash:
+            raise RuntimeError(
+                f"block {number} changed while its logs were read (the chain is "
+                "reorganising); retrying"
+            )
+    return hashes
 
 
 def _hex(value: Any) -> str:

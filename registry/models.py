@@ -56,10 +56,10 @@ class IndexCursor(Base):
 
 class IndexedBlock(Base):
     """The hash of a block the index was built from: the last block of every applied range and
-    every block that carried an applied log, for the most recent blocks below the cursor
-    (registry.reorg.HASH_HISTORY_BLOCKS). A stored hash that the chain no longer has at that
-    height is how a reorganisation, or a chain that went backwards, is noticed; the highest
-    stored hash the chain still has is where the index is rewound to."""
+    a few blocks with logs below it (1, 2, 4, 8, ... blocks down), for the most recent blocks
+    below the cursor (registry.reorg.HASH_HISTORY_BLOCKS). A stored hash that the chain no
+    longer has at that height is how a reorganisation, or a chain that went backwards, is
+    noticed; the highest stored hash the chain still has is where the index is rewound to."""
 
     __tablename__ = "index_blocks"
 

@@ -3,8 +3,11 @@
 A chain reorganises (a production network behind a load balancer, a node restored from a
 backup) and an embedded anvil can restart from a stale state: blocks the index was built from
 disappear, and new blocks may reuse their numbers. The index notices through block hashes: it
-stores the hash of the last block of every applied range and of every block that carried a log
-(`index_blocks`, kept for the last HASH_HISTORY_BLOCKS blocks). A block hash commits to its
+stores the hash of the last block of every applied range and of a few blocks with logs below it,
+1, 2, 4, 8, ... blocks down (`index_blocks`, kept for the last HASH_HISTORY_BLOCKS blocks): a
+handful of rows per range however many logs it has, dense near the head where the index follows
+the chain a few blocks per range, and enough to place a fork to within about its own depth
+anywhere. A block hash commits to its
 parent's, so a stored hash the chain still has at that height vouches for every block below it,
 and one it no longer has (or a head below the indexed block) means the index is ahead of or
 off the chain.
@@ -37,6 +40,7 @@ all the handlers read, so the replay needs no node.
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -66,9 +70,8 @@ from registry.models import (
 
 log = logging.getLogger(__name__)
 
-# Blocks below the cursor whose hashes are kept. Rows exist only for range ends and blocks with
-# logs, so the table stays within the journal's size; a fork deeper than this is still handled
-# (by a rebuild from the deployment block), only slower.
+# Blocks below the cursor whose hashes are kept (a few rows per applied range); a fork deeper
+# than this is still handled, by a rebuild from the deployment block, only slower.
 HASH_HISTORY_BLOCKS = 100_000
 
 # Journal rows replayed per query while rebuilding entities.
@@ -76,6 +79,30 @@ REPLAY_CHUNK = 5_000
 
 
 # -- stored hashes -------------------------------------------------------------------------
+
+
+def ladder(to_block: int, block_hash: str, carried: Mapping[int, str]) -> dict[int, str]:
+    """The hashes to store for a range ending at `to_block`: its own, and of the blocks with
+    logs nearest below to_block - 1, - 2, - 4, - 8, ... (their hashes came with the logs). A
+    handful of rows per range, however many logs, and a fork is still located to within about
+    its own depth. Refuses logs whose hash for `to_block` is not `block_hash` (the chain moved
+    between the two reads: the range is read again)."""
+    if carried.get(to_block, block_hash) != block_hash:
+        raise RuntimeError(
+            f"block {to_block} changed while its range was read (the chain is reorganising); "
+            "retrying"
+        )
+    out = {to_block: block_hash}
+    numbers = sorted(carried)
+    step = 1
+    i = len(numbers)
+    while i > 0 and step <= to_block:
+        i = bisect.bisect_right(numbers, to_block - step, 0, i)
+        if i == 0:
+            break
+        out[numbers[i - 1]] = carried[numbers[i - 1]]
+        step *= 2
+    return out
 
 
 def record_hashes(

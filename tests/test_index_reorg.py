@@ -276,3 +276,19 @@ def test_an_index_without_stored_hashes_adopts_the_chains_and_then_follows_forks
     make_new_blocks(ledger, acc, batch, past=lost_head)
     indexer.sync()
     assert_index_matches_chain(fresh_index, ledger.chain, ledger.deployment)
+
+
+def test_an_index_without_stored_hashes_that_is_off_the_chain_is_rebuilt(
+    ledger: Ledger, acc: dict[str, LocalAccount], tmp_path: Path
+) -> None:
+    f = index_then_lose_blocks(ledger, acc, tmp_path)
+    with f.engine.begin() as conn:  # as migrated from before hashes were kept
+        conn.execute(IndexedBlock.__table__.delete())
+    make_new_blocks(ledger, acc, f.batch, past=f.lost_head)
+
+    f.indexer.sync()
+
+    with session_factory(f.engine)() as s:
+        status = queries.index_status(s)
+    assert status["rewound_to_block"] == ledger.deployment.block - 1
+    assert_index_matches_chain(f.engine, ledger.chain, ledger.deployment)
