@@ -2,7 +2,7 @@
 
 Revision ID: 0003_index_block_hashes
 Revises: 0002_api_accounts
-Create Date: 2025-07-02
+Create Date: 2026-12-02
 
 Mirrors registry/models.py (IndexedBlock, IndexCursor.rewinds / rewound_to_block). An index
 migrated from before this revision has no stored hashes: the indexer records the chain's hash
