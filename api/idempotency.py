@@ -12,8 +12,10 @@ transaction (chain/reconcile.py). Mined → the write happened: the retry finish
 attempt from its receipt and answers its result. Still able to land (in the node's pool, or in
 the outbox to be re-sent) → re-sent now, and answered once it lands, else 409
 `idempotency_in_progress`. Reverted or never able to land → nothing happened: the retry runs
-afresh. A claim without a transaction and older than `PENDING_LEASE_SECONDS` was abandoned before
-signing and is taken over; the `attempt` token makes a slow original unable to send afterwards.
+afresh. An attempt that fails before anything is signed (the node unreachable) releases its
+claim; a claim without a transaction and older than `PENDING_LEASE_SECONDS` was abandoned
+before signing (the process died) and is taken over, and the `attempt` token makes a slow
+original unable to send afterwards.
 
 A finished key is not trusted blindly either: the chain can lose the block of an acknowledged
 write (the embedded anvil killed before its next state dump). Its replay checks the transaction:
@@ -62,6 +64,7 @@ class Slot:
     attempt: str | None = None
     replay: JSONResponse | None = None
     landed: Sent | None = None
+    tx_hash: str | None = None  # signed under this attempt (and maybe broadcast)
 
     def _mine(self) -> Any:
         return (IdempotentRequest.id == self.row_id) & (IdempotentRequest.attempt == self.attempt)
@@ -83,6 +86,7 @@ class Slot:
         if getattr(done, "rowcount", 0) != 1:
             raise ApiError(409, "idempotency_in_progress",
                            "another attempt with this Idempotency-Key took it over")
+        self.tx_hash = tx_hash
 
     def release(self) -> None:
         """Nothing happened on chain: the key may be used again."""
@@ -220,5 +224,9 @@ def idempotent(
         with on_signed(slot.record_tx):
             yield slot
     except (ApiError, ChainRevert):
-        slot.release()  # refused: nothing happened on chain
+        slot.release()  # refused, or reverted: nothing happened on chain
         raise
+    except BaseException:
+        if slot.tx_hash is None:
+            slot.release()  # failed before anything was signed: nothing can land
+        raise  # else the outcome is unknown: a retry asks the chain

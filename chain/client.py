@@ -193,6 +193,12 @@ class Chain:
                 known = self._seen[tx_hash] = (block_number, time.time())
             return known[1]
 
+    def _saw_block(self, number: int, block_hash: bytes) -> None:
+        """A block this process relied on (a receipt's): `check_head` notices if it goes."""
+        with self._guard:
+            if self._head is None or number > self._head[0]:
+                self._head = (number, block_hash)
+
     def check_head(self, reset: bool = True) -> bool:
         """Whether the chain went backwards since the last look: its head is lower than the
         block last seen, or that block was replaced (the node restarted from an older state
@@ -335,6 +341,7 @@ class Chain:
         receipt = self.w3.eth.wait_for_transaction_receipt(
             HexBytes(tx_hash), timeout=timeout, poll_latency=0.01
         )
+        self._saw_block(int(receipt["blockNumber"]), bytes(receipt["blockHash"]))
         if receipt["status"] != 1:
             raise self.revert_of(tx_hash, receipt)
         return Sent(

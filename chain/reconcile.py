@@ -278,10 +278,15 @@ class Reconciler:
 
 
 def settle_now(chain: Chain, tx_hash: str, timeout: float = 10.0) -> Fate:
-    """The fate of `tx_hash`, re-sending the outbox at once if it is missing and waiting (up to
-    `timeout`) for it to land: for a caller that must answer about it now."""
+    """The fate of `tx_hash` for a caller that must answer about it now (an Idempotency-Key
+    replay), and the chain made ready for what the caller may sign next: if the transaction
+    is missing, the outbox is re-sent at once and waited for (up to `timeout`); if the chain
+    went backwards, the cached nonces are forgotten (after those re-sends)."""
     fate = fate_of(chain, tx_hash)
-    if fate.state != "pending" or chain.outbox is None:
+    if fate.state == "final":
         return fate
-    Reconciler(chain, grace=0.0, wait_timeout=timeout).run_once(replay=True)
+    if chain.outbox is None:
+        chain.check_head()
+        return fate
+    Reconciler(chain, grace=0.0, wait_timeout=timeout).run_once(replay=fate.state == "pending")
     return fate_of(chain, tx_hash)
