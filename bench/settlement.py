@@ -5,9 +5,11 @@ buyers holding cash), lists the batch and sets maker/taker fees. Every trade is 
 fresh signed orders (the costly case: both orders' fill slots are written for the first time);
 orders are signed before timing. The engine matches them; timing runs from the engine's trades
 to the last confirmed receipt: build fills, send batches of `--batch` trades without waiting,
-then wait for every receipt. The last line is one JSON object.
+then wait for every receipt. Every batch is appended to an outbox (fsync'd) before it is sent,
+as in the product; `--no-outbox` leaves that out to show what it costs. The last line is one
+JSON object.
 
-Run: .venv/bin/python bench/settlement.py [--trades N] [--batch B]
+Run: .venv/bin/python bench/settlement.py [--trades N] [--batch B] [--no-outbox]
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,8 +35,9 @@ T = 1_000_000
 PRICE = 60_000
 
 
-def run(n_trades: int, batch_size: int) -> dict[str, object]:
-    with local_registry() as (_, ledger, acc):
+def run(n_trades: int, batch_size: int, outbox: bool = True) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp, local_registry(
+            Path(tmp) / "outbox.db" if outbox else None) as (_, ledger, acc):
         chain = ledger.chain
         sc = SettlementChain(ledger)
         batch = Scenario(ledger, acc).batch(quantity=10_000_000 * T).batch_id
@@ -87,6 +91,7 @@ def run(n_trades: int, batch_size: int) -> dict[str, object]:
             "gas_per_trade_later_batches": round(sum(per_trade[1:]) / max(1, len(per_trade) - 1)),
             "gas_per_batch_max": max(gas),
             "order_signing_s": round(sign_s, 2),
+            "outbox": outbox,
         }
 
 
@@ -94,8 +99,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trades", type=int, default=2_000)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--no-outbox", action="store_true",
+                        help="send without appending to an outbox first (to measure its cost)")
     args = parser.parse_args()
-    result = run(args.trades, args.batch)
+    result = run(args.trades, args.batch, not args.no_outbox)
     for k, v in result.items():
         print(f"{k:<28} {v}", file=sys.stderr)
     print(json.dumps(result))
