@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -23,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from chain.outbox import Outbox
 from exchange.engine import Engine
 from exchange.instruments import InstrumentSpec
 from exchange.onchain import Fill, SettlementChain
@@ -80,6 +82,7 @@ def run(n_trades: int, batch_size: int, outbox: bool = True) -> dict[str, object
         gas = [r.gas_used for r in receipts]
         per_trade = [g / len(b) for g, b in zip(gas, batches, strict=True)]
         assert all(sc.is_settled(t.trade_id) for t in trades[:: max(1, len(trades) // 20)])
+        appends = outbox_appends(chain.outbox, Path(tmp)) if chain.outbox else []
         return {
             "trades": len(trades),
             "batch_size": batch_size,
@@ -92,7 +95,27 @@ def run(n_trades: int, batch_size: int, outbox: bool = True) -> dict[str, object
             "gas_per_batch_max": max(gas),
             "order_signing_s": round(sign_s, 2),
             "outbox": outbox,
+            # one fsync'd append of a settlement batch (≈ its calldata), timed on its own
+            "outbox_append_ms_p50": round(statistics.median(appends), 2) if appends else None,
+            "outbox_append_ms_max": round(max(appends), 2) if appends else None,
+            "outbox_bytes_per_batch": round(statistics.mean(
+                len(e.raw or b"") for e in chain.outbox.entries() if e.purpose == "settle"))
+            if chain.outbox else None,
         }
+
+
+def outbox_appends(outbox: Outbox, tmp: Path) -> list[float]:
+    """Milliseconds to append each settlement batch sent again to a fresh outbox file."""
+    probe = Outbox(tmp / "probe.db")
+    out = []
+    for e in outbox.entries():
+        if e.purpose != "settle" or e.raw is None:
+            continue
+        t0 = time.perf_counter()
+        probe.append(e.chain, e.tx_hash, e.sender, e.nonce, e.purpose, e.raw)
+        out.append((time.perf_counter() - t0) * 1_000)
+    probe.close()
+    return out
 
 
 def main() -> None:

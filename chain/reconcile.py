@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hexbytes import HexBytes
-from web3.exceptions import TimeExhausted, Web3RPCError
+from web3.exceptions import TimeExhausted, TransactionNotFound, Web3RPCError
 from web3.types import TxReceipt
 
 from chain.client import _ALREADY_KNOWN, Chain
@@ -57,7 +57,7 @@ class Fate:
     state: str
     success: bool | None = None
     block_number: int | None = None
-    receipt: TxReceipt | None = None
+    receipt: TxReceipt | None = field(default=None, repr=False)
     detail: str = ""
 
     @property
@@ -127,7 +127,7 @@ def fate_of(chain: Chain, tx_hash: str) -> Fate:
         try:
             chain.w3.eth.get_transaction(HexBytes(tx_hash))
             return Fate(tx_hash, "pending", detail="held by the node")
-        except Exception:  # TransactionNotFound: nobody holds its bytes
+        except TransactionNotFound:  # nobody holds its bytes
             return Fate(tx_hash, "gone", detail="unknown to the node and not in the outbox")
     if _nonce(chain, entry.sender) > entry.nonce and chain.receipt(tx_hash) is None:
         detail = "its nonce was used by another transaction"

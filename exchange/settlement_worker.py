@@ -65,9 +65,12 @@ class SettlementWorker:
                 self._sort_out(chunk, exc)
                 continue
             tx_hash = self.sc.send_settle(self.account, fills, gas * 12 // 10 + 50_000)
-            self.sc.chain.wait(tx_hash)
+            sent = self.sc.chain.wait(tx_hash)
             ids = [t.trade.trade_id for t in chunk]
             self.service.mark_settled(ids, tx_hash)
+            if self.sc.chain.finality.is_final(sent.block_number, sent.block_number,
+                                               time.time()):
+                self.service.confirm_settlement(tx_hash)  # a finality chain: it stays
             settled += len(ids)
             log.info("settled %d trades in %s", len(ids), tx_hash)
         return settled
