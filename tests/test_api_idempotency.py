@@ -9,6 +9,7 @@ import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.app import create_app
-from api.models import IdempotentRequest
+from api.idempotency import PENDING_LEASE_SECONDS, _request_hash
+from api.models import ApiAccount, IdempotentRequest
+from api.routes.credits import TransferIn
 from chain.client import Chain
 from chain.outbox import Outbox
 from registry.ledger import Ledger
@@ -251,4 +254,25 @@ def test_a_pending_key_whose_transaction_vanished_runs_afresh(
     assert retry.status_code == 201, retry.text
     receipt = ledger.chain.receipt(retry.json()["tx_hash"])  # sent afresh, and mined
     assert receipt is not None and receipt["status"] == 1
+    assert held_by_trader1(api, batch) == 2 * TONNE
+
+
+def test_a_pending_key_abandoned_before_signing_is_taken_over_after_its_lease(
+        db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount],
+        request: pytest.FixtureRequest) -> None:
+    batch = Scenario(ledger, acc).batch(quantity=10 * TONNE).batch_id
+    key = f"abandoned-{request.node.name}"
+    body = TransferIn.model_validate({"to": acc["trader1"].address, "batch_id": batch,
+                                      "amount": "2"})
+    with session_factory(db.engine)() as s:  # an API process died after claiming the key
+        account = s.scalar(select(ApiAccount.id).where(
+            ApiAccount.address == acc["developer"].address))
+        s.add(IdempotentRequest(
+            api_account_id=account, key=key, route="transfers",
+            request_hash=_request_hash("transfers", body), state="pending", attempt="dead",
+            created_at=datetime.now(UTC) - timedelta(seconds=PENDING_LEASE_SECONDS + 1)))
+        s.commit()
+    api = api_on(db, ledger, acc)
+    retry = transfer(api, key, batch)
+    assert retry.status_code == 201, retry.text
     assert held_by_trader1(api, batch) == 2 * TONNE
