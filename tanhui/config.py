@@ -59,7 +59,8 @@ class Settings(BaseSettings):
         "directory: a secrets manager's mount or a separate volume, mode 0400.",
     )
     attestation_threshold: int = Field(default=2, ge=1, description="k of n oracle attestations.")
-    confirmations: int = Field(default=0, ge=0, description="Blocks the indexer stays behind head.")
+    confirmations: int = Field(
+        default=0, ge=0, description="Blocks on top before a block counts (indexer, outbox).")
     oracle_key: str | None = Field(
         default=None,
         description="Hex private key of this oracle node (ORACLE role); on the embedded chain "

@@ -24,6 +24,7 @@ from chain.node import AnvilNode, free_port
 from registry.ledger import Ledger
 from tanhui.config import Settings
 from tanhui.db import make_engine, migrate
+from tanhui.durable import durable_chain, replay_outbox
 from tanhui.ownership import DataDirLock, secure_tree, write_private
 from tanhui.roster import SEATS, bootstrap_roster, dev_accounts
 
@@ -59,12 +60,13 @@ class Runtime:
             if settings.embedded_chain:
                 node = embedded_node(settings).start()
                 url = node.url
+                replay_outbox(node, settings)  # what the chain lost since its last dump, re-sent
                 # Other processes (oracle nodes, the CLI) find the embedded chain here.
                 write_private(data / "rpc-url", url)
             else:
                 assert settings.rpc_url is not None
                 url = settings.rpc_url
-            chain = Chain(url, error_abis(compile_contracts()))
+            chain = durable_chain(url, error_abis(compile_contracts()), settings)
             deployment = ensure_deployed(
                 chain,
                 governance_account(settings),
@@ -205,7 +207,7 @@ def connect(settings: Settings) -> Connection:
             raise RuntimeError(f"no chain: set TANHUI_RPC_URL or run `tanhui up` ({marker})")
         url = marker.read_text().strip()
     artifacts = compile_contracts()
-    chain = Chain(url, error_abis(artifacts))
+    chain = durable_chain(url, error_abis(artifacts), settings)
     try:
         chain_id = chain.chain_id
     except Exception as exc:
