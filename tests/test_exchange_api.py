@@ -63,13 +63,21 @@ def api(db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount], ex: Excha
 
 def signed(acc: dict[str, LocalAccount], ex: Exchange, seat: str, side: str, price: int,
            qty: int, nonce: int, tif: str = "gtc", expiry: int | None = None,
-           client: int = 0, instrument: int = INSTRUMENT) -> dict[str, object]:
+           client: int = 0, instrument: int = INSTRUMENT, batch: int | None = None,
+           max_fee_bps: int = 20) -> dict[str, object]:
+    """A signed order body; a sell delivers the instrument's batch unless `batch` names one,
+    a buy accepts any batch (0) unless it names one; the fee cap is the fixture's taker fee."""
     a = acc[seat]
     expiry = expiry if expiry is not None else int(time.time()) + 3_600
+    if batch is None:
+        listing = ex.service.listings.get(str(instrument))
+        batch = listing.batch_id if side == "sell" and listing is not None else 0
     o = Order(a.address, 0 if side == "buy" else 1, instrument, price, qty,
-              ("gtc", "ioc", "fok").index(tif), nonce, expiry, client.to_bytes(32, "big"))
+              ("gtc", "ioc", "fok").index(tif), nonce, expiry, client.to_bytes(32, "big"),
+              batch_id=batch, max_fee_bps=max_fee_bps)
     return {"order": {"trader": a.address, "side": side, "instrument": instrument,
-                      "price": price, "quantity": qty, "time_in_force": tif, "nonce": nonce,
+                      "batch_id": batch, "price": price, "quantity": qty,
+                      "max_fee_bps": max_fee_bps, "time_in_force": tif, "nonce": nonce,
                       "expiry": expiry, "client_order_id": "0x" + o.client_order_id.hex()},
             "signature": "0x" + sign_order(a, o, ex.chain.domain).hex()}
 
@@ -230,15 +238,13 @@ def test_per_member_limits_refuse_oversized_orders_and_too_many_open_orders(
     ex = open_exchange(ledger, tmp_path / "limited", acc["exchange"], balance_ttl=0,
                        limits=MemberLimits(max_order_quantity=5 * T, max_open_orders=2))
     try:
-        ex.chain.set_instrument(acc["exchange"], INSTRUMENT, batch_id=market)
+        ex.chain.list_instrument(acc["exchange"], INSTRUMENT, batch_id=market, tick=5)
         ex.service.list_instrument(InstrumentSpec(str(INSTRUMENT), tick=5, lot=T,
                                                   reference_price=PRICE), market)
 
         def submit(price: int, qty: int, nonce: int) -> str:
             body = signed(acc, ex, "trader1", "sell", price, qty, nonce)
-            o = body["order"]
-            order = Order(o["trader"], 1, INSTRUMENT, price, qty, 0, nonce, o["expiry"],
-                          bytes(32))
+            order = _as_order(body)
             try:
                 return str(ex.service.submit(order, bytes.fromhex(body["signature"][2:]))[
                     "status"])
@@ -464,7 +470,8 @@ def _as_order(body: dict[str, object]) -> Order:
                  int(o["price"]), int(o["quantity"]),  # type: ignore[call-overload]
                  ("gtc", "ioc", "fok").index(str(o["time_in_force"])),
                  int(o["nonce"]), int(o["expiry"]),  # type: ignore[call-overload]
-                 bytes.fromhex(str(o["client_order_id"])[2:]))
+                 bytes.fromhex(str(o["client_order_id"])[2:]),
+                 batch_id=int(o["batch_id"]), max_fee_bps=int(o["max_fee_bps"]))  # type: ignore[call-overload]
 
 
 def test_an_order_cancelled_on_chain_leaves_the_book_and_is_never_taken_again(
