@@ -226,3 +226,183 @@ def test_the_fast_batch_encoding_is_the_contract_call_and_settles(
     with pytest.raises(ChainRevert) as again:
         sc.estimate_settle(acc["exchange"].address, fills)
     assert again.value.name == "TradeAlreadySettled"
+
+
+# -- what the trader signed is what happens --------------------------------------------------
+
+
+def test_a_fee_raised_after_signing_is_capped_by_what_each_order_signed(
+    sc: SettlementChain, acc: dict[str, LocalAccount], market: dict[str, int]
+) -> None:
+    buy, sell = orders(acc, market["batch"], max_fee_bps=20)  # signed at 0.1 % / 0.2 %
+    sc.set_fees(acc["exchange"], acc["exchange"].address, 500, 500)  # 5 % a side, the most
+    sc.settle(acc["exchange"], [fill(sc, acc, buy, sell, 1, 4 * T, market["batch"])])
+    cash = 4 * PRICE
+    assert sc.cash_balance(acc["trader2"].address) == 100_000_00 - cash - cash * 20 // 10_000
+    assert sc.cash_balance(acc["trader1"].address) == cash - cash * 20 // 10_000
+
+
+def test_an_order_signed_with_no_fee_cap_pays_no_fee(
+    sc: SettlementChain, acc: dict[str, LocalAccount], market: dict[str, int]
+) -> None:
+    buy, sell = orders(acc, market["batch"], max_fee_bps=0)
+    sc.settle(acc["exchange"], [fill(sc, acc, buy, sell, 1, T, market["batch"])])
+    assert sc.cash_balance(acc["trader1"].address) == PRICE
+    assert sc.cash_balance(acc["exchange"].address) == 0
+
+
+def test_a_listed_instrument_is_never_re_pointed_and_its_id_never_reused(
+    sc: SettlementChain, ledger: Ledger, acc: dict[str, LocalAccount], market: dict[str, int]
+) -> None:
+    other = Scenario(ledger, acc).batch(quantity=100 * T).batch_id
+    buy, sell = orders(acc, other)  # orders for instrument 7, the seller offering batch B
+    assert refused(lambda: sc.list_instrument(acc["exchange"], 7, batch_id=other)) == (
+        "InstrumentIdUsed")
+    f = fill(sc, acc, buy, sell, 1, T, other)
+    assert refused(lambda: sc.settle(acc["exchange"], [f])) == "IneligibleBatch"
+    ledger.chain.send(sc.settlement.functions.delistInstrument(7), acc["exchange"])
+    assert refused(lambda: sc.list_instrument(acc["exchange"], 7, batch_id=other)) == (
+        "InstrumentIdUsed")
+    assert refused(lambda: sc.settle(acc["exchange"], [f])) == "UnknownInstrument"
+
+
+def test_a_class_trade_delivers_the_batch_its_orders_signed(
+    sc: SettlementChain, ledger: Ledger, acc: dict[str, LocalAccount], market: dict[str, int]
+) -> None:
+    a = market["batch"]
+    b = Scenario(ledger, acc).batch(quantity=100 * T,
+                                    methodology_id=market["methodology"]).batch_id
+    ledger.transfer(acc["developer"], acc["trader1"].address, b, 10 * T)
+    sc.list_instrument(acc["exchange"], 8, methodology_id=market["methodology"],
+                       vintage_from=0, vintage_to=2**40)  # admits both batches
+    buy, sell = orders(acc, a, instrument=8)
+    swapped = fill(sc, acc, buy, sell, 1, T, b)  # the operator delivers B for a sell of A
+    assert refused(lambda: sc.settle(acc["exchange"], [swapped])) == "BatchNotSigned"
+    picky, sell_b = orders(acc, b, instrument=8, nonce=2, buy_batch=a)
+    mismatch = fill(sc, acc, picky, sell_b, 2, T, b)  # the buy accepts A only
+    assert refused(lambda: sc.settle(acc["exchange"], [mismatch])) == "BatchNotSigned"
+    sc.settle(acc["exchange"], [fill(sc, acc, buy, sell, 3, T, a)])
+    assert ledger.balance(acc["trader2"].address, a) == T
+
+
+def test_a_lot_and_tick_worth_less_than_a_fen_cannot_be_listed(
+    sc: SettlementChain, acc: dict[str, LocalAccount], market: dict[str, int]
+) -> None:
+    # the rounding theft: lot 1 unit at 5,000 fen/t, 199-unit fills worth 0.995 fen each
+    assert refused(lambda: sc.list_instrument(acc["exchange"], 20, batch_id=market["batch"],
+                                              lot=1, tick=5_000)) == "LotTickBelowOneFen"
+    assert refused(lambda: sc.list_instrument(acc["exchange"], 20, batch_id=market["batch"],
+                                              lot=0, tick=5_000)) == "InvalidInstrument"
+    sc.list_instrument(acc["exchange"], 20, batch_id=market["batch"], lot=200, tick=5_000)
+
+
+def test_dust_and_off_grid_fills_revert(
+    sc: SettlementChain, ledger: Ledger, acc: dict[str, LocalAccount], market: dict[str, int]
+) -> None:
+    sc.list_instrument(acc["exchange"], 20, batch_id=market["batch"], lot=200, tick=5_000)
+    buy, sell = orders(acc, market["batch"], qty=8_000, price=5_000, instrument=20)
+    dust = fill(sc, acc, buy, sell, 1, 199, market["batch"], price=5_000)
+    assert refused(lambda: sc.settle(acc["exchange"], [dust])) == "OffGridFill"
+    assert refused(lambda: ledger.chain.call(sc.settlement.functions.quote(
+        199, 5_000, 0, 0))) == "DustFill"
+    fills = [fill(sc, acc, buy, sell, 2 + i, 200, market["batch"], price=5_000)
+             for i in range(40)]
+    sc.settle(acc["exchange"], fills)  # 40 lots of 1 fen each
+    assert ledger.balance(acc["trader2"].address, market["batch"]) == 8_000
+    assert sc.cash_balance(acc["trader1"].address) == 40
+
+
+def test_the_buyer_pays_the_value_rounded_up_and_the_seller_gets_it_rounded_down(
+    sc: SettlementChain, acc: dict[str, LocalAccount], market: dict[str, int]
+) -> None:
+    sc.list_instrument(acc["exchange"], 21, batch_id=market["batch"], lot=300, tick=5_000)
+    buy, sell = orders(acc, market["batch"], qty=300, price=5_000, instrument=21,
+                       max_fee_bps=0)
+    sc.settle(acc["exchange"], [fill(sc, acc, buy, sell, 1, 300, market["batch"], price=5_000)])
+    # 300 units at 5,000 fen/t are worth 1.5 fen: the buyer pays 2, the seller receives 1
+    assert sc.cash_balance(acc["trader2"].address) == 100_000_00 - 2
+    assert sc.cash_balance(acc["trader1"].address) == 1
+    assert sc.cash_balance(acc["exchange"].address) == 1
+
+
+def test_an_order_filled_whole_by_one_trade_spends_its_nonce(
+    sc: SettlementChain, acc: dict[str, LocalAccount], market: dict[str, int]
+) -> None:
+    buy, sell = orders(acc, market["batch"], qty=T)
+    sc.settle(acc["exchange"], [fill(sc, acc, buy, sell, 1, T, market["batch"])])
+    assert sc.nonce_used(acc["trader2"].address, 1) and sc.nonce_used(acc["trader1"].address, 1)
+    assert sc.filled(order_digest(buy, sc.domain)) == 0  # no per-order slot written
+    again = fill(sc, acc, buy, sell, 2, T, market["batch"])
+    assert refused(lambda: sc.settle(acc["exchange"], [again])) == "NonceUsed"
+    twin, fresh = orders(acc, market["batch"], qty=2 * T, price=PRICE - 5)  # same nonce 1
+    fresh = replace(fresh, nonce=9)
+    for qty in (T, 2 * T):  # in part or in full: the nonce names one order
+        f = fill(sc, acc, twin, fresh, 3, qty, market["batch"], price=PRICE - 5)
+        assert refused(lambda f=f: sc.settle(acc["exchange"], [f])) == "NonceUsed"
+
+
+def test_a_cancelled_order_settles_neither_whole_nor_in_part(
+    sc: SettlementChain, ledger: Ledger, acc: dict[str, LocalAccount], market: dict[str, int]
+) -> None:
+    buy, sell = orders(acc, market["batch"], qty=2 * T)
+    ledger.chain.send(sc.settlement.functions.cancelOrder(buy.as_tuple()), acc["trader2"])
+    for trade_id, qty in ((1, 2 * T), (2, T)):
+        f = fill(sc, acc, buy, sell, trade_id, qty, market["batch"])
+        assert refused(lambda f=f: sc.settle(acc["exchange"], [f])) == "OrderCancelled"
+    part, rest = orders(acc, market["batch"], qty=3 * T, nonce=2)
+    sc.settle(acc["exchange"], [fill(sc, acc, part, rest, 3, T, market["batch"])])
+    ledger.chain.send(sc.settlement.functions.cancelOrder(rest.as_tuple()), acc["trader1"])
+    f = fill(sc, acc, part, rest, 4, T, market["batch"])
+    assert refused(lambda: sc.settle(acc["exchange"], [f])) == "OrderCancelled"
+    assert ledger.balance(acc["trader2"].address, market["batch"]) == T
+
+
+def test_a_frozen_trader_or_fee_account_moves_nothing(
+    sc: SettlementChain, ledger: Ledger, acc: dict[str, LocalAccount], market: dict[str, int]
+) -> None:
+    buy, sell = orders(acc, market["batch"])
+    f = fill(sc, acc, buy, sell, 1, T, market["batch"])
+    for frozen in (acc["trader2"].address, acc["exchange"].address):  # buyer, fee account
+        ledger.freeze_account(acc["regulator"], frozen, doc("freeze order"))
+        assert refused(lambda: sc.settle(acc["exchange"], [f])) == "AccountFrozen"
+        ledger.unfreeze_account(acc["regulator"], frozen, doc("lifted"))
+    assert sc.cash_balance(acc["trader2"].address) == 100_000_00
+    sc.settle(acc["exchange"], [f])
+
+
+def test_each_trade_moves_cash_once_and_each_buyer_pays_its_fees_once_per_batch(
+    sc: SettlementChain, ledger: Ledger, acc: dict[str, LocalAccount], market: dict[str, int]
+) -> None:
+    buy, sell = orders(acc, market["batch"], qty=5 * T)
+    sent = sc.settle(acc["exchange"], [fill(sc, acc, buy, sell, 10 + i, T, market["batch"])
+                                       for i in range(5)])
+    moves = ledger.events_of(sent, "Transfer")
+    assert len(moves) == 5 + 1  # five trades, one fee payment
+    fee = moves[-1].args
+    assert (fee["from"], fee["to"], fee["value"]) == (
+        acc["trader2"].address, acc["exchange"].address, 5 * (PRICE * 10 // 10_000 + PRICE * 20
+                                                             // 10_000))
+
+
+def test_only_the_settlement_contract_takes_the_cash_path_without_roster_checks(
+    sc: SettlementChain, ledger: Ledger, acc: dict[str, LocalAccount], market: dict[str, int]
+) -> None:
+    fn = sc.cash.functions.settlementTransfer(acc["trader2"].address, acc["outsider"].address, 1)
+    assert refused(lambda: ledger.chain.send(fn, acc["trader2"])) == "NotSettlementContract"
+    assert refused(lambda: ledger.chain.send(fn, acc["exchange"])) == "NotSettlementContract"
+
+
+def test_time_in_force_is_for_the_engine_and_the_signed_expiry_bounds_settlement(
+    sc: SettlementChain, ledger: Ledger, acc: dict[str, LocalAccount], market: dict[str, int]
+) -> None:
+    import time
+
+    expiry = int(time.time()) + 2  # an IOC order, signed with a short life
+    buy, sell = orders(acc, market["batch"], qty=2 * T, expiry=expiry)
+    buy = replace(buy, time_in_force=1)
+    sc.settle(acc["exchange"], [fill(sc, acc, buy, sell, 1, T, market["batch"])])  # a part
+    while int(ledger.chain.w3.eth.get_block("latest")["timestamp"]) <= expiry:
+        time.sleep(0.25)
+        ledger.chain.rpc("evm_mine")
+    late = fill(sc, acc, buy, sell, 2, T, market["batch"])
+    assert refused(lambda: sc.settle(acc["exchange"], [late])) == "OrderExpired"
