@@ -16,7 +16,13 @@ Settlement's own storage (SLOAD/SSTORE: trade-id and nonce bitmaps, instrument, 
 nonce), its events (LOG), and the rest of its execution (ABI decoding, EIP-712 hashing,
 arithmetic). Every figure is summed from the trace, none estimated.
 
+Variants, to measure what the nonce bitmap saves: `--nonce-stride 256` gives every order a
+nonce in a storage word of its own (as a client numbering its orders by the clock would), and
+`--partial` signs every order for twice what it trades, so each order is filled in part and
+keeps its settled quantity in a slot of its own.
+
 Run: .venv/bin/python bench/settlement.py [--trades N] [--batch B] [--split]
+     [--nonce-stride K] [--partial]
 """
 
 from __future__ import annotations
@@ -46,7 +52,8 @@ MAKER_BPS, TAKER_BPS = 10, 20
 ECRECOVER = "0x0000000000000000000000000000000000000001"
 
 
-def run(n_trades: int, batch_size: int, split: bool = False) -> dict[str, object]:
+def run(n_trades: int, batch_size: int, split: bool = False, nonce_stride: int = 1,
+        partial: bool = False) -> dict[str, object]:
     with local_registry(("--steps-tracing",) if split else ()) as (_, ledger, acc):
         chain = ledger.chain
         sc = SettlementChain(ledger)
@@ -60,11 +67,14 @@ def run(n_trades: int, batch_size: int, split: bool = False) -> dict[str, object
         signed: dict[int, tuple[Order, bytes]] = {}
         t_sign = time.perf_counter()
         trades: list[Trade] = []
+        size = 2 * T if partial else T
         for i in range(n_trades):
             seller, buyer = sellers[i % 10], buyers[(i // 10) % 10]
-            sell = Order(seller.address, 1, 1, PRICE, T, 0, i, 2**40, batch_id=batch,
+            nonce = i * nonce_stride
+            sell = Order(seller.address, 1, 1, PRICE, size, 0, nonce, 2**40, batch_id=batch,
                          max_fee_bps=TAKER_BPS)
-            buy = Order(buyer.address, 0, 1, PRICE, T, 0, i, 2**40, max_fee_bps=TAKER_BPS)
+            buy = Order(buyer.address, 0, 1, PRICE, size, 0, nonce, 2**40,
+                        max_fee_bps=TAKER_BPS)
             signed[2 * i + 1] = (sell, sign_order(seller, sell, sc.domain))
             signed[2 * i + 2] = (buy, sign_order(buyer, buy, sc.domain))
         sign_s = time.perf_counter() - t_sign
@@ -83,6 +93,7 @@ def run(n_trades: int, batch_size: int, split: bool = False) -> dict[str, object
             sell_order, sell_sig = signed[t.maker_order_id]
             fills.append(Fill(t.trade_id, batch, t.quantity, t.price, False, buy_order, buy_sig,
                               sell_order, sell_sig))
+        assert all(f.quantity == T for f in fills)
         batches = [fills[i:i + batch_size] for i in range(0, len(fills), batch_size)]
         gas_limit = sc.estimate_settle(acc["exchange"].address, batches[0]) * 13 // 10
         gas_price = int(chain.w3.eth.gas_price)
@@ -94,6 +105,7 @@ def run(n_trades: int, batch_size: int, split: bool = False) -> dict[str, object
         assert all(sc.is_settled(t.trade_id) for t in trades[:: max(1, len(trades) // 20)])
         result: dict[str, object] = {
             "trades": len(trades),
+            "variant": "partial fills" if partial else f"nonce stride {nonce_stride}",
             "batch_size": batch_size,
             "transactions": len(batches),
             "trades_per_s": round(len(trades) / elapsed, 1),
@@ -170,8 +182,12 @@ def main() -> None:
     parser.add_argument("--trades", type=int, default=2_000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--split", action="store_true", help="trace one batch's gas split")
+    parser.add_argument("--nonce-stride", type=int, default=1,
+                        help="nonce step between a trader's orders (256: one word each)")
+    parser.add_argument("--partial", action="store_true",
+                        help="orders for 2 t filled 1 t (per-order fill slots)")
     args = parser.parse_args()
-    result = run(args.trades, args.batch, args.split)
+    result = run(args.trades, args.batch, args.split, args.nonce_stride, args.partial)
     for k, v in result.items():
         print(f"{k:<28} {v}", file=sys.stderr)
     print(json.dumps(result))
