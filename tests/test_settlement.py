@@ -11,10 +11,10 @@ from eth_account.signers.local import LocalAccount
 
 from chain.client import ChainRevert
 from exchange.onchain import Fill, SettlementChain
-from exchange.signing import Order, order_digest, recover_signer, sign_order, signable
+from exchange.signing import order_digest, recover_signer, sign_order, signable
 from registry.ledger import Ledger
 from tanhui.scenario import Scenario, doc
-from tests.fills import FAR, PRICE, T, fill, orders, refused
+from tests.fills import PRICE, T, fill, orders, refused
 
 
 @pytest.fixture

@@ -256,9 +256,9 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
         uint64 tick
     ) external onlyRole(Roles.EXCHANGE) {
         if (instrument == 0 || lot == 0 || tick == 0) revert InvalidInstrument(instrument);
-        if (batchId == 0 ? (methodologyId == 0 || vintageFrom >= vintageTo) : (methodologyId | vintageFrom | vintageTo) != 0) {
-            revert InvalidInstrument(instrument);
-        }
+        bool badClass = methodologyId == 0 || vintageFrom >= vintageTo;
+        bool badBatch = (methodologyId | vintageFrom | vintageTo) != 0;
+        if (batchId == 0 ? badClass : badBatch) revert InvalidInstrument(instrument);
         if (uint256(lot) * tick < UNITS_PER_TONNE) revert LotTickBelowOneFen(instrument, lot, tick);
         if (_instruments[instrument].state != InstrumentState.Unused) revert InstrumentIdUsed(instrument);
         _instruments[instrument] =
