@@ -134,8 +134,12 @@ def gas_split(ledger: Ledger, tx_hash: str, n: int) -> dict[str, int]:
     # Settlement's own steps (depth 1), each costing the gas it took until the next depth-1
     # step; a call's cost so includes everything the callee did, and is booked to the callee
     # (calls appear in the opcode trace in the order the call tracer lists them)
-    callees = [names.get(c["to"].lower(), c["to"]) for c in chain.rpc(
-        "debug_traceTransaction", tx_hash, {"tracer": "callTracer"}).get("calls", [])]
+    top = chain.rpc("debug_traceTransaction", tx_hash, {"tracer": "callTracer"}).get("calls", [])
+    callees = [names.get(c["to"].lower(), c["to"]) for c in top]
+    # inside the credit moves: what CarbonCredits' own roster calls cost (callee gas only)
+    credit_roster = sum(int(inner["gasUsed"], 16) for c, name in zip(top, callees, strict=True)
+                        if name == "CarbonCredits" for inner in c.get("calls", [])
+                        if names.get(inner["to"].lower()) == "Consortium")
     steps = [s for s in chain.rpc("debug_traceTransaction", tx_hash, {
         "disableStack": True, "disableMemory": True, "disableStorage": True})["structLogs"]
         if s["depth"] == 1]
@@ -173,6 +177,7 @@ def gas_split(ledger: Ledger, tx_hash: str, n: int) -> dict[str, int]:
     assert not spent, spent
     parts["refunds"] = total - sum(parts.values())
     out = {k: round(v / n) for k, v in parts.items()}
+    out["of_credit_moves_roster_calls"] = round(credit_roster / n)  # inside credit_moves
     out["total"] = round(total / n)
     return out
 
