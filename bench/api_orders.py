@@ -71,11 +71,11 @@ def run(n_orders: int, clients: int) -> dict[str, object]:
                 trader = sellers[i % 10] if sell else buyers[i % 10]
                 price = PRICE + 10 + (i % 50) if sell else PRICE - 10 - (i % 50)
                 o = Order(trader.address, 1 if sell else 0, 1, price, T, 0, i, expiry,
-                          i.to_bytes(32, "big"))
+                          i.to_bytes(32, "big"), batch_id=batch if sell else 0)
                 orders.append({"order": {
                     "trader": trader.address, "side": "sell" if sell else "buy",
-                    "instrument": 1, "price": price, "quantity": T, "time_in_force": "gtc",
-                    "nonce": i, "expiry": expiry,
+                    "instrument": 1, "batch_id": o.batch_id, "price": price, "quantity": T,
+                    "max_fee_bps": 0, "time_in_force": "gtc", "nonce": i, "expiry": expiry,
                     "client_order_id": "0x" + o.client_order_id.hex()},
                     "signature": "0x" + sign_order(trader, o, sc.domain).hex()})
             # warm-up: connections, balance caches

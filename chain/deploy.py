@@ -127,9 +127,15 @@ def deploy_all(chain: Chain, deployer: LocalAccount, threshold: int, base_uri: s
         addr["MonitoringReports"], addr["DisturbanceReports"], base_uri, fwd)
     if to_checksum_address(addr["CarbonCredits"]) != credits_at:
         raise DeploymentError("CarbonCredits was not deployed at its precomputed address")
-    put("CashToken", addr["Consortium"], fwd)
+    # CashToken lets only Settlement use its settlement path, and Settlement needs CashToken's
+    # address: the same precomputation (Settlement's constructor checks the binding).
+    nonce = int(chain.w3.eth.get_transaction_count(deployer.address, "pending"))
+    settlement_at = to_checksum_address(get_create_address(deployer.address, nonce + 1))
+    put("CashToken", addr["Consortium"], fwd, settlement_at)
     put("Settlement", addr["Consortium"], addr["CarbonCredits"], addr["CashToken"],
         addr["ProjectRegistry"], deployer.address, fwd)
+    if to_checksum_address(addr["Settlement"]) != settlement_at:
+        raise DeploymentError("Settlement was not deployed at its precomputed address")
     # The settlement contract moves credits and cash as an approved operator, which only
     # members may be: it joins the consortium as part of the deployment.
     consortium = chain.w3.eth.contract(address=to_checksum_address(addr["Consortium"]),

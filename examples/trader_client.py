@@ -9,6 +9,13 @@ from the Tanhui code base is imported: this is what a member's own system does.
 
 Units: price in fen per tonne (60000 = 600.00 CNY/t); quantity in tonnes on the command line,
 sent as credit units (1 t = 1,000,000).
+
+What the signature binds, besides price and quantity: the fee cap (`maxFeeBps`, the exchange's
+current fee from the domain answer), the delivery batch (a sell signs the batch it delivers,
+taken from the instrument's listing; a buy signs 0, any batch the instrument admits), a nonce
+(unique per trader: numbered on from the exchange's next free nonce, so the settlement
+contract records consecutive orders in one storage word) and an expiry (short for IOC and FOK:
+the contract cannot see time in force, but never settles an order after its expiry).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import httpx
 from eth_account import Account
 
 UNITS_PER_TONNE = 1_000_000
+IMMEDIATE_TTL = 300  # seconds an IOC or FOK order stays settleable
 
 
 class TraderClient:
@@ -33,25 +41,54 @@ class TraderClient:
         self.domain: dict[str, Any] = info["domain"]
         self.types: dict[str, Any] = info["types"]
         self.cancel_types: dict[str, Any] = info["cancel"]["types"]
+        self.fee_bps = int(info["fees"]["fee_bps"])
+        self._nonce: int | None = None
+        self._batches: dict[int, int | None] = {}
 
     @property
     def address(self) -> str:
         return str(self.account.address)
 
+    def next_nonce(self) -> int:
+        """The next nonce to sign: the exchange's next free one for this trader at first, then
+        counted on here."""
+        if self._nonce is None:
+            r = self.http.get(f"/v1/exchange/nonces/{self.address}").raise_for_status()
+            self._nonce = int(r.json()["next_nonce"])
+        nonce, self._nonce = self._nonce, self._nonce + 1
+        return nonce
+
+    def delivery_batch(self, instrument: int) -> int:
+        """The batch a sell on `instrument` delivers: the one it lists (a class instrument has
+        none: the seller names one of its eligible batches)."""
+        if instrument not in self._batches:
+            listed = self.http.get("/v1/exchange/instruments").raise_for_status().json()
+            self._batches.update({int(i["instrument"]): i["batch_id"] for i in listed})
+        batch = self._batches.get(instrument)
+        if batch is None:
+            raise ValueError(f"instrument {instrument} is a class: name the batch to deliver")
+        return int(batch)
+
     def order(self, side: str, instrument: int, price: int, quantity: int, tif: str = "gtc",
-              ttl: int = 3_600, nonce: int | None = None) -> dict[str, Any]:
+              ttl: int | None = None, nonce: int | None = None,
+              batch_id: int | None = None) -> dict[str, Any]:
         """A signed order, ready to POST."""
+        if batch_id is None:
+            batch_id = self.delivery_batch(instrument) if side == "sell" else 0
+        ttl = ttl if ttl is not None else 3_600 if tif == "gtc" else IMMEDIATE_TTL
         message = {
             "trader": self.address, "side": 0 if side == "buy" else 1,
-            "instrument": instrument, "price": price, "quantity": quantity,
+            "instrument": instrument, "batchId": batch_id, "price": price,
+            "quantity": quantity, "maxFeeBps": self.fee_bps,
             "timeInForce": ["gtc", "ioc", "fok"].index(tif),
-            "nonce": nonce if nonce is not None else time.time_ns(),
+            "nonce": nonce if nonce is not None else self.next_nonce(),
             "expiry": int(time.time()) + ttl, "clientOrderId": secrets.token_bytes(32),
         }
         signature = self._sign(self.types, "Order", message)
         return {
             "order": {"trader": self.address, "side": side, "instrument": instrument,
-                      "price": price, "quantity": quantity, "time_in_force": tif,
+                      "batch_id": batch_id, "price": price, "quantity": quantity,
+                      "max_fee_bps": self.fee_bps, "time_in_force": tif,
                       "nonce": message["nonce"], "expiry": message["expiry"],
                       "client_order_id": "0x" + message["clientOrderId"].hex()},
             "signature": "0x" + bytes(signature).hex(),
@@ -120,11 +157,13 @@ def main() -> None:
     p.add_argument("--price", type=int, required=True, help="fen per tonne")
     p.add_argument("--tonnes", type=int, required=True)
     p.add_argument("--tif", choices=["gtc", "ioc", "fok"], default="gtc")
+    p.add_argument("--batch", type=int, default=None,
+                   help="a sell's delivery batch (default: the instrument's)")
     p.add_argument("--wait", action="store_true", help="wait until its trades settle")
     a = p.parse_args()
     client = TraderClient(a.api, a.key)
     placed = client.place(client.order(a.side, a.instrument, a.price,
-                                       a.tonnes * UNITS_PER_TONNE, a.tif))
+                                       a.tonnes * UNITS_PER_TONNE, a.tif, batch_id=a.batch))
     print(json.dumps(placed, indent=2, ensure_ascii=False))
     if a.wait and placed["trades"]:
         print(json.dumps(client.wait_settled(placed["order_id"]), indent=2, ensure_ascii=False))

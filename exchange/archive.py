@@ -5,7 +5,7 @@ is settled or failed on chain. At each snapshot the service moves finished order
 final view, trades included) and the trades whose both orders are finished into this SQLite
 file, then writes a snapshot without them and drops them from memory; so memory, snapshots and
 replay stay bounded by what is live, not by all history. Lookups (an order by id, idempotency by
-client order id or by order hash) fall back to the archive.
+client order id, by order hash, a trader's used nonces) fall back to the archive.
 
 Crash safety: rows are committed (synchronous=FULL) before the snapshot that leaves them out
 is written, and dropped from memory only after both; a crash in between leaves a record in
@@ -28,9 +28,11 @@ CREATE TABLE IF NOT EXISTS orders (
     digest BLOB NOT NULL UNIQUE,
     trader TEXT NOT NULL,
     client_order_id BLOB NOT NULL,
+    nonce TEXT NOT NULL,  -- uint64: beyond SQLite integers
     view TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS orders_by_client ON orders (trader, client_order_id);
+CREATE INDEX IF NOT EXISTS orders_by_nonce ON orders (trader, nonce);
 CREATE TABLE IF NOT EXISTS trades (
     trade_id INTEGER PRIMARY KEY,
     view TEXT NOT NULL
@@ -51,13 +53,13 @@ class Archive:
     def put(self, orders: Iterable[tuple[int, bytes, str, bytes, dict[str, Any]]],
             trades: Iterable[tuple[int, dict[str, Any]]]) -> None:
         """Stores (order id, digest, trader, client order id, final view) rows and (trade id,
-        view) rows in one durable transaction."""
+        view) rows in one durable transaction (an order's nonce is read from its view)."""
         with self._lock:
             self._db.execute("BEGIN")
             try:
                 self._db.executemany(
-                    "INSERT OR REPLACE INTO orders VALUES (?, ?, ?, ?, ?)",
-                    [(o, d, t, c, json.dumps(v, separators=(",", ":")))
+                    "INSERT OR REPLACE INTO orders VALUES (?, ?, ?, ?, ?, ?)",
+                    [(o, d, t, c, str(v["nonce"]), json.dumps(v, separators=(",", ":")))
                      for o, d, t, c, v in orders])
                 self._db.executemany(
                     "INSERT OR REPLACE INTO trades VALUES (?, ?)",
@@ -92,6 +94,12 @@ class Archive:
         with self._lock:
             return self._db.execute("SELECT 1 FROM orders WHERE digest = ?",
                                     (digest,)).fetchone() is not None
+
+    def has_nonce(self, trader: str, nonce: int) -> bool:
+        """Whether an archived order of `trader` used `nonce`."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM orders WHERE trader = ? AND nonce = ?",
+                                    (trader, str(nonce))).fetchone() is not None
 
     def counts(self) -> tuple[int, int]:
         with self._lock:

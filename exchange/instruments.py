@@ -6,6 +6,11 @@ the reference price (the previous close or the last auction price): ±10 % for c
 trading and ±30 % for negotiated block trades, as on the Chinese pilot exchanges. A band edge
 that is not on the tick grid is rounded inward (towards the reference), so a price on the tick
 grid inside the band is always accepted and nothing outside it ever is.
+
+Listing rule: one lot at one tick must be worth at least 1 fen (lot units × tick fen/t ≥
+1,000,000), so no fill on the grid can round to nothing (the Settlement contract enforces the
+same rule, and the grid, for every fill). With lot × tick a multiple of 1,000,000 every fill
+is a whole number of fen and nothing is rounded at all.
 """
 
 from __future__ import annotations
@@ -83,6 +88,16 @@ class CreditClass:
 
 
 CHINA_OFFSET_S = 8 * 3_600
+MIN_LOT_TICK = 1_000_000  # lot units × tick fen per tonne: 1 fen
+
+
+def listing_problem(spec: InstrumentSpec) -> str | None:
+    """Why `spec` may not be listed (a stable error code), or None."""
+    if spec.lot <= 0 or spec.tick <= 0:
+        return "invalid_instrument"
+    if spec.lot * spec.tick < MIN_LOT_TICK:
+        return "lot_tick_below_one_fen"
+    return None
 
 
 def trading_day(unix_ms: int) -> int:

@@ -2,9 +2,11 @@
 settlement batches of matched trades (Settlement.settle).
 
 A matched trade becomes a `Fill`: both signed orders, the executed price and quantity, the batch
-delivered and which side was the maker (for fees). The settlement worker sends lists of fills;
-the contract settles all of them or none, and refuses any trade id it has settled before, so a
-worker that lost track of a sent batch checks `is_settled` and resends only what is missing.
+delivered and which side was the maker (for fees; each side is charged at most the fee its order
+signed). Signatures travel in EIP-2098 compact form (r, vs), so a fill is one static struct.
+The settlement worker sends lists of fills; the contract settles all of them or none, and
+refuses any trade id it has settled before, so a worker that lost track of a sent batch checks
+`is_settled` and resends only what is missing.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 
 from chain.client import ChainRevert, Sent
 from exchange.instruments import CreditClass
-from exchange.signing import Domain, Order, checksum
+from exchange.signing import Domain, Order, checksum, compact
 from registry.ledger import Ledger
 
-ORDER_ABI = "(address,uint8,uint64,uint128,uint128,uint8,uint64,uint64,bytes32)"
-FILLS_ABI = f"(uint64,uint64,uint128,uint128,bool,{ORDER_ABI},bytes,{ORDER_ABI},bytes)[]"
+ORDER_ABI = "(address,uint8,uint64,uint64,uint128,uint128,uint16,uint8,uint64,uint64,bytes32)"
+SIGNATURE_ABI = "(bytes32,bytes32)"
+FILLS_ABI = (f"(uint64,uint64,uint128,uint128,bool,{ORDER_ABI},{SIGNATURE_ABI},{ORDER_ABI},"
+             f"{SIGNATURE_ABI})[]")
 SETTLE_SELECTOR = function_signature_to_4byte_selector(f"settle({FILLS_ABI})")
 BALANCE_OF = function_signature_to_4byte_selector("balanceOf(address)")
 CANCELLED_TOPIC_BYTES = keccak(text="OrderCancelledByTrader(bytes32,address)")
@@ -50,8 +54,8 @@ class Fill:
 
     def as_tuple(self) -> tuple[Any, ...]:
         return (self.trade_id, self.batch_id, self.quantity, self.price, self.buyer_is_maker,
-                self.buy.as_tuple(), self.buy_signature, self.sell.as_tuple(),
-                self.sell_signature)
+                self.buy.as_tuple(), compact(self.buy_signature), self.sell.as_tuple(),
+                compact(self.sell_signature))
 
 
 class SettlementChain:
@@ -88,11 +92,12 @@ class SettlementChain:
                 cash_allowance):
             self.chain.send(self.cash.functions.approve(target, cash_allowance), trader)
 
-    def set_instrument(self, exchange: LocalAccount, instrument: int, batch_id: int = 0,
-                       methodology_id: int = 0, vintage_from: int = 0,
-                       vintage_to: int = 0) -> Sent:
-        return self.chain.send(self.settlement.functions.setInstrument(
-            instrument, batch_id, methodology_id, vintage_from, vintage_to), exchange)
+    def list_instrument(self, exchange: LocalAccount, instrument: int, batch_id: int = 0,
+                        methodology_id: int = 0, vintage_from: int = 0, vintage_to: int = 0,
+                        lot: int = 1_000_000, tick: int = 1) -> Sent:
+        """Lists an instrument on chain for good (an id is never listed twice)."""
+        return self.chain.send(self.settlement.functions.listInstrument(
+            instrument, batch_id, methodology_id, vintage_from, vintage_to, lot, tick), exchange)
 
     def set_fees(self, exchange: LocalAccount, fee_account: str, maker_bps: int,
                  taker_bps: int) -> Sent:
@@ -146,7 +151,17 @@ class SettlementChain:
         return bool(self.chain.call(self.settlement.functions.settled(trade_id)))
 
     def filled(self, order_digest: bytes) -> int:
+        """Settled quantity of an order filled in parts (0 for one settled in full at once)."""
         return int(self.chain.call(self.settlement.functions.filled(order_digest)))
+
+    def nonce_used(self, trader: str, nonce: int) -> bool:
+        return bool(self.chain.call(self.settlement.functions.nonceUsed(
+            to_checksum_address(trader), nonce)))
+
+    def fees(self) -> tuple[int, int]:
+        """(maker, taker) fee in basis points, as the contract charges before each order's cap."""
+        fns = self.settlement.functions
+        return (int(self.chain.call(fns.makerFeeBps())), int(self.chain.call(fns.takerFeeBps())))
 
     def cash_balance(self, account: str) -> int:
         return self.chain.call_words(self.cash.address, BALANCE_OF, account)

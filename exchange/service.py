@@ -9,10 +9,12 @@ answer, so concurrent orders share fsyncs (group commit) and nothing is acknowle
 is durable. On start the service replays the journal (from the latest snapshot) into a fresh
 engine: books, orders, trades and settlement states come back exactly, with the same ids.
 
-Journal entries: `instrument` (listing with trading parameters), `order` (the signed order and
-its signature), `cancel`, `cancel_all`, `status`, `settled` (trade ids confirmed on chain, with
-the transaction), `settle_failed`, `requeued` (settled trades whose transaction the chain lost:
-pending again, reservations back; see `requeue_lost`).
+Journal entries: `format` (the first line: the journal's format version), `instrument`
+(listing with trading parameters), `order` (the signed order and its signature), `cancel`,
+`cancel_all`, `status`, `settled` (trade ids confirmed on chain, with the transaction),
+`settle_failed`, `requeued` (settled trades whose transaction the chain lost: pending again,
+reservations back; see `requeue_lost`). Format 2 orders carry the signed delivery batch and fee
+cap; a journal of an earlier format is refused at start (JournalFormatError) rather than misread.
 
 A settled trade stays "unconfirmed" (in memory, rebuilt on start) until the reconciler
 (settlement_worker.py) has seen its transaction final on chain; until then it is not archived,
@@ -36,6 +38,7 @@ from exchange.instruments import (
     Status,
     check_order,
     in_session,
+    listing_problem,
     trading_day,
 )
 from exchange.journal import Journal
@@ -70,6 +73,11 @@ from exchange.signing import (
 )
 
 UNITS_PER_TONNE = 1_000_000
+JOURNAL_FORMAT = 2
+
+
+class JournalFormatError(RuntimeError):
+    """The journal was written by an exchange whose orders had other signed fields."""
 
 
 class ExchangeError(Exception):
@@ -131,8 +139,9 @@ class OrderRecord:
     def view(self) -> dict[str, Any]:
         o = self.order
         return {"order_id": self.order_id, "trader": o.trader, "instrument": o.instrument,
-                "side": "buy" if o.side == 0 else "sell", "price": o.price,
-                "quantity": o.quantity, "time_in_force": ("gtc", "ioc", "fok")[o.time_in_force],
+                "side": "buy" if o.side == 0 else "sell", "batch_id": o.batch_id,
+                "price": o.price, "quantity": o.quantity, "max_fee_bps": o.max_fee_bps,
+                "time_in_force": ("gtc", "ioc", "fok")[o.time_in_force],
                 "type": self.otype, "nonce": o.nonce, "expiry": o.expiry,
                 "client_order_id": "0x" + o.client_order_id.hex(),
                 "order_hash": "0x" + self.digest.hex(), "status": self.status,
@@ -240,6 +249,7 @@ class ExchangeService:
         self.clock = clock
         self.lock = threading.RLock()
         self.journal = Journal(directory)
+        self._check_format()
         self.archive = Archive(directory / "archive.db")  # finished history (archive.py)
         self._archived = sum(self.archive.counts())  # 0: no archive lookups needed
         self.engine = Engine()
@@ -247,6 +257,11 @@ class ExchangeService:
         self.orders: dict[int, OrderRecord] = {}
         self.by_client: dict[tuple[str, bytes], int] = {}
         self.by_digest: dict[bytes, int] = {}
+        # nonces of the orders in memory, per trader (older ones are in the archive): a nonce
+        # names one order, as on chain, so a second order with it is refused at entry
+        self.nonces: dict[str, set[int]] = {}
+        self.next_nonces: dict[str, int] = {}  # one past each trader's highest nonce ever
+        self._handed_nonces: dict[str, int] = {}  # custodial nonces handed out, not yet used
         self.trades: dict[int, TradeRecord] = {}
         self.order_trades: dict[int, list[int]] = {}  # order id → its trade ids, in order
         self.market = MarketData()
@@ -271,6 +286,20 @@ class ExchangeService:
         self._replay()
 
     # -- recovery ------------------------------------------------------------------------------
+
+    def _check_format(self) -> None:
+        """A new journal starts with its format; an existing one must have this format."""
+        first = next(self.journal.entries(), None)
+        if first is None:
+            self.journal.append({"type": "format", "version": JOURNAL_FORMAT})
+        elif first.get("type") != "format" or first.get("version") != JOURNAL_FORMAT:
+            found = first.get("version", 1) if first.get("type") == "format" else 1
+            self.journal.close()
+            raise JournalFormatError(
+                f"the exchange journal in {self.journal.directory} has format {found}; this "
+                f"exchange reads format {JOURNAL_FORMAT} (orders sign their delivery batch and "
+                "fee cap). Settle or cancel what is open with the old version, then start "
+                "with an empty exchange directory.")
 
     def _replay(self) -> None:
         snap = self.journal.latest_snapshot()
@@ -312,6 +341,7 @@ class ExchangeService:
                 "lot_orders": dict(self.lot_orders),
                 "voided": [h.hex() for h in self.voided],
                 "min_nonce": dict(self.min_nonce),
+                "next_nonces": dict(self.next_nonces),
                 "chain_cursor": self.chain_cursor,
             }
         return seq, captured, finished
@@ -346,6 +376,7 @@ class ExchangeService:
                     del self.orders[r.order_id]
                     self.by_digest.pop(r.digest, None)
                     self.by_client.pop((r.order.trader, r.order.client_order_id), None)
+                    self.nonces.get(r.order.trader, set()).discard(r.order.nonce)
                     self.order_trades.pop(r.order_id, None)
                     self.order_cash.pop(r.order_id, None)
             for t in trades:
@@ -371,6 +402,7 @@ class ExchangeService:
 
     def _restore(self, state: dict[str, Any]) -> None:
         self.engine = Engine.restore(state["engine"])
+        self.next_nonces.update(state["next_nonces"])
         for name, raw in state["listings"].items():
             spec = InstrumentSpec(**{**raw["spec"], "status": Status(raw["spec"]["status"])})
             self.listings[name] = Listing(self.engine.specs.get(name, spec), raw["batch_id"],
@@ -411,6 +443,25 @@ class ExchangeService:
         if any(rec.order.client_order_id):  # zero means "no client order id"
             self.by_client[(rec.order.trader, rec.order.client_order_id)] = rec.order_id
         self.by_digest[rec.digest] = rec.order_id
+        trader, nonce = rec.order.trader, rec.order.nonce
+        self.nonces.setdefault(trader, set()).add(nonce)
+        if nonce >= self.next_nonces.get(trader, 0):
+            self.next_nonces[trader] = nonce + 1
+
+    def next_nonce(self, trader: str, take: bool = False) -> int:
+        """The lowest nonce above every nonce the trader used (and its on-chain minimum): where
+        a client numbers on from, so its orders' nonce bits share storage words on chain.
+        `take` hands it out (custodial orders), so concurrent callers get different ones."""
+        with self.lock:
+            n = max(self.next_nonces.get(trader, 0), self._handed_nonces.get(trader, 0),
+                    self.min_nonce.get(trader, 0))
+            if take:
+                self._handed_nonces[trader] = n + 1
+            return n
+
+    def _nonce_used(self, trader: str, nonce: int) -> bool:
+        return nonce in self.nonces.get(trader, ()) or bool(
+            self._archived and self.archive.has_nonce(trader, nonce))
 
     # -- applying journal entries (live and replay share this) ---------------------------------
 
@@ -418,6 +469,8 @@ class ExchangeService:
         kind = entry["type"]
         seq = int(entry["seq"])
         ts = int(entry.get("ts", 0))
+        if kind == "format":
+            return []
         if kind == "instrument":
             spec = InstrumentSpec(**{**entry["spec"], "status": Status(entry["spec"]["status"])})
             self.engine.add_instrument(spec)
@@ -587,10 +640,8 @@ class ExchangeService:
         buy, sell = verified
         if buy.trader.lower() == sell.trader.lower():
             raise ExchangeError(422, "self_trade", "buyer and seller are the same member")
-        sized_buy = Order(buy.trader, 0, buy.instrument, price, quantity, 0, buy.nonce,
-                          buy.expiry, buy.client_order_id)
-        sized_sell = Order(sell.trader, 1, sell.instrument, price, quantity, 0, sell.nonce,
-                           sell.expiry, sell.client_order_id)
+        sized_buy = replace(buy, price=price, quantity=quantity, time_in_force=0)
+        sized_sell = replace(sell, price=price, quantity=quantity, time_in_force=0)
         held_buy = self._held(sized_buy, listing)
         held_sell = self._held(sized_sell, listing)
         with self.lock:
@@ -684,6 +735,11 @@ class ExchangeService:
             if (batch_id == 0) == (credit_class is None):
                 raise ExchangeError(422, "invalid_instrument",
                                     "an instrument is one batch or one credit class")
+            problem = listing_problem(spec)
+            if problem is not None:
+                raise ExchangeError(422, problem, "a lot at one tick must be worth at least 1 "
+                                    "fen (lot units × tick fen/t ≥ 1,000,000)",
+                                    {"lot": spec.lot, "tick": spec.tick})
             seq, events = self._commit({"type": "instrument", "batch_id": batch_id,
                                         "class": asdict(credit_class) if credit_class else None,
                                         "spec": {**asdict(spec), "status": str(spec.status)}})
@@ -763,27 +819,25 @@ class ExchangeService:
 
     # -- order entry ---------------------------------------------------------------------------
 
-    def submit(self, order: Order, signature: bytes, otype: str = "limit",
-               delivery_batch: int | None = None) -> dict[str, Any]:
+    def submit(self, order: Order, signature: bytes, otype: str = "limit") -> dict[str, Any]:
         """Checks, journals and matches a signed order; returns its state and its trades.
         Idempotent: the same trader and client order id (or the same signed order) returns
-        the order already accepted. A sell on a class instrument may name the eligible batch
-        it delivers; otherwise the exchange picks one (see `_check`)."""
-        seq, events, view = self._accept(order, signature, otype, delivery_batch)
+        the order already accepted. A sell delivers the batch it signed (`Order.batch_id`)."""
+        seq, events, view = self._accept(order, signature, otype)
         self._durable(seq, events)
         return view
 
-    async def submit_async(self, order: Order, signature: bytes, otype: str = "limit",
-                           delivery_batch: int | None = None) -> dict[str, Any]:
+    async def submit_async(self, order: Order, signature: bytes,
+                           otype: str = "limit") -> dict[str, Any]:
         """`submit` for an event loop: the same checks and engine step, then the answer waits
         for the journal's group fsync without holding up the loop (Journal.durable)."""
-        seq, events, view = self._accept(order, signature, otype, delivery_batch)
+        seq, events, view = self._accept(order, signature, otype)
         await self.journal.durable(seq)
         self._published(events)
         return view
 
-    def _accept(self, order: Order, signature: bytes, otype: str,
-                delivery_batch: int | None) -> tuple[int, list[Event], dict[str, Any]]:
+    def _accept(self, order: Order, signature: bytes,
+                otype: str) -> tuple[int, list[Event], dict[str, Any]]:
         """Everything up to (not including) durability: (journal seq to wait for, events to
         publish once durable, the answer)."""
         listing = self._listing(str(order.instrument))
@@ -793,7 +847,7 @@ class ExchangeService:
             raise ExchangeError(401, "bad_signature", "the signature is not the trader's")
         order = _spelled(order, signer)
         # chain reads happen before the lock, so a slow node never stalls other orders
-        held = self._held(order, listing, delivery_batch)
+        held = self._held(order, listing)
         with self.lock:
             found = self._accepted(order, digest)
             if found is not None:
@@ -829,36 +883,57 @@ class ExchangeService:
                 return int(archived[1]["order_id"]), archived[0], archived[1]
         return None
 
-    def _held(self, order: Order, listing: Listing, prefer: int | None = None) -> Held:
+    def _held(self, order: Order, listing: Listing) -> Held:
         """What the chain says the trader holds for this order: approval for settlement, and
-        cash for a buy or, for a sell, credits of each batch it could deliver (the
-        instrument's batch, or the eligible batches of its class; only `prefer` if named)."""
-        if prefer is not None:
-            if order.side != 1:
-                raise ExchangeError(422, "invalid_order", "only a sell names a delivery batch")
-            if prefer not in (self.eligible(listing.credit_class) if listing.credit_class
-                              else [listing.batch_id]):
-                raise ExchangeError(422, "ineligible_batch",
-                                    f"batch {prefer} cannot deliver instrument "
-                                    f"{order.instrument}")
+        cash for a buy or, for a sell, credits of the batch it signed to deliver."""
+        self._check_delivery(order, listing)
         if not self.balances.ready(order.trader):
             return Held(False, 0, {})
         if order.side == 0:
             return Held(True, self.balances.cash(order.trader), {})
-        if prefer is not None:
-            batches = [prefer]
-        elif listing.credit_class is None:
-            batches = [listing.batch_id]
-        else:
-            batches = self.eligible(listing.credit_class)
-        return Held(True, 0, {b: self.balances.credits(order.trader, b) for b in batches})
+        return Held(True, 0, {order.batch_id: self.balances.credits(order.trader,
+                                                                    order.batch_id)})
+
+    def _check_delivery(self, order: Order, listing: Listing) -> None:
+        """The signed delivery bound must be one the contract will settle and the engine can
+        honour: a sell names an eligible batch; a buy names 0 (any batch the instrument
+        admits) or, on a per-batch instrument, that batch (the engine matches by instrument,
+        so a buy cannot restrict a class instrument to one of its batches)."""
+        batch = order.batch_id
+        if order.side == 1:
+            if batch == 0:
+                raise ExchangeError(422, "delivery_batch_required",
+                                    "a sell signs the batch it delivers (batch_id)")
+            if batch not in self._deliverable(listing):
+                raise ExchangeError(422, "ineligible_batch", f"batch {batch} cannot deliver "
+                                    f"instrument {order.instrument}")
+        elif batch != 0 and batch != listing.batch_id:
+            raise ExchangeError(422, "ineligible_batch", "a buy names batch_id 0 (any batch the "
+                                "instrument admits) or the instrument's own batch",
+                                {"batch_id": batch})
+
+    def _deliverable(self, listing: Listing) -> list[int]:
+        return (self.eligible(listing.credit_class) if listing.credit_class
+                else [listing.batch_id])
+
+    def delivery_batch(self, trader: str, instrument: str) -> int:
+        """For a custodial sell that names no batch, the one the server signs: of the batches
+        the instrument admits, the one where the trader has the most free credits (the lowest
+        id among equals); the whole order must then fit in it (`_check`)."""
+        listing = self._listing(instrument)
+        batches = self._deliverable(listing)
+        if not batches:
+            raise ExchangeError(409, "insufficient_balance", "no batch can deliver instrument "
+                                f"{instrument} yet", {"free": 0})
+        free = {b: self.balances.credits(trader, b) - self.reserved_credits(trader, b)
+                for b in batches}
+        return max(free, key=lambda b: (free[b], -b))
 
     def _check(self, order: Order, listing: Listing, otype: str, held: Held,
                block: bool = False, digest: bytes = b"") -> int:
-        """Refuses what may not trade; returns a sell's delivery batch (0 for a buy): of the
-        batches it could deliver, the one with the most free credits (the lowest id among
-        equals), which must cover the whole order, since one trade settles one batch.
-        `digest` is the hash of the order as signed (a block trade checks re-sized copies)."""
+        """Refuses what may not trade; returns a sell's delivery batch (0 for a buy), which
+        must cover the whole order, since one trade settles one batch. `digest` is the hash
+        of the order as signed (a block trade checks re-sized copies)."""
         now = int(self.clock())
         if order.expiry <= now:
             raise ExchangeError(422, "expired", "the order's expiry has passed",
@@ -868,6 +943,16 @@ class ExchangeService:
         if order.nonce < self.min_nonce.get(order.trader, 0) or digest in self.voided:
             raise ExchangeError(409, "order_cancelled_on_chain", "the trader voided this order "
                                 "on chain (Settlement.cancelOrder or raiseMinNonce)")
+        if self._nonce_used(order.trader, order.nonce):
+            raise ExchangeError(409, "nonce_used", "the trader signed another order with this "
+                                "nonce (a nonce names one order)", {"nonce": order.nonce})
+        if order.max_fee_bps < self.taker_fee_bps:
+            raise ExchangeError(422, "max_fee_too_low", "the order's signed fee cap is below "
+                                "the fee it may be charged", {"max_fee_bps": order.max_fee_bps,
+                                                               "fee_bps": self.taker_fee_bps})
+        if listing.spec.lot * order.price < UNITS_PER_TONNE:
+            raise ExchangeError(422, "fill_below_one_fen", "a lot at this price is worth less "
+                                "than 1 fen", {"lot": listing.spec.lot, "price": order.price})
         if not in_session(listing.spec, now):
             raise ExchangeError(409, "outside_trading_hours", "the instrument is not trading now",
                                 {"session_open": listing.spec.session_open,
@@ -888,14 +973,12 @@ class ExchangeService:
             raise ExchangeError(409, "settlement_not_approved",
                                 "approve the settlement contract for credits and cash first")
         if order.side == 1:
-            free_by = {b: bal - self.reserved_credits(trader, b)
-                       for b, bal in held.credits.items()}
-            batch = max(free_by, key=lambda b: (free_by[b], -b), default=0)
-            free = free_by.get(batch, 0)
+            batch = order.batch_id
+            free = held.credits.get(batch, 0) - self.reserved_credits(trader, batch)
             if free < order.quantity:
-                raise ExchangeError(409, "insufficient_balance", "not enough free credits"
-                                    + (" in any one eligible batch" if listing.credit_class
-                                       else ""), {"free": free, "needed": order.quantity})
+                raise ExchangeError(409, "insufficient_balance",
+                                    f"not enough free credits in batch {batch}",
+                                    {"free": free, "needed": order.quantity, "batch_id": batch})
             return batch
         needed = self.cash_for(order.quantity, order.price)
         free = held.cash - self.reserved_cash(trader)
@@ -905,10 +988,12 @@ class ExchangeService:
         return 0
 
     def cash_for(self, quantity: int, price: int) -> int:
-        """Most a buy can cost: quantity × price (rounded down, as the contract does) plus the
-        taker fee (rounded up here, so the reservation always covers the fee charged)."""
-        amount = quantity * price // UNITS_PER_TONNE
-        return amount + -(-amount * self.taker_fee_bps // 10_000)
+        """Most a buy can cost: quantity × price rounded up (as the contract charges the
+        buyer) plus the taker fee (rounded up here, down on chain, so the reservation always
+        covers the fee charged)."""
+        value = quantity * price
+        return -(-value // UNITS_PER_TONNE) + -(-value * self.taker_fee_bps // (
+            10_000 * UNITS_PER_TONNE))
 
     def reserved_credits(self, trader: str, batch_id: int) -> int:
         """Credits promised by open sells and unsettled sold trades of that batch."""
@@ -1138,9 +1223,10 @@ def _spelled(order: Order, signer: str) -> Order:
 def _signed(o: Order, signature: bytes) -> dict[str, Any]:
     """A signed order as the journal keeps it."""
     return {"signature": "0x" + signature.hex(), "order": {
-        "trader": o.trader, "side": o.side, "instrument": o.instrument, "price": o.price,
-        "quantity": o.quantity, "time_in_force": o.time_in_force, "nonce": o.nonce,
-        "expiry": o.expiry, "client_order_id": "0x" + o.client_order_id.hex()}}
+        "trader": o.trader, "side": o.side, "instrument": o.instrument, "batch_id": o.batch_id,
+        "price": o.price, "quantity": o.quantity, "max_fee_bps": o.max_fee_bps,
+        "time_in_force": o.time_in_force, "nonce": o.nonce, "expiry": o.expiry,
+        "client_order_id": "0x" + o.client_order_id.hex()}}
 
 
 def _class_of(raw: dict[str, Any] | None) -> CreditClass | None:
@@ -1150,7 +1236,8 @@ def _class_of(raw: dict[str, Any] | None) -> CreditClass | None:
 def _order_of(o: dict[str, Any]) -> Order:
     return Order(checksum(o["trader"]), int(o["side"]), int(o["instrument"]),
                  int(o["price"]), int(o["quantity"]), int(o["time_in_force"]), int(o["nonce"]),
-                 int(o["expiry"]), bytes.fromhex(o["client_order_id"][2:]))
+                 int(o["expiry"]), bytes.fromhex(o["client_order_id"][2:]),
+                 batch_id=int(o["batch_id"]), max_fee_bps=int(o["max_fee_bps"]))
 
 
 def _event_json(ev: Event) -> dict[str, Any]:

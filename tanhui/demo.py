@@ -276,9 +276,10 @@ class Demo:
                   "±10 %")
 
         def order(side: str) -> dict[str, Any]:
+            # custodial: the server signs with the member's key, filling in the next nonce,
+            # the exchange's fee as the fee cap and, for the sell, the batch it delivers
             return {"order": {"side": side, "instrument": instrument, "price": 8_200,
-                              "quantity": 50_000_000, "nonce": time.time_ns(),
-                              "expiry": int(time.time()) + 3_600}}
+                              "quantity": 50_000_000, "expiry": int(time.time()) + 3_600}}
 
         self.call("trader1", "POST", "/v1/exchange/orders", order("sell"))
         self.step("Sell order", "50 t at 82.00 CNY/t, 北港新材料 (custodial key)")

@@ -20,13 +20,14 @@ from tanhui.scenario import doc
 
 
 @contextmanager
-def local_registry(outbox: Path | None = None,
+def local_registry(outbox: Path | None = None, node_args: tuple[str, ...] = ()
                    ) -> Iterator[tuple[AnvilNode, Ledger, dict[str, LocalAccount]]]:
-    """(node, ledger, development accounts by seat) on a fresh anvil, stopped afterwards;
-    with `outbox`, every transaction is appended there before it is sent, as in the product."""
+    """(node, ledger, development accounts by seat) on a fresh anvil (started with extra
+    `node_args`, e.g. `--steps-tracing` for opcode traces), stopped afterwards; with `outbox`,
+    every transaction is appended there before it is sent, as in the product."""
     artifacts = compile_contracts()
     acc = dev_accounts()
-    with AnvilNode(state_file=None) as node:
+    with AnvilNode(state_file=None, extra_args=node_args) as node:
         chain = Chain(node.url, error_abis(artifacts),
                       outbox=Outbox(outbox) if outbox is not None else None)
         deployment = deploy_all(chain, acc["governance"], threshold=2,
@@ -39,7 +40,8 @@ def local_registry(outbox: Path | None = None,
 def fund_traders(ledger: Ledger, acc: dict[str, LocalAccount], batch: int, credits_each: int,
                  cash_each: int, n: int = 10) -> tuple[list[LocalAccount], list[LocalAccount]]:
     """`n` sellers holding `credits_each` of `batch` and `n` buyers holding `cash_each` fen,
-    admitted, given gas and approved for settlement; instrument 1 lists the batch."""
+    admitted, given gas and approved for settlement (listing is the caller's: an instrument id
+    is listed once)."""
     from exchange.onchain import SettlementChain
 
     sc = SettlementChain(ledger)
@@ -54,5 +56,4 @@ def fund_traders(ledger: Ledger, acc: dict[str, LocalAccount], batch: int, credi
         sc.deposit(acc["bank"], a.address, cash_each, doc("bench deposit"))
     for a in sellers + buyers:
         sc.approve_trading(a)
-    sc.set_instrument(acc["exchange"], 1, batch_id=batch)
     return sellers, buyers

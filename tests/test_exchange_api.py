@@ -63,13 +63,21 @@ def api(db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount], ex: Excha
 
 def signed(acc: dict[str, LocalAccount], ex: Exchange, seat: str, side: str, price: int,
            qty: int, nonce: int, tif: str = "gtc", expiry: int | None = None,
-           client: int = 0, instrument: int = INSTRUMENT) -> dict[str, object]:
+           client: int = 0, instrument: int = INSTRUMENT, batch: int | None = None,
+           max_fee_bps: int = 20) -> dict[str, object]:
+    """A signed order body; a sell delivers the instrument's batch unless `batch` names one,
+    a buy accepts any batch (0) unless it names one; the fee cap is the fixture's taker fee."""
     a = acc[seat]
     expiry = expiry if expiry is not None else int(time.time()) + 3_600
+    if batch is None:
+        listing = ex.service.listings.get(str(instrument))
+        batch = listing.batch_id if side == "sell" and listing is not None else 0
     o = Order(a.address, 0 if side == "buy" else 1, instrument, price, qty,
-              ("gtc", "ioc", "fok").index(tif), nonce, expiry, client.to_bytes(32, "big"))
+              ("gtc", "ioc", "fok").index(tif), nonce, expiry, client.to_bytes(32, "big"),
+              batch_id=batch, max_fee_bps=max_fee_bps)
     return {"order": {"trader": a.address, "side": side, "instrument": instrument,
-                      "price": price, "quantity": qty, "time_in_force": tif, "nonce": nonce,
+                      "batch_id": batch, "price": price, "quantity": qty,
+                      "max_fee_bps": max_fee_bps, "time_in_force": tif, "nonce": nonce,
                       "expiry": expiry, "client_order_id": "0x" + o.client_order_id.hex()},
             "signature": "0x" + sign_order(a, o, ex.chain.domain).hex()}
 
@@ -230,15 +238,13 @@ def test_per_member_limits_refuse_oversized_orders_and_too_many_open_orders(
     ex = open_exchange(ledger, tmp_path / "limited", acc["exchange"], balance_ttl=0,
                        limits=MemberLimits(max_order_quantity=5 * T, max_open_orders=2))
     try:
-        ex.chain.set_instrument(acc["exchange"], INSTRUMENT, batch_id=market)
+        ex.chain.list_instrument(acc["exchange"], INSTRUMENT, batch_id=market, tick=5)
         ex.service.list_instrument(InstrumentSpec(str(INSTRUMENT), tick=5, lot=T,
                                                   reference_price=PRICE), market)
 
         def submit(price: int, qty: int, nonce: int) -> str:
             body = signed(acc, ex, "trader1", "sell", price, qty, nonce)
-            o = body["order"]
-            order = Order(o["trader"], 1, INSTRUMENT, price, qty, 0, nonce, o["expiry"],
-                          bytes(32))
+            order = _as_order(body)
             try:
                 return str(ex.service.submit(order, bytes.fromhex(body["signature"][2:]))[
                     "status"])
@@ -464,7 +470,8 @@ def _as_order(body: dict[str, object]) -> Order:
                  int(o["price"]), int(o["quantity"]),  # type: ignore[call-overload]
                  ("gtc", "ioc", "fok").index(str(o["time_in_force"])),
                  int(o["nonce"]), int(o["expiry"]),  # type: ignore[call-overload]
-                 bytes.fromhex(str(o["client_order_id"])[2:]))
+                 bytes.fromhex(str(o["client_order_id"])[2:]),
+                 batch_id=int(o["batch_id"]), max_fee_bps=int(o["max_fee_bps"]))  # type: ignore[call-overload]
 
 
 def test_an_order_cancelled_on_chain_leaves_the_book_and_is_never_taken_again(
@@ -659,3 +666,104 @@ def test_a_zero_or_negative_quantity_is_invalid_quantity(
     body["order"]["quantity"] = quantity  # type: ignore[index]
     assert api.error("POST", "/v1/exchange/orders", None, body, 422) == "invalid_quantity"
     assert api.get(f"/v1/exchange/depth/{INSTRUMENT}")["asks"] == []
+
+
+# -- what the trader signed is what happens ----------------------------------------------------
+
+
+def test_a_buyer_without_cash_cannot_collect_credits_with_dust_orders(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger, market: int
+) -> None:
+    # lot 1 unit at 5,000 fen/t: 199-unit orders were worth 0.995 fen and cost nothing
+    dusty = {"instrument": 13, "batch_id": market, "tick": 5_000, "lot": 1,
+             "reference_price": 5_000}
+    assert api.error("POST", "/v1/exchange/instruments", "exchange", dusty,
+                     422) == "lot_tick_below_one_fen"
+    assert "13" not in ex.service.listings
+    api.post("/v1/exchange/instruments", "exchange", {**dusty, "lot": 200}, status=201)
+    api.post("/v1/exchange/orders", None,
+             signed(acc, ex, "trader1", "sell", 5_000, 8_000, 1, instrument=13), status=201)
+    for n in range(40):  # trader3 holds 0 fen: even one lot (1 fen) is refused
+        body = signed(acc, ex, "trader3", "buy", 5_000, 200, n + 1, instrument=13)
+        assert api.error("POST", "/v1/exchange/orders", None, body, 409) == (
+            "insufficient_balance")
+    ex.worker.run_once()
+    assert ledger.balance(acc["trader3"].address, market) == 0
+
+
+def test_an_instrument_listed_on_chain_cannot_be_re_pointed_through_the_api(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger, market: int
+) -> None:
+    other = Scenario(ledger, acc).batch(quantity=100 * T).batch_id
+    ex.chain.list_instrument(acc["exchange"], 14, batch_id=market, tick=5)  # orders signed for it
+    again = {"instrument": 14, "batch_id": other, "tick": 5, "lot": T, "reference_price": PRICE}
+    assert api.error("POST", "/v1/exchange/instruments", "exchange", again,
+                     409) == "chain_instrument_id_used"
+    assert "14" not in ex.service.listings
+    onchain = ledger.chain.call(ex.chain.settlement.functions.instrumentOf(14))
+    assert onchain[0] == market
+
+
+def test_no_trader_pays_more_fee_than_its_order_signed(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger, market: int
+) -> None:
+    low = signed(acc, ex, "trader2", "buy", PRICE, T, 1, max_fee_bps=19)  # the fee is 20
+    assert api.error("POST", "/v1/exchange/orders", None, low, 422) == "max_fee_too_low"
+    api.post("/v1/exchange/orders", None, signed(acc, ex, "trader1", "sell", PRICE, 4 * T, 1),
+             status=201)
+    buy = api.post("/v1/exchange/orders", None, signed(acc, ex, "trader2", "buy", PRICE, 4 * T, 2),
+                   status=201)
+    assert buy["status"] == "filled" and buy["max_fee_bps"] == 20
+    ex.chain.set_fees(acc["exchange"], acc["exchange"].address, 500, 500)  # 5 % after signing
+    assert ex.worker.run_once() == 1
+    cash = 4 * PRICE
+    assert ex.chain.cash_balance(acc["trader1"].address) == cash - cash * 20 // 10_000
+    assert ex.chain.cash_balance(acc["trader2"].address) == (
+        500_000_00 - cash - cash * 20 // 10_000)
+
+
+def test_a_nonce_names_one_order_of_its_trader(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], market: int
+) -> None:
+    first = signed(acc, ex, "trader2", "buy", PRICE - 100, T, 5)
+    placed = api.post("/v1/exchange/orders", None, first, status=201)
+    other = signed(acc, ex, "trader2", "buy", PRICE - 200, T, 5)
+    assert api.error("POST", "/v1/exchange/orders", None, other, 409) == "nonce_used"
+    assert api.post("/v1/exchange/orders", None, first, status=201)["order_id"] == (
+        placed["order_id"])  # the same order again is idempotent, not a reuse
+    api.post("/v1/exchange/orders", None, signed(acc, ex, "trader1", "sell", PRICE, T, 5),
+             status=201)  # another trader's nonce 5
+    api.call("DELETE", f"/v1/exchange/orders/{placed['order_id']}", "trader2", None, 200)
+    ex.service.snapshot()  # the cancelled order moves to the archive
+    assert placed["order_id"] not in ex.service.orders
+    assert api.error("POST", "/v1/exchange/orders", None, other, 409) == "nonce_used"
+    who = acc["trader2"].address
+    assert api.get(f"/v1/exchange/nonces/{who}") == {"trader": who, "next_nonce": 6}
+
+
+def test_a_sell_signs_the_batch_it_delivers_and_a_buy_no_other_batch(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger, market: int
+) -> None:
+    unnamed = signed(acc, ex, "trader1", "sell", PRICE, T, 1, batch=0)
+    assert api.error("POST", "/v1/exchange/orders", None, unnamed, 422) == (
+        "delivery_batch_required")
+    other = Scenario(ledger, acc).batch(quantity=100 * T).batch_id
+    wrong = signed(acc, ex, "trader1", "sell", PRICE, T, 2, batch=other)
+    assert api.error("POST", "/v1/exchange/orders", None, wrong, 422) == "ineligible_batch"
+    picky = signed(acc, ex, "trader2", "buy", PRICE, T, 1, batch=other)
+    assert api.error("POST", "/v1/exchange/orders", None, picky, 422) == "ineligible_batch"
+    own = signed(acc, ex, "trader2", "buy", PRICE, T, 2, batch=market)  # the instrument's own
+    assert api.post("/v1/exchange/orders", None, own, status=201)["batch_id"] == market
+
+
+def test_a_custodial_order_is_signed_with_the_batch_the_fee_and_the_next_nonce(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], market: int
+) -> None:
+    api.post("/v1/exchange/orders", None, signed(acc, ex, "trader1", "sell", PRICE + 5, T, 41),
+             status=201)
+    body = {"order": {"side": "sell", "instrument": INSTRUMENT, "price": PRICE, "quantity": T,
+                      "expiry": int(time.time()) + 600}}
+    placed = api.post("/v1/exchange/orders", "trader1", body, status=201)
+    assert (placed["batch_id"], placed["max_fee_bps"], placed["nonce"]) == (market, 20, 42)
+    again = api.post("/v1/exchange/orders", "trader1", body, status=201)
+    assert again["nonce"] == 43

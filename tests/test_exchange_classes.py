@@ -1,6 +1,6 @@
 """Class instruments: a standardized credit class (one methodology, a vintage window) trades as
-one book; each sell is bound to one eligible batch its seller holds, and that batch is what
-settles on chain."""
+one book; each sell signs one eligible batch its seller holds (a custodial sell: the server
+picks it before signing), and that batch is what settles on chain."""
 
 # The exchange fixtures (api, db, ex, market) come from test_exchange_api; pytest finds them
 # by name, so the parameters below "redefine" the imports.
@@ -8,6 +8,7 @@ settles on chain."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -55,15 +56,18 @@ def test_a_class_instrument_is_listed_with_its_methodology_and_vintage_window(
     assert row["batch_id"] is None and row["credit_class"] == listed
 
 
-def test_a_class_sell_delivers_the_eligible_batch_with_most_free_credits(
+def custodial_sell(qty: int) -> dict[str, object]:
+    return {"order": {"side": "sell", "instrument": CLASS, "price": PRICE, "quantity": qty,
+                      "expiry": int(time.time()) + 600}}
+
+
+def test_a_custodial_class_sell_is_signed_for_the_eligible_batch_with_most_free_credits(
     api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger,
     vintages: list[Batch], listed: dict[str, int]
 ) -> None:
     second = vintages[1].batch_id
-    sell = api.post("/v1/exchange/orders", None,
-                    signed(acc, ex, "trader1", "sell", PRICE, 4 * T, 1, instrument=CLASS),
-                    status=201)
-    assert sell["delivery_batch"] == second  # 5 t free there, 3 t in the first vintage
+    sell = api.post("/v1/exchange/orders", "trader1", custodial_sell(4 * T), status=201)
+    assert sell["delivery_batch"] == sell["batch_id"] == second  # 5 t free, 3 t in the first
     buy = api.post("/v1/exchange/orders", None,
                    signed(acc, ex, "trader2", "buy", PRICE, 4 * T, 1, instrument=CLASS),
                    status=201)
@@ -75,14 +79,15 @@ def test_a_class_sell_delivers_the_eligible_batch_with_most_free_credits(
 
 
 def test_a_class_sell_must_fit_in_one_batch(
-    api: Api, ex: Exchange, acc: dict[str, LocalAccount], listed: dict[str, int]
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], vintages: list[Batch],
+    listed: dict[str, int]
 ) -> None:
     # 8 t eligible in all (3 + 5), but one trade settles one batch; the third vintage and
     # the other methodology's batch do not count
-    r = api.raw("POST", "/v1/exchange/orders", None,
-                signed(acc, ex, "trader1", "sell", PRICE, 6 * T, 1, instrument=CLASS))
+    r = api.raw("POST", "/v1/exchange/orders", "trader1", custodial_sell(6 * T))
     assert (r.status_code, r.json()["error"]["code"]) == (409, "insufficient_balance")
-    assert r.json()["error"]["details"] == {"free": 5 * T, "needed": 6 * T}
+    assert r.json()["error"]["details"] == {"free": 5 * T, "needed": 6 * T,
+                                            "batch_id": vintages[1].batch_id}
 
 
 def test_reservations_move_the_next_class_sell_to_another_batch(
@@ -90,34 +95,27 @@ def test_reservations_move_the_next_class_sell_to_another_batch(
     listed: dict[str, int]
 ) -> None:
     first, second = vintages[0].batch_id, vintages[1].batch_id
-    a = api.post("/v1/exchange/orders", None,
-                 signed(acc, ex, "trader1", "sell", PRICE, 4 * T, 1, instrument=CLASS),
-                 status=201)
-    b = api.post("/v1/exchange/orders", None,
-                 signed(acc, ex, "trader1", "sell", PRICE, 3 * T, 2, instrument=CLASS),
-                 status=201)
+    a = api.post("/v1/exchange/orders", "trader1", custodial_sell(4 * T), status=201)
+    b = api.post("/v1/exchange/orders", "trader1", custodial_sell(3 * T), status=201)
     assert (a["delivery_batch"], b["delivery_batch"]) == (second, first)
-    r = api.raw("POST", "/v1/exchange/orders", None,
-                signed(acc, ex, "trader1", "sell", PRICE, 2 * T, 3, instrument=CLASS))
+    r = api.raw("POST", "/v1/exchange/orders", "trader1", custodial_sell(2 * T))
     assert r.json()["error"]["code"] == "insufficient_balance"  # 1 t left in the second
 
 
-def test_a_seller_may_name_an_eligible_delivery_batch_but_no_other(
+def test_a_class_sell_signs_an_eligible_batch_and_a_class_buy_names_none(
     api: Api, ex: Exchange, acc: dict[str, LocalAccount], vintages: list[Batch],
     listed: dict[str, int]
 ) -> None:
     first, third = vintages[0].batch_id, vintages[2].batch_id
-    named = {**signed(acc, ex, "trader1", "sell", PRICE, 2 * T, 1, instrument=CLASS),
-             "delivery_batch": first}
+    named = signed(acc, ex, "trader1", "sell", PRICE, 2 * T, 1, instrument=CLASS, batch=first)
     assert api.post("/v1/exchange/orders", None, named, status=201)["delivery_batch"] == first
-    wrong = {**signed(acc, ex, "trader1", "sell", PRICE, 2 * T, 2, instrument=CLASS),
-             "delivery_batch": third}
-    r = api.raw("POST", "/v1/exchange/orders", None, wrong)
-    assert (r.status_code, r.json()["error"]["code"]) == (422, "ineligible_batch")
-    buy = {**signed(acc, ex, "trader2", "buy", PRICE, T, 1, instrument=CLASS),
-           "delivery_batch": first}
-    r = api.raw("POST", "/v1/exchange/orders", None, buy)
-    assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_order")
+    wrong = signed(acc, ex, "trader1", "sell", PRICE, 2 * T, 2, instrument=CLASS, batch=third)
+    assert api.error("POST", "/v1/exchange/orders", None, wrong, 422) == "ineligible_batch"
+    unnamed = signed(acc, ex, "trader1", "sell", PRICE, 2 * T, 3, instrument=CLASS)
+    assert api.error("POST", "/v1/exchange/orders", None, unnamed, 422) == (
+        "delivery_batch_required")
+    buy = signed(acc, ex, "trader2", "buy", PRICE, T, 1, instrument=CLASS, batch=first)
+    assert api.error("POST", "/v1/exchange/orders", None, buy, 422) == "ineligible_batch"
 
 
 def test_a_listing_names_a_batch_or_a_class_not_both(
@@ -135,11 +133,11 @@ def test_a_listing_names_a_batch_or_a_class_not_both(
 
 def test_class_listings_and_delivery_batches_survive_a_restart(
     api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger, tmp_path: Path,
-    listed: dict[str, int]
+    vintages: list[Batch], listed: dict[str, int]
 ) -> None:
     sell = api.post("/v1/exchange/orders", None,
-                    signed(acc, ex, "trader1", "sell", PRICE, 2 * T, 1, instrument=CLASS),
-                    status=201)
+                    signed(acc, ex, "trader1", "sell", PRICE, 2 * T, 1, instrument=CLASS,
+                           batch=vintages[1].batch_id), status=201)
     ex.service.close()  # one process per journal: the old one stops first
     after = open_exchange(ledger, tmp_path / "exchange", acc["exchange"])
     try:

@@ -112,3 +112,26 @@ def test_a_second_writer_on_the_same_journal_is_refused(tmp_path: Path) -> None:
         Journal(tmp_path)
     first.close()
     Journal(tmp_path).close()  # free again once the first has closed
+
+
+def test_a_journal_of_an_earlier_order_format_is_refused_not_misread(tmp_path: Path) -> None:
+    from exchange.service import JOURNAL_FORMAT, Balances, ExchangeService, JournalFormatError
+    from exchange.signing import Domain
+
+    def service(directory: Path) -> ExchangeService:
+        unread = Balances(lambda t, b: 0, lambda t: 0, lambda t: False)  # never consulted
+        return ExchangeService(directory, Domain(31337, "0x" + "11" * 20), unread)
+
+    old = Journal(tmp_path / "old")  # orders of format 1 signed no batch and no fee cap
+    old.append({"type": "order", "otype": "limit", "signature": "0x" + "00" * 65, "order": {
+        "trader": "0x" + "22" * 20, "side": 0, "instrument": 1, "price": 60_000,
+        "quantity": 1_000_000, "time_in_force": 0, "nonce": 1, "expiry": 2**40,
+        "client_order_id": "0x" + "00" * 32}})
+    old.close()
+    with pytest.raises(JournalFormatError, match="format 1"):
+        service(tmp_path / "old")
+    service(tmp_path / "new").close()
+    journal = Journal(tmp_path / "new")
+    assert next(journal.entries()) == {"seq": 1, "type": "format", "version": JOURNAL_FORMAT}
+    journal.close()
+    service(tmp_path / "new").close()  # and it opens again

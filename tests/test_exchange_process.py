@@ -95,6 +95,8 @@ def test_the_example_client_trades_and_sees_settlement(tmp_path: Path) -> None:
             assert [o["order_id"] for o in buyer.open_orders()] == [resting["order_id"]]
             assert buyer.cancel(resting)["status"] == "cancelled"  # signed, no API key
             assert buyer.open_orders() == []
+            ioc = buyer.order("buy", INSTRUMENT, PRICE - 2_000, T, tif="ioc")
+            assert ioc["order"]["expiry"] <= time.time() + 300  # bounded by its signed expiry
             placed = buyer.place(buyer.order("buy", INSTRUMENT, PRICE, 5 * T))
             assert placed["status"] == "filled"
             buyer.wait_settled(placed["order_id"])

@@ -16,7 +16,8 @@ Gates:
   self        only the account named in the call passes (renouncing one's own role); everyone
               else gets AccessControlBadConfirmation().
   contract    only another contract of the registry (DisturbanceReports.consumeLoss, drawn by
-              CarbonCredits): every seat gets NotCreditsContract(caller).
+              CarbonCredits; CashToken.settlementTransfer, used by Settlement): every seat
+              gets the row's error naming the caller (NotCreditsContract by default).
   open        anyone: the forwarder's relaying (the signed request carries the authorization)
               and the stateless ERC-1155 receiver hooks of the buffer pool.
 """
@@ -159,11 +160,11 @@ def _trading_world(ledger: Ledger, acc: dict[str, LocalAccount], batch: int) -> 
             sc.deposit(acc["bank"], acc[seat.key].address, 100_000_00, doc("deposit"))
             ledger.chain.send(sc.cash.functions.approve(acc[seat.key].address, 10**12),
                               acc[seat.key])
-    sc.set_instrument(acc["exchange"], 1, batch_id=batch)
-    sc.set_instrument(acc["exchange"], 2, batch_id=batch)
+    sc.list_instrument(acc["exchange"], 1, batch_id=batch)
+    sc.list_instrument(acc["exchange"], 2, batch_id=batch)
     for seat in ("trader1", "trader2"):
         sc.approve_trading(acc[seat])
-    sell = Order(acc["trader1"].address, 1, 2, 60_000, 2 * TONNE, 0, 1, 2**40)
+    sell = Order(acc["trader1"].address, 1, 2, 60_000, 2 * TONNE, 0, 1, 2**40, batch_id=batch)
     buy = Order(acc["trader2"].address, 0, 2, 60_000, 2 * TONNE, 0, 1, 2**40)
     return Fill(1, batch, TONNE, 60_000, True, buy, sign_order(acc["trader2"], buy, sc.domain),
                 sell, sign_order(acc["trader1"], sell, sc.domain)).as_tuple()
@@ -173,8 +174,9 @@ def _own_order(w: World, seat: str) -> tuple[Any, ...]:
     return Order(w.address(seat), 0, 2, 60_000, TONNE, 0, 7, 2**40).as_tuple()
 
 
-ORDER = "(address,uint8,uint64,uint128,uint128,uint8,uint64,uint64,bytes32)"
-FILL = f"(uint64,uint64,uint128,uint128,bool,{ORDER},bytes,{ORDER},bytes)"
+ORDER = "(address,uint8,uint64,uint64,uint128,uint128,uint16,uint8,uint64,uint64,bytes32)"
+SIG = "(bytes32,bytes32)"
+FILL = f"(uint64,uint64,uint128,uint128,bool,{ORDER},{SIG},{ORDER},{SIG})"
 
 
 # -- the matrix -------------------------------------------------------------------------------
@@ -195,6 +197,8 @@ class Row:
     denied_role: str | None = None
     # For the `self` gate: the only seat that may make the call.
     self_seat: str | None = None
+    # For the `contract` gate: the error every seat gets.
+    contract_error: str = "NotCreditsContract"
 
     @property
     def key(self) -> str:
@@ -330,10 +334,13 @@ MATRIX: tuple[Row, ...] = (
         lambda w, s: (w.address("trader1"), 10_000, doc("incoming wire"))),
     Row("CashToken", "withdraw(address,uint256,bytes32)", roles("BANK"), "consortium",
         lambda w, s: (w.address("trader1"), 10_000, doc("outgoing wire"))),
+    Row("CashToken", "settlementTransfer(address,address,uint256)", frozenset(), "contract",
+        lambda w, s: (w.address(s), w.counterparty(s), 500),
+        contract_error="NotSettlementContract"),
     # Settlement: the exchange lists, sets fees and settles; traders cancel their own orders
     # (anyone may call, but only for orders it signed: see tests/test_settlement.py).
-    Row("Settlement", "setInstrument(uint64,uint64,uint64,uint64,uint64)", roles("EXCHANGE"),
-        "consortium", lambda w, s: (9, w.batch, 0, 0, 0)),
+    Row("Settlement", "listInstrument(uint64,uint64,uint64,uint64,uint64,uint64,uint64)",
+        roles("EXCHANGE"), "consortium", lambda w, s: (9, w.batch, 0, 0, 0, TONNE, 1)),
     Row("Settlement", "delistInstrument(uint64)", roles("EXCHANGE"), "consortium",
         lambda w, s: (1,)),
     Row("Settlement", "setFees(address,uint16,uint16)", roles("EXCHANGE"), "consortium",
@@ -381,7 +388,7 @@ def expected_denial(row: Row, seat: Seat, address: str) -> tuple[str, dict[str, 
     if row.gate == "self":
         return "AccessControlBadConfirmation", {}
     if row.gate == "contract":
-        return "NotCreditsContract", {"caller": address}
+        return row.contract_error, {"caller": address}
     if seat.key == "outsider":
         return "NotMember", {"account": address}
     role = row.denied_role or sorted(row.allowed)[0]

@@ -1,8 +1,11 @@
 """The exchange API (Flow 8): listing, signed order entry, cancels, market data and a stream.
 
 Orders are EIP-712 messages signed by the trader (`GET /v1/exchange/domain` gives the domain and
-types); the server verifies the signature before anything else. A member without its own key
-sends the order unsigned with its API key, and the server signs with the member's custodial key.
+types); the server verifies the signature before anything else. The signed order bounds all
+that settlement can do with it: its limit price, quantity, expiry, fee cap (`max_fee_bps`) and
+delivery (`batch_id`: the batch a sell delivers; for a buy 0 = any batch the instrument admits).
+A member without its own key sends the order unsigned with its API key, and the server signs
+with the member's custodial key (filling in the current fee and, for a sell, its batch).
 Prices are integers in fen per tonne; quantities integers in credit units (1 t = 1,000,000).
 """
 
@@ -25,7 +28,7 @@ from api.auth import CallerDep, authenticate, require_role
 from api.deps import ViewDep, WriterDep
 from api.errors import ApiError
 from api.fields import STRICT
-from exchange.instruments import CreditClass, InstrumentSpec, Status
+from exchange.instruments import CreditClass, InstrumentSpec, Status, listing_problem
 from exchange.service import ExchangeService
 from exchange.signing import CANCEL_FIELDS, ORDER_FIELDS, Order, checksum, sign_order
 
@@ -61,10 +64,17 @@ class OrderIn(BaseModel):
     trader: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{40}$")
     side: Literal["buy", "sell"]
     instrument: Annotated[int, Field(ge=1, le=2**64 - 1)]
+    # signed: the batch a sell delivers; a buy's one accepted batch, or 0 for any the
+    # instrument admits (custodial sells without it: the server picks and signs one)
+    batch_id: U64 | None = None
     price: U128
     quantity: Quantity
+    # signed: the most fee, in basis points of the fill's value, the trader agrees to pay
+    # (custodial orders without it: the exchange's current fee)
+    max_fee_bps: Annotated[int, Field(ge=0, le=2**16 - 1)] | None = None
     time_in_force: Literal["gtc", "ioc", "fok"] = "gtc"
-    nonce: U64
+    # unique per trader (custodial orders without it: the trader's next free nonce)
+    nonce: U64 | None = None
     expiry: U64
     client_order_id: HEX32 = "0x" + "00" * 32
 
@@ -75,9 +85,6 @@ class PlaceIn(BaseModel):
     order: OrderIn
     signature: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{130}$")
     type: Literal["limit", "market"] = "limit"
-    # a sell on a class instrument may name the eligible batch it delivers (not signed: the
-    # trader's order allows any eligible batch; this only states a preference)
-    delivery_batch: Annotated[int, Field(ge=1, le=2**64 - 1)] | None = None
 
 
 class SignedOrderIn(BaseModel):
@@ -150,10 +157,14 @@ class CancelAllIn(BaseModel):
 @router.get("/domain")
 def domain(request: Request) -> dict[str, Any]:
     """The EIP-712 domain and the Order type traders sign."""
-    d = _service(request).domain
-    return {"domain": d.as_dict(), "types": {"Order": ORDER_FIELDS}, "primaryType": "Order",
+    s = _service(request)
+    return {"domain": s.domain.as_dict(), "types": {"Order": ORDER_FIELDS},
+            "primaryType": "Order",
             "cancel": {"types": {"CancelOrder": CANCEL_FIELDS}, "primaryType": "CancelOrder"},
-            "units": {"price": "fen per tonne", "quantity": "credit units (1 t = 1,000,000)"}}
+            # an order's maxFeeBps must be at least this (the fee it may be charged as taker)
+            "fees": {"fee_bps": s.taker_fee_bps},
+            "units": {"price": "fen per tonne", "quantity": "credit units (1 t = 1,000,000)",
+                      "fees": "basis points of a fill's value"}}
 
 
 @router.get("/instruments")
@@ -172,9 +183,11 @@ def instruments(request: Request) -> list[dict[str, Any]]:
 @router.post("/instruments", status_code=201)
 def list_instrument(body: InstrumentIn, request: Request, caller: CallerDep, view: ViewDep,
                     writer: WriterDep) -> dict[str, Any]:
-    """Lists a spot instrument, on chain (Settlement) and in the engine: of one batch
+    """Lists a spot instrument, on chain (Settlement) and in the engine, for good: of one batch
     (`batch_id`), or of a standardized credit class (`credit_class`: methodology and vintage
-    window), deliverable by any eligible batch. Exchange."""
+    window), deliverable by any eligible batch. An id listed on chain before cannot be listed
+    again (`409 chain_instrument_id_used`). A lot at one tick must be worth at least 1 fen.
+    Exchange."""
     s = _service(request)
     require_role(view, caller, "EXCHANGE")
     if str(body.instrument) in s.listings:
@@ -192,13 +205,17 @@ def list_instrument(body: InstrumentIn, request: Request, caller: CallerDep, vie
             raise ApiError(422, "invalid_instrument", "vintage_from must precede vintage_to")
     session_open, session_close = body.session()
     credit_class = CreditClass(c.methodology_id, c.vintage_from, c.vintage_to) if c else None
-    writer.send_as(caller.key(), "Settlement", "setInstrument", body.instrument,
-                 body.batch_id or 0, *((c.methodology_id, c.vintage_from, c.vintage_to)
-                                       if c else (0, 0, 0)))
     spec = InstrumentSpec(str(body.instrument), tick=body.tick, lot=body.lot,
                           reference_price=body.reference_price, band_bps=body.band_bps,
                           block_band_bps=body.block_band_bps, status=Status(body.status),
                           session_open=session_open, session_close=session_close)
+    problem = listing_problem(spec)
+    if problem is not None:
+        raise ApiError(422, problem, "a lot at one tick must be worth at least 1 fen "
+                       "(lot units × tick fen/t ≥ 1,000,000)", {"lot": body.lot, "tick": body.tick})
+    writer.send_as(caller.key(), "Settlement", "listInstrument", body.instrument,
+                   body.batch_id or 0, *((c.methodology_id, c.vintage_from, c.vintage_to)
+                                         if c else (0, 0, 0)), body.lot, body.tick)
     s.list_instrument(spec, body.batch_id or 0, credit_class)
     return {"instrument": body.instrument, "batch_id": body.batch_id,
             "credit_class": c.model_dump() if c else None, "status": body.status}
@@ -267,7 +284,7 @@ async def place(body: PlaceIn, request: Request) -> JSONResponse:
                             status_code=201)
     order = _signed_order(body.order)
     view = await _service(request).submit_async(order, bytes.fromhex(body.signature[2:]),
-                                                body.type, body.delivery_batch)
+                                                body.type)
     return JSONResponse(view, status_code=201)
 
 
@@ -279,22 +296,30 @@ def _place_custodial(body: PlaceIn, request: Request) -> dict[str, Any]:
     if o.trader is not None and o.trader.lower() != caller.address.lower():
         raise ApiError(403, "not_order_owner", "custodial orders are the caller's own")
     s = _service(request)
-    order = _as_order(o, caller.address)
-    return s.submit(order, sign_order(caller.key(), order, s.domain), body.type,
-                    body.delivery_batch)
+    trader = checksum(caller.address)
+    batch = o.batch_id or 0
+    if o.side == "sell" and batch == 0:  # the server picks the batch, then signs it
+        batch = s.delivery_batch(trader, str(o.instrument))
+    nonce = s.next_nonce(trader, take=True) if o.nonce is None else o.nonce
+    order = _as_order(o, trader, batch, s.taker_fee_bps if o.max_fee_bps is None
+                      else o.max_fee_bps, nonce)
+    return s.submit(order, sign_order(caller.key(), order, s.domain), body.type)
 
 
 def _signed_order(o: OrderIn) -> Order:
     if o.trader is None:
         raise ApiError(422, "missing_trader", "a signed order names its trader")
-    return _as_order(o, o.trader)
+    if o.nonce is None:
+        raise ApiError(422, "missing_nonce", "a signed order names its nonce")
+    return _as_order(o, o.trader, o.batch_id or 0, o.max_fee_bps or 0, o.nonce)
 
 
-def _as_order(o: OrderIn, trader: str) -> Order:
+def _as_order(o: OrderIn, trader: str, batch_id: int, max_fee_bps: int, nonce: int) -> Order:
     # one spelling per member: risk reservations and idempotency keys are by address string
     return Order(checksum(trader), 0 if o.side == "buy" else 1, o.instrument, o.price, o.quantity,
-                 ("gtc", "ioc", "fok").index(o.time_in_force), o.nonce, o.expiry,
-                 bytes.fromhex(o.client_order_id[2:]))
+                 ("gtc", "ioc", "fok").index(o.time_in_force), nonce, o.expiry,
+                 bytes.fromhex(o.client_order_id[2:]), batch_id=batch_id,
+                 max_fee_bps=max_fee_bps)
 
 
 @router.get("/orders")
@@ -306,6 +331,17 @@ def open_orders(request: Request,
     who = checksum(trader)
     items = _service(request).open_orders_of(who, None if instrument is None else str(instrument))
     return {"trader": who, "items": items}
+
+
+@router.get("/nonces/{trader}")
+def next_nonce(request: Request,
+               trader: Annotated[str, PathParam(pattern=r"^0x[0-9a-fA-F]{40}$")]
+               ) -> dict[str, Any]:
+    """The trader's next free nonce: above every nonce its orders used (each nonce names one
+    order; a reused one is refused with `409 nonce_used`). Numbering on from here keeps a
+    trader's nonce bits in few storage words on chain, which is what makes settlement cheap."""
+    who = checksum(trader)
+    return {"trader": who, "next_nonce": _service(request).next_nonce(who)}
 
 
 @router.get("/orders/{order_id}")

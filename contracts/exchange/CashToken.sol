@@ -7,26 +7,39 @@ import {Context} from "@openzeppelin/contracts/utils/Context.sol";
 import {ConsortiumGated} from "../access/ConsortiumGated.sol";
 import {Roles} from "../access/Roles.sol";
 import {IConsortium} from "../interfaces/IConsortium.sol";
+import {ISettlementCash} from "../interfaces/ISettlementCash.sol";
 
 /// @title CashToken
 /// @notice A permissioned CNY deposit token issued by the settlement bank: 1 token unit = 1 fen
 /// (0.01 CNY), `decimals()` = 2. The bank mints against a deposit received and burns on a
 /// withdrawal paid out; only active, unfrozen consortium members hold, send or receive it.
-contract CashToken is ERC20, ConsortiumGated {
+/// Trades move it through `settlementTransfer`, which only the Settlement contract may call:
+/// Settlement checks every trader against the roster once per batch, before moving anything of
+/// theirs, so that path skips the per-transfer checks (a frozen account still never moves cash).
+contract CashToken is ERC20, ConsortiumGated, ISettlementCash {
+    /// @notice The only contract that may call `settlementTransfer`.
+    address public immutable settlement;
+
     /// @dev Amount must be positive.
     error ZeroAmount();
     /// @dev A deposit or withdrawal needs the bank's reference (non-zero hash).
     error MissingReference();
+    /// @dev Only the Settlement contract moves cash for trades.
+    error NotSettlementContract(address caller);
 
     /// @notice The bank credited a deposit.
     event Deposited(address indexed account, uint256 amount, bytes32 indexed paymentRef, address indexed bank);
     /// @notice The bank debited a withdrawal.
     event Withdrawn(address indexed account, uint256 amount, bytes32 indexed paymentRef, address indexed bank);
 
-    constructor(IConsortium consortium_, address trustedForwarder)
+    /// @param settlement_ The Settlement contract (deployed next; its address is known ahead).
+    constructor(IConsortium consortium_, address trustedForwarder, address settlement_)
         ERC20(unicode"Tanhui CNY deposit token 碳汇人民币存款代币", "CNYT")
         ConsortiumGated(consortium_, trustedForwarder)
-    {}
+    {
+        if (settlement_ == address(0)) revert ZeroAddressArgument();
+        settlement = settlement_;
+    }
 
     /// @notice Fen, as the bank books them.
     function decimals() public pure override returns (uint8) {
@@ -53,6 +66,18 @@ contract CashToken is ERC20, ConsortiumGated {
         if (paymentRef == bytes32(0)) revert MissingReference();
         _burn(account, amount);
         emit Withdrawn(account, amount, paymentRef, _msgSender());
+    }
+
+    /// @notice Moves `value` fen from `from` to `to` for a trade, within `from`'s allowance to
+    /// the Settlement contract. Settlement only: it has checked, in the same transaction and
+    /// before this call, that both are active, unfrozen members (once per trader per batch).
+    /// @param from The paying trader.
+    /// @param to The seller, or the fee account.
+    /// @param value Fen.
+    function settlementTransfer(address from, address to, uint256 value) external {
+        if (msg.sender != settlement) revert NotSettlementContract(msg.sender);
+        _spendAllowance(from, msg.sender, value);
+        super._update(from, to, value);
     }
 
     /// @dev Every holder at both ends must be an active, unfrozen member; so must a spender.

@@ -1,55 +1,90 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {SlotDerivation} from "@openzeppelin/contracts/utils/SlotDerivation.sol";
+import {TransientSlot} from "@openzeppelin/contracts/utils/TransientSlot.sol";
+import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
 import {ConsortiumGated} from "../access/ConsortiumGated.sol";
 import {Roles} from "../access/Roles.sol";
 import {IConsortium} from "../interfaces/IConsortium.sol";
 import {ICreditBatches} from "../interfaces/ICreditBatches.sol";
 import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
+import {ISettlementCash} from "../interfaces/ISettlementCash.sol";
 
 /// @title Settlement
 /// @notice Delivery versus payment for trades matched off chain. Traders sign EIP-712 orders;
 /// the exchange submits matched trades in batches; for each trade this contract checks both
-/// signatures, expiry, cancellation, limit prices and cumulative fills, then moves credits
-/// seller → buyer and cash buyer → seller in the same transaction, with fees to the exchange's
-/// fee account. The operator can neither invent a trade (it holds no trader's key) nor fill an
-/// order beyond what its trader signed; each trade id settles at most once.
+/// signatures and then moves credits seller → buyer and cash buyer → seller in the same
+/// transaction. What a trader signed bounds everything that happens to it:
 ///
-/// Units: price in fen per tonne; quantity in credit units (1 t = 1,000,000). Cash of a fill =
-/// quantity × price / 1,000,000, rounded down (in the buyer's favour); fees = cash × bps /
-/// 10,000, rounded down. The buyer pays cash + buyer fee, the seller receives cash − seller fee.
-contract Settlement is ConsortiumGated, EIP712, ReentrancyGuard {
-    using SafeERC20 for IERC20;
+/// - price: a buy never trades above its limit, a sell never below;
+/// - quantity: the fills of an order never add up to more than it signed;
+/// - fee: a trader is charged min(the exchange's fee for its side, its signed `maxFeeBps`);
+/// - delivery: the instrument is immutable once listed (ids are never reused); a sell names the
+///   batch it delivers, a buy names one batch or 0 for any batch the instrument admits;
+/// - time: an order never settles after its `expiry`;
+/// - nonce: each (trader, nonce) settles one order; cancelling an order voids its nonce.
+///
+/// Time in force is signed but is an instruction to the matching engine, not a settlement
+/// rule: this contract cannot know when a trade was matched. A trader who wants an IOC or FOK
+/// order to be void if it is not settled promptly signs a short `expiry`, which is enforced.
+///
+/// Units: price in fen per tonne; quantity in credit units (1 t = 1,000,000). Rounding of a
+/// fill with exact value V = quantity × price / 1,000,000 fen: the buyer pays ⌈V⌉ plus its fee,
+/// the seller receives ⌊V⌋ less its fee, each fee = ⌊V × bps / 10,000⌋ (rounded down, in the
+/// traders' favour and against the exchange that chooses the maker/taker split); the fee
+/// account receives both fees and the rounding difference ⌈V⌉ − ⌊V⌋ (under 1 fen, and 0 when
+/// V is whole). Fills worth less than 1 fen revert; a fill must be a whole number of the
+/// instrument's lots at a price on its tick grid, and lot × tick is at least 1 fen.
+contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
+    using BitMaps for BitMaps.BitMap;
+    using SlotDerivation for bytes32;
+    using TransientSlot for bytes32;
+    using TransientSlot for TransientSlot.Uint256Slot;
 
     uint8 internal constant BUY = 0;
     uint8 internal constant SELL = 1;
     uint256 internal constant UNITS_PER_TONNE = 1_000_000;
+    uint256 internal constant FEE_DENOMINATOR = 10_000 * UNITS_PER_TONNE;
     uint16 public constant MAX_FEE_BPS = 500;
+    /// @dev Transient, per trader: 0 unseen in this batch; else 1 + fee owed by it so far.
+    bytes32 private constant BATCH_TRADERS = keccak256("tanhui.settlement.batch-traders");
 
     bytes32 public constant ORDER_TYPEHASH = keccak256(
-        "Order(address trader,uint8 side,uint64 instrument,uint128 price,uint128 quantity,uint8 timeInForce,uint64 nonce,uint64 expiry,bytes32 clientOrderId)"
+        "Order(address trader,uint8 side,uint64 instrument,uint64 batchId,uint128 price,uint128 quantity,uint16 maxFeeBps,uint8 timeInForce,uint64 nonce,uint64 expiry,bytes32 clientOrderId)"
     );
 
     /// @notice An order as its trader signed it.
+    /// @dev `batchId`: for a sell the batch it delivers (required); for a buy the one batch it
+    /// accepts, or 0 for any batch the instrument admits. `maxFeeBps`: the highest fee, in basis
+    /// points of the fill's value, the trader agrees to pay. `timeInForce` (0 GTC, 1 IOC, 2 FOK)
+    /// instructs the matching engine; see the contract notice.
     struct Order {
         address trader;
         uint8 side;
         uint64 instrument;
+        uint64 batchId;
         uint128 price;
         uint128 quantity;
+        uint16 maxFeeBps;
         uint8 timeInForce;
         uint64 nonce;
         uint64 expiry;
         bytes32 clientOrderId;
     }
 
+    /// @notice A 65-byte signature in EIP-2098 compact form: r and (s | (v − 27) << 255).
+    struct Signature {
+        bytes32 r;
+        bytes32 vs;
+    }
+
     /// @notice One matched trade: both signed orders, what was executed, and the batch delivered.
+    /// `buyerIsMaker` picks which schedule fee applies to which side (each capped by its order).
     struct Fill {
         uint64 tradeId;
         uint64 batchId;
@@ -57,44 +92,70 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuard {
         uint128 price;
         bool buyerIsMaker;
         Order buy;
-        bytes buySignature;
+        Signature buySignature;
         Order sell;
-        bytes sellSignature;
+        Signature sellSignature;
     }
 
-    /// @notice A tradable instrument: one batch (batchId != 0) or a class of batches of one
-    /// methodology whose monitoring period starts within [vintageFrom, vintageTo).
+    enum InstrumentState {
+        Unused,
+        Listed,
+        Delisted
+    }
+
+    /// @notice A tradable instrument, fixed when listed: one batch (batchId != 0) or a class of
+    /// batches of one methodology whose monitoring period starts within [vintageFrom, vintageTo).
+    /// Every fill is a multiple of `lot` units at a multiple of `tick` fen per tonne.
+    /// @dev The first slot holds what every trade reads; the class bounds are read for classes only.
     struct Instrument {
         uint64 batchId;
+        uint64 lot;
+        uint64 tick;
+        InstrumentState state;
         uint64 methodologyId;
         uint64 vintageFrom;
         uint64 vintageTo;
-        bool listed;
     }
 
     IERC1155 public immutable credits;
-    IERC20 public immutable cash;
+    ISettlementCash public immutable cash;
     IProjectRegistry public immutable projects;
 
     /// @notice Where fees go (the exchange's account).
     address public feeAccount;
+    /// @notice Fee of the resting side, before each order's own cap.
     uint16 public makerFeeBps;
+    /// @notice Fee of the incoming side, before each order's own cap.
     uint16 public takerFeeBps;
 
     mapping(uint64 instrumentId => Instrument) private _instruments;
-    /// @notice Quantity already settled per order hash (cancelled orders are set to max).
+    /// @notice Quantity settled of an order filled in parts, by order hash (cancelled: max).
+    /// Orders settled in full by one trade leave this at 0 and use their nonce bit only.
     mapping(bytes32 orderHash => uint256) public filled;
     /// @notice Orders with a lower nonce than this are void (a trader's cancel-all).
     mapping(address trader => uint64) public minNonce;
-    /// @dev Settled trade ids, 256 per word.
-    mapping(uint256 word => uint256 bits) private _settled;
+    /// @dev Per trader: nonces of orders settled (in full or in part) or cancelled.
+    mapping(address trader => BitMaps.BitMap) private _usedNonces;
+    /// @dev Settled trade ids.
+    BitMaps.BitMap private _settledTrades;
 
-    /// @dev The instrument is not listed.
+    /// @dev The instrument is not listed (never, or delisted).
     error UnknownInstrument(uint64 instrument);
-    /// @dev The instrument definition is inconsistent.
+    /// @dev The instrument definition is inconsistent (zero id, empty class, zero lot or tick).
     error InvalidInstrument(uint64 instrument);
+    /// @dev lot × tick is worth less than 1 fen: a minimal fill would round to nothing.
+    error LotTickBelowOneFen(uint64 instrument, uint64 lot, uint64 tick);
+    /// @dev The instrument id was listed before; listed instruments never change and ids are
+    /// never reused.
+    error InstrumentIdUsed(uint64 instrument);
     /// @dev The delivered batch is not eligible for the instrument.
     error IneligibleBatch(uint64 instrument, uint64 batchId);
+    /// @dev The delivered batch is not the one an order signed.
+    error BatchNotSigned(uint64 tradeId, uint64 batchId);
+    /// @dev The fill is not a whole number of lots at a price on the tick grid.
+    error OffGridFill(uint64 tradeId);
+    /// @dev The fill is worth less than 1 fen (trade id 0: a quote).
+    error DustFill(uint64 tradeId);
     /// @dev A signature does not recover to the order's trader.
     error InvalidSignature(address trader);
     /// @dev The order has expired.
@@ -103,6 +164,8 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuard {
     error OrderCancelled(bytes32 orderHash);
     /// @dev The fill would take the order beyond its signed quantity.
     error Overfill(bytes32 orderHash, uint256 filled, uint256 quantity);
+    /// @dev The trader's nonce was used by another order, or by this order settled in full.
+    error NonceUsed(address trader, uint64 nonce);
     /// @dev The trade id was settled before.
     error TradeAlreadySettled(uint64 tradeId);
     /// @dev Sides, instruments, prices or quantities of the two orders do not match the trade.
@@ -111,6 +174,8 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuard {
     error SelfTrade(uint64 tradeId);
     /// @dev Fee above MAX_FEE_BPS or a zero fee account.
     error InvalidFees();
+    /// @dev The cash token does not name this contract as its settlement contract.
+    error CashNotBound(address cash);
     /// @dev Only the order's trader may cancel it.
     error NotOrderOwner(address caller, address trader);
     /// @dev Nonces only move forward.
@@ -118,8 +183,9 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuard {
     /// @dev An empty settlement batch.
     error EmptyBatch();
 
-    /// @notice A trade was settled: credits and cash moved.
-    /// `cashAmount` is what the buyer paid before fees; `fees` = buyer fee + seller fee.
+    /// @notice A trade was settled: credits and cash moved. `buyerPaid` left the buyer (value
+    /// rounded up plus its fee), `sellerReceived` reached the seller (value rounded down less its
+    /// fee); the difference went to the fee account.
     event TradeSettled(
         uint64 indexed tradeId,
         address indexed buyer,
@@ -127,16 +193,24 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuard {
         uint64 batchId,
         uint256 quantity,
         uint256 price,
-        uint256 cashAmount,
-        uint256 fees
+        uint256 buyerPaid,
+        uint256 sellerReceived
     );
-    /// @notice A trader cancelled one order.
+    /// @notice A trader cancelled one order (and so its nonce).
     event OrderCancelledByTrader(bytes32 indexed orderHash, address indexed trader);
     /// @notice A trader voided all orders below a nonce.
     event MinNonceRaised(address indexed trader, uint64 minNonce);
-    /// @notice The exchange listed or changed an instrument.
-    event InstrumentSet(uint64 indexed instrument, uint64 batchId, uint64 methodologyId, uint64 vintageFrom, uint64 vintageTo);
-    /// @notice The exchange delisted an instrument.
+    /// @notice The exchange listed an instrument (for good: it never changes).
+    event InstrumentListed(
+        uint64 indexed instrument,
+        uint64 batchId,
+        uint64 methodologyId,
+        uint64 vintageFrom,
+        uint64 vintageTo,
+        uint64 lot,
+        uint64 tick
+    );
+    /// @notice The exchange delisted an instrument; its id is never used again.
     event InstrumentDelisted(uint64 indexed instrument);
     /// @notice The exchange changed fees or the fee account.
     event FeesSet(address feeAccount, uint16 makerFeeBps, uint16 takerFeeBps);
@@ -144,14 +218,15 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuard {
     constructor(
         IConsortium consortium_,
         IERC1155 credits_,
-        IERC20 cash_,
+        ISettlementCash cash_,
         IProjectRegistry projects_,
         address feeAccount_,
         address trustedForwarder
-    ) ConsortiumGated(consortium_, trustedForwarder) EIP712("Tanhui Settlement", "1") {
+    ) ConsortiumGated(consortium_, trustedForwarder) EIP712("Tanhui Settlement", "2") {
         if (address(credits_) == address(0) || address(cash_) == address(0) || address(projects_) == address(0)) {
             revert ZeroAddressArgument();
         }
+        if (cash_.settlement() != address(this)) revert CashNotBound(address(cash_));
         if (feeAccount_ == address(0)) revert InvalidFees();
         credits = credits_;
         cash = cash_;
@@ -161,31 +236,48 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuard {
 
     // -- exchange administration ------------------------------------------------------------
 
-    /// @notice Lists an instrument: one batch, or a methodology and vintage window. Exchange only.
-    /// @param instrument The instrument id orders name.
+    /// @notice Lists an instrument, once and for good: one batch, or a methodology and vintage
+    /// window, with its lot and tick. An id listed before (even if delisted since) reverts, so
+    /// an order signed for an instrument can never settle against another definition. Exchange only.
+    /// @param instrument The instrument id orders name (never used before).
     /// @param batchId The batch for a spot-per-batch instrument, or 0 for a class.
     /// @param methodologyId For a class: the methodology every delivered batch must follow.
     /// @param vintageFrom For a class: earliest monitoring-period start (unix seconds, inclusive).
     /// @param vintageTo For a class: latest monitoring-period start (exclusive).
-    function setInstrument(uint64 instrument, uint64 batchId, uint64 methodologyId, uint64 vintageFrom, uint64 vintageTo)
-        external
-        onlyRole(Roles.EXCHANGE)
-    {
-        if (instrument == 0) revert InvalidInstrument(instrument);
-        if (batchId == 0 && (methodologyId == 0 || vintageFrom >= vintageTo)) revert InvalidInstrument(instrument);
-        _instruments[instrument] = Instrument(batchId, methodologyId, vintageFrom, vintageTo, true);
-        emit InstrumentSet(instrument, batchId, methodologyId, vintageFrom, vintageTo);
+    /// @param lot Credit units every fill is a multiple of.
+    /// @param tick Fen per tonne every fill price is a multiple of; lot × tick ≥ 1,000,000 (1 fen).
+    function listInstrument(
+        uint64 instrument,
+        uint64 batchId,
+        uint64 methodologyId,
+        uint64 vintageFrom,
+        uint64 vintageTo,
+        uint64 lot,
+        uint64 tick
+    ) external onlyRole(Roles.EXCHANGE) {
+        if (instrument == 0 || lot == 0 || tick == 0) revert InvalidInstrument(instrument);
+        bool badClass = methodologyId == 0 || vintageFrom >= vintageTo;
+        bool badBatch = (methodologyId | vintageFrom | vintageTo) != 0;
+        if (batchId == 0 ? badClass : badBatch) revert InvalidInstrument(instrument);
+        if (uint256(lot) * tick < UNITS_PER_TONNE) revert LotTickBelowOneFen(instrument, lot, tick);
+        if (_instruments[instrument].state != InstrumentState.Unused) revert InstrumentIdUsed(instrument);
+        _instruments[instrument] =
+            Instrument(batchId, lot, tick, InstrumentState.Listed, methodologyId, vintageFrom, vintageTo);
+        emit InstrumentListed(instrument, batchId, methodologyId, vintageFrom, vintageTo, lot, tick);
     }
 
-    /// @notice Delists an instrument; no more trades settle in it. Exchange only.
+    /// @notice Delists an instrument; no more trades settle in it and its id is never listed
+    /// again. Exchange only.
     /// @param instrument The instrument id.
     function delistInstrument(uint64 instrument) external onlyRole(Roles.EXCHANGE) {
-        if (!_instruments[instrument].listed) revert UnknownInstrument(instrument);
-        delete _instruments[instrument];
+        Instrument storage ins = _instruments[instrument];
+        if (ins.state != InstrumentState.Listed) revert UnknownInstrument(instrument);
+        ins.state = InstrumentState.Delisted;
         emit InstrumentDelisted(instrument);
     }
 
-    /// @notice Sets the fee account and maker/taker fees in basis points. Exchange only.
+    /// @notice Sets the fee account and maker/taker fees in basis points. Exchange only. An order
+    /// is never charged more than the `maxFeeBps` its trader signed, whatever is set here later.
     /// @param feeAccount_ Where fees are paid (a member).
     /// @param makerFeeBps_ Fee of the resting side, at most MAX_FEE_BPS.
     /// @param takerFeeBps_ Fee of the incoming side, at most MAX_FEE_BPS.
@@ -199,13 +291,15 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuard {
 
     // -- traders ----------------------------------------------------------------------------
 
-    /// @notice Cancels one of the caller's orders on chain; it can never settle again. Trader only.
+    /// @notice Cancels one of the caller's orders on chain: it, and any other order of the caller
+    /// with the same nonce, can never settle again (a part already settled stays). Trader only.
     /// @param order The order as signed.
     function cancelOrder(Order calldata order) external {
         address sender = _msgSender();
         if (sender != order.trader) revert NotOrderOwner(sender, order.trader);
         bytes32 h = hashOrder(order);
         filled[h] = type(uint256).max;
+        _usedNonces[sender].set(order.nonce);
         emit OrderCancelledByTrader(h, sender);
     }
 
@@ -222,80 +316,113 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuard {
     // -- settlement -------------------------------------------------------------------------
 
     /// @notice Settles a batch of matched trades atomically: every trade or none. Exchange only.
+    /// Each trader is checked against the roster (active, unfrozen member) once per batch, before
+    /// anything of its moves; each trade moves credits once and cash once (buyer → seller); the
+    /// fees a buyer owes over the batch are paid to the fee account in one move at the end.
     /// @param fills The trades, each with both signed orders.
     function settle(Fill[] calldata fills) external nonReentrant onlyRole(Roles.EXCHANGE) {
         if (fills.length == 0) revert EmptyBatch();
-        uint256 feesTotal;
-        uint16 makerBps = makerFeeBps;
-        uint16 takerBps = takerFeeBps;
+        uint256 fees = _feeSchedule();
+        address[] memory traders = new address[](fills.length * 2);
+        uint256 seen;
         for (uint256 i; i < fills.length; ++i) {
-            feesTotal += _settleOne(fills[i], makerBps, takerBps);
+            seen = _settleOne(fills[i], fees, traders, seen);
         }
-        if (feesTotal != 0) {
-            // fees were collected into this contract per trade; one transfer pays them out
-            cash.safeTransfer(feeAccount, feesTotal);
+        address to = feeAccount;
+        bool checked;
+        for (uint256 i; i < seen; ++i) {
+            TransientSlot.Uint256Slot slot = BATCH_TRADERS.deriveMapping(traders[i]).asUint256();
+            uint256 owed = slot.tload() - 1;
+            slot.tstore(0);
+            if (owed != 0) {
+                if (!checked) {
+                    consortium.requireHolder(to);
+                    checked = true;
+                }
+                cash.settlementTransfer(traders[i], to, owed);
+            }
         }
     }
 
-    function _settleOne(Fill calldata f, uint16 makerBps, uint16 takerBps) private returns (uint256) {
-        uint256 word = f.tradeId >> 8;
-        uint256 bit = 1 << (f.tradeId & 0xff);
-        uint256 bits = _settled[word];
-        if (bits & bit != 0) revert TradeAlreadySettled(f.tradeId);
-        _settled[word] = bits | bit;
+    /// @dev Maker and taker fees packed as (maker << 16 | taker): one storage read per batch.
+    function _feeSchedule() private view returns (uint256) {
+        return uint256(makerFeeBps) << 16 | takerFeeBps;
+    }
+
+    function _settleOne(Fill calldata f, uint256 fees, address[] memory traders, uint256 seen)
+        private
+        returns (uint256)
+    {
+        if (_settledTrades.get(f.tradeId)) revert TradeAlreadySettled(f.tradeId);
+        _settledTrades.set(f.tradeId);
         _checkMatch(f);
-        _checkOrder(f.buy, f.buySignature, f.quantity);
-        _checkOrder(f.sell, f.sellSignature, f.quantity);
-        return _deliver(f, makerBps, takerBps);
+        _consume(f.buy, f.buySignature, f.quantity);
+        _consume(f.sell, f.sellSignature, f.quantity);
+        seen = _enter(f.sell.trader, traders, seen);
+        seen = _enter(f.buy.trader, traders, seen);
+        _deliver(f, fees);
+        return seen;
+    }
+
+    function _deliver(Fill calldata f, uint256 fees) private {
+        (uint256 paid, uint256 received) = _cashOf(f, fees);
+        address buyer = f.buy.trader;
+        address seller = f.sell.trader;
+        // the buyer's fees (and the rounding difference) accumulate, paid once after the batch
+        TransientSlot.Uint256Slot slot = BATCH_TRADERS.deriveMapping(buyer).asUint256();
+        slot.tstore(slot.tload() + (paid - received));
+        credits.safeTransferFrom(seller, buyer, f.batchId, f.quantity, "");
+        cash.settlementTransfer(buyer, seller, received);
+        emit TradeSettled(f.tradeId, buyer, seller, f.batchId, f.quantity, f.price, paid, received);
+    }
+
+    /// @dev (buyer pays, seller receives) of a fill: each side's schedule fee capped by its order.
+    function _cashOf(Fill calldata f, uint256 fees) private pure returns (uint256, uint256) {
+        uint256 makerBps = fees >> 16;
+        uint256 takerBps = fees & 0xffff;
+        uint256 buyerBps = _min(f.buyerIsMaker ? makerBps : takerBps, f.buy.maxFeeBps);
+        uint256 sellerBps = _min(f.buyerIsMaker ? takerBps : makerBps, f.sell.maxFeeBps);
+        uint256 value = uint256(f.quantity) * f.price;
+        if (value < UNITS_PER_TONNE) revert DustFill(f.tradeId);
+        return _amounts(value, buyerBps, sellerBps);
+    }
+
+    /// @dev A trader's first appearance in the batch: checked against the roster, remembered.
+    function _enter(address trader, address[] memory traders, uint256 seen) private returns (uint256) {
+        TransientSlot.Uint256Slot slot = BATCH_TRADERS.deriveMapping(trader).asUint256();
+        if (slot.tload() == 0) {
+            consortium.requireHolder(trader);
+            slot.tstore(1);
+            traders[seen] = trader;
+            return seen + 1;
+        }
+        return seen;
     }
 
     function _checkMatch(Fill calldata f) private view {
         Order calldata b = f.buy;
         Order calldata s = f.sell;
+        uint64 instrument = b.instrument;
         if (
-            b.side != BUY || s.side != SELL || b.instrument != s.instrument || f.price > b.price || f.price < s.price
-                || f.quantity == 0
+            b.side != BUY || s.side != SELL || s.instrument != instrument || f.price > b.price
+                || f.price < s.price || f.quantity == 0
         ) revert MismatchedOrders(f.tradeId);
         if (b.trader == s.trader) revert SelfTrade(f.tradeId);
-        _checkBatch(b.instrument, f.batchId);
-    }
-
-    function _deliver(Fill calldata f, uint16 makerBps, uint16 takerBps)
-        private
-        returns (uint256 fees)
-    {
-        address buyer = f.buy.trader;
-        address seller = f.sell.trader;
-        uint256 amount = uint256(f.quantity) * f.price / UNITS_PER_TONNE;
-        uint256 buyerFee = amount * (f.buyerIsMaker ? makerBps : takerBps) / 10_000;
-        uint256 sellerFee = amount * (f.buyerIsMaker ? takerBps : makerBps) / 10_000;
-        credits.safeTransferFrom(seller, buyer, f.batchId, f.quantity, "");
-        cash.safeTransferFrom(buyer, seller, amount - sellerFee);
-        fees = buyerFee + sellerFee;
-        if (fees != 0) cash.safeTransferFrom(buyer, address(this), fees);
-        emit TradeSettled(f.tradeId, buyer, seller, f.batchId, f.quantity, f.price, amount, fees);
-    }
-
-    function _checkOrder(Order calldata o, bytes calldata signature, uint128 quantity) private returns (bytes32 h) {
-        h = hashOrder(o);
-        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(h, signature);
-        if (err != ECDSA.RecoverError.NoError || signer != o.trader) revert InvalidSignature(o.trader);
-        if (o.expiry < block.timestamp) revert OrderExpired(h, o.expiry);
-        if (o.nonce < minNonce[o.trader]) revert OrderCancelled(h);
-        uint256 done = filled[h];
-        if (done == type(uint256).max) revert OrderCancelled(h);
-        uint256 total = done + quantity;
-        if (total > o.quantity) revert Overfill(h, done, o.quantity);
-        filled[h] = total;
-    }
-
-    function _checkBatch(uint64 instrument, uint64 batchId) private view {
-        Instrument memory ins = _instruments[instrument];
-        if (!ins.listed) revert UnknownInstrument(instrument);
-        if (ins.batchId != 0) {
-            if (ins.batchId != batchId) revert IneligibleBatch(instrument, batchId);
-            return;
+        if (s.batchId != f.batchId || (b.batchId != 0 && b.batchId != f.batchId)) {
+            revert BatchNotSigned(f.tradeId, f.batchId);
         }
+        Instrument storage ins = _instruments[instrument];
+        if (ins.state != InstrumentState.Listed) revert UnknownInstrument(instrument);
+        if (f.quantity % ins.lot != 0 || f.price % ins.tick != 0) revert OffGridFill(f.tradeId);
+        uint64 batchId = ins.batchId;
+        if (batchId != 0) {
+            if (batchId != f.batchId) revert IneligibleBatch(instrument, f.batchId);
+        } else {
+            _checkClass(ins, instrument, f.batchId);
+        }
+    }
+
+    function _checkClass(Instrument storage ins, uint64 instrument, uint64 batchId) private view {
         ICreditBatches.BatchView memory b = ICreditBatches(address(credits)).getBatch(batchId);
         (, uint256 methodologyId,,) = projects.approvedProject(b.projectId);
         if (methodologyId != ins.methodologyId || b.periodStart < ins.vintageFrom || b.periodStart >= ins.vintageTo) {
@@ -303,7 +430,78 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuard {
         }
     }
 
+    /// @dev Checks the order's signature, expiry and nonce, and records `quantity` against it.
+    /// An order filled in full by one trade only sets its nonce bit (one warm word per trader
+    /// and batch); an order filled in parts also keeps its settled quantity in `filled`.
+    function _consume(Order calldata o, Signature calldata sig, uint128 quantity) private {
+        bytes32 h = hashOrder(o);
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(h, sig.r, sig.vs);
+        if (err != ECDSA.RecoverError.NoError || signer != o.trader) revert InvalidSignature(o.trader);
+        if (o.expiry < block.timestamp) revert OrderExpired(h, o.expiry);
+        if (o.nonce < minNonce[o.trader]) revert OrderCancelled(h);
+        BitMaps.BitMap storage used = _usedNonces[o.trader];
+        bool first = !used.get(o.nonce);
+        if (quantity == o.quantity) {
+            if (!first) _refuseUsed(h, o);
+            used.set(o.nonce);
+        } else if (first) {
+            if (quantity > o.quantity) revert Overfill(h, 0, o.quantity);
+            used.set(o.nonce);
+            filled[h] = quantity;
+        } else {
+            uint256 done = filled[h];
+            if (done == 0) revert NonceUsed(o.trader, o.nonce);
+            if (done == type(uint256).max) revert OrderCancelled(h);
+            uint256 total = done + quantity;
+            if (total > o.quantity) revert Overfill(h, done, o.quantity);
+            filled[h] = total;
+        }
+    }
+
+    /// @dev Why an order whose nonce bit is set cannot take a fill of its whole quantity.
+    function _refuseUsed(bytes32 h, Order calldata o) private view {
+        uint256 done = filled[h];
+        if (done == type(uint256).max) revert OrderCancelled(h);
+        if (done != 0) revert Overfill(h, done, o.quantity);
+        revert NonceUsed(o.trader, o.nonce);
+    }
+
+    function _min(uint256 a, uint256 b) private pure returns (uint256) {
+        return a < b ? a : b;
+    }
+
     // -- views ------------------------------------------------------------------------------
+
+    /// @notice What a fill moves, by this contract's rounding rule: the buyer pays the value
+    /// rounded up plus ⌊value × buyerFeeBps / 10,000⌋; the seller receives the value rounded down
+    /// less ⌊value × sellerFeeBps / 10,000⌋; the fee account gets the difference. Reverts
+    /// (DustFill) for a fill worth less than 1 fen.
+    /// @param quantity Credit units.
+    /// @param price Fen per tonne.
+    /// @param buyerFeeBps The buyer's fee (already capped by its order).
+    /// @param sellerFeeBps The seller's fee (already capped by its order).
+    /// @return buyerPays Fen leaving the buyer.
+    /// @return sellerReceives Fen reaching the seller.
+    function quote(uint256 quantity, uint256 price, uint256 buyerFeeBps, uint256 sellerFeeBps)
+        public
+        pure
+        returns (uint256 buyerPays, uint256 sellerReceives)
+    {
+        uint256 value = quantity * price;
+        if (value < UNITS_PER_TONNE) revert DustFill(0);
+        return _amounts(value, buyerFeeBps, sellerFeeBps);
+    }
+
+    /// @dev `value` = quantity × price, in millionths of a fen (at least 1 fen).
+    function _amounts(uint256 value, uint256 buyerFeeBps, uint256 sellerFeeBps)
+        private
+        pure
+        returns (uint256 buyerPays, uint256 sellerReceives)
+    {
+        uint256 whole = value / UNITS_PER_TONNE;
+        buyerPays = (value % UNITS_PER_TONNE == 0 ? whole : whole + 1) + value * buyerFeeBps / FEE_DENOMINATOR;
+        sellerReceives = whole - value * sellerFeeBps / FEE_DENOMINATOR;
+    }
 
     /// @notice The EIP-712 digest a trader signs for `order`.
     function hashOrder(Order calldata order) public view returns (bytes32) {
@@ -314,8 +512,10 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuard {
                     order.trader,
                     order.side,
                     order.instrument,
+                    order.batchId,
                     order.price,
                     order.quantity,
+                    order.maxFeeBps,
                     order.timeInForce,
                     order.nonce,
                     order.expiry,
@@ -327,13 +527,19 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuard {
 
     /// @notice Whether a trade id has settled.
     function settled(uint64 tradeId) external view returns (bool) {
-        return _settled[tradeId >> 8] & (1 << (tradeId & 0xff)) != 0;
+        return _settledTrades.get(tradeId);
     }
 
-    /// @notice An instrument's definition.
+    /// @notice Whether a trader's nonce is spent: an order with it settled (in full or in part)
+    /// or was cancelled.
+    function nonceUsed(address trader, uint64 nonce) external view returns (bool) {
+        return _usedNonces[trader].get(nonce);
+    }
+
+    /// @notice An instrument's definition (listed or delisted).
     function instrumentOf(uint64 instrument) external view returns (Instrument memory) {
         Instrument memory ins = _instruments[instrument];
-        if (!ins.listed) revert UnknownInstrument(instrument);
+        if (ins.state == InstrumentState.Unused) revert UnknownInstrument(instrument);
         return ins;
     }
 }
