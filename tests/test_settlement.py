@@ -312,17 +312,19 @@ def test_dust_and_off_grid_fills_revert(
     assert sc.cash_balance(acc["trader1"].address) == 40
 
 
-def test_the_buyer_pays_the_value_rounded_up_and_the_seller_gets_it_rounded_down(
+def test_the_rounding_remainder_goes_to_the_seller_never_to_the_exchange(
     sc: SettlementChain, acc: dict[str, LocalAccount], market: dict[str, int]
 ) -> None:
     sc.list_instrument(acc["exchange"], 21, batch_id=market["batch"], lot=300, tick=5_000)
     buy, sell = orders(acc, market["batch"], qty=300, price=5_000, instrument=21,
                        max_fee_bps=0)
+    before = sc.cash_balance(acc["exchange"].address)
     sc.settle(acc["exchange"], [fill(sc, acc, buy, sell, 1, 300, market["batch"], price=5_000)])
-    # 300 units at 5,000 fen/t are worth 1.5 fen: the buyer pays 2, the seller receives 1
+    # 300 units at 5,000 fen/t are worth 1.5 fen: the buyer pays 2 and the seller receives
+    # them; the exchange, which chose the fill, gets no remainder
     assert sc.cash_balance(acc["trader2"].address) == 100_000_00 - 2
-    assert sc.cash_balance(acc["trader1"].address) == 1
-    assert sc.cash_balance(acc["exchange"].address) == 1
+    assert sc.cash_balance(acc["trader1"].address) == 2
+    assert sc.cash_balance(acc["exchange"].address) == before
 
 
 def test_an_order_filled_whole_by_one_trade_spends_its_nonce(

@@ -1,6 +1,7 @@
 """The settlement rounding rule, as properties of the real contract on anvil: whatever the
-quantity, price and fees, the buyer never pays less than the exact value, the seller never
-receives more, no side pays more fee than its order signed, and cash is neither created nor
+quantity, price and fees, the buyer never pays less than the exact value, the rounding
+remainder (under 1 fen) goes to the seller and never to the exchange that chose the fills, no
+side pays more fee than its order signed (fees round down), and cash is neither created nor
 destroyed (what leaves the buyer reaches the seller and the fee account)."""
 
 from __future__ import annotations
@@ -70,12 +71,12 @@ def test_quoted_amounts_round_against_the_traders_and_fees_down(
         assert dust.value.name == "DustFill"
         return
     paid, received = desk.chain.call(fn)
-    assert paid >= exact >= received
-    buyer_fee, seller_fee = paid - exact, exact - received  # fee plus the rounding
-    assert paid - (-(-exact.numerator // exact.denominator)) <= exact * buyer_bps / 10_000
-    assert (exact.numerator // exact.denominator) - received <= exact * seller_bps / 10_000
-    assert buyer_fee < 1 + exact * buyer_bps / 10_000
-    assert seller_fee < 1 + exact * seller_bps / 10_000
+    whole_up = -(-exact.numerator // exact.denominator)  # what the buyer owes the seller
+    buyer_fee, seller_fee = paid - whole_up, whole_up - received
+    assert paid >= exact  # the buyer never pays less than the value
+    assert whole_up - exact < 1  # and the seller gets that rounding, not the fee account
+    assert buyer_fee == int(exact * buyer_bps / 10_000)  # fees rounded down
+    assert seller_fee == int(exact * seller_bps / 10_000)
 
 
 @settings(max_examples=20, deadline=None)
@@ -106,12 +107,14 @@ def test_a_settled_fill_conserves_cash_and_charges_no_side_beyond_its_signed_cap
         assert paid == received + fees  # nothing created or destroyed
         assert sc.cash_balance(sc.settlement.address) == 0
         exact = Fraction(quantity * price, 1_000_000)
-        assert paid >= exact >= received
+        assert paid >= exact
         buyer_bps = min(maker_bps if buyer_is_maker else taker_bps, buy_cap)
         seller_bps = min(taker_bps if buyer_is_maker else maker_bps, sell_cap)
-        whole_up, whole_down = -(-exact.numerator // exact.denominator), int(exact)
+        whole_up = -(-exact.numerator // exact.denominator)
         assert paid - whole_up <= exact * buyer_bps / 10_000 <= exact * buy_cap / 10_000
-        assert whole_down - received <= exact * seller_bps / 10_000 <= exact * sell_cap / 10_000
+        assert whole_up - received <= exact * seller_bps / 10_000 <= exact * sell_cap / 10_000
+        # the exchange that chose the fill gets its fees rounded down and no remainder
+        assert fees == int(exact * buyer_bps / 10_000) + int(exact * seller_bps / 10_000)
         [ev] = desk.ledger.events_of(sent, "TradeSettled")
         assert (ev.args["buyerPaid"], ev.args["sellerReceived"]) == (paid, received)
         assert desk.ledger.balance(acc["trader2"].address, desk.batch) == quantity

@@ -35,10 +35,10 @@ import {ISettlementCash} from "../interfaces/ISettlementCash.sol";
 ///
 /// Units: price in fen per tonne; quantity in credit units (1 t = 1,000,000). Rounding of a
 /// fill with exact value V = quantity × price / 1,000,000 fen: the buyer pays ⌈V⌉ plus its fee,
-/// the seller receives ⌊V⌋ less its fee, each fee = ⌊V × bps / 10,000⌋ (rounded down, in the
-/// traders' favour and against the exchange that chooses the maker/taker split); the fee
-/// account receives both fees and the rounding difference ⌈V⌉ − ⌊V⌋ (under 1 fen, and 0 when
-/// V is whole). Fills worth less than 1 fen revert; a fill must be a whole number of the
+/// the seller receives the same ⌈V⌉ less its fee, each fee = ⌊V × bps / 10,000⌋ (rounded down,
+/// in the traders' favour and against the exchange that chooses the fills and the maker/taker
+/// split); the fee account receives exactly the two fees, never a rounding remainder (under
+/// 1 fen, it goes from buyer to seller). Fills worth less than 1 fen revert; a fill must be a whole number of the
 /// instrument's lots at a price on its tick grid, and lot × tick is at least 1 fen.
 contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
     using BitMaps for BitMaps.BitMap;
@@ -368,7 +368,7 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
         (uint256 paid, uint256 received) = _cashOf(f, fees);
         address buyer = f.buy.trader;
         address seller = f.sell.trader;
-        // the buyer's fees (and the rounding difference) accumulate, paid once after the batch
+        // the buyer's and seller's fees accumulate on the buyer, paid once after the batch
         TransientSlot.Uint256Slot slot = BATCH_TRADERS.deriveMapping(buyer).asUint256();
         slot.tstore(slot.tload() + (paid - received));
         credits.safeTransferFrom(seller, buyer, f.batchId, f.quantity, "");
@@ -473,8 +473,8 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
     // -- views ------------------------------------------------------------------------------
 
     /// @notice What a fill moves, by this contract's rounding rule: the buyer pays the value
-    /// rounded up plus ⌊value × buyerFeeBps / 10,000⌋; the seller receives the value rounded down
-    /// less ⌊value × sellerFeeBps / 10,000⌋; the fee account gets the difference. Reverts
+    /// rounded up plus ⌊value × buyerFeeBps / 10,000⌋; the seller receives the value rounded up
+    /// less ⌊value × sellerFeeBps / 10,000⌋; the fee account gets the two fees. Reverts
     /// (DustFill) for a fill worth less than 1 fen.
     /// @param quantity Credit units.
     /// @param price Fen per tonne.
@@ -499,7 +499,8 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
         returns (uint256 buyerPays, uint256 sellerReceives)
     {
         uint256 whole = value / UNITS_PER_TONNE;
-        buyerPays = (value % UNITS_PER_TONNE == 0 ? whole : whole + 1) + value * buyerFeeBps / FEE_DENOMINATOR;
+        if (value % UNITS_PER_TONNE != 0) ++whole; // the value rounded up, paid by the buyer to the seller
+        buyerPays = whole + value * buyerFeeBps / FEE_DENOMINATOR;
         sellerReceives = whole - value * sellerFeeBps / FEE_DENOMINATOR;
     }
 
