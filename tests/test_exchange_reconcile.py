@@ -36,7 +36,7 @@ def batch(ledger: Ledger, acc: dict[str, LocalAccount]) -> int:
     sc.deposit(acc["bank"], acc["trader2"].address, 500_000_00, doc("wire"))
     for seat in ("trader1", "trader2"):
         sc.approve_trading(acc[seat])
-    sc.set_instrument(acc["exchange"], INSTRUMENT, batch_id=b)
+    sc.list_instrument(acc["exchange"], INSTRUMENT, batch_id=b, lot=T, tick=1)
     return b
 
 
@@ -50,11 +50,12 @@ def open_market(ledger: Ledger, acc: dict[str, LocalAccount], directory: Path,
     return ex
 
 
-def cross(ex: Exchange, acc: dict[str, LocalAccount], quantity: int) -> int:
+def cross(ex: Exchange, acc: dict[str, LocalAccount], quantity: int, batch: int) -> int:
     """A resting sell and a buy that fills it; returns the trade id."""
     expiry = int(time.time()) + 3_600
     for seat, side in (("trader1", 1), ("trader2", 0)):
-        o = Order(acc[seat].address, side, INSTRUMENT, PRICE, quantity, 0, 1, expiry)
+        o = Order(acc[seat].address, side, INSTRUMENT, PRICE, quantity, 0, 1, expiry,
+                  batch_id=batch if side == 1 else 0)
         view = ex.service.submit(o, sign_order(acc[seat], o, ex.chain.domain))
     [trade] = view["trades"]
     return int(trade["trade_id"])
@@ -76,7 +77,7 @@ def test_a_settled_trade_whose_transaction_is_gone_is_requeued_on_start_and_sett
         ledger: Ledger, acc: dict[str, LocalAccount], tmp_path: Path, batch: int) -> None:
     ex = open_market(ledger, acc, tmp_path / "exchange", batch)
     before = ledger.chain.rpc("evm_snapshot")
-    tid = cross(ex, acc, 5 * T)
+    tid = cross(ex, acc, 5 * T, batch)
     held = reserved(ex, acc, batch)
     assert held == (5 * T, ex.service.cash_for(5 * T, PRICE))
     assert ex.worker.run_once() == 1
@@ -117,7 +118,7 @@ def test_a_settlement_that_reverts_when_re_sent_is_requeued_then_failed_with_its
     durable = Ledger(chain, ledger.deployment)
     ex = open_market(durable, acc, tmp_path / "exchange", batch)
     before = ledger.chain.rpc("evm_snapshot")
-    tid = cross(ex, acc, 5 * T)
+    tid = cross(ex, acc, 5 * T, batch)
     assert ex.worker.run_once() == 1
     tx = ex.service.trades[tid].tx_hash
     ex.stop()
