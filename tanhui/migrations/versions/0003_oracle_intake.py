@@ -1,0 +1,44 @@
+"""The oracle intake: device keys bound to one project, signed readings counted once.
+
+Revision ID: 0003_oracle_intake
+Revises: 0002_api_accounts
+Create Date: 2026-12-03
+
+Mirrors oracle/intake.py.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003_oracle_intake"
+down_revision = "0002_api_accounts"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "oracle_devices",
+        sa.Column("address", sa.String(length=42), nullable=False),
+        sa.Column("device_id", sa.String(length=64), nullable=False),
+        sa.Column("project_id", sa.BigInteger(), nullable=False),
+        sa.Column("bound_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("address", name=op.f("pk_oracle_devices")),
+    )
+    op.create_table(
+        "oracle_readings",
+        sa.Column("digest", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("project_id", sa.BigInteger(), nullable=False),
+        sa.Column("period_start", sa.BigInteger(), nullable=False),
+        sa.Column("period_end", sa.BigInteger(), nullable=False),
+        sa.Column("file", sa.String(length=100), nullable=False),
+        sa.Column("counted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("digest", name=op.f("pk_oracle_readings")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("oracle_readings")
+    op.drop_table("oracle_devices")
