@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +21,11 @@ from chain.metatx import forward_request
 from chain.roles import role_id
 from exchange.onchain import SettlementChain
 from registry.ledger import Ledger
+from registry.models import Member as MemberRow
+from tanhui.db import session_factory
 from tanhui.roster import dev_account
 from tanhui.scenario import Batch, Scenario, doc
+from tests.indexing import index_into, sqlite_url
 
 TONNE = 1_000_000
 
@@ -118,6 +122,21 @@ def test_removal_revokes_every_role_with_an_event(
                        ("0x" + role_id("FORESTRY").hex(), member)}
     assert not ledger.holds_role("VERIFIER", member)
     assert not ledger.holds_role("FORESTRY", member)
+
+
+def test_the_index_shows_a_removed_member_without_its_roles(
+    ledger: Ledger, acc: dict[str, LocalAccount], tmp_path: Path
+) -> None:
+    bank = acc["bank"].address
+    ledger.remove_member(acc["governance"], bank)
+    ledger.admit(acc["operator"], bank, "再入盟 Re-admitted")
+    engine = index_into(sqlite_url(tmp_path), ledger)
+    try:
+        with session_factory(engine)() as s:
+            row = s.get(MemberRow, bank)
+            assert row is not None and (row.active, row.roles) == (True, [])
+    finally:
+        engine.dispose()
 
 
 def test_a_readmitted_regulator_comes_back_without_its_role(
@@ -390,3 +409,13 @@ def test_an_oracle_above_the_threshold_is_revoked(
 ) -> None:
     ledger.revoke_role(acc["governance"], "ORACLE", acc["oracle3"].address)
     assert ledger.role_holder_count("ORACLE") == 2
+
+
+# -- role ids ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["REGULATOR", "REGISTRY_OPERATOR", "VERIFIER", "ORACLE",
+                                  "EXCHANGE", "BANK", "AUTHORITY", "FORESTRY"])
+def test_role_ids_are_readable_from_the_consortium(ledger: Ledger, name: str) -> None:
+    getter = getattr(consortium(ledger).functions, f"{name}_ROLE")
+    assert bytes(ledger.chain.call(getter())) == role_id(name)

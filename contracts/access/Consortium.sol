@@ -131,17 +131,19 @@ contract Consortium is IConsortium, MemberRoster, AccessControlDefaultAdminRules
 
     /// @inheritdoc IConsortium
     function requireRole(bytes32 role, address account) external view {
-        Member memory m = _members[account];
-        if (!m.active) revert NotMember(account);
+        Member storage m = _members[account];
+        (bool active, bool frozen) = (m.active, m.frozen);
+        if (!active) revert NotMember(account);
         if (role != Roles.MEMBER && !hasRole(role, account)) revert NotAuthorized(account, role);
-        if (m.frozen) revert AccountFrozen(account);
+        if (frozen) revert AccountFrozen(account);
     }
 
     /// @inheritdoc IConsortium
     function requireHolder(address account) external view {
-        Member memory m = _members[account];
-        if (!m.active) revert NotMember(account);
-        if (m.frozen) revert AccountFrozen(account);
+        Member storage m = _members[account];
+        (bool active, bool frozen) = (m.active, m.frozen);
+        if (!active) revert NotMember(account);
+        if (frozen) revert AccountFrozen(account);
     }
 
     /// @inheritdoc IConsortium
