@@ -10,7 +10,8 @@ unique constraints, before the files reach the nodes:
   gets a new key — so nothing a key signed can ever count for two projects;
 - a signed reading counts once: its identity is the digest of what the device signed together
   with the key that signed it, keccak256(address ‖ signed message), so the same reading is the
-  same digest whatever signature bytes carry it (ECDSA signatures are malleable). A file whose
+  same digest whatever signature bytes carry it (ECDSA signatures are malleable); each digest
+  is one row, keyed by it, naming the intake (project, period, file) that counted it. A file whose
   accepted readings include one already counted for another project or another period is
   refused whole (`reading_counted_elsewhere`), and nothing of it is stored; resubmitting the
   same readings for the same period is a harmless repeat.
@@ -26,8 +27,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, LargeBinary, String, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    insert,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from oracle.devices import DeviceRegistry
@@ -58,17 +67,29 @@ class DeviceBinding(Base):
     bound_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
-class CountedReading(Base):
-    """A signed reading taken in for one project's period."""
+class ReadingIntake(Base):
+    """One submission of readings taken in for a project's period."""
 
-    __tablename__ = "oracle_readings"
+    __tablename__ = "oracle_intakes"
 
-    digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     project_id: Mapped[int] = mapped_column(BigInteger)
     period_start: Mapped[int] = mapped_column(BigInteger)
     period_end: Mapped[int] = mapped_column(BigInteger)
     file: Mapped[str] = mapped_column(String(100))
+    readings: Mapped[int] = mapped_column(Integer)  # newly counted by this submission
     counted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class CountedReading(Base):
+    """A signed reading, counted by one intake. Keyed by the digest alone, without a rowid
+    on SQLite: a year of one project's readings is hundreds of thousands of rows."""
+
+    __tablename__ = "oracle_readings"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    intake_id: Mapped[int] = mapped_column(ForeignKey("oracle_intakes.id"))
 
 
 @dataclass(frozen=True)
@@ -153,44 +174,54 @@ def accepted_positions(result: ValidationResult[Reading]) -> list[int]:
 def count_readings(session: Session, project_id: int, period: Period, file: str,
                    result: ValidationResult[Reading], registry: DeviceRegistry) -> int:
     """Counts the accepted readings of a validated file for the project's period; raises
-    ReadingsCountedElsewhere (and counts nothing) if any was counted for another project or
-    period. Returns how many were newly counted. The caller commits."""
+    ReadingsCountedElsewhere if any was counted for another project or period (the caller then
+    rolls back: nothing is counted). Returns how many were newly counted. The caller commits.
+
+    The usual case, new readings, is one bulk insert that skips digests already present; only
+    when some were present are they looked up, to tell a repeat for this very period (fine) from
+    a reading counted elsewhere."""
     devices = registry.devices
-    readings = list(zip(accepted_positions(result), result.accepted, strict=True))
-    digests = [reading_digest(devices[r.device_id].address_bytes, r) for _, r in readings]
-    try:
-        with session.begin_nested():
-            return _count(session, project_id, period, file, readings, digests)
-    except IntegrityError:
-        # another submission counted some of them meanwhile: judge again against what it wrote
-        return _count(session, project_id, period, file, readings, digests)
-
-
-def _count(session: Session, project_id: int, period: Period, file: str,
-           readings: Sequence[tuple[int, Reading]], digests: list[bytes]) -> int:
-    position_of = {d: i for i, d in enumerate(digests)}
-    already: set[bytes] = set()
-    conflicts: list[CountedElsewhere] = []
+    position_of: dict[bytes, int] = {}
+    for position, r in zip(accepted_positions(result), result.accepted, strict=True):
+        position_of.setdefault(reading_digest(devices[r.device_id].address_bytes, r), position)
+    digests = sorted(position_of)  # in key order: B-tree inserts stay local
+    row = ReadingIntake(project_id=project_id, period_start=period.start,
+                        period_end=period.end, file=file, readings=0, counted_at=_now())
+    session.add(row)
+    session.flush()
+    added = _insert_new(session, digests, row.id)
+    row.readings = added
+    if added == len(digests):
+        return added
+    readings = dict(zip(accepted_positions(result), result.accepted, strict=True))
+    conflicts = []
     for chunk in _chunks(digests):
-        rows = session.execute(
-            select(CountedReading.digest, CountedReading.project_id, CountedReading.period_start,
-                   CountedReading.period_end, CountedReading.file)
-            .where(CountedReading.digest.in_(chunk)))
-        for digest, pid, start, end, where in rows:
-            digest = bytes(digest)
+        found = session.execute(
+            select(CountedReading.digest, ReadingIntake.project_id, ReadingIntake.period_start,
+                   ReadingIntake.period_end, ReadingIntake.file)
+            .join(ReadingIntake, ReadingIntake.id == CountedReading.intake_id)
+            .where(CountedReading.digest.in_(chunk), CountedReading.intake_id != row.id))
+        for digest, pid, start, end, where in found:
             if (pid, start, end) == (project_id, period.start, period.end):
-                already.add(digest)
-                continue
-            position, r = readings[position_of[digest]]
+                continue  # counted for this very period before: a repeat
+            position = position_of[bytes(digest)]
+            r = readings[position]
             conflicts.append(CountedElsewhere(position, r.device_id, r.time, r.metric, pid,
                                               start, end, where))
     if conflicts:
         conflicts.sort(key=lambda c: c.position)
         raise ReadingsCountedElsewhere(tuple(conflicts[:MAX_REPORTED]), len(conflicts))
-    now = _now()
-    fresh = [{"digest": d, "project_id": project_id, "period_start": period.start,
-              "period_end": period.end, "file": file, "counted_at": now}
-             for d in dict.fromkeys(digests) if d not in already]
-    if fresh:
-        session.execute(insert(CountedReading), fresh)
-    return len(fresh)
+    return added
+
+
+def _insert_new(session: Session, digests: Sequence[bytes], intake_id: int) -> int:
+    """Inserts the digests not yet present (ON CONFLICT DO NOTHING, SQLite and PostgreSQL) as
+    one driver-level executemany — an ORM or Core insert costs several times as much per row —
+    and returns how many rows it added."""
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    cursor = conn.exec_driver_sql(
+        f"INSERT INTO oracle_readings (digest, intake_id) VALUES ({mark}, {mark}) "
+        "ON CONFLICT (digest) DO NOTHING",
+        [(d, intake_id) for d in digests])
+    return int(cursor.rowcount)

@@ -23,7 +23,8 @@ from tanhui.db import Base, session_factory
 from tests.indexing import migrated, postgres_database, postgres_server_url, sqlite_url
 from tests.oracle_inbox import YEAR, write_sample
 
-INTAKE_TABLES = (intake.DeviceBinding.__table__, intake.CountedReading.__table__)
+INTAKE_TABLES = (intake.DeviceBinding.__table__, intake.ReadingIntake.__table__,
+                 intake.CountedReading.__table__)
 
 
 @pytest.fixture(scope="module")
@@ -124,9 +125,25 @@ def test_the_database_refuses_a_second_row_for_a_reading(
     registry, result = sample
     reading = result.accepted[0]
     digest = intake.reading_digest(registry.devices[reading.device_id].address_bytes, reading)
-    row = {"digest": digest, "project_id": 1, "period_start": YEAR.start,
-           "period_end": YEAR.end, "file": "readings.csv", "counted_at": intake._now()}
     with engine.begin() as conn:
-        conn.execute(insert(intake.CountedReading), [row])
+        for n in (1, 2):
+            conn.execute(insert(intake.ReadingIntake), [{
+                "id": n, "project_id": n, "period_start": YEAR.start, "period_end": YEAR.end,
+                "file": "readings.csv", "readings": 1, "counted_at": intake._now()}])
+        conn.execute(insert(intake.CountedReading), [{"digest": digest, "intake_id": 1}])
     with pytest.raises(IntegrityError), engine.begin() as conn:
-        conn.execute(insert(intake.CountedReading), [{**row, "project_id": 2}])
+        conn.execute(insert(intake.CountedReading), [{"digest": digest, "intake_id": 2}])
+
+
+def test_each_intake_records_what_it_newly_counted(
+    engine: Engine, sample: tuple[DeviceRegistry, ValidationResult[Reading]]
+) -> None:
+    registry, result = sample
+    with session_factory(engine)() as s:
+        intake.count_readings(s, 1, YEAR, "readings.csv", result, registry)
+        intake.count_readings(s, 1, YEAR, "readings-again.csv", result, registry)
+        s.commit()
+        counted = s.execute(select(intake.ReadingIntake.file, intake.ReadingIntake.readings)
+                            .order_by(intake.ReadingIntake.id)).all()
+    assert [tuple(r) for r in counted] == [("readings.csv", len(result.accepted)),
+                                           ("readings-again.csv", 0)]
