@@ -265,8 +265,9 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated, ICreditBatche
         _setBatchFrozen(batchId, false, reasonHash);
     }
 
-    /// @notice Lets `operator` move all of the caller's credits (or revokes that). Both must be
-    /// active members; an operator's membership is checked again at every transfer it makes.
+    /// @notice Lets `operator` move all of the caller's credits (or revokes that). The caller must
+    /// be an active, unfrozen member, and so must an operator it approves; the operator is
+    /// checked again at every transfer it makes (a frozen operator moves nothing).
     /// @param operator The member that may transfer on the caller's behalf.
     /// @param approved True to approve, false to revoke.
     function setApprovalForAll(address operator, bool approved) public override {
@@ -326,8 +327,8 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated, ICreditBatche
         return super.supportsInterface(interfaceId);
     }
 
-    /// @dev Transfers (not mints or burns) need unfrozen members at both ends, a member as
-    /// operator, unfrozen batches, positive amounts, and never touch the buffer pool.
+    /// @dev Transfers (not mints or burns) need unfrozen members at both ends, an unfrozen member
+    /// as operator, unfrozen batches, positive amounts, and never touch the buffer pool.
     function _update(address from, address to, uint256[] memory ids, uint256[] memory values) internal override {
         if (from != address(0) && to != address(0)) {
             if (from == address(this) || to == address(this)) revert BufferPoolLocked();
