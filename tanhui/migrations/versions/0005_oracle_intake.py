@@ -1,7 +1,7 @@
 """The oracle intake: device keys bound to one project, signed readings counted once.
 
-Revision ID: 0003_oracle_intake
-Revises: 0002_api_accounts
+Revision ID: 0005_oracle_intake
+Revises: 0004_idempotency_tx
 Create Date: 2026-12-03
 
 Mirrors oracle/intake.py.
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_oracle_intake"
-down_revision = "0002_api_accounts"
+revision = "0005_oracle_intake"
+down_revision = "0004_idempotency_tx"
 branch_labels = None
 depends_on = None
 
