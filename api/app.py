@@ -92,7 +92,7 @@ def install_error_handlers(app: FastAPI) -> None:
         caller = getattr(request.state, "caller_address", None)
         status = revert_status(exc, caller)
         details = {"error": exc.name, "args": revert_details(exc)}
-        return _error(status, revert_code(exc, status), revert_message(exc), details)
+        return _error(status, revert_code(exc, status, caller), revert_message(exc), details)
 
     @app.exception_handler(RpcConnectionError)
     @app.exception_handler(RpcTimeout)

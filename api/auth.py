@@ -100,9 +100,14 @@ CallerDep = Annotated[Caller, Depends(authenticate)]
 
 def require_role(view: ChainView, caller: Caller, *roles: str) -> None:
     """403 `forbidden_role` unless the caller is an active member holding one of `roles`
-    (chain role names, e.g. "REGULATOR"; "MEMBER" means any active member)."""
+    (chain role names, e.g. "REGULATOR"; "MEMBER" means any active member); 409
+    `account_frozen` for a frozen caller, whatever roles it holds."""
     if any(view.has_role(role, caller.address) for role in roles):
         return
+    if view.is_frozen(caller.address):  # a frozen account acts in no role
+        raise ApiError(409, "account_frozen",
+                       f"account {caller.address} is frozen by the regulator and acts in no role",
+                       {"address": caller.address})
     names = [ROLE_LABELS[r] for r in roles]
     raise ApiError(
         403,

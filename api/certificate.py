@@ -1,12 +1,14 @@
 """Retirement certificates, read from and verified against the chain.
 
-Everything on a certificate comes from the contracts: the stored retirement, the `Retired`
-event (beneficiary and case reference live only there), the batch, the project and its
+Everything on a certificate comes from the contracts: the `Retired` event (the full record:
+holder, batch, amount, serials, purpose, beneficiary, case reference), the hash of that record
+the contract stores (one slot per retirement), the batch, the project and its
 `ProjectRegistered` event (the name), the methodology. Verification re-reads all of it from the
 chain, never from the SQL index, so anyone can check a certificate without trusting the
-registry's database: the event must sit in a successful transaction's receipt, agree with the
-stored struct, use serials the batch has actually consumed, and come from contracts whose code
-is the code in the deployment record.
+registry's database: the event's record must hash to the stored hash (what
+`CarbonCredits.verifyRetirement` checks), sit in a successful transaction's receipt, use serials
+the batch has actually consumed, and come from contracts whose code is the code in the
+deployment record.
 
 Serials: batch N's serial space is 1..issued, one serial per unit (1 g CO2e); a serial is
 printed `TH-B000001-000000000001` (batch, serial).
@@ -112,6 +114,7 @@ class RetirementFacts:
     amount: int
     event: DecodedEvent | None
     block_timestamp: int | None
+    record_matches: bool
     batch: dict[str, Any]
     project: dict[str, Any] | None
     project_name: str | None
@@ -160,6 +163,7 @@ def read_retirement(view: ChainView, retirement_id: int) -> RetirementFacts | No
         amount=int(r["amount"]),
         event=event,
         block_timestamp=view.block_timestamp(event.block_number) if event else None,
+        record_matches=bool(r["matches"]),
         batch=batch,
         project=project,
         project_name=project_name,
@@ -358,8 +362,10 @@ def verify_retirement(view: ChainView, facts: RetirementFacts, claims: Claims) -
     deployment = view.ledger.deployment
     contract = deployment.address("CarbonCredits")
     checks = [
-        Check("retirement_recorded", True,
-              f"CarbonCredits.getRetirement({facts.retirement_id}) at {contract}"),
+        Check("retirement_recorded", facts.record_matches,
+              f"the Retired event's full record hashes to CarbonCredits.retirementHash("
+              f"{facts.retirement_id}) at {contract}" if facts.record_matches
+              else "the Retired event's record does not hash to what the chain stores"),
         Check("chain_id", view.chain.chain_id == deployment.chain_id,
               f"chain {view.chain.chain_id}, deployment record for chain {deployment.chain_id}"),
         _code_check(view),

@@ -19,6 +19,8 @@ _BOUNDARY_2 = re.compile(r"([a-z0-9])([A-Z])")
 
 # Errors meaning the caller may not do this at all.
 _FORBIDDEN = {"NotAuthorized", "NotMember", "AccessControlUnauthorizedAccount"}
+# Errors meaning only governance may do this (e.g. remove a role holder).
+_GOVERNANCE_ONLY = {"GovernanceRequired", "AccessControlEnforcedDefaultAdminRules"}
 # Errors from the forwarder about the signed request itself.
 _BAD_REQUEST_PREFIX = ("ERC2771Forwarder", "ERC2771Untrustful")
 
@@ -51,9 +53,12 @@ def revert_details(exc: ChainRevert) -> dict[str, Any]:
 
 
 def revert_status(exc: ChainRevert, caller: str | None = None) -> int:
-    """403 when the caller lacks membership or role, 404 for unknown objects, 400 for a signed
-    request the forwarder refuses, 409 (state conflict) otherwise."""
+    """403 when the caller lacks membership or role (or only governance may do this), 404 for
+    unknown objects, 400 for a signed request the forwarder refuses, 409 (state conflict)
+    otherwise."""
     name = exc.name
+    if name in _GOVERNANCE_ONLY:
+        return 403
     if name in _FORBIDDEN:
         account = (exc.error.args.get("account") if exc.error else None) or caller
         if caller is None or account is None or str(account).lower() == caller.lower():
@@ -66,9 +71,14 @@ def revert_status(exc: ChainRevert, caller: str | None = None) -> int:
     return 409
 
 
-def revert_code(exc: ChainRevert, status: int) -> str:
+def revert_code(exc: ChainRevert, status: int, caller: str | None = None) -> str:
+    if exc.name in _GOVERNANCE_ONLY:
+        return "governance_required"
     if status == 403:
         return "forbidden_role"
+    if exc.name == "AccountFrozen" and caller is not None and exc.error is not None \
+            and str(exc.error.args.get("account", "")).lower() == caller.lower():
+        return "account_frozen"  # the caller itself: a frozen account acts in no role
     return "chain_" + snake_case(exc.name)
 
 

@@ -13,7 +13,7 @@ from eth_utils import to_checksum_address
 
 from chain.abi import DecodedEvent, EventDecoder
 from chain.client import ChainRevert
-from registry.ledger import Ledger
+from registry.ledger import Ledger, UnknownRetirement
 
 PROJECT_FIELDS = (
     "developer",
@@ -86,12 +86,12 @@ class ChainView:
             raise
 
     def retirement(self, retirement_id: int) -> dict[str, Any] | None:
+        """The full record from the `Retired` event, with `matches`: whether it hashes to what
+        the chain stores for the id."""
         try:
             return self.ledger.retirement(retirement_id)
-        except ChainRevert as exc:
-            if _unknown(exc):
-                return None
-            raise
+        except UnknownRetirement:
+            return None
 
     def batch_of_report(self, report_id: int) -> int:
         return int(self._call("CarbonCredits", "batchOfReport", report_id))
@@ -105,7 +105,12 @@ class ChainView:
         return bool(self._call("Consortium", "isFrozen", address))
 
     def has_role(self, role: str, address: str) -> bool:
+        """May act in `role` now (member, unfrozen, holding it)."""
         return self.ledger.has_role(role, address)
+
+    def holds_role(self, role: str, address: str) -> bool:
+        """Holds `role` on record, frozen or not."""
+        return self.ledger.holds_role(role, address)
 
     def cash_balance(self, address: str) -> int:
         """Exchange cash (CashToken) in fen."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from api.errors import ApiError, not_found
 from api.onchain import ChainView
-from registry.ledger import MethodologyStatus, ProjectStatus, ReportStatus
+from registry.ledger import DisturbanceStatus, MethodologyStatus, ProjectStatus, ReportStatus
 from tanhui.units import format_units
 
 
@@ -76,6 +76,20 @@ def batch(view: ChainView, batch_id: int) -> dict[str, Any]:
     if b is None:
         raise not_found("batch", batch_id)
     return b
+
+
+def confirmed_disturbance(view: ChainView, disturbance_id: int) -> dict[str, Any]:
+    """A disturbance a verifier confirmed: the only ground for cancelling buffer credits."""
+    count = int(view.chain.call(view.ledger.c("DisturbanceReports").functions.disturbanceCount()))
+    if not 0 < disturbance_id <= count:
+        raise not_found("disturbance", disturbance_id)
+    d = view.ledger.disturbance(disturbance_id)
+    status = DisturbanceStatus(d["status"])
+    if status != DisturbanceStatus.CONFIRMED:
+        raise ApiError(409, "invalid_disturbance_status",
+                       f"disturbance {disturbance_id} is {status.name.lower()}, not confirmed",
+                       {"disturbance_id": disturbance_id, "status": status.name.lower()})
+    return d
 
 
 def movable_batch(view: ChainView, batch_id: int) -> dict[str, Any]:

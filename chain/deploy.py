@@ -34,6 +34,11 @@ CONTRACTS = (
 )
 
 
+# Seconds between governance scheduling its handover to a successor and the successor accepting
+# it (AccessControlDefaultAdminRules): long enough for the consortium to notice and object.
+DEFAULT_GOVERNANCE_DELAY = 2 * 86_400
+
+
 class DeploymentError(RuntimeError):
     """The deployment record cannot be used with this chain or these sources."""
 
@@ -98,7 +103,8 @@ def error_abis(artifacts: dict[str, Artifact]) -> list[list[dict[str, Any]]]:
 
 
 def deploy_all(chain: Chain, deployer: LocalAccount, threshold: int, base_uri: str,
-               artifacts: dict[str, Artifact] | None = None) -> Deployment:
+               artifacts: dict[str, Artifact] | None = None,
+               governance_delay: int = DEFAULT_GOVERNANCE_DELAY) -> Deployment:
     """Deploys every contract afresh with `deployer` as governance."""
     arts = artifacts or compile_contracts()
     addr: dict[str, str] = {}
@@ -110,17 +116,27 @@ def deploy_all(chain: Chain, deployer: LocalAccount, threshold: int, base_uri: s
         addr[name], sent = chain.deploy(a.abi, a.bytecode, deployer, *args)
         first_block = sent.block_number if first_block is None else first_block
 
+    def next_address(ahead: int) -> str:
+        """Where the deployer's CREATE `ahead` transactions from now will deploy."""
+        nonce = int(chain.w3.eth.get_transaction_count(deployer.address, "pending"))
+        return to_checksum_address(get_create_address(deployer.address, nonce + ahead))
+
     put("TanhuiForwarder")
     fwd = addr["TanhuiForwarder"]
-    put("Consortium", deployer.address, fwd)
+    # The consortium refuses to revoke oracles below MonitoringReports' threshold, and
+    # MonitoringReports needs the consortium's address: its address is computed in advance
+    # (Consortium, MethodologyRegistry, ProjectRegistry, then MonitoringReports), checked below.
+    reports_at = next_address(3)
+    put("Consortium", deployer.address, governance_delay, reports_at, fwd)
     put("MethodologyRegistry", addr["Consortium"], fwd)
     put("ProjectRegistry", addr["Consortium"], addr["MethodologyRegistry"], fwd)
     put("MonitoringReports", addr["Consortium"], addr["ProjectRegistry"], threshold, fwd)
+    if to_checksum_address(addr["MonitoringReports"]) != reports_at:
+        raise DeploymentError("MonitoringReports was not deployed at its precomputed address")
     # DisturbanceReports lets only CarbonCredits draw confirmed losses, and CarbonCredits needs
     # DisturbanceReports' address: the credits address is computed from the deployer's next
     # nonce (CREATE), checked after deploying it.
-    nonce = int(chain.w3.eth.get_transaction_count(deployer.address, "pending"))
-    credits_at = to_checksum_address(get_create_address(deployer.address, nonce + 1))
+    credits_at = next_address(1)
     put("DisturbanceReports", addr["Consortium"], addr["ProjectRegistry"],
         addr["MonitoringReports"], credits_at, fwd)
     put("CarbonCredits", addr["Consortium"], addr["MethodologyRegistry"], addr["ProjectRegistry"],
@@ -178,13 +194,14 @@ def check_deployment(chain: Chain, deployment: Deployment, artifacts: dict[str, 
 
 
 def ensure_deployed(chain: Chain, deployer: LocalAccount, record_path: Path, threshold: int,
-                    base_uri: str, fresh: bool = False) -> Deployment:
+                    base_uri: str, fresh: bool = False,
+                    governance_delay: int = DEFAULT_GOVERNANCE_DELAY) -> Deployment:
     """Reuses a valid record or deploys and writes one; never reuses a mismatching record."""
     artifacts = compile_contracts()
     if record_path.exists() and not fresh:
         deployment = Deployment.load(record_path, artifacts)
         check_deployment(chain, deployment, artifacts)
         return deployment
-    deployment = deploy_all(chain, deployer, threshold, base_uri, artifacts)
+    deployment = deploy_all(chain, deployer, threshold, base_uri, artifacts, governance_delay)
     deployment.save(record_path)
     return deployment

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
 from web3.contract import Contract
 
 from chain.abi import DecodedEvent, EventDecoder
@@ -93,6 +96,22 @@ class Created:
     sent: Sent
 
 
+class UnknownRetirement(LookupError):
+    """The chain records no retirement with this id."""
+
+
+def retirement_record_hash(holder: str, batch_id: int, amount: int, serial_start: int,
+                           purpose: int, beneficiary: bytes, case_reference: bytes) -> bytes:
+    """What CarbonCredits stores for a retirement (`hashRetirement`): keccak256 of the ABI
+    encoding of the record with both strings hashed. Strings as raw bytes, so a record whose
+    text is not valid UTF-8 is still proven exactly."""
+    return keccak(abi_encode(
+        ["address", "uint256", "uint256", "uint256", "uint8", "bytes32", "bytes32"],
+        [holder, batch_id, amount, serial_start, purpose, keccak(beneficiary),
+         keccak(case_reference)],
+    ))
+
+
 @dataclass(frozen=True)
 class RetirementResult:
     retirement_id: int
@@ -157,8 +176,41 @@ class Ledger:
         return bool(self.chain.call(self.c("Consortium").functions.isMember(account)))
 
     def has_role(self, role: str, account: str) -> bool:
+        """Whether `account` may act in `role` now (an active, unfrozen member holding it)."""
         fn = self.c("Consortium").functions.isAuthorized(role_id(role), account)
         return bool(self.chain.call(fn))
+
+    def holds_role(self, role: str, account: str) -> bool:
+        """Whether `account` holds `role` on record (frozen or not)."""
+        fn = self.c("Consortium").functions.hasRole(role_id(role), account)
+        return bool(self.chain.call(fn))
+
+    def is_frozen(self, account: str) -> bool:
+        return bool(self.chain.call(self.c("Consortium").functions.isFrozen(account)))
+
+    def role_holder_count(self, role: str) -> int:
+        fn = self.c("Consortium").functions.roleHolderCount(role_id(role))
+        return int(self.chain.call(fn))
+
+    def governance(self) -> str:
+        """The current governance (default admin) account."""
+        return str(self.chain.call(self.c("Consortium").functions.defaultAdmin()))
+
+    def pending_governance(self) -> tuple[str, int]:
+        """The designated successor and when it may accept (zero address and 0 if none)."""
+        who, at = self.chain.call(self.c("Consortium").functions.pendingDefaultAdmin())
+        return str(who), int(at)
+
+    def begin_governance_transfer(self, by: LocalAccount, successor: str) -> Sent:
+        """Governance designates its successor; it may accept after the governance delay."""
+        return self._send(by, "Consortium", "beginDefaultAdminTransfer", successor)
+
+    def cancel_governance_transfer(self, by: LocalAccount) -> Sent:
+        return self._send(by, "Consortium", "cancelDefaultAdminTransfer")
+
+    def accept_governance_transfer(self, by: LocalAccount) -> Sent:
+        """The designated successor takes over governance (once the delay has passed)."""
+        return self._send(by, "Consortium", "acceptDefaultAdminTransfer")
 
     # -- methodologies --------------------------------------------------------------------
 
@@ -379,12 +431,6 @@ class Ledger:
             int(ev["retirementId"]), batch_id, amount, start, start + amount - 1, sent
         )
 
-    def cancel_buffer(
-        self, by: LocalAccount, batch_id: int, amount: int, reason_hash: bytes
-    ) -> Created:
-        sent = self._send(by, "CarbonCredits", "cancelBuffer", batch_id, amount, reason_hash)
-        return self._created(sent, "BufferCancelled", "cancellationId")
-
     def cancel_buffer_for_disturbance(
         self, by: LocalAccount, disturbance_id: int, batch_id: int, amount: int
     ) -> Created:
@@ -423,9 +469,52 @@ class Ledger:
         return dict(zip(fields, raw, strict=True))
 
     def retirement(self, retirement_id: int) -> dict[str, Any]:
-        fields = ("holder", "batchId", "purpose", "serialStart", "amount")
-        raw = self.chain.call(self.c("CarbonCredits").functions.getRetirement(retirement_id))
-        return dict(zip(fields, raw, strict=True))
+        """A retirement's full record, from its `Retired` event, checked against the hash the
+        chain stores for it: `matches` is True when every field is as the chain recorded it.
+        Raises UnknownRetirement for an id the chain does not know."""
+        credits = self.c("CarbonCredits")
+        stored = bytes(self.chain.call(credits.functions.retirementHash(retirement_id)))
+        if stored == ZERO32:
+            raise UnknownRetirement(retirement_id)
+        logs = self.chain.w3.eth.get_logs({
+            "address": credits.address,
+            "fromBlock": self.deployment.block,
+            "toBlock": "latest",
+            "topics": [self.events.topic("Retired"),
+                       "0x" + retirement_id.to_bytes(32, "big").hex()],
+        })
+        if len(logs) != 1:
+            raise UnknownRetirement(retirement_id)
+        log = logs[0]
+        batch_id = int.from_bytes(bytes(log["topics"][2]), "big")
+        holder = to_checksum_address(bytes(log["topics"][3])[12:])
+        # `string` and `bytes` share one ABI encoding: decoding as bytes keeps the exact text
+        amount, serial_start, purpose, beneficiary, case = abi_decode(
+            ["uint256", "uint256", "uint8", "bytes", "bytes"], bytes(log["data"]))
+        digest = retirement_record_hash(holder, batch_id, amount, serial_start, purpose,
+                                        beneficiary, case)
+        tx_hash = log["transactionHash"]
+        return {
+            "holder": holder,
+            "batchId": batch_id,
+            "purpose": purpose,
+            "serialStart": serial_start,
+            "amount": amount,
+            "beneficiary": beneficiary.decode("utf-8", "replace"),
+            "caseReference": case.decode("utf-8", "replace"),
+            "recordHash": stored,
+            "matches": digest == stored,
+            "txHash": tx_hash if isinstance(tx_hash, str) else "0x" + bytes(tx_hash).hex(),
+            "blockNumber": int(log["blockNumber"]),
+        }
+
+    def verify_retirement(self, retirement_id: int, record: dict[str, Any]) -> bool:
+        """The contract's own check of a full record (CarbonCredits.verifyRetirement)."""
+        fn = self.c("CarbonCredits").functions.verifyRetirement(retirement_id, (
+            record["holder"], int(record["batchId"]), int(record["amount"]),
+            int(record["serialStart"]), int(record["purpose"]), record["beneficiary"],
+            record["caseReference"]))
+        return bool(self.chain.call(fn))
 
     def report(self, report_id: int) -> dict[str, Any]:
         fields = (

@@ -46,47 +46,64 @@ def ingest(
     data_dir: DataDir = None,
 ) -> None:
     """Validate data files and put them into the oracle inbox for the nodes. Prints per-file
-    counts and the first rejections with their reasons; nothing is attested here."""
+    counts and the first rejections with their reasons; nothing is attested here. Like the API,
+    it records device keys and signed readings in the registry database first, so a device
+    of another project or a reading counted elsewhere is refused (every tonne counted once)."""
+    import time
+
+    from oracle import intake
     from oracle.devices import DeviceRegistry
     from oracle.loaders import LoadError, load_records
     from oracle.period import Period
     from oracle.report import ProjectSpec, ReportError, kind_of, period_dir, validate_kind
+    from tanhui.db import make_engine, migrate, session_factory
 
     settings = _settings(data_dir)
     project_dir = settings.oracle_inbox / str(project)
     project_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.db_url)
+    engine = make_engine(settings.db_url)
     try:
-        period = Period(start, end)
-        if spec is not None:
-            ProjectSpec.from_json(json.loads(spec.read_text()))
-            shutil.copyfile(spec, project_dir / "project.json")
-        if devices is not None:
-            DeviceRegistry.load(devices)
-            shutil.copyfile(devices, project_dir / "devices.json")
-        ProjectSpec.load(project_dir)
-    except (ReportError, ValueError, OSError) as exc:
-        raise _fail(str(exc)) from None
-    registry_path = project_dir / "devices.json"
-    registry = DeviceRegistry.load(registry_path) if registry_path.exists() else None
-    table = Table(title=f"Project {project}, period {start}–{end}")
-    for col in ("file", "kind", "records", "accepted", "rejected", "reasons"):
-        table.add_column(col)
-    import time
-
-    for path in files:
-        try:
-            kind = kind_of(path.name)
-            rows = load_records(path)
-            result = validate_kind(kind, rows, registry=registry, period=period,
-                                   now=int(time.time()))
-        except (ReportError, LoadError, OSError) as exc:
-            raise _fail(f"{path}: {exc}") from None
-        target = period_dir(project_dir, period) / path.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)  # not copy(): the data dir's mode, not the source's
-        reasons = ", ".join(f"{k} {v}" for k, v in result.reason_counts().items())
-        table.add_row(path.name, kind, str(result.total), str(len(result.accepted)),
-                      str(len(result.rejected)), reasons)
+        with session_factory(engine)() as session:
+            try:
+                period = Period(start, end)
+                if spec is not None:
+                    ProjectSpec.from_json(json.loads(spec.read_text()))
+                    shutil.copyfile(spec, project_dir / "project.json")
+                if devices is not None:
+                    intake.bind_devices(session, project, DeviceRegistry.load(devices))
+                    session.commit()
+                    shutil.copyfile(devices, project_dir / "devices.json")
+                ProjectSpec.load(project_dir)
+            except (ReportError, ValueError, OSError, intake.DeviceTaken) as exc:
+                raise _fail(str(exc)) from None
+            registry_path = project_dir / "devices.json"
+            registry = DeviceRegistry.load(registry_path) if registry_path.exists() else None
+            table = Table(title=f"Project {project}, period {start}–{end}")
+            for col in ("file", "kind", "records", "accepted", "rejected", "reasons"):
+                table.add_column(col)
+            for path in files:
+                try:
+                    kind = kind_of(path.name)
+                    rows = load_records(path)
+                    result = validate_kind(kind, rows, registry=registry, period=period,
+                                           now=int(time.time()))
+                    if kind == "readings" and registry is not None:
+                        intake.count_readings(session, project, period, path.name, result,
+                                              registry)
+                        session.commit()
+                except intake.ReadingsCountedElsewhere as exc:
+                    raise _fail(f"{path}: {exc}; nothing of it was stored") from None
+                except (ReportError, LoadError, OSError) as exc:
+                    raise _fail(f"{path}: {exc}") from None
+                target = period_dir(project_dir, period) / path.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)  # not copy(): the data dir's mode, not the source's
+                reasons = ", ".join(f"{k} {v}" for k, v in result.reason_counts().items())
+                table.add_row(path.name, kind, str(result.total), str(len(result.accepted)),
+                              str(len(result.rejected)), reasons)
+    finally:
+        engine.dispose()
     console.print(table)
 
 

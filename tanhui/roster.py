@@ -69,7 +69,9 @@ def seat(key: str) -> Seat:
 def bootstrap_roster(ledger: Ledger, accounts: dict[str, LocalAccount]) -> int:
     """Admits every seat but the outsider and grants its roles; skips what is already done.
 
-    Returns the number of transactions sent.
+    The governance seat is the deployer, which the Consortium made its single admin: that role
+    is never granted (AccessControlDefaultAdminRules forbids it; it is handed over in two
+    delayed steps instead). Returns the number of transactions sent.
     """
     gov = accounts["governance"]
     sent = 0
@@ -81,7 +83,7 @@ def bootstrap_roster(ledger: Ledger, accounts: dict[str, LocalAccount]) -> int:
             ledger.admit(gov, address, s.name)
             sent += 1
         for role in s.roles:
-            if not ledger.has_role(role, address):
+            if not ledger.holds_role(role, address):
                 ledger.grant_role(gov, role, address)
                 sent += 1
     return sent

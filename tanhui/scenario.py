@@ -8,7 +8,7 @@ approves, oracle nodes attest, the verifier verifies, the operator issues).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from eth_account.signers.local import LocalAccount
@@ -23,6 +23,11 @@ CREDITING_YEARS = 40
 
 # Maowei Sea mangroves, Qinzhou, Guangxi (division code 450702).
 MAOWEI = Location(450702, 21_783_000, 108_562_000, 2_500_000, keccak(text="maowei-boundary"))
+
+
+def parcel(n: int) -> Location:
+    """The n-th parcel of the Maowei Sea: a parcel (boundary) belongs to one active project."""
+    return replace(MAOWEI, boundary_hash=keccak(text=f"maowei-boundary/{n}"))
 
 ProjectStage = Literal["registered", "validated", "approved"]
 ReportStage = Literal["pending", "attested", "verified"]
@@ -97,11 +102,14 @@ class Scenario:
 
     def project(self, methodology_id: int, developer: str = "developer",
                 stage: ProjectStage = "approved") -> int:
-        """A project of `developer` carried to `stage`."""
+        """A project of `developer` carried to `stage`, on a parcel of its own (numbered after
+        the projects already registered, so several builders can share a chain state)."""
+        count = int(self.ledger.chain.call(
+            self.ledger.c("ProjectRegistry").functions.projectCount()))
         p = self.ledger.register_project(
             self.acc[developer], "钦州茅尾海红树林修复 Maowei Sea mangrove restoration",
-            methodology_id, MAOWEI, BASE_TIME, BASE_TIME + CREDITING_YEARS * 365 * DAY,
-            doc(self._tag("pdd")),
+            methodology_id, parcel(count + 1), BASE_TIME,
+            BASE_TIME + CREDITING_YEARS * 365 * DAY, doc(self._tag("pdd")),
         )
         if stage in ("validated", "approved"):
             self.ledger.validate_project(self.acc["verifier"], p.id, doc(self._tag("validation")))
@@ -122,7 +130,9 @@ class Scenario:
         """A report for the project's next period: one attestation (pending), two (attested,
         with the deployment's threshold of 2) and the verifier's signature (verified)."""
         start, end = self.period(project_id)
-        root, rep = doc(self._tag("root")), doc(self._tag("report"))
+        # a root or report hash is attested for one report only: name them by project and period
+        root = doc(f"root/{project_id}/{start}-{end}")
+        rep = doc(f"report/{project_id}/{start}-{end}")
         nodes = ["oracle1"] if stage == "pending" else ["oracle1", "oracle2"]
         report_id = 0
         for node in nodes:

@@ -24,12 +24,17 @@ describe("Tanhui registry on Hardhat Network", function () {
   it("deploys and trusts its forwarder", async function () {
     const [governance] = await provider.request({ method: "eth_accounts" });
     const forwarder = await deploy(governance, "TanhuiForwarder");
-    const consortium = await deploy(governance, "Consortium", governance, forwarder);
+    // Consortium(governance, governanceDelay, reports, forwarder): a 2-day handover delay; the
+    // MonitoringReports address only bounds oracle revocations, so any non-zero one serves here.
+    const delay = "0x" + (2 * 86400).toString(16);
+    const consortium = await deploy(governance, "Consortium", governance, delay, forwarder, forwarder);
     // memberCount() = 0x11aee380, isMember(address) = 0xa230c524,
     // isTrustedForwarder(address) = 0x572b6c05
     assert.equal(BigInt(await call(consortium, "0x11aee380")), 1n);
     assert.ok(bool(await call(consortium, "0xa230c524" + word(governance))));
     assert.ok(bool(await call(consortium, "0x572b6c05" + word(forwarder))));
     assert.ok(!bool(await call(consortium, "0x572b6c05" + word(governance))));
+    // defaultAdmin() = 0x84ef8ffc: governance is the single admin
+    assert.equal(BigInt(await call(consortium, "0x84ef8ffc")), BigInt(governance));
   });
 });

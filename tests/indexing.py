@@ -67,7 +67,8 @@ def scripted_history(ledger: Ledger, acc: dict[str, LocalAccount]) -> History:
     r3 = ledger.retire(t3, b2.batch_id, 1, "one gram", Purpose.CARBON_INCLUSIVE)
     h.retirements = [r1.retirement_id, r2.retirement_id, r3.retirement_id]
     h.cancelled = 5 * TONNE
-    ledger.cancel_buffer(acc["regulator"], b1.batch_id, h.cancelled, doc("typhoon-2025-07"))
+    typhoon = s.disturbance(project, h.cancelled)
+    ledger.cancel_buffer_for_disturbance(acc["regulator"], typhoon, b1.batch_id, h.cancelled)
     ledger.freeze_batch(acc["regulator"], b2.batch_id, doc("court-order"))
     h.frozen_batch = b2.batch_id
     ledger.freeze_account(acc["regulator"], t2.address, doc("investigation"))

@@ -44,9 +44,10 @@ def approved_methodology(ledger: Ledger, acc: dict[str, LocalAccount],
 
 def approved_project(ledger: Ledger, acc: dict[str, LocalAccount], methodology_id: int,
                      developer: str = "developer") -> int:
+    parcel = int(ledger.chain.call(ledger.c("ProjectRegistry").functions.projectCount())) + 1
     p = ledger.register_project(
         acc[developer], "钦州茅尾海红树林修复 Maowei Sea mangrove", methodology_id,
-        Location(450702, 21_783_000, 108_562_000, 2_500_000, h("boundary")),
+        Location(450702, 21_783_000, 108_562_000, 2_500_000, h(f"boundary/{parcel}")),
         BASE_TIME, BASE_TIME + 40 * 365 * 86400, h("pdd"),
     )
     ledger.validate_project(acc["verifier"], p.id, h("validation"))

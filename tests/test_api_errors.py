@@ -25,11 +25,20 @@ def db(tmp_path_factory: pytest.TempPathFactory, acc: dict[str, LocalAccount]) -
     return api_database(Path(tmp_path_factory.mktemp("api-errors")), acc)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """The module's batch and a confirmed 200 t typhoon loss of its project."""
+
+    batch: Batch
+    typhoon: int
+
+
 @dataclass
 class Ctx:
     api: Api
     batch: Batch
     acc: dict[str, LocalAccount]
+    typhoon: int
 
     @property
     def b(self) -> int:
@@ -40,22 +49,25 @@ class Ctx:
 
 
 @pytest.fixture(scope="module")
-def batch(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) -> Iterator[Batch]:
-    """One issued batch for the module (the developer holds 900 t); each test then runs in its
-    own snapshot (the `ledger` fixture)."""
+def prepared(chain: Chain, deployment: Deployment,
+             acc: dict[str, LocalAccount]) -> Iterator[Prepared]:
+    """One issued batch for the module (the developer holds 900 t) and a confirmed disturbance
+    of its project; each test then runs in its own snapshot (the `ledger` fixture)."""
     snap = chain.rpc("evm_snapshot")
     try:
-        yield Scenario(Ledger(chain, deployment), acc).batch(quantity=1_000_000_000)
+        s = Scenario(Ledger(chain, deployment), acc)
+        batch = s.batch(quantity=1_000_000_000)
+        yield Prepared(batch, s.disturbance(batch.project_id, 200_000_000))
     finally:
         chain.rpc("evm_revert", snap)
         chain.reset_nonces()
 
 
 @pytest.fixture
-def ctx(db: ApiDatabase, batch: Batch, ledger: Ledger,
+def ctx(db: ApiDatabase, prepared: Prepared, ledger: Ledger,
         acc: dict[str, LocalAccount]) -> Iterator[Ctx]:
     with open_api(db, ledger, acc).http as http:
-        yield Ctx(Api(http, db, ledger, acc), batch, acc)
+        yield Ctx(Api(http, db, ledger, acc), prepared.batch, acc, prepared.typhoon)
 
 
 def chain_state(c: Ctx) -> tuple[Any, ...]:
@@ -221,7 +233,17 @@ CASES = [
          lambda c: f"/v1/batches/{c.b}/unfreeze", lambda c: None, 409, "batch_not_frozen"),
     Case("cancel more than the buffer", "regulator",
          lambda c: f"/v1/batches/{c.b}/cancel-buffer",
-         lambda c: {"amount": "100.000001", "reason_hash": HASH}, 409, "insufficient_buffer"),
+         lambda c: {"amount": "100.000001", "disturbance_id": c.typhoon}, 409,
+         "insufficient_buffer"),
+    Case("cancel more than the confirmed loss", "regulator",
+         lambda c: f"/v1/batches/{c.b}/cancel-buffer",
+         lambda c: {"amount": "200.000001", "disturbance_id": c.typhoon}, 409, "loss_exceeded"),
+    Case("cancel against an unknown disturbance", "regulator",
+         lambda c: f"/v1/batches/{c.b}/cancel-buffer",
+         lambda c: {"amount": "1", "disturbance_id": 999}, 404, "disturbance_not_found"),
+    Case("cancel against a bare reason hash", "regulator",
+         lambda c: f"/v1/batches/{c.b}/cancel-buffer",
+         lambda c: {"amount": "1", "reason_hash": HASH}, 422, "invalid_request"),
     Case("duplicate methodology code", "operator", const("/v1/methodologies"),
          lambda c: {"code": "CM-BC-001-V01", "name": "X", "document_hash": HASH,
                     "buffer_bps": 0}, 409, "methodology_code_exists"),

@@ -10,7 +10,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from registry.ledger import Ledger, MethodologyStatus, ProjectStatus, ReportStatus
-from tanhui.scenario import BASE_TIME, PERIOD, Scenario, doc
+from tanhui.scenario import BASE_TIME, PERIOD, Scenario
 from tests.test_api_support import TONNE, Api, ApiDatabase, api_database, open_api
 
 HASH = "0x" + "ef" * 32
@@ -116,18 +116,23 @@ def test_batch_freeze_and_buffer_cancellation(api: Api) -> None:
         409, "batch_already_frozen")
     api.post(f"/v1/batches/{bid}/unfreeze", "regulator")
 
+    s = Scenario(api.ledger, api.acc)
+    typhoon = s.disturbance(batch.project_id, 3 * TONNE)
     cancelled = api.post(f"/v1/batches/{bid}/cancel-buffer", "regulator",
-                         {"amount": "2.5", "reason_hash": HASH}, status=201)
+                         {"amount": "2.5", "disturbance_id": typhoon}, status=201)
     assert (cancelled["serial_start"], cancelled["serial_end"]) == (1, 2_500_000)
     assert api.ledger.buffer_balance(bid) == 7_500_000
     assert api.ledger.batch(bid)["cancelled"] == 2_500_000
+    pending = s.disturbance(batch.project_id, TONNE, stage="attested")
     assert code(api, "POST", f"/v1/batches/{bid}/cancel-buffer", "regulator",
-                {"amount": "1", "reason_hash": "0x" + "00" * 32}) == (422, "zero_hash")
+                {"amount": "1", "disturbance_id": pending}) == (409, "invalid_disturbance_status")
 
 
 def test_retirement_serials_continue_after_a_cancellation(api: Api) -> None:
-    batch = Scenario(api.ledger, api.acc).batch(quantity=100 * TONNE)
-    api.ledger.cancel_buffer(api.acc["regulator"], batch.batch_id, TONNE, doc("typhoon"))
+    s = Scenario(api.ledger, api.acc)
+    batch = s.batch(quantity=100 * TONNE)
+    typhoon = s.disturbance(batch.project_id, TONNE)
+    api.ledger.cancel_buffer_for_disturbance(api.acc["regulator"], typhoon, batch.batch_id, TONNE)
     r = api.post("/v1/retirements", "developer", {
         "batch_id": batch.batch_id, "amount": "0.000001", "beneficiary": "一克 One gram",
         "purpose": "carbon_inclusive"}, status=201)

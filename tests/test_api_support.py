@@ -93,3 +93,19 @@ class Api:
 def open_api(db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount]) -> Api:
     client = TestClient(create_app(db.settings, ledger, db.engine))
     return Api(client, db, ledger, acc)
+
+
+def relay_body(api: Api, signer: LocalAccount, target: str, data: bytes,
+               gas: int = 500_000) -> dict[str, Any]:
+    """A ForwardRequest for `data` on registry contract `target`, signed by `signer` the way an
+    own-key client does (the API's published domain, eth-account), as POST /v1/relay takes it."""
+    info = api.http.get("/v1/relay/domain").json()
+    nonce = api.http.get(f"/v1/relay/nonce/{signer.address}").json()["nonce"]
+    deadline = int(api.ledger.chain.w3.eth.get_block("latest")["timestamp"]) + 600
+    message = {"from": signer.address, "to": info["targets"][target], "value": 0, "gas": gas,
+               "nonce": nonce, "deadline": deadline, "data": data}
+    signed = signer.sign_typed_data(full_message={
+        "types": info["types"], "primaryType": info["primaryType"], "domain": info["domain"],
+        "message": message})
+    body = {k: v for k, v in message.items() if k != "nonce"}
+    return {**body, "data": "0x" + data.hex(), "signature": "0x" + bytes(signed.signature).hex()}

@@ -6,6 +6,7 @@ import pytest
 
 from chain.client import ChainRevert
 from registry.ledger import Purpose
+from tanhui.scenario import Scenario
 from tests.scenario import issued_batch, verified_report
 
 
@@ -83,12 +84,13 @@ def test_frozen_batch_cannot_transfer_or_retire(ledger, acc):
 def test_buffer_cancellation_consumes_serials_and_keeps_invariant(ledger, acc):
     b = issued_batch(ledger, acc, quantity=1_000_000_000)
     ledger.retire(acc["developer"], b.batch_id, 10, "x")
-    ledger.cancel_buffer(acc["regulator"], b.batch_id, 40_000_000, b"\x01" * 32)
+    typhoon = Scenario(ledger, acc).disturbance(b.project_id, 200_000_000)
+    ledger.cancel_buffer_for_disturbance(acc["regulator"], typhoon, b.batch_id, 40_000_000)
     batch = ledger.batch(b.batch_id)
     held = ledger.balance(acc["developer"].address, b.batch_id) + ledger.buffer_balance(b.batch_id)
     assert batch["issued"] == held + batch["retired"] + batch["cancelled"]
     with pytest.raises(ChainRevert) as e:
-        ledger.cancel_buffer(acc["regulator"], b.batch_id, 60_000_001, b"\x01" * 32)
+        ledger.cancel_buffer_for_disturbance(acc["regulator"], typhoon, b.batch_id, 60_000_001)
     assert e.value.name == "InsufficientBuffer"
 
 

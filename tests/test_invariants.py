@@ -143,6 +143,7 @@ class BatchModel:
     retired: int = 0
     cancelled: int = 0
     frozen: bool = False
+    project: int = 0
 
 
 @dataclass
@@ -199,6 +200,8 @@ class Run:
     model: Model
     projects: list[int]
     batch_ids: list[int]
+    # a confirmed disturbance of each project, with loss enough for every cancellation
+    disturbances: dict[int, int] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
 
     @property
@@ -247,7 +250,7 @@ class Run:
                 bid, buffer = int(issued["batchId"]), int(issued["buffer"])
                 bps = PROJECTS[op.project][1]
                 assert buffer == -(-verified * bps // 10_000)  # rounded up
-                m.batches[bid] = BatchModel(report, verified, buffer)
+                m.batches[bid] = BatchModel(report, verified, buffer, project=project)
                 m.move(m.pool, bid, buffer)
                 m.move(developer, bid, verified - buffer)
                 self.batch_ids.append(bid)
@@ -336,7 +339,9 @@ class Run:
             or ("ZeroAmount" if amount == 0 else None)
             or ("InsufficientBuffer" if amount > m.balance(m.pool, bid) else None)
         )
-        fn = self.ledger.c("CarbonCredits").functions.cancelBuffer(bid, amount, doc("typhoon"))
+        project = m.batches[bid].project if bid in m.batches else self.projects[0]
+        fn = self.ledger.c("CarbonCredits").functions.cancelBufferForDisturbance(
+            self.disturbances[project], bid, amount)
         if self.send(fn, "regulator" if op.by_regulator else "trader2", error):
             m.move(m.pool, bid, -amount)
             m.batches[bid].cancelled += amount
@@ -351,6 +356,7 @@ class Start:
     projects: list[int]
     model: Model
     batch_ids: list[int]
+    disturbances: dict[int, int]
 
 
 @pytest.fixture(scope="module")
@@ -365,10 +371,12 @@ def start(chain: Chain, deployment: Deployment,
         first = scenario.batch(quantity=1_000 * TONNE, project_id=projects[0])
         model = Model(pool=deployment.address("CarbonCredits"))
         model.members = {acc[s.key].address for s in SEATS if s.key != "outsider"}
-        model.batches[first.batch_id] = BatchModel(first.report_id, first.issued, first.buffer)
+        model.batches[first.batch_id] = BatchModel(first.report_id, first.issued, first.buffer,
+                                                   project=projects[0])
         model.move(model.pool, first.batch_id, first.buffer)
         model.move(acc["developer"].address, first.batch_id, first.developer_share)
-        yield Start(scenario, projects, model, [first.batch_id])
+        disturbances = {p: scenario.disturbance(p, 10**9 * TONNE) for p in projects}
+        yield Start(scenario, projects, model, [first.batch_id], disturbances)
     finally:
         chain.rpc("evm_revert", snap)
         chain.reset_nonces()
@@ -487,6 +495,7 @@ def test_credits_are_conserved_under_any_sequence_of_operations(
             ),
             projects=start.projects,
             batch_ids=list(start.batch_ids),
+            disturbances=start.disturbances,
         )
         for op in ops:
             run.apply(op)

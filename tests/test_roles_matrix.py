@@ -15,6 +15,8 @@ Gates:
               AccessControlUnauthorizedAccount(account, DEFAULT_ADMIN_ROLE).
   self        only the account named in the call passes (renouncing one's own role); everyone
               else gets AccessControlBadConfirmation().
+  successor   only the governance successor, once the handover delay has passed, passes
+              (accepting governance); everyone else gets AccessControlInvalidDefaultAdmin(caller).
   contract    only another contract of the registry (DisturbanceReports.consumeLoss, drawn by
               CarbonCredits; CashToken.settlementTransfer, used by Settlement): every seat
               gets the row's error naming the caller (NotCreditsContract by default).
@@ -35,7 +37,7 @@ from web3.contract.contract import ContractFunction
 
 from chain.abi import signature
 from chain.client import Chain, ChainRevert
-from chain.deploy import CONTRACTS, Deployment
+from chain.deploy import CONTRACTS, DEFAULT_GOVERNANCE_DELAY, Deployment
 from chain.metatx import forward_request
 from chain.roles import role_id
 from exchange.onchain import Fill, SettlementChain
@@ -48,7 +50,7 @@ TONNE = 1_000_000
 ZERO_ADDRESS = "0x" + "00" * 20
 ZERO32 = bytes(32)
 
-Gate = Literal["consortium", "holder", "admin", "self", "contract", "open"]
+Gate = Literal["consortium", "holder", "admin", "self", "successor", "contract", "open"]
 
 
 # -- the state in which every function would succeed for its allowed callers -----------------
@@ -79,6 +81,7 @@ class World:
     frozen_batch: int
     frozen_member: str
     newcomer: str
+    successor: str
 
     def contract(self, name: str) -> Contract:
         return self.deployment.contract(self.chain, name)
@@ -92,6 +95,8 @@ class World:
 
 
 EACH_MEMBER_HOLDS = 10 * TONNE
+# The seat governance designated as its successor (the handover delay has passed in the world).
+SUCCESSOR = "trader2"
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +128,9 @@ def world(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) ->
         frozen_member = dev_account(len(SEATS)).address
         ledger.admit(acc["governance"], frozen_member, "被冻结成员 Frozen member")
         ledger.freeze_account(acc["regulator"], frozen_member, doc("account freeze order"))
+        ledger.begin_governance_transfer(acc["governance"], acc[SUCCESSOR].address)
+        chain.rpc("evm_increaseTime", DEFAULT_GOVERNANCE_DELAY + 1)
+        chain.rpc("evm_mine")
         yield World(
             chain=chain,
             deployment=deployment,
@@ -145,6 +153,7 @@ def world(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) ->
             frozen_batch=frozen_batch,
             frozen_member=frozen_member,
             newcomer=dev_account(len(SEATS) + 1).address,
+            successor=acc[SUCCESSOR].address,
         )
     finally:
         chain.rpc("evm_revert", snap)
@@ -250,6 +259,17 @@ MATRIX: tuple[Row, ...] = (
         lambda w, s: (role_id("ORACLE"), w.address("oracle3"))),
     Row("Consortium", "renounceRole(bytes32,address)", roles("ORACLE"), "self",
         lambda w, s: (role_id("ORACLE"), w.address("oracle1")), self_seat="oracle1"),
+    # Governance is handed over in two steps, the successor accepting after the delay.
+    Row("Consortium", "beginDefaultAdminTransfer(address)", roles("GOVERNANCE"), "admin",
+        lambda w, s: (w.address("trader1"),)),
+    Row("Consortium", "cancelDefaultAdminTransfer()", roles("GOVERNANCE"), "admin",
+        lambda w, s: ()),
+    Row("Consortium", "acceptDefaultAdminTransfer()", frozenset(), "successor",
+        lambda w, s: (), self_seat=SUCCESSOR),
+    Row("Consortium", "changeDefaultAdminDelay(uint48)", roles("GOVERNANCE"), "admin",
+        lambda w, s: (3 * 86_400,)),
+    Row("Consortium", "rollbackDefaultAdminDelay()", roles("GOVERNANCE"), "admin",
+        lambda w, s: ()),
     # MethodologyRegistry: registered by the operator, decided by the regulator.
     Row("MethodologyRegistry", "register(string,string,bytes32,bytes32,uint16)",
         roles("REGISTRY_OPERATOR"), "consortium",
@@ -309,8 +329,6 @@ MATRIX: tuple[Row, ...] = (
         lambda w, s: (w.address(s), w.counterparty(s), [w.batch], [TONNE], b"")),
     Row("CarbonCredits", "setApprovalForAll(address,bool)", roles("MEMBER"), "holder",
         lambda w, s: (w.counterparty(s), True)),
-    Row("CarbonCredits", "cancelBuffer(uint256,uint256,bytes32)", roles("REGULATOR"),
-        "consortium", lambda w, s: (w.batch, TONNE, doc("typhoon reversal"))),
     Row("CarbonCredits", "cancelBufferForDisturbance(uint256,uint256,uint256)",
         roles("REGULATOR"), "consortium",
         lambda w, s: (w.disturbance_confirmed, w.batch, TONNE)),
@@ -372,7 +390,7 @@ def seat_roles(seat: Seat) -> frozenset[str]:
 def is_allowed(row: Row, seat: Seat) -> bool:
     if row.gate == "open":
         return True
-    if row.gate == "self":
+    if row.gate in ("self", "successor"):
         return seat.key == row.self_seat
     if row.gate == "contract":
         return False
@@ -387,6 +405,8 @@ def expected_denial(row: Row, seat: Seat, address: str) -> tuple[str, dict[str, 
         }
     if row.gate == "self":
         return "AccessControlBadConfirmation", {}
+    if row.gate == "successor":
+        return "AccessControlInvalidDefaultAdmin", {"defaultAdmin": address}
     if row.gate == "contract":
         return row.contract_error, {"caller": address}
     if seat.key == "outsider":
@@ -485,12 +505,17 @@ def test_a_removed_member_loses_every_role(world: World, ledger: Ledger) -> None
     assert denied.value.name == "NotMember"
 
 
-def test_a_frozen_member_keeps_its_roles_but_cannot_move_or_retire_credits(
+def test_a_frozen_member_acts_in_no_role_and_cannot_move_or_retire_credits(
     world: World, ledger: Ledger
 ) -> None:
     regulator, operator = world.acc["regulator"], world.acc["operator"]
     ledger.freeze_account(regulator, operator.address, doc("freeze order"))
-    ledger.issue(operator, world.report_verified)
+    assert ledger.holds_role("REGISTRY_OPERATOR", operator.address)  # kept on record
+    with pytest.raises(ChainRevert) as denied:
+        ledger.issue(operator, world.report_verified)
+    assert (denied.value.name, denied.value.error and denied.value.error.args) == (
+        "AccountFrozen", {"account": operator.address}
+    )
     with pytest.raises(ChainRevert) as denied:
         ledger.transfer(operator, world.address("trader1"), world.batch, TONNE)
     assert denied.value.name == "AccountFrozen"

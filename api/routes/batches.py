@@ -1,5 +1,5 @@
 """Credit batches (Flows 4 and 7): issuance against a verified report, freezes, and buffer
-cancellation against a confirmed reversal."""
+cancellation against a verifier-confirmed disturbance (the only cancellation there is)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from api import prechecks
 from api.auth import CallerDep, require_role
 from api.deps import ViewDep, WriterDep
 from api.errors import ApiError, not_found
-from api.fields import STRICT, Id, NonZeroHash32, PathId, Tonnes, b32
+from api.fields import STRICT, Id, PathId, Tonnes, b32
 from api.schemas import OptionalReason, ReasonIn, TxOut, tx
 from tanhui.units import format_units
 
@@ -43,7 +43,7 @@ class CancelIn(BaseModel):
     model_config = STRICT
 
     amount: Tonnes
-    reason_hash: NonZeroHash32
+    disturbance_id: Id
 
 
 class CancelOut(TxOut):
@@ -111,9 +111,20 @@ def unfreeze_batch(batch_id: PathId, caller: CallerDep, view: ViewDep, writer: W
 @router.post("/{batch_id}/cancel-buffer", status_code=201, response_model=CancelOut)
 def cancel_buffer(batch_id: PathId, body: CancelIn, caller: CallerDep, view: ViewDep,
                   writer: WriterDep) -> dict[str, object]:
-    """Cancels buffer-pool credits of a batch against a confirmed reversal. Regulator."""
+    """Cancels buffer-pool credits of a batch against a verifier-confirmed disturbance of its
+    project, never more than the disturbance's confirmed loss not yet applied. Regulator."""
     require_role(view, caller, "REGULATOR")
-    prechecks.batch(view, batch_id)
+    b = prechecks.batch(view, batch_id)
+    d = prechecks.confirmed_disturbance(view, body.disturbance_id)
+    if int(b["projectId"]) != int(d["projectId"]):
+        raise ApiError(409, "disturbance_of_other_project",
+                       "the batch belongs to another project than the disturbance",
+                       {"batch_id": batch_id, "disturbance_id": body.disturbance_id})
+    remaining = int(d["confirmedLoss"]) - int(d["appliedLoss"])
+    if body.amount > remaining:
+        raise ApiError(409, "loss_exceeded", "the amount exceeds the confirmed loss not yet "
+                       "applied", {"remaining_units": remaining,
+                                   "remaining": format_units(remaining)})
     available = view.buffer_balance(batch_id)
     if body.amount > available:
         raise ApiError(409, "insufficient_buffer",
@@ -121,7 +132,8 @@ def cancel_buffer(batch_id: PathId, body: CancelIn, caller: CallerDep, view: Vie
                        {"batch_id": batch_id, "available_units": available,
                         "available": format_units(available), "requested_units": body.amount,
                         "requested": format_units(body.amount)})
-    created = writer.cancel_buffer(caller.key(), batch_id, body.amount, b32(body.reason_hash))
+    created = writer.cancel_buffer_for_disturbance(caller.key(), body.disturbance_id, batch_id,
+                                                   body.amount)
     ev = writer.events_of(created.sent, "BufferCancelled")[0].args
     return {
         "cancellation_id": created.id,

@@ -1,4 +1,12 @@
-"""Consortium membership: admitting members (with their API key), granting roles, freezes."""
+"""Consortium membership: admitting and removing members (with their API key), granting and
+revoking roles, freezes.
+
+Each role holder keeps the others in check, and the contracts enforce it: only governance
+removes a role holder or a contract member, removal revokes every role, a frozen account acts
+in no role, and no oracle role is revoked below the attestation threshold. Governance itself
+is handed over in two delayed steps on chain (`Consortium.beginDefaultAdminTransfer`, then the
+successor's `acceptDefaultAdminTransfer`, e.g. through /v1/relay); it is not granted here.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +28,8 @@ from api.schemas import OptionalReason, ReasonIn, TxOut, tx
 router = APIRouter(prefix="/v1/members", tags=["members"])
 
 GrantableRole = Literal[
-    "governance", "regulator", "registry_operator", "verifier", "oracle", "exchange", "bank",
-    "authority", "forestry",
+    "regulator", "registry_operator", "verifier", "oracle", "exchange", "bank", "authority",
+    "forestry",
 ]
 AddressPath = Annotated[str, Path(description="member account address")]
 
@@ -55,6 +63,12 @@ class RoleOut(TxOut):
 class FreezeOut(TxOut):
     address: str
     frozen: bool
+
+
+class RemovedOut(TxOut):
+    address: str
+    removed: bool
+    revoked_roles: list[str]
 
 
 @router.post("", status_code=201, response_model=MemberOut)
@@ -105,12 +119,46 @@ def grant_role(
     require_role(view, caller, "GOVERNANCE")
     prechecks.member(view, member)
     role = body.role.upper()
-    if view.has_role(role, member):
+    if view.holds_role(role, member):
         raise ApiError(409, "role_already_granted",
                        f"{member} already holds the {ROLE_LABELS[role]} role",
                        {"address": member, "role": body.role})
     sent = writer.grant_role(caller.key(), role, member)
     return {"address": member, "role": body.role, **tx(sent)}
+
+
+@router.delete("/{address}/roles/{role}", response_model=RoleOut)
+def revoke_role(
+    address: AddressPath, role: Annotated[GrantableRole, Path(description="role name")],
+    caller: CallerDep, view: ViewDep, writer: WriterDep,
+) -> dict[str, object]:
+    """Revokes a role from a member. Governance. An oracle role is not revoked below the
+    attestation threshold (`409 chain_oracle_quorum_unreachable`)."""
+    member = checksum_path_address(address)
+    require_role(view, caller, "GOVERNANCE")
+    name = role.upper()
+    if not view.holds_role(name, member):
+        raise ApiError(409, "role_not_granted", f"{member} does not hold the {role} role",
+                       {"address": member, "role": role})
+    sent = writer.revoke_role(caller.key(), name, member)
+    return {"address": member, "role": role, **tx(sent)}
+
+
+@router.delete("/{address}", response_model=RemovedOut)
+def remove_member(
+    address: AddressPath, caller: CallerDep, view: ViewDep, writer: WriterDep
+) -> dict[str, object]:
+    """Removes a member and revokes every role it holds (re-admission restores none).
+    Governance; the registry operator only for a plain member (no role, not a contract, not
+    the governance successor), else `403 governance_required`."""
+    member = checksum_path_address(address)
+    require_role(view, caller, "GOVERNANCE", "REGISTRY_OPERATOR")
+    prechecks.member(view, member)
+    held = [r for r in ROLE_LABELS if r not in ("MEMBER", "GOVERNANCE")
+            and view.holds_role(r, member)]
+    sent = writer.remove_member(caller.key(), member)
+    return {"address": member, "removed": True,
+            "revoked_roles": [ROLE_LABELS[r] for r in held], **tx(sent)}
 
 
 def _set_frozen(
@@ -136,7 +184,8 @@ def freeze_member(
     address: AddressPath, caller: CallerDep, view: ViewDep, writer: WriterDep,
     body: OptionalReason = None,
 ) -> dict[str, object]:
-    """Freezes an account: it can neither send, receive nor retire credits. Regulator."""
+    """Freezes an account: it can neither send, receive nor retire credits, nor act in any
+    role (governance cannot be frozen). Regulator."""
     return _set_frozen(address, True, body, caller, view, writer)
 
 

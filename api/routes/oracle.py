@@ -4,7 +4,9 @@ of any accepted record and check it against the root the oracle nodes attested.
 
 Submitted files land in the oracle inbox (`<data dir>/oracle/inbox/<project>/<start>-<end>/`),
 which the oracle nodes read; the API validates a file before storing it and reports per-record
-reasons, but only the nodes attest. Proofs are computed from the same files and are checked by
+reasons, but only the nodes attest. Every tonne is counted once (oracle.intake): a device key
+belongs to one project, and a signed reading counted for one project's period is refused for
+any other. Proofs are computed from the same files and are checked by
 the MonitoringReports contract itself (`verifyRecord`), not by this server.
 """
 
@@ -22,10 +24,11 @@ from pydantic import BaseModel, Field, field_validator
 
 from api import prechecks
 from api.auth import CallerDep, require_role
-from api.deps import SettingsDep, ViewDep, WriterDep
+from api.deps import SessionDep, SettingsDep, ViewDep, WriterDep
 from api.errors import ApiError, not_found
 from api.fields import STRICT, NonZeroHash32, PathId, Tonnes, b32
 from api.schemas import TxOut, tx
+from oracle import intake
 from oracle.devices import DeviceRegistry
 from oracle.loaders import LoadError, parse_csv_records, parse_json_records
 from oracle.period import Period
@@ -247,11 +250,25 @@ def _report_of(view: Any, report_id: int) -> dict[str, Any]:
 # -- routes: data -----------------------------------------------------------------------------
 
 
+def _device_taken(exc: intake.DeviceTaken) -> ApiError:
+    return ApiError(409, "device_registered_elsewhere",
+                    f"{exc}: a device key signs for one project only",
+                    {"device_id": exc.device_id, "address": exc.address,
+                     "project_id": exc.project_id})
+
+
+def _counted_elsewhere(exc: intake.ReadingsCountedElsewhere) -> ApiError:
+    return ApiError(409, "reading_counted_elsewhere",
+                    f"{exc}: a signed reading counts once; nothing of this file was stored",
+                    {"total": exc.total, "readings": [vars(c) for c in exc.conflicts]})
+
+
 @router.put("/projects/{project_id}/spec", response_model=SpecOut)
 def put_spec(project_id: PathId, body: SpecIn, caller: CallerDep, view: ViewDep,
-             settings: SettingsDep) -> dict[str, Any]:
+             settings: SettingsDep, session: SessionDep) -> dict[str, Any]:
     """Sets how a project is monitored (calculator and its inputs) and its device registry.
-    The project's developer or the registry operator."""
+    A device key already registered for another project is refused
+    (`409 device_registered_elsewhere`). The project's developer or the registry operator."""
     p = prechecks.project_in(view, project_id, ProjectStatus.APPROVED, ProjectStatus.VALIDATED,
                              ProjectStatus.REGISTERED)
     if str(p["developer"]).lower() != caller.address.lower():
@@ -265,6 +282,12 @@ def put_spec(project_id: PathId, body: SpecIn, caller: CallerDep, view: ViewDep,
         raise ApiError(422, "invalid_spec", str(exc)) from None
     project_dir = _project_dir(settings, project_id)
     with _write_lock:
+        try:
+            intake.bind_devices(session, project_id, registry)
+            session.commit()
+        except intake.DeviceTaken as exc:
+            session.rollback()
+            raise _device_taken(exc) from None
         _atomic_write(project_dir / "project.json", json.dumps(spec.to_json()).encode())
         _atomic_write(project_dir / "devices.json",
                       json.dumps(registry.to_json(), ensure_ascii=False).encode())
@@ -275,11 +298,13 @@ def put_spec(project_id: PathId, body: SpecIn, caller: CallerDep, view: ViewDep,
             response_model=FileOut, status_code=201)
 async def put_file(project_id: PathId, period_start: int, period_end: int, name: str,
                    request: Request, caller: CallerDep, view: ViewDep,
-                   settings: SettingsDep) -> dict[str, Any]:
+                   settings: SettingsDep, session: SessionDep) -> dict[str, Any]:
     """Submits one data file (CSV or JSON; the name says the kind: readings…, scenes…,
     lab-samples… or cores…, plots…) for a project's period. The file is validated at once —
     every record accepted or rejected with its reason — and stored for the oracle nodes.
-    Refused once the period's report is attested. Developer, registry operator or oracle."""
+    Refused once the period's report is attested, and refused whole if an accepted reading was
+    already counted for another project or period (`409 reading_counted_elsewhere`).
+    Developer, registry operator or oracle."""
     import re
 
     period = _period(period_start, period_end)
@@ -319,6 +344,15 @@ async def put_file(project_id: PathId, period_start: int, period_end: int, name:
     result = validate_kind(kind, rows, registry=registry, period=period,
                            now=view.latest_timestamp())
     with _write_lock:
+        if registry is not None:
+            # counted before the file is stored: a failed write leaves readings counted for
+            # this very period, which a retry of the same file accepts again
+            try:
+                intake.count_readings(session, project_id, period, name, result, registry)
+                session.commit()
+            except intake.ReadingsCountedElsewhere as exc:
+                session.rollback()
+                raise _counted_elsewhere(exc) from None
         _atomic_write(period_dir(project_dir, period) / name, body)
     return {**result.summary(max_rejections=MAX_PAGE), "project_id": project_id,
             "period_start": period.start, "period_end": period.end, "file": name, "kind": kind}

@@ -19,7 +19,8 @@ abstract contract ConsortiumGated is ERC2771Context {
         consortium = consortium_;
     }
 
-    /// @dev Reverts unless the (forwarded) caller is an active member holding `role`.
+    /// @dev Reverts unless the (forwarded) caller is an active, unfrozen member holding `role`
+    /// (Consortium.requireRole: a frozen account acts in no role).
     modifier onlyRole(bytes32 role) {
         consortium.requireRole(role, _msgSender());
         _;

@@ -20,7 +20,7 @@ import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
 /// @notice Credit batches as ERC-1155 tokens: one id per issuance against one verified monitoring
 /// report. Amounts are micro-tonnes CO2e (1 t = 1,000,000). The methodology's buffer share,
 /// rounded up, is held by this contract as the buffer pool and can only be cancelled by the
-/// regulator against a reversal. Each batch has the serial space 1..issued; every retirement and
+/// regulator against a verifier-confirmed disturbance, never more than its confirmed loss. Each batch has the serial space 1..issued; every retirement and
 /// cancellation consumes the next contiguous range, so every retired micro-tonne has one serial.
 /// Invariant per batch: issued = sum of balances (buffer pool included) + retired + cancelled.
 contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated, ICreditBatches {
@@ -46,13 +46,16 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated, ICreditBatche
         uint120 cancelled;
     }
 
-    /// @dev Packed in two slots to keep retirement cheap; beneficiary and case reference are in the event.
+    /// @notice A retirement's full record, exactly as the `Retired` event carries it. The chain
+    /// stores only its hash (`retirementHash`), one slot, and `verifyRetirement` proves a record.
     struct Retirement {
         address holder;
-        uint64 batchId;
+        uint256 batchId;
+        uint256 amount;
+        uint256 serialStart;
         Purpose purpose;
-        uint128 serialStart;
-        uint128 amount;
+        string beneficiary;
+        string caseReference;
     }
 
     IMethodologyRegistry public immutable methodologies;
@@ -69,7 +72,8 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated, ICreditBatche
 
     mapping(uint256 batchId => Batch) private _batches;
     mapping(uint256 reportId => uint256 batchId) public batchOfReport;
-    mapping(uint256 retirementId => Retirement) private _retirements;
+    /// @notice keccak256 of each retirement's full record (see `hashRetirement`); zero if unknown.
+    mapping(uint256 retirementId => bytes32 recordHash) public retirementHash;
 
     /// @dev The batch does not exist.
     error UnknownBatch(uint256 batchId);
@@ -93,8 +97,6 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated, ICreditBatche
     error InvalidPurpose(uint8 purpose);
     /// @dev The cancellation exceeds what the buffer pool holds of the batch.
     error InsufficientBuffer(uint256 batchId, uint256 available, uint256 requested);
-    /// @dev A reversal needs the hash of the decision it rests on.
-    error ZeroReasonHash();
 
     /// @notice A batch was issued against verified report `reportId`.
     event BatchIssued(
@@ -186,7 +188,8 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated, ICreditBatche
     /// @param beneficiary On whose behalf (name shown on the certificate).
     /// @param purpose 0 voluntary, 1 compliance, 2 ecological compensation, 3 carbon-inclusive.
     /// @param caseReference Case number (required for ecological compensation, optional otherwise).
-    /// @return retirementId The retirement's id; its serial range is in the `Retired` event and `getRetirement`.
+    /// @return retirementId The retirement's id; its record (serial range included) is in the
+    /// `Retired` event, and its hash on chain (`verifyRetirement`).
     function retire(
         uint256 batchId,
         uint256 amount,
@@ -197,29 +200,23 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated, ICreditBatche
         address holder = _msgSender();
         _checkRetirement(holder, batchId, amount, beneficiary, purpose, caseReference);
         uint256 serialStart;
-        (retirementId, serialStart) = _recordRetirement(holder, batchId, amount, Purpose(purpose));
+        (retirementId, serialStart) = _recordRetirement(
+            holder,
+            batchId,
+            amount,
+            purpose,
+            keccak256(bytes(beneficiary)),
+            keccak256(bytes(caseReference))
+        );
         _burn(holder, batchId, amount);
         emit Retired(
             retirementId, batchId, holder, amount, serialStart, Purpose(purpose), beneficiary, caseReference
         );
     }
 
-    /// @notice Cancels buffer-pool credits of a batch against a confirmed reversal. Regulator only.
-    /// @param batchId The batch whose buffer is drawn.
-    /// @param amount Micro-tonnes to cancel.
-    /// @param reasonHash Hash of the regulator's reversal decision (non-zero).
-    /// @return cancellationId The cancellation's id.
-    function cancelBuffer(uint256 batchId, uint256 amount, bytes32 reasonHash)
-        external
-        onlyRole(Roles.REGULATOR)
-        returns (uint256 cancellationId)
-    {
-        if (reasonHash == bytes32(0)) revert ZeroReasonHash();
-        return _cancelBuffer(batchId, amount, reasonHash);
-    }
-
     /// @notice Cancels buffer-pool credits of a batch against a verifier-confirmed disturbance of
-    /// the batch's project, never more than the disturbance's confirmed loss in total. Regulator only.
+    /// the batch's project, never more than the disturbance's confirmed loss in total. Regulator
+    /// only. This is the only way credits are cancelled.
     /// @param disturbanceId A confirmed disturbance (DisturbanceReports).
     /// @param batchId A batch of the disturbed project whose buffer is drawn.
     /// @param amount Micro-tonnes to cancel.
@@ -268,8 +265,9 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated, ICreditBatche
         _setBatchFrozen(batchId, false, reasonHash);
     }
 
-    /// @notice Lets `operator` move all of the caller's credits (or revokes that). Both must be
-    /// active members; an operator's membership is checked again at every transfer it makes.
+    /// @notice Lets `operator` move all of the caller's credits (or revokes that). The caller must
+    /// be an active, unfrozen member, and so must an operator it approves; the operator is
+    /// checked again at every transfer it makes (a frozen operator moves nothing).
     /// @param operator The member that may transfer on the caller's behalf.
     /// @param approved True to approve, false to revoke.
     function setApprovalForAll(address operator, bool approved) public override {
@@ -296,11 +294,27 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated, ICreditBatche
         });
     }
 
-    /// @notice Full record of a retirement.
-    function getRetirement(uint256 retirementId) external view returns (Retirement memory) {
-        Retirement memory r = _retirements[retirementId];
-        if (r.holder == address(0)) revert UnknownRetirement(retirementId);
-        return r;
+    /// @notice Whether `record` is retirement `retirementId` as the chain recorded it (every field:
+    /// holder, batch, amount, first serial, purpose, beneficiary, case reference).
+    /// @param retirementId An existing retirement.
+    /// @param record The full record, e.g. read from the `Retired` event.
+    function verifyRetirement(uint256 retirementId, Retirement calldata record) external view returns (bool) {
+        bytes32 stored = retirementHash[retirementId];
+        if (stored == bytes32(0)) revert UnknownRetirement(retirementId);
+        return stored == hashRetirement(record);
+    }
+
+    /// @notice The hash the chain stores for a retirement record.
+    function hashRetirement(Retirement calldata record) public pure returns (bytes32) {
+        return _hashRetirement(
+            record.holder,
+            record.batchId,
+            record.amount,
+            record.serialStart,
+            uint8(record.purpose),
+            keccak256(bytes(record.beneficiary)),
+            keccak256(bytes(record.caseReference))
+        );
     }
 
     /// @notice Credits of `batchId` held in the buffer pool.
@@ -313,8 +327,8 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated, ICreditBatche
         return super.supportsInterface(interfaceId);
     }
 
-    /// @dev Transfers (not mints or burns) need unfrozen members at both ends, a member as
-    /// operator, unfrozen batches, positive amounts, and never touch the buffer pool.
+    /// @dev Transfers (not mints or burns) need unfrozen members at both ends, an unfrozen member
+    /// as operator, unfrozen batches, positive amounts, and never touch the buffer pool.
     function _update(address from, address to, uint256[] memory ids, uint256[] memory values) internal override {
         if (from != address(0) && to != address(0)) {
             if (from == address(this) || to == address(this)) revert BufferPoolLocked();
@@ -352,23 +366,34 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated, ICreditBatche
         }
     }
 
-    /// @dev Consumes the batch's next serial range; the caller burns the holder's balance, which
-    /// bounds `amount` (issued fits 128 bits, so the casts below cannot truncate).
-    function _recordRetirement(address holder, uint256 batchId, uint256 amount, Purpose purpose)
-        private
-        returns (uint256 retirementId, uint256 serialStart)
-    {
+    /// @dev Consumes the batch's next serial range and stores the record's hash; the caller burns
+    /// the holder's balance, which bounds `amount` (issued fits 128 bits).
+    function _recordRetirement(
+        address holder,
+        uint256 batchId,
+        uint256 amount,
+        uint8 purpose,
+        bytes32 beneficiaryHash,
+        bytes32 caseHash
+    ) private returns (uint256 retirementId, uint256 serialStart) {
         Batch storage b = _batches[batchId];
         serialStart = uint256(b.consumed) + 1;
         b.consumed += SafeCast.toUint120(amount);
         retirementId = ++retirementCount;
-        _retirements[retirementId] = Retirement({
-            holder: holder,
-            batchId: uint64(batchId),
-            purpose: purpose,
-            serialStart: uint128(serialStart),
-            amount: uint128(amount)
-        });
+        retirementHash[retirementId] =
+            _hashRetirement(holder, batchId, amount, serialStart, purpose, beneficiaryHash, caseHash);
+    }
+
+    function _hashRetirement(
+        address holder,
+        uint256 batchId,
+        uint256 amount,
+        uint256 serialStart,
+        uint8 purpose,
+        bytes32 beneficiaryHash,
+        bytes32 caseHash
+    ) private pure returns (bytes32) {
+        return keccak256(abi.encode(holder, batchId, amount, serialStart, purpose, beneficiaryHash, caseHash));
     }
 
     function _setBatchFrozen(uint256 batchId, bool frozen, bytes32 reasonHash) private {

@@ -13,7 +13,8 @@ import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
 /// computed quantity, report hash) for a project and period; once `threshold` nodes submitted the
 /// same triple the report is attested. Every submission, agreeing or not, is recorded and emitted.
 /// A verifier then signs the verified quantity (at most the attested one), which makes the report
-/// issuable. Verified periods of a project never overlap, so no tonne is reported twice.
+/// issuable. Verified periods of a project never overlap, and a Merkle root or report hash is
+/// attested for one report only (across all projects), so no tonne is reported twice.
 contract MonitoringReports is IMonitoringReports, ConsortiumGated {
     enum Status {
         None,
@@ -53,6 +54,10 @@ contract MonitoringReports is IMonitoringReports, ConsortiumGated {
     /// @notice End of the latest verified period per project (unix seconds).
     mapping(uint256 projectId => uint64) public verifiedUntil;
 
+    /// @notice The report that holds an attested Merkle root or report hash (0 if none). A
+    /// rejected report releases both.
+    mapping(bytes32 rootOrHash => uint256 reportId) public reportOfHash;
+
     /// @dev The period is empty, reversed, in the future or outside the crediting period.
     error InvalidPeriod(uint64 periodStart, uint64 periodEnd);
     /// @dev Quantity must be positive and fit 128 bits.
@@ -69,6 +74,10 @@ contract MonitoringReports is IMonitoringReports, ConsortiumGated {
     error PeriodOverlapsVerified(uint256 projectId, uint64 periodStart, uint64 verifiedUntil);
     /// @dev Threshold must be at least 1.
     error InvalidThreshold(uint16 threshold);
+    /// @dev The threshold cannot exceed the number of oracle role holders.
+    error ThresholdAboveOracles(uint16 threshold, uint256 oracles);
+    /// @dev The Merkle root or report hash is already attested for another report.
+    error AlreadyAttestedElsewhere(bytes32 rootOrHash, uint256 reportId);
     /// @dev The project id does not fit the registry's range.
     error ProjectIdOutOfRange(uint256 projectId);
 
@@ -142,6 +151,8 @@ contract MonitoringReports is IMonitoringReports, ConsortiumGated {
         if (r.status != Status.Pending && r.status != Status.Attested) revert InvalidReportStatus(reportId, r.status);
         address node = _msgSender();
         if (_submissionOf[reportId][node] != bytes32(0)) revert AlreadyAttested(reportId, node);
+        _requireUnclaimed(merkleRoot, reportId);
+        _requireUnclaimed(reportHash, reportId);
 
         bytes32 digest = keccak256(abi.encode(merkleRoot, quantity, reportHash));
         _submissionOf[reportId][node] = digest;
@@ -153,6 +164,8 @@ contract MonitoringReports is IMonitoringReports, ConsortiumGated {
             r.merkleRoot = merkleRoot;
             r.reportHash = reportHash;
             r.attestedQuantity = uint128(quantity);
+            reportOfHash[merkleRoot] = reportId;
+            reportOfHash[reportHash] = reportId;
             emit ReportAttested(reportId, merkleRoot, quantity, reportHash, votes);
         }
     }
@@ -181,21 +194,30 @@ contract MonitoringReports is IMonitoringReports, ConsortiumGated {
         emit ReportVerified(reportId, sender, verifiedQuantity, verificationHash);
     }
 
-    /// @notice Rejects a pending or attested report; the period can then be attested afresh. Verifier only.
+    /// @notice Rejects a pending or attested report; the period can then be attested afresh and
+    /// its root and report hash are released. Verifier only.
     /// @param reportId The report.
     /// @param reasonHash Hash of the rejection statement.
     function reject(uint256 reportId, bytes32 reasonHash) external onlyRole(Roles.VERIFIER) {
         Report storage r = _existing(reportId);
         if (r.status != Status.Pending && r.status != Status.Attested) revert InvalidReportStatus(reportId, r.status);
+        if (r.status == Status.Attested) {
+            delete reportOfHash[r.merkleRoot];
+            delete reportOfHash[r.reportHash];
+        }
         r.status = Status.Rejected;
         delete _openReport[keccak256(abi.encode(uint256(r.projectId), r.periodStart, r.periodEnd))];
         emit ReportRejected(reportId, _msgSender(), reasonHash);
     }
 
-    /// @notice Sets how many agreeing attestations a report needs. Governance only.
-    /// @param threshold_ The new k (at least 1).
+    /// @notice Sets how many agreeing attestations a report (or a disturbance) needs. Governance
+    /// only. k can be reached: 1 <= k <= the number of oracle role holders (and the consortium
+    /// refuses to revoke an oracle role below k).
+    /// @param threshold_ The new k.
     function setThreshold(uint16 threshold_) external onlyRole(Roles.GOVERNANCE) {
         if (threshold_ == 0) revert InvalidThreshold(threshold_);
+        uint256 oracles = consortium.roleHolderCount(Roles.ORACLE);
+        if (threshold_ > oracles) revert ThresholdAboveOracles(threshold_, oracles);
         threshold = threshold_;
         emit ThresholdChanged(threshold_, _msgSender());
     }
@@ -247,6 +269,11 @@ contract MonitoringReports is IMonitoringReports, ConsortiumGated {
         Report storage r = _existing(reportId);
         if (r.status != Status.Verified) revert ReportNotVerified(reportId);
         return (r.projectId, r.periodStart, r.periodEnd, r.verifiedQuantity);
+    }
+
+    function _requireUnclaimed(bytes32 rootOrHash, uint256 reportId) private view {
+        uint256 holder = reportOfHash[rootOrHash];
+        if (holder != 0 && holder != reportId) revert AlreadyAttestedElsewhere(rootOrHash, holder);
     }
 
     function _existing(uint256 reportId) private view returns (Report storage r) {

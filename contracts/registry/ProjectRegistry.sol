@@ -10,7 +10,8 @@ import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
 /// @title ProjectRegistry
 /// @notice Carbon projects: registered by their developer under an approved methodology,
 /// validated by an independent verifier, approved by the regulator. Only approved projects can
-/// have monitoring reports attested and credits issued.
+/// have monitoring reports attested and credits issued. A parcel (boundary hash) belongs to one
+/// active project: a second registration of it is refused until the first is rejected.
 contract ProjectRegistry is IProjectRegistry, ConsortiumGated {
     enum Status {
         None,
@@ -47,6 +48,9 @@ contract ProjectRegistry is IProjectRegistry, ConsortiumGated {
     /// @notice Number of projects ever registered (ids are 1..projectCount).
     uint256 public projectCount;
 
+    /// @notice The active (registered, validated or approved) project of a boundary, or 0.
+    mapping(bytes32 boundaryHash => uint256 projectId) public projectOfBoundary;
+
     /// @dev The project name is empty.
     error EmptyName();
     /// @dev Crediting period is empty or reversed.
@@ -59,6 +63,8 @@ contract ProjectRegistry is IProjectRegistry, ConsortiumGated {
     error ConflictOfInterest(address account);
     /// @dev The methodology id does not fit the registry's range.
     error MethodologyIdOutOfRange(uint256 methodologyId);
+    /// @dev The parcel is already an active project's.
+    error BoundaryAlreadyRegistered(bytes32 boundaryHash, uint256 projectId);
 
     /// @notice A project was registered.
     event ProjectRegistered(
@@ -81,7 +87,8 @@ contract ProjectRegistry is IProjectRegistry, ConsortiumGated {
         methodologies = methodologies_;
     }
 
-    /// @notice Registers a project; the caller becomes its developer and receives its credits. Any member.
+    /// @notice Registers a project; the caller becomes its developer and receives its credits. Any
+    /// member. The boundary must not be an active project's.
     /// @param name Project name.
     /// @param methodologyId An approved methodology.
     /// @param location Administrative division, coordinates, area and boundary hash.
@@ -106,8 +113,11 @@ contract ProjectRegistry is IProjectRegistry, ConsortiumGated {
                 || location.longitudeE6 < -180_000_000 || location.longitudeE6 > 180_000_000
         ) revert InvalidLocation();
         methodologies.requireApproved(methodologyId);
+        uint256 holder = projectOfBoundary[location.boundaryHash];
+        if (holder != 0) revert BoundaryAlreadyRegistered(location.boundaryHash, holder);
         address developer = _msgSender();
         projectId = ++projectCount;
+        projectOfBoundary[location.boundaryHash] = projectId;
         _projects[projectId] = Project({
             developer: developer,
             methodologyId: uint64(methodologyId),
@@ -146,7 +156,7 @@ contract ProjectRegistry is IProjectRegistry, ConsortiumGated {
         emit ProjectStatusChanged(projectId, Status.Approved, decisionHash, _msgSender());
     }
 
-    /// @notice Rejects a project that is not yet approved. Regulator only.
+    /// @notice Rejects a project that is not yet approved; its boundary is released. Regulator only.
     /// @param projectId The project.
     /// @param reasonHash Hash of the decision document.
     function reject(uint256 projectId, bytes32 reasonHash) external onlyRole(Roles.REGULATOR) {
@@ -155,6 +165,7 @@ contract ProjectRegistry is IProjectRegistry, ConsortiumGated {
             revert InvalidProjectStatus(projectId, p.status);
         }
         p.status = Status.Rejected;
+        delete projectOfBoundary[p.location.boundaryHash];
         emit ProjectStatusChanged(projectId, Status.Rejected, reasonHash, _msgSender());
     }
 
