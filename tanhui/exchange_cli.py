@@ -32,6 +32,7 @@ def run(
     import uvicorn
 
     from api.app import create_app
+    from api.limits import SERVER_LIMITS
     from exchange.journal import JournalInUse
     from exchange.runtime import open_exchange
     from tanhui.db import make_engine, migrate
@@ -55,7 +56,8 @@ def run(
         raise typer.Exit(2) from None
     ex.start_worker(settle_interval)
     config = uvicorn.Config(create_app(settings, conn.ledger, engine, ex.service),
-                            host=settings.api_host, port=port, log_level="warning")
+                            host=settings.api_host, port=port, log_level="warning",
+                            **SERVER_LIMITS)
     server = uvicorn.Server(config)
     signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
     console.print(f"Exchange at http://{settings.api_host}:{port} "

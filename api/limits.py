@@ -1,0 +1,247 @@
+"""Request limits at the edge: a body cap per route and a nesting-depth limit on JSON bodies,
+enforced before the app parses anything or authenticates anyone.
+
+Without them one unauthenticated request could end the whole process: JSON nested 100,000
+deep made `json.loads` recurse in C until the thread's stack overflowed (an import in the
+eth-account chain had raised Python's recursion limit; `tanhui/__init__.py` restores it), and
+a 200 MiB body was held in memory whole before any route looked at it.
+
+`RequestLimits` is a pure ASGI middleware (it never wraps the response, and only the few
+bytes a route is allowed are ever held):
+
+- a declared `Content-Length` above the route's cap is refused at once, unread;
+- the bytes that actually arrive are counted, so a lying `Content-Length` or a chunked body
+  without one is refused as soon as the count passes the cap;
+- a JSON route's body (at most its cap) is read in full and its nesting depth measured by a
+  linear, non-recursive scan before the app sees it;
+- the monitoring-data upload, which legitimately takes up to 64 MiB, is not read ahead: the
+  route streams it after authentication and the count stops it at the cap.
+
+Refusals have the API's error shape: `413 body_too_large` (`413 file_too_large` for the
+upload) with the cap in `details`, and `422 invalid_request` with the depth limit in
+`details`. WebSocket and lifespan traffic pass through untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import Any
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import ApiError
+
+KIB = 1024
+MIB = 1024 * KIB
+
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays and objects accepted in a JSON body (no request needs ten)."""
+
+MAX_JSON_BODY = 64 * KIB
+"""Default cap: an order, a transfer or a registration is well under 2 KiB."""
+
+MAX_UPLOAD_BYTES = 64 * MIB
+"""A monitoring data file (a year of hourly readings from 20 sensors is about 20 MiB)."""
+
+
+@dataclass(frozen=True)
+class BodyLimit:
+    """How much body a route takes, and how."""
+
+    max_bytes: int
+    streamed: bool = False
+    """The route reads a raw body itself (not JSON): counted as it arrives, never read ahead
+    or scanned."""
+    code: str = "body_too_large"
+
+
+DEFAULT_LIMIT = BodyLimit(MAX_JSON_BODY)
+
+ROUTE_LIMITS: dict[tuple[str, str], BodyLimit] = {
+    # a data file, after authentication, streamed
+    ("PUT", "/v1/oracle/projects/{project_id}/periods/{period_start}/{period_end}/files/{name}"):
+        BodyLimit(MAX_UPLOAD_BYTES, streamed=True, code="file_too_large"),
+    # a monitoring spec carries the project's device registry (up to 10,000 devices)
+    ("PUT", "/v1/oracle/projects/{project_id}/spec"): BodyLimit(4 * MIB),
+    # a canonical record of up to 65,536 characters (JSON-escaped) and its proof
+    ("POST", "/v1/oracle/reports/{report_id}/verify-record"): BodyLimit(1 * MIB),
+    # a signed request with up to 32 KiB of calldata, hex-encoded
+    ("POST", "/v1/relay"): BodyLimit(128 * KIB),
+}
+"""Routes that take more than `MAX_JSON_BODY`, by method and path template as the routers
+declare them (tests check each template names a real route)."""
+
+
+def _template_regex(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}]+\})", template)
+    return re.compile("^" + "".join("[^/]+" if p.startswith("{") else re.escape(p)
+                                    for p in parts) + "$")
+
+
+# -- JSON nesting depth ---------------------------------------------------------------------------
+
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = tuple(1 if b in b"[{" else -1 if b in b"]}" else 0 for b in range(256))
+
+
+def json_depth(body: bytes) -> int:
+    """The deepest nesting of arrays and objects in `body`, without parsing it.
+
+    Escapes go first (pairs of backslashes, then escaped quotes: left to right, as a parser
+    reads them), so every quote left opens or closes a string; the text between every other
+    pair of quotes is outside strings, where only brackets count, and the depth is their
+    running sum's maximum. Every step runs in C, in one pass each, linear in the body. A
+    malformed body may measure deeper than a parser would get before failing, never
+    shallower (a parser stops at the first stray backslash or quote; up to there the count
+    is exact). Bodies in UTF-16 or UTF-32 (which `json.loads` accepts) are measured as UTF-8,
+    whose multi-byte characters never contain a quote, backslash or bracket byte.
+    """
+    encoding = json.detect_encoding(body)
+    if encoding not in ("utf-8", "utf-8-sig"):
+        body = body.decode(encoding, errors="replace").encode("utf-8")
+    plain = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    outside = b"".join(plain.split(b'"')[::2])
+    brackets = outside.translate(None, _NOT_BRACKET)
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
+
+def too_deep(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> bool:
+    """Whether `body` nests deeper than `max_depth`; free for ordinary bodies, which have
+    fewer opening brackets in all than the limit."""
+    if body.count(b"[") + body.count(b"{") <= max_depth:
+        return False
+    return json_depth(body) > max_depth
+
+
+# -- the middleware --------------------------------------------------------------------------------
+
+
+class BodyTooLarge(ApiError):
+    """The body of a streamed route passed its cap while the route was reading it."""
+
+    def __init__(self, limit: BodyLimit) -> None:
+        super().__init__(413, limit.code, f"the request body is larger than {limit.max_bytes} "
+                         "bytes", {"max_bytes": limit.max_bytes})
+
+
+def _refusal(exc: ApiError) -> JSONResponse:
+    return JSONResponse({"error": {"code": exc.code, "message": exc.message,
+                                   "details": exc.details}}, status_code=exc.status)
+
+
+def _declared_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class RequestLimits:
+    """Pure ASGI middleware: caps each route's body and the nesting depth of JSON bodies."""
+
+    def __init__(self, app: ASGIApp, routes: dict[tuple[str, str], BodyLimit] | None = None,
+                 default: BodyLimit = DEFAULT_LIMIT, max_depth: int = MAX_JSON_DEPTH) -> None:
+        self.app = app
+        self.default = default
+        self.max_depth = max_depth
+        self._routes = [(method, _template_regex(path), limit)
+                        for (method, path), limit in (ROUTE_LIMITS if routes is None
+                                                      else routes).items()]
+
+    def limit_for(self, method: str, path: str) -> BodyLimit:
+        for m, pattern, limit in self._routes:
+            if m == method and pattern.match(path):
+                return limit
+        return self.default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["method"], scope["path"])
+        declared = _declared_length(scope)
+        if declared is not None and declared > limit.max_bytes:
+            await _refusal(BodyTooLarge(limit))(scope, receive, send)
+            return
+        if limit.streamed:
+            await self._streamed(scope, receive, send, limit)
+        else:
+            await self._read_ahead(scope, receive, send, limit)
+
+    async def _read_ahead(self, scope: Scope, receive: Receive, send: Send,
+                          limit: BodyLimit) -> None:
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away mid-body
+                return
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > limit.max_bytes:
+                await _refusal(BodyTooLarge(limit))(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if too_deep(body, self.max_depth):
+            await _refusal(ApiError(
+                422, "invalid_request", f"JSON nested deeper than {self.max_depth} levels",
+                {"max_depth": self.max_depth}))(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()  # e.g. waiting for a disconnect
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _streamed(self, scope: Scope, receive: Receive, send: Send,
+                        limit: BodyLimit) -> None:
+        size = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal size
+            message = await receive()
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > limit.max_bytes:
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except BodyTooLarge as exc:  # the app's own ApiError handler did not render it
+            if started:
+                raise
+            await _refusal(exc)(scope, receive, send)
+
+
+SERVER_LIMITS: dict[str, Any] = {
+    # the exchange's stream only sends; nothing a client says to it needs more than a ping
+    "ws_max_size": 64 * KIB,
+    "ws_max_queue": 8,
+    # request line and headers (h11; httptools has its own fixed bound)
+    "h11_max_incomplete_event_size": 16 * KIB,
+}
+"""uvicorn settings for every server of the API (`tanhui up`, `tanhui exchange run`)."""
+
