@@ -236,12 +236,66 @@ class RequestLimits:
             await _refusal(exc)(scope, receive, send)
 
 
-SERVER_LIMITS: dict[str, Any] = {
-    # the exchange's stream only sends; nothing a client says to it needs more than a ping
-    "ws_max_size": 64 * KIB,
-    "ws_max_queue": 8,
-    # request line and headers (h11; httptools has its own fixed bound)
-    "h11_max_incomplete_event_size": 16 * KIB,
-}
-"""uvicorn settings for every server of the API (`tanhui up`, `tanhui exchange run`)."""
+MAX_HEAD_BYTES = 64 * KIB
+"""Request line and headers together (an API key is 46 characters; browsers send under 8 KiB).
+httptools itself accepts headers of any size, so without this bound a client could fill the
+server's memory before any request reached the app."""
 
+
+def _head_too_large_response() -> bytes:
+    body = json.dumps({"error": {
+        "code": "headers_too_large",
+        "message": f"the request line and headers are larger than {MAX_HEAD_BYTES} bytes",
+        "details": {"max_bytes": MAX_HEAD_BYTES}}}).encode()
+    return (b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+            b"content-type: application/json\r\ncontent-length: " + str(len(body)).encode()
+            + b"\r\nconnection: close\r\n\r\n" + body)
+
+
+def http_protocol() -> type[Any]:
+    """uvicorn's httptools protocol, counting the request line and headers as they arrive
+    and answering `431 headers_too_large` (then closing) once they pass MAX_HEAD_BYTES."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class BoundedHttpToolsProtocol(HttpToolsProtocol):
+        _head_bytes = 0
+        _head_too_large = False
+
+        def on_message_begin(self) -> None:
+            self._head_bytes = 0
+            super().on_message_begin()
+
+        def on_url(self, url: bytes) -> None:
+            self._count(len(url))
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._count(len(name) + len(value) + 4)
+            super().on_header(name, value)
+
+        def _count(self, n: int) -> None:
+            self._head_bytes += n
+            if self._head_bytes > MAX_HEAD_BYTES:
+                # an error in a parser callback stops the parser; uvicorn then answers 400
+                # and closes the connection, which send_400_response turns into a 431
+                self._head_too_large = True
+                raise ValueError("request head too large")
+
+        def send_400_response(self, msg: str) -> None:
+            if not self._head_too_large:
+                super().send_400_response(msg)
+                return
+            self.transport.write(_head_too_large_response())
+            self.transport.close()
+
+    return BoundedHttpToolsProtocol
+
+
+def server_limits() -> dict[str, Any]:
+    """uvicorn settings for every server of the API (`tanhui up`, `tanhui exchange run`)."""
+    return {
+        "http": http_protocol(),
+        # the exchange's stream only sends; nothing a client says to it needs more than a ping
+        "ws_max_size": 64 * KIB,
+        "ws_max_queue": 8,
+    }

@@ -32,7 +32,7 @@ def run(
     import uvicorn
 
     from api.app import create_app
-    from api.limits import SERVER_LIMITS
+    from api.limits import server_limits
     from exchange.journal import JournalInUse
     from exchange.runtime import open_exchange
     from tanhui.db import make_engine, migrate
@@ -57,7 +57,7 @@ def run(
     ex.start_worker(settle_interval)
     config = uvicorn.Config(create_app(settings, conn.ledger, engine, ex.service),
                             host=settings.api_host, port=port, log_level="warning",
-                            **SERVER_LIMITS)
+                            **server_limits())
     server = uvicorn.Server(config)
     signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
     console.print(f"Exchange at http://{settings.api_host}:{port} "
