@@ -151,13 +151,19 @@ class RequestLimits:
         self.app = app
         self.default = default
         self.max_depth = max_depth
-        self._routes = [(method, _template_regex(path), limit)
-                        for (method, path), limit in (ROUTE_LIMITS if routes is None
-                                                      else routes).items()]
+        table = ROUTE_LIMITS if routes is None else routes
+        # looked up on every request (order entry is the hot path): exact paths in a dict,
+        # templates only once their fixed prefix matches
+        self._exact = {key: limit for key, limit in table.items() if "{" not in key[1]}
+        self._templates = [(method, path.split("{")[0], _template_regex(path), limit)
+                           for (method, path), limit in table.items() if "{" in path]
 
     def limit_for(self, method: str, path: str) -> BodyLimit:
-        for m, pattern, limit in self._routes:
-            if m == method and pattern.match(path):
+        limit = self._exact.get((method, path))
+        if limit is not None:
+            return limit
+        for m, prefix, pattern, limit in self._templates:
+            if m == method and path.startswith(prefix) and pattern.match(path):
                 return limit
         return self.default
 

@@ -284,6 +284,12 @@ def test_ordinary_json_writes_take_64_kib_and_refuse_more_before_authentication(
         assert a.body["error"]["details"] == {"max_bytes": MAX_JSON_BODY}
 
 
+def test_a_path_that_names_no_route_takes_the_default_cap(app: FastAPI) -> None:
+    assert request(app, "PUT", "/v1/nowhere", [b"x" * 1024]).code == "route_not_found"
+    a = request(app, "PUT", "/v1/nowhere", [b"x" * (MAX_JSON_BODY + 1)])
+    assert (a.status, a.code) == (413, "body_too_large")
+
+
 @pytest.mark.parametrize(("method", "path", "cap"), [
     ("POST", "/v1/relay", 128 * KIB),
     ("PUT", "/v1/oracle/projects/1/spec", 4 * 1024 * KIB),
