@@ -259,16 +259,33 @@ def _head_too_large_response() -> bytes:
 
 
 def http_protocol() -> type[Any]:
-    """uvicorn's httptools protocol, counting the request line and headers as they arrive
-    and answering `431 headers_too_large` (then closing) once they pass MAX_HEAD_BYTES."""
+    """uvicorn's httptools protocol with the request line and headers bounded: answers
+    `431 headers_too_large` (then closes) once they pass MAX_HEAD_BYTES.
+
+    Two lower bounds of a head's size are kept, and either past the cap refuses it: the
+    parsed request line and headers, counted as the parser hands them over; and the bytes
+    received while the head was still incomplete, since httptools keeps a header it is
+    still reading in a buffer of its own that would otherwise grow without end."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     class BoundedHttpToolsProtocol(HttpToolsProtocol):
-        _head_bytes = 0
+        _in_head = True
+        _parsed_head = 0
+        _unparsed_head = 0
         _head_too_large = False
 
+        def data_received(self, data: bytes) -> None:
+            in_head = self._in_head
+            super().data_received(data)
+            if in_head and self._in_head and not self._head_too_large:
+                self._unparsed_head += len(data)  # all of it was head, still unfinished
+                if self._unparsed_head > MAX_HEAD_BYTES:
+                    self._head_too_large = True
+                    self.send_400_response("request head too large")
+
         def on_message_begin(self) -> None:
-            self._head_bytes = 0
+            self._in_head = True
+            self._parsed_head = 0
             super().on_message_begin()
 
         def on_url(self, url: bytes) -> None:
@@ -279,9 +296,18 @@ def http_protocol() -> type[Any]:
             self._count(len(name) + len(value) + 4)
             super().on_header(name, value)
 
+        def on_headers_complete(self) -> None:
+            self._in_head = False
+            self._unparsed_head = 0
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            self._in_head = True  # what follows is the next request's head
+
         def _count(self, n: int) -> None:
-            self._head_bytes += n
-            if self._head_bytes > MAX_HEAD_BYTES:
+            self._parsed_head += n
+            if self._parsed_head > MAX_HEAD_BYTES:
                 # an error in a parser callback stops the parser; uvicorn then answers 400
                 # and closes the connection, which send_400_response turns into a 431
                 self._head_too_large = True
