@@ -66,7 +66,7 @@ ROUTE_LIMITS: dict[tuple[str, str], BodyLimit] = {
     ("PUT", "/v1/oracle/projects/{project_id}/periods/{period_start}/{period_end}/files/{name}"):
         BodyLimit(MAX_UPLOAD_BYTES, streamed=True, code="file_too_large"),
     # a monitoring spec carries the project's device registry (up to 10,000 devices)
-    ("PUT", "/v1/oracle/projects/{project_id}/spec"): BodyLimit(4 * MIB),
+    ("PUT", "/v1/oracle/projects/{project_id}/spec"): BodyLimit(2 * MIB),
     # a canonical record of up to 65,536 characters (JSON-escaped) and its proof
     ("POST", "/v1/oracle/reports/{report_id}/verify-record"): BodyLimit(1 * MIB),
     # a signed request with up to 32 KiB of calldata, hex-encoded
@@ -84,29 +84,55 @@ def _template_regex(template: str) -> re.Pattern[str]:
 
 # -- JSON nesting depth ---------------------------------------------------------------------------
 
-_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
-_STEP = tuple(1 if b in b"[{" else -1 if b in b"]}" else 0 for b in range(256))
+_NOT_MARK = bytes(b for b in range(256) if b not in b'[]{}"')
+_MARKS = bytes.maketrans(b"{}", b"[]")  # the kind of bracket does not change the depth
+_SIGNED = bytes.maketrans(b"[]", b"\x01\xff")  # +1 / -1 as signed bytes
+_BLOCK = 64 * KIB
 
 
-def json_depth(body: bytes) -> int:
-    """The deepest nesting of arrays and objects in `body`, without parsing it.
+def json_depth(body: bytes, stop: int | None = None) -> int:
+    """The deepest nesting of arrays and objects in `body`, without parsing it (exact for
+    valid JSON; for malformed JSON never less than a parser would reach before failing).
+    With `stop`, counting ends as soon as the depth is known to pass it.
 
-    Escapes go first (pairs of backslashes, then escaped quotes: left to right, as a parser
-    reads them), so every quote left opens or closes a string; the text between every other
-    pair of quotes is outside strings, where only brackets count, and the depth is their
-    running sum's maximum. Every step runs in C, in one pass each, linear in the body. A
-    malformed body may measure deeper than a parser would get before failing, never
-    shallower (a parser stops at the first stray backslash or quote; up to there the count
-    is exact). Bodies in UTF-16 or UTF-32 (which `json.loads` accepts) are measured as UTF-8,
-    whose multi-byte characters never contain a quote, backslash or bracket byte.
+    Every step runs in C over the whole body, so the scan is linear and non-recursive:
+    - escapes go first (pairs of backslashes, then escaped quotes: left to right, as a parser
+      reads them), so every quote left opens or closes a string (a parser stops at a stray
+      backslash outside strings; up to there the count is exact);
+    - only brackets and quotes are kept; a string without brackets is then `""`, and dropping
+      any two adjacent quotes leaves every other quote opening or closing as before; what
+      remains between every other pair of quotes is inside strings, and is dropped;
+    - the depth of the brackets left is the running sum's maximum. While that pays (each
+      pass halves the brackets), adjacent `[]` pairs are removed first: a pass lowers the
+      maximum by exactly one for balanced brackets, and by at most one otherwise. The sum is
+      then taken block by block, stopping at `stop`.
+
+    Bodies in UTF-16 or UTF-32 (which `json.loads` accepts) are measured as UTF-8, whose
+    multi-byte characters never contain a quote, backslash or bracket byte.
     """
     encoding = json.detect_encoding(body)
     if encoding not in ("utf-8", "utf-8-sig"):
         body = body.decode(encoding, errors="replace").encode("utf-8")
     plain = body.replace(b"\\\\", b"").replace(b'\\"', b"")
-    outside = b"".join(plain.split(b'"')[::2])
-    brackets = outside.translate(None, _NOT_BRACKET)
-    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+    marks = plain.translate(_MARKS, _NOT_MARK).replace(b'""', b"")
+    brackets = b"".join(marks.split(b'"')[::2])
+    levels = 0
+    while brackets:
+        shorter = brackets.replace(b"[]", b"")
+        if len(shorter) * 2 > len(brackets):
+            break
+        brackets = shorter
+        levels += 1
+    signed = brackets.translate(_SIGNED)
+    deepest = running = 0
+    for start in range(0, len(signed), _BLOCK):
+        block = memoryview(signed)[start:start + _BLOCK].cast("b")
+        deepest = max(deepest, max(accumulate(block, initial=running)))
+        if stop is not None and levels + deepest > stop:
+            break
+        running += (signed.count(b"\x01", start, start + _BLOCK)
+                    - signed.count(b"\xff", start, start + _BLOCK))
+    return levels + deepest
 
 
 def too_deep(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> bool:
@@ -114,7 +140,7 @@ def too_deep(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> bool:
     fewer opening brackets in all than the limit."""
     if body.count(b"[") + body.count(b"{") <= max_depth:
         return False
-    return json_depth(body) > max_depth
+    return json_depth(body, stop=max_depth) > max_depth
 
 
 # -- the middleware --------------------------------------------------------------------------------

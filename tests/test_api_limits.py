@@ -227,6 +227,39 @@ def test_the_measured_depth_is_the_nesting_of_any_json_document(
     assert json_depth(body) == depth_of(value)
 
 
+def parser_depth(text: str) -> int:
+    """How deep a JSON parser gets into `text` before it ends or fails: the reference the
+    scan is held to, one character at a time."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+            if depth < 0:
+                break
+    return deepest
+
+
+@given(JSON_VALUES, st.integers(0, 80), st.floats(0, 1))
+def test_a_cut_document_measures_as_deep_as_a_parser_gets_into_it(value: Any, extra: int,
+                                                                  where: float) -> None:
+    text = json.dumps(wrap(value, extra), ensure_ascii=False)
+    cut = text[: int(len(text) * where)]
+    assert json_depth(cut.encode()) == parser_depth(cut)
+
+
 # -- the API's routes --------------------------------------------------------------------------
 
 
@@ -292,7 +325,7 @@ def test_a_path_that_names_no_route_takes_the_default_cap(app: FastAPI) -> None:
 
 @pytest.mark.parametrize(("method", "path", "cap"), [
     ("POST", "/v1/relay", 128 * KIB),
-    ("PUT", "/v1/oracle/projects/1/spec", 4 * 1024 * KIB),
+    ("PUT", "/v1/oracle/projects/1/spec", 2 * 1024 * KIB),
     ("POST", "/v1/oracle/reports/1/verify-record", 1024 * KIB),
 ])
 def test_routes_that_take_more_have_their_own_caps(app: FastAPI, db: ApiDatabase, method: str,
