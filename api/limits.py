@@ -296,14 +296,15 @@ def http_protocol() -> type[Any]:
 
     class BoundedHttpToolsProtocol(HttpToolsProtocol):
         _in_head = True
+        _heads = 0  # heads completed on this connection
         _parsed_head = 0
         _unparsed_head = 0
         _head_too_large = False
 
         def data_received(self, data: bytes) -> None:
-            in_head = self._in_head
+            in_head, heads = self._in_head, self._heads
             super().data_received(data)
-            if in_head and self._in_head and not self._head_too_large:
+            if in_head and self._heads == heads and not self._head_too_large:
                 self._unparsed_head += len(data)  # all of it was head, still unfinished
                 if self._unparsed_head > MAX_HEAD_BYTES:
                     self._head_too_large = True
@@ -324,6 +325,7 @@ def http_protocol() -> type[Any]:
 
         def on_headers_complete(self) -> None:
             self._in_head = False
+            self._heads += 1
             self._unparsed_head = 0
             super().on_headers_complete()
 

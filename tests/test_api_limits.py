@@ -26,6 +26,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from api.app import create_app
 from api.limits import (
+    MAX_HEAD_BYTES,
     MAX_JSON_BODY,
     MAX_JSON_DEPTH,
     MAX_UPLOAD_BYTES,
@@ -33,6 +34,7 @@ from api.limits import (
     BodyLimit,
     RequestLimits,
     json_depth,
+    server_limits,
 )
 from registry.ledger import Ledger
 from tanhui.scenario import Scenario
@@ -193,6 +195,86 @@ def test_websocket_traffic_passes_through_untouched() -> None:
 
     a = request(limited(ws, cap=1), "GET", "/stream/1", [b"x" * 100], scope_type="websocket")
     assert a.status == 200 and a.messages_read == 0 and seen[0]["type"] == "websocket"
+
+
+# -- the request head, in the HTTP protocol itself ----------------------------------------------
+
+
+class Wire(asyncio.Transport):
+    """The server's end of a connection: what it writes, and whether it hung up."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.out = bytearray()
+        self.closed = False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(
+            name, default)
+
+    def write(self, data: Any) -> None:
+        self.out += data
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def serve(arrivals: Iterable[bytes]) -> Wire:
+    """Feeds the bytes to a fresh connection of the bounded protocol as they would arrive
+    (each item one read), with an app that answers 200 with the body's length."""
+    import uvicorn
+    from uvicorn.server import ServerState
+
+    async def run() -> Wire:
+        config = uvicorn.Config(Echo(), lifespan="off", log_level="critical",
+                                **server_limits())
+        protocol = config.http if isinstance(config.http, type) else None
+        assert protocol is not None
+        wire = Wire()
+        conn = protocol(config=config, server_state=ServerState(), app_state={})
+        conn.connection_made(wire)
+        for data in arrivals:
+            if wire.closed:
+                break
+            conn.data_received(data)
+            await asyncio.sleep(0.01)  # the app answers
+        return wire
+
+    return asyncio.run(run())
+
+
+HEAD = b"POST /x HTTP/1.1\r\nHost: edge\r\n"
+
+
+def test_a_request_arriving_whole_in_one_read_is_not_taken_for_a_long_head() -> None:
+    body = b" " * (200 * KIB)
+    whole = HEAD + b"Content-Length: %d\r\n\r\n" % len(body) + body
+    wire = serve([whole, whole])  # and again, on the same connection
+    assert wire.out.count(b"HTTP/1.1 200 OK") == 2 and not wire.closed
+
+
+def test_a_head_past_64_kib_is_refused_with_431_and_the_connection_closed() -> None:
+    pad = b"X-Pad: " + b"a" * 1000 + b"\r\n"
+    wire = serve([HEAD + pad * 70 + b"\r\n"])
+    assert wire.out.startswith(b"HTTP/1.1 431 ") and wire.closed
+    assert json.loads(bytes(wire.out).partition(b"\r\n\r\n")[2])["error"] == {
+        "code": "headers_too_large", "message": "the request line and headers are larger "
+        f"than {MAX_HEAD_BYTES} bytes", "details": {"max_bytes": MAX_HEAD_BYTES}}
+
+
+def test_one_unfinished_header_is_refused_once_it_passes_64_kib() -> None:
+    chunks = [HEAD + b"X-Pad: ", *([b"a" * (16 * KIB)] * 1000)]
+    wire = serve(chunks)
+    assert wire.out.startswith(b"HTTP/1.1 431 ") and wire.closed
 
 
 # -- measuring depth ---------------------------------------------------------------------------
