@@ -209,21 +209,29 @@ class RequestLimits:
 
     async def _read_ahead(self, scope: Scope, receive: Receive, send: Send,
                           limit: BodyLimit) -> None:
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away mid-body
-                return
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            if size > limit.max_bytes:
-                await _refusal(BodyTooLarge(limit))(scope, receive, send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            return
+        body: bytes = message.get("body", b"")
+        if len(body) > limit.max_bytes:
+            await _refusal(BodyTooLarge(limit))(scope, receive, send)
+            return
+        if message.get("more_body", False):  # else (most requests) the body came whole
+            chunks = [body]
+            size = len(body)
+            more = True
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":  # the client went away mid-body
+                    return
+                chunk: bytes = message.get("body", b"")
+                size += len(chunk)
+                if size > limit.max_bytes:
+                    await _refusal(BodyTooLarge(limit))(scope, receive, send)
+                    return
+                chunks.append(chunk)
+                more = message.get("more_body", False)
+            body = b"".join(chunks)
         if too_deep(body, self.max_depth):
             await _refusal(ApiError(
                 422, "invalid_request", f"JSON nested deeper than {self.max_depth} levels",

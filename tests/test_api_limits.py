@@ -144,6 +144,12 @@ def test_a_chunked_body_without_length_is_refused_once_past_the_cap() -> None:
     assert a.messages_read == 11 and echo.calls == 0
 
 
+def test_a_body_past_the_cap_in_one_piece_is_refused() -> None:
+    echo = Echo()
+    a = request(limited(echo), "POST", "/x", [b" " * 1001])
+    assert (a.status, a.code, echo.calls) == (413, "body_too_large", 0)
+
+
 def test_a_body_of_exactly_the_cap_reaches_the_app_whole() -> None:
     echo = Echo()
     body = b"[" + b" " * 998 + b"]"
