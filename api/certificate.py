@@ -26,6 +26,7 @@ import qrcode.image.svg
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api.onchain import ChainView
+from api.text import visible
 from chain.abi import DecodedEvent
 from chain.compile import Artifact, compile_contracts
 from chain.deploy import CONTRACTS
@@ -224,10 +225,13 @@ def qr_svg(data: str) -> str:
 
 @functools.cache
 def _templates() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
         trim_blocks=True, lstrip_blocks=True,
     )
+    # text read from the chain is shown, never obeyed (api.text); pages wrap it in <bdi>
+    env.filters["visible"] = visible
+    return env
 
 
 def _vintage(start: int, end: int) -> str:

@@ -5,8 +5,11 @@ be used to call the API. A custodial private key (for members without their own 
 AES-256-GCM encrypted under the master key, with the account address as associated data, so a
 ciphertext copied onto another account's row fails to decrypt instead of signing for it.
 
-The master key comes from `Settings.master_key` (urlsafe base64 of 32 bytes) or is generated
-once into `<data_dir>/master.key` (mode 0600).
+The master key comes from `Settings.master_key` (urlsafe base64 of 32 bytes) or from the file
+`Settings.master_key_file` names (kept apart from the database it protects). Only for the
+embedded development chain is one generated, once, into `<data_dir>/master.key` (mode 0600): on
+an external chain a missing master key is an error, so production never keeps the key next to
+the ciphertexts by accident.
 """
 
 from __future__ import annotations
@@ -49,10 +52,27 @@ def _decode_master(text: str) -> bytes:
 
 
 def load_master_key(settings: Settings) -> bytes:
-    """The configured master key, or the one in the data directory (created on first use)."""
+    """The configured master key (TANHUI_MASTER_KEY or TANHUI_MASTER_KEY_FILE), or on the
+    embedded chain the one in the data directory (created on first use)."""
+    if settings.master_key and settings.master_key_file:
+        raise CustodyError("set TANHUI_MASTER_KEY or TANHUI_MASTER_KEY_FILE, not both")
     if settings.master_key:
         return _decode_master(settings.master_key)
-    path: Path = settings.ensure_data_dir() / "master.key"
+    if settings.master_key_file:
+        try:
+            text = Path(settings.master_key_file).read_text()
+        except OSError as exc:
+            raise CustodyError(f"master key file {settings.master_key_file}: "
+                               f"{exc.strerror or exc}") from None
+        return _decode_master(text)
+    path: Path = settings.data_dir / "master.key"
+    if not settings.embedded_chain:
+        hint = (f"; {path} exists from an earlier start: move it off the data directory and "
+                "point TANHUI_MASTER_KEY_FILE at it" if path.exists() else "")
+        raise CustodyError("an external chain needs an explicit master key: set "
+                           "TANHUI_MASTER_KEY or TANHUI_MASTER_KEY_FILE (kept apart from the "
+                           "data directory)" + hint)
+    settings.ensure_data_dir()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

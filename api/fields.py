@@ -9,7 +9,6 @@ Failures raise `PydanticCustomError` whose type is a stable API error code (`inv
 from __future__ import annotations
 
 import re
-import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -19,6 +18,7 @@ from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from api.errors import ApiError
+from api.text import TextError, clean
 from tanhui.units import AmountError, to_units
 
 MAX_ID = 2**63 - 1
@@ -42,6 +42,7 @@ FIELD_CODES = frozenset(
         "invalid_hex",
         "case_reference_required",
         "invalid_period",
+        "invalid_quantity",
     }
 )
 
@@ -93,7 +94,8 @@ def _hex(value: Any) -> str:
 
 
 def text(max_length: int, allow_empty: bool = False) -> Any:
-    """A validator for free text stored on chain: bounded, no control characters."""
+    """A validator for free text stored on chain and printed on certificates: bounded, NFC,
+    nothing a reader would misread (api.text.clean)."""
 
     def check(value: Any) -> str:
         if not isinstance(value, str):
@@ -104,8 +106,16 @@ def text(max_length: int, allow_empty: bool = False) -> Any:
             raise PydanticCustomError(
                 "invalid_text", "at most {max} characters", {"max": max_length}
             )
-        if any(unicodedata.category(c) == "Cc" for c in value):
-            raise PydanticCustomError("invalid_text", "control characters are not allowed")
+        try:
+            value = clean(value)
+        except TextError as exc:
+            raise PydanticCustomError(
+                "invalid_text", "{message}", {"message": str(exc), "reason": exc.reason}
+            ) from None
+        if len(value) > max_length:  # NFC may compose, never lengthen: checked once more
+            raise PydanticCustomError(
+                "invalid_text", "at most {max} characters", {"max": max_length}
+            )
         return value
 
     return BeforeValidator(check)

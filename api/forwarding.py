@@ -139,20 +139,23 @@ class Relayer:
             sig = sign_forward_request(
                 request, signer, self.chain.chain_id, str(self.forwarder.address)
             )
-            return self._execute(relayer, request.with_signature(sig), signer.address, to, data)
+            return self._execute(relayer, request.with_signature(sig), signer.address, to, data,
+                                 f"relay {fn.fn_name}")
 
     def relay(self, request: tuple[Any, ...]) -> Sent:
         """Relays a request the member signed itself (already checked by the caller)."""
         relayer = self._require_account()
         sender, to, data = str(request[0]), str(request[1]), bytes(request[5])
         with self._lock(to_checksum_address(sender)):
-            return self._execute(relayer, request, sender, to, data)
+            return self._execute(relayer, request, sender, to, data, f"relay 0x{data[:4].hex()}")
 
     def _execute(
-        self, relayer: LocalAccount, request: tuple[Any, ...], sender: str, to: str, data: bytes
+        self, relayer: LocalAccount, request: tuple[Any, ...], sender: str, to: str, data: bytes,
+        purpose: str,
     ) -> Sent:
         try:
-            return self.chain.send(self.forwarder.functions.execute(request), relayer)
+            return self.chain.send(self.forwarder.functions.execute(request), relayer,
+                                   purpose=purpose)
         except ChainRevert as exc:
             if exc.name != "FailedCall":
                 raise

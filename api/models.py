@@ -51,7 +51,11 @@ class ApiAccount(Base):
 
 class IdempotentRequest(Base):
     """A write made under an `Idempotency-Key`: pending while it runs, then its response, so a
-    retried request returns the first result instead of sending a second transaction."""
+    retried request returns the first result instead of sending a second transaction.
+
+    `tx_hash` is recorded once the transaction is signed and before it is broadcast, so an
+    attempt whose outcome is unknown is settled from the chain (api/idempotency.py); `attempt`
+    names the attempt holding the key, so a stale one taken over cannot send afterwards."""
 
     __tablename__ = "api_idempotency"
     __table_args__ = (UniqueConstraint("api_account_id", "key"),)
@@ -66,3 +70,5 @@ class IdempotentRequest(Base):
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    attempt: Mapped[str | None] = mapped_column(String(32), nullable=True)

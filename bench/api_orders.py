@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import subprocess
@@ -48,9 +49,11 @@ def run(n_orders: int, clients: int) -> dict[str, object]:
         sellers, buyers = fund_traders(ledger, acc, batch, 100_000 * T, 10**13)
 
         port = free_port()
+        master_key = base64.urlsafe_b64encode(os.urandom(32)).decode()
         env = {**os.environ, "TANHUI_DATA_DIR": str(data), "TANHUI_RPC_URL": node.url,
                "TANHUI_EXCHANGE_KEY": acc["exchange"].key.hex(),
                "TANHUI_DEPLOYER_KEY": acc["governance"].key.hex(),
+               "TANHUI_MASTER_KEY": master_key,
                "TANHUI_DATABASE_URL": f"sqlite:///{data / 'api.db'}"}
         entry = [os.environ["BENCH_SERVER"]] if os.environ.get("BENCH_SERVER") else [
             "-m", "tanhui.cli"]
@@ -60,7 +63,7 @@ def run(n_orders: int, clients: int) -> dict[str, object]:
         url = f"http://127.0.0.1:{port}"
         try:
             _wait(url, server)
-            _list(url, batch, data, acc["exchange"])
+            _list(url, batch, data, acc["exchange"], master_key)
             orders = []
             expiry = int(time.time()) + 3_600
             for i in range(n_orders):
@@ -103,14 +106,14 @@ def _wait(url: str, server: subprocess.Popen[bytes]) -> None:
         time.sleep(0.2)
 
 
-def _list(url: str, batch: int, data: Path, exchange: object) -> None:
+def _list(url: str, batch: int, data: Path, exchange: object, master_key: str) -> None:
     """Lists instrument 1 through the API with an API key for the exchange seat."""
     from api.custody import create_api_account
     from tanhui.config import Settings
     from tanhui.db import make_engine, session_factory
 
     settings = Settings(data_dir=data, database_url=f"sqlite:///{data / 'api.db'}",
-                        _env_file=None)  # type: ignore[call-arg]
+                        master_key=master_key, _env_file=None)  # type: ignore[call-arg]
     engine = make_engine(settings.db_url)
     with session_factory(engine)() as session:
         key = create_api_account(session, settings, "exchange", account=exchange)  # type: ignore[arg-type]

@@ -5,21 +5,26 @@ buyers holding cash), lists the batch and sets maker/taker fees. Every trade is 
 fresh signed orders (the costly case: both orders' fill slots are written for the first time);
 orders are signed before timing. The engine matches them; timing runs from the engine's trades
 to the last confirmed receipt: build fills, send batches of `--batch` trades without waiting,
-then wait for every receipt. The last line is one JSON object.
+then wait for every receipt. Every batch is appended to an outbox (fsync'd) before it is sent,
+as in the product; `--no-outbox` leaves that out to show what it costs. The last line is one
+JSON object.
 
-Run: .venv/bin/python bench/settlement.py [--trades N] [--batch B]
+Run: .venv/bin/python bench/settlement.py [--trades N] [--batch B] [--no-outbox]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from chain.outbox import Outbox
 from exchange.engine import Engine
 from exchange.instruments import InstrumentSpec
 from exchange.onchain import Fill, SettlementChain
@@ -32,8 +37,9 @@ T = 1_000_000
 PRICE = 60_000
 
 
-def run(n_trades: int, batch_size: int) -> dict[str, object]:
-    with local_registry() as (_, ledger, acc):
+def run(n_trades: int, batch_size: int, outbox: bool = True) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp, local_registry(
+            Path(tmp) / "outbox.db" if outbox else None) as (_, ledger, acc):
         chain = ledger.chain
         sc = SettlementChain(ledger)
         batch = Scenario(ledger, acc).batch(quantity=10_000_000 * T).batch_id
@@ -76,6 +82,7 @@ def run(n_trades: int, batch_size: int) -> dict[str, object]:
         gas = [r.gas_used for r in receipts]
         per_trade = [g / len(b) for g, b in zip(gas, batches, strict=True)]
         assert all(sc.is_settled(t.trade_id) for t in trades[:: max(1, len(trades) // 20)])
+        appends = outbox_appends(chain.outbox, Path(tmp)) if chain.outbox else []
         return {
             "trades": len(trades),
             "batch_size": batch_size,
@@ -87,15 +94,38 @@ def run(n_trades: int, batch_size: int) -> dict[str, object]:
             "gas_per_trade_later_batches": round(sum(per_trade[1:]) / max(1, len(per_trade) - 1)),
             "gas_per_batch_max": max(gas),
             "order_signing_s": round(sign_s, 2),
+            "outbox": outbox,
+            # one fsync'd append of a settlement batch (≈ its calldata), timed on its own
+            "outbox_append_ms_p50": round(statistics.median(appends), 2) if appends else None,
+            "outbox_append_ms_max": round(max(appends), 2) if appends else None,
+            "outbox_bytes_per_batch": round(statistics.mean(
+                len(e.raw or b"") for e in chain.outbox.entries() if e.purpose == "settle"))
+            if chain.outbox else None,
         }
+
+
+def outbox_appends(outbox: Outbox, tmp: Path) -> list[float]:
+    """Milliseconds to append each settlement batch sent again to a fresh outbox file."""
+    probe = Outbox(tmp / "probe.db")
+    out = []
+    for e in outbox.entries():
+        if e.purpose != "settle" or e.raw is None:
+            continue
+        t0 = time.perf_counter()
+        probe.append(e.chain, e.tx_hash, e.sender, e.nonce, e.purpose, e.raw)
+        out.append((time.perf_counter() - t0) * 1_000)
+    probe.close()
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trades", type=int, default=2_000)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--no-outbox", action="store_true",
+                        help="send without appending to an outbox first (to measure its cost)")
     args = parser.parse_args()
-    result = run(args.trades, args.batch)
+    result = run(args.trades, args.batch, not args.no_outbox)
     for k, v in result.items():
         print(f"{k:<28} {v}", file=sys.stderr)
     print(json.dumps(result))

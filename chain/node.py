@@ -2,23 +2,44 @@
 
 State is dumped to a file under the data directory (periodically and on shutdown) and loaded on
 start, so stopping and restarting keeps the chain.
+
+Exactly one anvil may use a state file: two would overwrite each other's dumps and a later
+start would load whichever wrote last, losing acknowledged transactions. So the node dies with
+the process that started it (Linux: PR_SET_PDEATHSIG sends it SIGINT, on which anvil dumps its
+state and exits, however the parent died, kill -9 included), its PID is recorded next to the
+state file, and a start first stops a recorded node that outlived its parent and refuses when
+an unrecorded process uses the state file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import itertools
+import json
+import logging
 import os
 import platform
 import shutil
 import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 
 from chain.paths import NODE_MODULES
+
+log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+STATE_FLAGS = ("--state", "--load-state", "--dump-state")
 
 
 class NodeError(RuntimeError):
@@ -59,8 +80,122 @@ def wait_for_rpc(url: str, timeout: float = 30.0) -> None:
     raise NodeError(f"no JSON-RPC answer from {url} within {timeout}s")
 
 
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat from the state field on (the command name may hold spaces)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    return raw[raw.rindex(")") + 2:].split()
+
+
+def process_running(pid: int) -> bool:
+    """Whether `pid` exists and is not a zombie (an exited child not yet reaped)."""
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] not in ("Z", "X")
+
+
+def process_start_time(pid: int) -> int | None:
+    """The process's start time (clock ticks after boot): with the PID, it names a process
+    that a reused PID cannot impersonate."""
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields is not None else None
+
+
+def process_cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return []
+    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+
+
+def state_file_of(pid: int, cmdline: list[str]) -> Path | None:
+    """The state file an anvil command line loads or dumps (relative to its working dir)."""
+    for flag, value in itertools.pairwise(cmdline):
+        if flag in STATE_FLAGS:
+            path = Path(value)
+            if not path.is_absolute():
+                try:
+                    path = Path(os.readlink(f"/proc/{pid}/cwd")) / path
+                except OSError:
+                    continue
+            return path.resolve()
+    for arg in cmdline:
+        for flag in STATE_FLAGS:
+            if arg.startswith(flag + "="):
+                return state_file_of(pid, [flag, arg[len(flag) + 1:]])
+    return None
+
+
+def processes_using(state_file: Path) -> list[int]:
+    """Running processes whose command line loads or dumps `state_file` (an empty list where
+    there is no /proc to look in)."""
+    target = state_file.resolve()
+    found = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        pid = int(entry.name)
+        cmdline = process_cmdline(pid)
+        if cmdline and state_file_of(pid, cmdline) == target and process_running(pid):
+            found.append(pid)
+    return sorted(found)
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn that has the kernel send the child SIGINT when its parent dies (Linux).
+
+    The kernel sends it when the *thread* that forked exits, so this applies only when the node
+    is started from the main thread (which lives as long as the process); elsewhere the node is
+    not tied and the next start stops it if it outlives its parent."""
+    if sys.platform != "linux":
+        return None
+    if threading.current_thread() is not threading.main_thread():
+        log.warning("anvil started outside the main thread: it will not die with this process")
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def preexec() -> None:
+        if prctl(PR_SET_PDEATHSIG, int(signal.SIGINT), 0, 0, 0) != 0:
+            os._exit(126)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(0)
+
+    return preexec
+
+
+def stop_process(pid: int, timeout: float) -> bool:
+    """SIGINT (anvil dumps its state), then SIGKILL after `timeout`; True if it exited on
+    SIGINT. The process need not be our child."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    while process_running(pid):
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 5
+            while process_running(pid):
+                if time.monotonic() > deadline:
+                    raise NodeError(f"process {pid} does not exit, even on SIGKILL")
+                time.sleep(0.05)
+            return False
+        time.sleep(0.05)
+    return True
+
+
 class AnvilNode:
-    """Starts anvil on a free port with a persistent state file; stop() dumps state and exits."""
+    """Starts anvil on a free port with a persistent state file; stop() dumps state and exits.
+
+    With a state file, the node's PID, port, start time and command line are recorded in
+    `record_file` (default: `anvil.pid` beside the state file) while it runs. anvil runs with
+    --quiet: it would otherwise print the development mnemonic and private keys into its log.
+    """
 
     def __init__(
         self,
@@ -72,6 +207,9 @@ class AnvilNode:
         log_file: Path | None = None,
         state_interval: int = 1,
         extra_args: tuple[str, ...] = (),
+        record_file: Path | None = None,
+        die_with_parent: bool = True,
+        orphan_timeout: float = 30.0,
     ) -> None:
         self.state_file = state_file
         self.chain_id = chain_id
@@ -81,13 +219,21 @@ class AnvilNode:
         self.log_file = log_file
         self.state_interval = state_interval
         self.extra_args = extra_args
+        self.record_file = record_file or (
+            state_file.parent / "anvil.pid" if state_file is not None else None)
+        self.die_with_parent = die_with_parent
+        self.orphan_timeout = orphan_timeout
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> AnvilNode:
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def command(self) -> list[str]:
         cmd = [
             str(anvil_binary()),
             "--host", "127.0.0.1",
@@ -96,17 +242,33 @@ class AnvilNode:
             "--accounts", str(self.accounts),
             "--gas-limit", "60000000",
             "--code-size-limit", "49152",
+            "--quiet",
         ]
         if self.block_time:
             cmd += ["--block-time", str(self.block_time)]
         if self.state_file is not None:
+            cmd += ["--state", str(self.state_file.resolve()),
+                    "--state-interval", str(self.state_interval)]
+        return cmd + list(self.extra_args)
+
+    def start(self) -> AnvilNode:
+        if self.state_file is not None:
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
-            cmd += ["--state", str(self.state_file), "--state-interval", str(self.state_interval)]
-        cmd += list(self.extra_args)
-        log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        self._proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+            self._clear_state_file()
+        cmd = self.command()
+        log_fd = (os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                  if self.log_file else subprocess.DEVNULL)
+        try:
+            self._proc = subprocess.Popen(
+                cmd, stdout=log_fd, stderr=subprocess.STDOUT,
+                # its own session: Ctrl-C reaches the Python side, which stops the node last
+                start_new_session=True,
+                preexec_fn=_die_with_parent() if self.die_with_parent else None,
+            )
+        finally:
+            if self.log_file:
+                os.close(log_fd)
+        self._write_record(cmd)
         try:
             wait_for_rpc(self.url)
         except NodeError:
@@ -114,16 +276,65 @@ class AnvilNode:
             raise
         return self
 
+    def _write_record(self, cmd: list[str]) -> None:
+        if self.record_file is None or self._proc is None:
+            return
+        record = {"pid": self._proc.pid, "port": self.port,
+                  "start_time": process_start_time(self._proc.pid),
+                  "state_file": str(self.state_file.resolve()) if self.state_file else None,
+                  "cmdline": cmd}
+        fd = os.open(self.record_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(record, f)
+
+    def _read_record(self) -> dict[str, Any] | None:
+        if self.record_file is None or not self.record_file.exists():
+            return None
+        try:
+            record: dict[str, Any] = json.loads(self.record_file.read_text())
+        except (OSError, ValueError):
+            return None
+        return record
+
+    def _clear_state_file(self) -> None:
+        """Stops the node an earlier run recorded if it still runs on our state file (it
+        outlived its parent); refuses when any other process uses the state file."""
+        assert self.state_file is not None
+        record = self._read_record()
+        for pid in processes_using(self.state_file):
+            ours = (record is not None and record.get("pid") == pid
+                    and record.get("start_time") == process_start_time(pid))
+            if not ours:
+                cmd = " ".join(process_cmdline(pid))[:200]
+                raise NodeError(
+                    f"process {pid} ({cmd}) uses the chain state file {self.state_file}; "
+                    "two nodes on one state file overwrite each other: stop it first")
+            assert record is not None
+            log.warning("an anvil from an earlier run still serves %s (pid %d, port %s): "
+                        "stopping it before starting a new one", self.state_file, pid,
+                        record.get("port"))
+            if stop_process(pid, self.orphan_timeout):
+                log.warning("stopped the earlier anvil (pid %d); its state was saved", pid)
+            else:
+                log.warning("the earlier anvil (pid %d) ignored SIGINT for %.0fs and was "
+                            "killed; its last second of state may be missing", pid,
+                            self.orphan_timeout)
+        if record is not None and self.record_file is not None:
+            self.record_file.unlink(missing_ok=True)
+
     def stop(self, timeout: float = 10.0) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        proc.send_signal(signal.SIGINT)  # anvil dumps --state on SIGINT
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)  # anvil dumps --state on SIGINT
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if self.record_file is not None and (self._read_record() or {}).get("pid") == proc.pid:
+            self.record_file.unlink(missing_ok=True)
 
     def __enter__(self) -> AnvilNode:
         return self.start()

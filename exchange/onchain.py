@@ -30,6 +30,8 @@ SETTLE_SELECTOR = function_signature_to_4byte_selector(f"settle({FILLS_ABI})")
 BALANCE_OF = function_signature_to_4byte_selector("balanceOf(address)")
 CANCELLED_TOPIC_BYTES = keccak(text="OrderCancelledByTrader(bytes32,address)")
 CANCELLED_TOPIC = "0x" + CANCELLED_TOPIC_BYTES.hex()
+SETTLED_TOPIC = "0x" + keccak(
+    text="TradeSettled(uint64,address,address,uint64,uint256,uint256,uint256,uint256)").hex()
 MIN_NONCE_TOPIC = "0x" + keccak(text="MinNonceRaised(address,uint64)").hex()
 BALANCE_OF_BATCH = function_signature_to_4byte_selector("balanceOf(address,uint256)")
 
@@ -127,9 +129,18 @@ class SettlementChain:
               "data": self.settle_calldata(fills), "gas": gas,
               "gasPrice": gas_price if gas_price is not None else self.chain.w3.eth.gas_price,
               "chainId": self.chain.chain_id, "value": 0}
-        return self.chain.send_raw(tx, exchange)
+        return self.chain.send_raw(tx, exchange, "settle")
 
     # -- reads -----------------------------------------------------------------------------------
+
+    def settlement_txs(self, trade_ids: list[int]) -> dict[int, str]:
+        """The transaction that settled each of these trades (TradeSettled, indexed by id)."""
+        params = {"fromBlock": hex(self.ledger.deployment.block), "toBlock": "latest",
+                  "address": self.settlement.address,
+                  "topics": [SETTLED_TOPIC, ["0x" + t.to_bytes(32, "big").hex()
+                                             for t in trade_ids]]}
+        return {int(lg["topics"][1], 16): lg["transactionHash"]
+                for lg in self.chain.rpc("eth_getLogs", params)}
 
     def is_settled(self, trade_id: int) -> bool:
         return bool(self.chain.call(self.settlement.functions.settled(trade_id)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,8 @@ from exchange.onchain import SettlementChain
 from exchange.service import Balances, ExchangeService, MemberLimits
 from exchange.settlement_worker import SettlementWorker
 from registry.ledger import Ledger
+
+log = logging.getLogger("tanhui.exchange")
 
 
 @dataclass
@@ -47,4 +50,9 @@ def open_exchange(ledger: Ledger, directory: Path, settler: LocalAccount,
                               eligible=sc.eligible_batches)
     if service.chain_cursor == 0:  # nothing read yet: on-chain cancels start at deployment
         service.chain_cursor = ledger.deployment.block
-    return Exchange(service, SettlementWorker(service, sc, settler, batch_size), sc)
+    worker = SettlementWorker(service, sc, settler, batch_size)
+    try:  # before any order is taken: settlements the chain lost are pending again
+        worker.reconcile(force=True)
+    except Exception:  # the node is unreachable: the worker's loop tries again
+        log.exception("reconciling settlements on start failed")
+    return Exchange(service, worker, sc)

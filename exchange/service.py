@@ -11,7 +11,12 @@ engine: books, orders, trades and settlement states come back exactly, with the 
 
 Journal entries: `instrument` (listing with trading parameters), `order` (the signed order and
 its signature), `cancel`, `cancel_all`, `status`, `settled` (trade ids confirmed on chain, with
-the transaction), `settle_failed`.
+the transaction), `settle_failed`, `requeued` (settled trades whose transaction the chain lost:
+pending again, reservations back; see `requeue_lost`).
+
+A settled trade stays "unconfirmed" (in memory, rebuilt on start) until the reconciler
+(settlement_worker.py) has seen its transaction final on chain; until then it is not archived,
+so a trade whose block the chain loses can still be re-queued.
 """
 
 from __future__ import annotations
@@ -257,6 +262,8 @@ class ExchangeService:
         self.voided: set[bytes] = set()
         self.min_nonce: dict[str, int] = {}
         self.chain_cursor = 0
+        # settled trades by transaction, until the chain says that transaction is final
+        self.unconfirmed: dict[str, set[int]] = {}
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._since_snapshot = 0
         self._snapshotting = threading.Lock()
@@ -313,9 +320,10 @@ class ExchangeService:
         """Orders that can no longer change (filled, cancelled or rejected, every trade
         settled or failed) and the trades whose both orders are such. Under the lock."""
         lots = set(self.lot_orders.values())
+        open_ids = set().union(*self.unconfirmed.values())  # settled, may still be re-queued
         orders = [r for r in self.orders.values()
                   if r.status in ("filled", "cancelled", "rejected") and r.order_id not in lots
-                  and all(self.trades[t].status != "pending"
+                  and all(self.trades[t].status != "pending" and t not in open_ids
                           for t in self.order_trades.get(r.order_id, ()))]
         ids = {r.order_id for r in orders}
         trades = [t for t in self.trades.values()
@@ -378,6 +386,8 @@ class ExchangeService:
             trade = Trade(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], Side(t[9]),
                           t[10], t[11])
             self._record_trade(TradeRecord(trade, batch_id, buy, sell, status, tx, reason))
+            if status == "settled":
+                self.unconfirmed.setdefault(tx, set()).add(trade.trade_id)
             self.market.on_trade(trade)
         self.lot_orders.update(state.get("lot_orders", {}))
         self.voided.update(bytes.fromhex(h) for h in state.get("voided", []))
@@ -471,6 +481,15 @@ class ExchangeService:
                 if t is not None and t.status == "pending":
                     t.status, t.tx_hash = "settled", entry.get("tx_hash", "")
                     self._release_trade(t)
+                    self.unconfirmed.setdefault(t.tx_hash, set()).add(t.trade.trade_id)
+            return []
+        if kind == "requeued":
+            for tid in entry["trade_ids"]:
+                t = self.trades.get(int(tid))
+                if t is not None and t.status == "settled":
+                    self._unconfirm(t)
+                    t.status, t.tx_hash = "pending", ""
+                    self._reserve_trade(t)
             return []
         if kind == "voided":
             return self._apply_voided(entry, ts)
@@ -923,6 +942,11 @@ class ExchangeService:
         else:
             self._add(self.res_cash, o.trader, -self.order_cash.pop(rec.order_id, 0))
 
+    def _reserve_trade(self, t: TradeRecord) -> None:
+        """An unsettled trade holds the seller's credits and the buyer's cash."""
+        self._add(self.res_credits, (t.trade.seller, t.batch_id), t.trade.quantity)
+        self._add(self.res_cash, t.trade.buyer, self.cash_for(t.trade.quantity, t.trade.price))
+
     def _release_trade(self, t: TradeRecord) -> None:
         self._add(self.res_credits, (t.trade.seller, t.batch_id), -t.trade.quantity)
         self._add(self.res_cash, t.trade.buyer, -self.cash_for(t.trade.quantity, t.trade.price))
@@ -944,9 +968,7 @@ class ExchangeService:
                 self._add(self.open_orders, rec.order.trader, 1)
         for t in self.trades.values():
             if t.status == "pending":
-                self._add(self.res_credits, (t.trade.seller, t.batch_id), t.trade.quantity)
-                self._add(self.res_cash, t.trade.buyer,
-                          self.cash_for(t.trade.quantity, t.trade.price))
+                self._reserve_trade(t)
 
     def cancel(self, trader: str, order_id: int) -> dict[str, Any]:
         with self.lock:
@@ -1046,6 +1068,40 @@ class ExchangeService:
             traders = {x for tid in trade_ids for x in (self.trades[tid].trade.buyer,
                                                         self.trades[tid].trade.seller)}
         self.balances.forget(*traders)
+
+    def unconfirmed_settlements(self) -> dict[str, list[int]]:
+        """Settled trades by transaction hash ("" when the worker found them settled on chain
+        without knowing the transaction), for those the chain has not made final yet."""
+        with self.lock:
+            return {tx: sorted(ids) for tx, ids in self.unconfirmed.items()}
+
+    def confirm_settlement(self, tx_hash: str) -> None:
+        """The chain made `tx_hash` final: its trades can no longer be lost (in memory only;
+        a restart checks them again)."""
+        with self.lock:
+            self.unconfirmed.pop(tx_hash, None)
+
+    def requeue_lost(self, trade_ids: list[int], reason: str) -> None:
+        """Settled trades whose settlement the chain lost (its transaction vanished, was
+        superseded or reverted when re-sent, and `Settlement.settled` is false) become pending
+        again with their reservations back; the worker settles them anew. Their signed orders
+        are still good: the fills were never written on chain."""
+        if not trade_ids:
+            return
+        with self.lock:
+            seq, events = self._commit({"type": "requeued", "trade_ids": trade_ids,
+                                        "reason": reason})
+            traders = {x for tid in trade_ids if tid in self.trades
+                       for x in (self.trades[tid].trade.buyer, self.trades[tid].trade.seller)}
+        self._durable(seq, events)
+        self.balances.forget(*traders)
+
+    def _unconfirm(self, t: TradeRecord) -> None:
+        ids = self.unconfirmed.get(t.tx_hash)
+        if ids is not None:
+            ids.discard(t.trade.trade_id)
+            if not ids:
+                del self.unconfirmed[t.tx_hash]
 
     def mark_failed(self, trade_ids: list[int], reason: str) -> None:
         with self.lock:

@@ -7,16 +7,27 @@ chain confirmed but before the journal said so), the settled ones are found with
 journaled as settled; the rest go in the next batch. A trade the contract refuses for another
 reason (an order cancelled on chain by its trader, a balance gone) is isolated by estimating it
 alone and marked failed with the contract's error; the others proceed.
+
+Reconciliation, on start and every `reconcile_interval`: the chain can lose a settlement after
+it was journaled (the embedded anvil killed before its next state dump). First the outbox is
+reconciled (chain/reconcile.py: a lost transaction is re-sent with the same bytes and lands
+once); then every settled trade whose transaction is not yet final is checked: final and
+successful → confirmed; mined but not final, or waiting to be re-sent → checked again later;
+reverted when re-sent, superseded, or gone → the trades the contract does not hold as settled
+(`Settlement.settled`) are re-queued (ExchangeService.requeue_lost) and settle in a later batch,
+or are marked failed with the contract's reason if they no longer can.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from eth_account.signers.local import LocalAccount
 
 from chain.client import ChainRevert
+from chain.reconcile import Reconciler, fate_of
 from exchange.onchain import Fill, SettlementChain
 from exchange.service import ExchangeService, TradeRecord
 
@@ -25,11 +36,14 @@ log = logging.getLogger("tanhui.settlement")
 
 class SettlementWorker:
     def __init__(self, service: ExchangeService, chain: SettlementChain, account: LocalAccount,
-                 batch_size: int = 100) -> None:
+                 batch_size: int = 100, reconcile_interval: float = 1.0) -> None:
         self.service = service
         self.sc = chain
         self.account = account
         self.batch_size = batch_size
+        self.reconcile_interval = reconcile_interval
+        self.outbox = Reconciler(chain.chain) if chain.chain.outbox is not None else None
+        self._next_reconcile = 0.0
 
     def fill_of(self, t: TradeRecord) -> Fill:
         buy = self.service.orders[t.buy_order]
@@ -51,17 +65,25 @@ class SettlementWorker:
                 self._sort_out(chunk, exc)
                 continue
             tx_hash = self.sc.send_settle(self.account, fills, gas * 12 // 10 + 50_000)
-            self.sc.chain.wait(tx_hash)
+            sent = self.sc.chain.wait(tx_hash)
             ids = [t.trade.trade_id for t in chunk]
             self.service.mark_settled(ids, tx_hash)
+            if self.sc.chain.finality.is_final(sent.block_number, sent.block_number,
+                                               time.time()):
+                self.service.confirm_settlement(tx_hash)  # a finality chain: it stays
             settled += len(ids)
             log.info("settled %d trades in %s", len(ids), tx_hash)
         return settled
 
     def _sort_out(self, chunk: list[TradeRecord], exc: ChainRevert) -> None:
         done = [t.trade.trade_id for t in chunk if self.sc.is_settled(t.trade.trade_id)]
-        if done:
-            self.service.mark_settled(done, "")
+        if done:  # journaled with the transaction that settled them, so they are checked
+            by_tx: dict[str, list[int]] = {}
+            found = self.sc.settlement_txs(done)
+            for tid in done:
+                by_tx.setdefault(found.get(tid, ""), []).append(tid)
+            for tx_hash, ids in by_tx.items():
+                self.service.mark_settled(ids, tx_hash)
         for t in chunk:
             if t.trade.trade_id in done:
                 continue
@@ -70,6 +92,42 @@ class SettlementWorker:
             except ChainRevert as alone:
                 self.service.mark_failed([t.trade.trade_id], alone.name or "reverted")
                 log.warning("trade %d cannot settle: %s", t.trade.trade_id, alone.name)
+
+    def reconcile(self, force: bool = False) -> int:
+        """The outbox, then the settlements, at most every `reconcile_interval` (unless
+        `force`); returns how many trades were re-queued."""
+        now = time.monotonic()
+        if not force and now < self._next_reconcile:
+            return 0
+        self._next_reconcile = now + self.reconcile_interval
+        if self.outbox is not None:
+            self.outbox.run_once(replay=force)
+        else:
+            self.sc.chain.check_head()  # lost blocks: cached nonces are too high
+        return self.reconcile_settlements()
+
+    def reconcile_settlements(self) -> int:
+        """Settled trades checked against the chain; the lost ones re-queued (see above)."""
+        requeued = 0
+        for tx_hash, ids in self.service.unconfirmed_settlements().items():
+            if tx_hash:
+                fate = fate_of(self.sc.chain, tx_hash)
+                if fate.state == "final" and fate.success:
+                    self.service.confirm_settlement(tx_hash)
+                    continue
+                if not fate.failed:
+                    continue  # mined but not final yet, or about to be re-sent
+                why = f"{tx_hash} {fate.detail or 'reverted'}"
+            else:
+                why = "settled on chain by an unknown transaction"
+            lost = [tid for tid in ids if not self.sc.is_settled(tid)]
+            if lost:
+                self.service.requeue_lost(lost, why)
+                requeued += len(lost)
+                log.warning("re-queued %d trades: settlement lost (%s)", len(lost), why)
+            if len(lost) < len(ids) or not tx_hash:
+                self.service.confirm_settlement(tx_hash)  # the rest is settled on chain
+        return requeued
 
     def watch_once(self) -> int:
         """Cancels in the book what traders voided on chain since the last look (those
@@ -80,6 +138,7 @@ class SettlementWorker:
     def run(self, stop: threading.Event, interval: float = 0.5) -> None:
         while not stop.is_set():
             try:
+                self.reconcile()
                 self.watch_once()
                 self.run_once()
             except Exception:  # the chain may be briefly unreachable: log and retry

@@ -7,9 +7,14 @@ nodes reached the same root and quantity on their own.
 
 Exactly once, across crashes: before sending, the node asks the chain whether it already
 submitted for the period (`reportOf` + `submissionOf`) and records the transaction hash in its
-SQLite state before waiting for the receipt. A restart finds the hash and waits for it (or
-re-checks the chain) instead of sending again, and the contract refuses a second submission
-from the same node anyway (AlreadyAttested). Rerunning a period is therefore always safe.
+SQLite state once it is signed and before it is broadcast (`chain.client.on_signed`). A restart
+finds the hash and asks what became of it (chain/reconcile.py `fate_of`): mined → done; still
+pending (in the node's pool, or in the outbox to be re-sent after the chain lost it) → it waits
+for it instead of sending a second transaction; gone (superseded, refused) or reverted → it
+attests afresh, which the simulation refuses with the contract's reason if it no longer can.
+The contract refuses a second submission from the same node anyway (AlreadyAttested), so
+rerunning a period is always safe. Each pass starts with an outbox reconciliation, so what the
+chain lost is re-sent before the node looks.
 
 Disturbances (Flow 7) work the same way from `<inbox>/<project>/disturbances/*.json`.
 """
@@ -28,8 +33,10 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import BigInteger, Engine, Integer, String, Text, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from web3.exceptions import TimeExhausted
 
-from chain.client import ChainRevert
+from chain.client import ChainRevert, on_signed
+from chain.reconcile import Reconciler, fate_of
 from oracle.canonical import canonical_json
 from oracle.keccak import keccak256
 from oracle.period import Period
@@ -177,13 +184,17 @@ class OracleNode:
     """One node: `run_once()` attests everything due in its inbox; safe to call any time."""
 
     def __init__(self, name: str, account: LocalAccount, ledger: Ledger, inbox: Path,
-                 state: NodeState, clock: Callable[[], float] = time.time) -> None:
+                 state: NodeState, clock: Callable[[], float] = time.time,
+                 wait_timeout: float = 120.0) -> None:
         self.name = name
         self.account = account
         self.ledger = ledger
         self.inbox = inbox
         self.state = state
         self.clock = clock
+        self.wait_timeout = wait_timeout  # a transaction not mined by then: "waiting"
+        chain = ledger.chain
+        self.reconciler = Reconciler(chain) if chain.outbox is not None else None
 
     # -- monitoring reports --------------------------------------------------------------
 
@@ -261,21 +272,27 @@ class OracleNode:
 
     def _send(self, subject: str, project_id: int, fn: Any, event: str, key: str) -> Outcome:
         chain = self.ledger.chain
+
+        def record(tx_hash: str) -> None:  # signed, not yet broadcast
+            self.state.put(subject, project_id, status="sent", tx_hash=tx_hash)
+
         try:
-            tx_hash = chain.send_nowait(fn, self.account)
+            with on_signed(record):
+                tx_hash = chain.send_nowait(fn, self.account, purpose=f"oracle {subject}")
         except ChainRevert as exc:
             self.state.put(subject, project_id, status="skipped", detail=f"refused: {exc.name}")
             return Outcome(subject, "failed", f"refused: {exc.name}")
-        self.state.put(subject, project_id, status="sent", tx_hash=tx_hash)
-        return self._confirm(subject, project_id, tx_hash, fn, event, key)
+        return self._confirm(subject, project_id, tx_hash, event, key)
 
-    def _confirm(self, subject: str, project_id: int, tx_hash: str, fn: Any, event: str,
+    def _confirm(self, subject: str, project_id: int, tx_hash: str, event: str,
                  key: str) -> Outcome:
         try:
-            sent = self.ledger.chain.wait(tx_hash, fn, self.account.address)
-        except ChainRevert as exc:
+            sent = self.ledger.chain.wait(tx_hash, timeout=self.wait_timeout)
+        except ChainRevert as exc:  # decoded at the transaction's own place in its block
             self.state.put(subject, project_id, status="skipped", detail=f"reverted: {exc.name}")
             return Outcome(subject, "failed", f"reverted: {exc.name}", tx_hash=tx_hash)
+        except TimeExhausted:  # still pending: the next pass waits for it again
+            return Outcome(subject, "waiting", "sent, not mined yet", tx_hash=tx_hash)
         onchain_id = int(self.ledger.events_of(sent, event)[0].args[key])
         self.state.put(subject, project_id, status="attested", onchain_id=onchain_id)
         log.info("%s attested %s as #%d (%s)", self.name, subject, onchain_id, tx_hash)
@@ -283,18 +300,30 @@ class OracleNode:
 
     def _resume(self, subject: str, project_id: int, tx_hash: str, event: str,
                 key: str) -> Outcome | None:
-        """After a restart: wait for the transaction sent before it, if the node knows it."""
-        try:
-            receipt = self.ledger.chain.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-        except Exception:  # unknown to the node (dropped): send afresh
+        """After a restart: the transaction sent before it is waited for while it can still
+        land (mined, in the node's pool, or in the outbox to be re-sent); None to send afresh
+        (it reverted, or can never land)."""
+        fate = fate_of(self.ledger.chain, tx_hash)
+        if fate.failed:
+            log.info("%s: earlier transaction %s for %s did not take effect (%s); attesting "
+                     "again", self.name, tx_hash, subject, fate.detail or "reverted")
             return None
-        if receipt["status"] != 1:
-            return None
-        return self._confirm(subject, project_id, tx_hash, None, event, key)
+        return self._confirm(subject, project_id, tx_hash, event, key)
 
     # -- the whole inbox -------------------------------------------------------------------
 
+    def reconcile(self) -> None:
+        """Re-sends what the chain lost (any sender's, in order: this node's attestations may
+        depend on others' transactions) before looking at the inbox."""
+        if self.reconciler is None:
+            return
+        try:
+            self.reconciler.run_once()
+        except Exception:  # the chain is briefly unreachable: the pass itself will say so
+            log.exception("%s: outbox reconciliation failed", self.name)
+
     def run_project(self, project_id: int) -> list[Outcome]:
+        self.reconcile()
         project_dir = self.inbox / str(project_id)
         outcomes = [self.attest_period(project_id, p) for p in periods_in(project_dir)]
         dist_dir = project_dir / "disturbances"

@@ -90,9 +90,15 @@ class ProjectSpec:
     calculator: Literal["blue_carbon", "forest_increment"]
     area_ha: Decimal
     ecosystem: str = "mangrove"
-    land_class: str = "mangrove"
+    land_class: str = ""  # "" = the ecosystem's own name (see __post_init__)
     baseline_until: date | None = None
     minimum_deduction_percent: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        # A seagrass project measured on the mangrove class would map no area and silently
+        # yield zero removals: the class defaults to the ecosystem's own name.
+        if not self.land_class:
+            object.__setattr__(self, "land_class", self.ecosystem)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ProjectSpec:
@@ -107,7 +113,7 @@ class ProjectSpec:
                 calculator=calculator,
                 area_ha=Decimal(str(data["area_ha"])),
                 ecosystem=str(data.get("ecosystem", "mangrove")),
-                land_class=str(data.get("land_class", "mangrove")),
+                land_class=str(data.get("land_class") or ""),
                 baseline_until=date.fromisoformat(baseline) if baseline else None,
                 minimum_deduction_percent=Decimal(str(data.get("minimum_deduction_percent", 0))),
             )
@@ -322,6 +328,11 @@ def calculate(spec: ProjectSpec, period: Period,
                                     minimum_deduction_percent=spec.minimum_deduction_percent)
         scenes: list[RemoteSensingEstimate] = list(results["scenes"].accepted) if (
             "scenes" in results) else []
+        if scenes and not any(spec.land_class in e.class_areas_ha for e in scenes):
+            # a misnamed class is a configuration error, not a measured loss of the ecosystem
+            classes = sorted({c for e in scenes for c in e.class_areas_ha})
+            raise ReportError(f"no scene maps land class {spec.land_class!r} (project "
+                              f"ecosystem {spec.ecosystem!r}; scenes map {', '.join(classes)})")
         area = mapped_area_ha(scenes, spec.land_class) if scenes else spec.area_ha
         area = min(area, spec.area_ha)
         samples: list[LabSample] = list(results["lab-samples"].accepted) if (

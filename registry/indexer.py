@@ -7,10 +7,26 @@ restart continues from there. Every applied log is written to `event_journal` un
 (block_number, log_index): a log that is delivered twice (a replayed range, a flaky node) finds
 its key there and is skipped, so applying the same logs again changes nothing.
 
+The index follows the chain backwards too (registry.reorg). Each applied range also stores the
+hash of its last block and of a few blocks below it that its logs came from; every poll checks
+the stored hash of the cursor's block against the chain, and every range checks the block
+below it. When the chain no longer has that block (its head went below the cursor, or another
+block stands at that height), the index is rewound to the highest stored block the chain still
+has, deleting everything derived from later blocks, and indexing resumes from there. A rewind
+is one transaction with the cursor, like a range: a crash during one leaves the index as it
+was, and the next poll finds the same fork and rewinds again. The last block's hash is read
+before the range's logs and before the check of the block below: a reorganisation while a
+range is read then leaves a stored hash the chain does not have (caught now or at the next
+poll), never rows of one fork under the hash of another. Logs of one block that carry
+different hashes, or another hash for the range's last block, make the range fail and be read
+again.
+
 Throughput comes from doing per range what can be done per range: rows are collected in memory
 and written with executemany inserts, balance changes are summed per (account, batch) and
 upserted once, and the few entities that events update (batches, reports, members, ...) are
-loaded once per range, changed in memory and written back once.
+loaded once per range, changed in memory and written back once. The hash bookkeeping is per
+range too: two eth_getBlockByNumber calls (the range's last block and the one below it) and
+one insert of a handful of hashes (the range end's, and some the logs already carried).
 
 Run standalone: `python -m registry.indexer --rpc URL --deployment FILE --db URL`.
 """
@@ -24,505 +40,37 @@ import signal
 import sys
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from web3.types import RPCEndpoint
 
-from chain.abi import DecodedEvent, EventDecoder
+from chain.abi import EventDecoder
 from chain.client import Chain
 from chain.deploy import Deployment
-from chain.roles import ROLE_BY_ID
-from registry.ledger import MethodologyStatus, ProjectStatus, Purpose, ReportStatus
-from registry.models import (
-    Attestation,
-    Balance,
-    Batch,
-    BufferCancellation,
-    EventJournal,
-    IndexCursor,
-    Member,
-    Methodology,
-    Project,
-    Report,
-    Retirement,
-    Transfer,
-    table,
+from registry.events import HANDLERS, IndexerError, RangeWriter
+from registry.models import EventJournal, IndexCursor, table
+from registry.reorg import (
+    fork_point,
+    ladder,
+    record_hashes,
+    rewind,
+    stored_hash,
+    stored_hashes,
 )
 
+__all__ = ["Indexer", "IndexerError", "main"]
+
 log = logging.getLogger(__name__)
-
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
-BIGINT_MAX = 2**63 - 1
-
-
-class IndexerError(RuntimeError):
-    """The database cannot be brought in line with this chain and deployment."""
-
-
-def _text(value: str) -> str:
-    """On-chain strings may contain NUL, which PostgreSQL text cannot store."""
-    return value.replace("\x00", "\ufffd")
-
-
-def _bigint(value: int) -> int | None:
-    """A quantity that fits BIGINT, or None (the journal keeps the exact value)."""
-    return value if 0 <= value <= BIGINT_MAX else None
-
-
-def _units(value: int, what: str) -> int:
-    """A quantity that must fit BIGINT for the index to stay exact; refuses otherwise."""
-    if not 0 <= value <= BIGINT_MAX:
-        raise IndexerError(f"{what} {value} exceeds the index's 64-bit quantity range")
-    return value
-
-
-def _role_name(role: str) -> str:
-    return ROLE_BY_ID.get(bytes.fromhex(role[2:]), role)
-
 
 def _as_int(value: Any) -> int:
     if isinstance(value, str):
         return int(value, 16) if value.startswith("0x") else int(value)
     return int(value)
-
-
-class _Entities:
-    """Rows of one table touched within a range: loaded once, changed in memory, written once."""
-
-    def __init__(self, table: Table, key: str) -> None:
-        self.table = table
-        self.key = key
-        self.rows: dict[Any, dict[str, Any]] = {}
-        self.new: set[Any] = set()
-        self.dirty: set[Any] = set()
-
-    def get(self, conn: Connection, ident: Any) -> dict[str, Any] | None:
-        row = self.rows.get(ident)
-        if row is None and ident not in self.new:
-            found = conn.execute(
-                select(self.table).where(self.table.c[self.key] == ident)
-            ).mappings().one_or_none()
-            if found is None:
-                return None
-            row = self.rows[ident] = dict(found)
-        return row
-
-    def require(self, conn: Connection, ident: Any, event: DecodedEvent) -> dict[str, Any]:
-        row = self.get(conn, ident)
-        if row is None:
-            raise IndexerError(
-                f"{event.name} at block {event.block_number} log {event.log_index} refers to "
-                f"{self.table.name} {ident}, which the index does not have (index started late "
-                "or belongs to another deployment)"
-            )
-        self.dirty.add(ident)
-        return row
-
-    def create(self, ident: Any, row: dict[str, Any]) -> dict[str, Any]:
-        self.rows[ident] = row
-        self.new.add(ident)
-        return row
-
-    def flush(self, conn: Connection) -> None:
-        if self.new:
-            conn.execute(insert(self.table), [self.rows[i] for i in sorted(self.new)])
-        changed = sorted(self.dirty - self.new)
-        if changed:
-            # SET takes every non-key column from the parameters (executemany).
-            cols = [c.name for c in self.table.columns if c.name != self.key]
-            stmt = update(self.table).where(self.table.c[self.key] == bindparam("_key"))
-            conn.execute(
-                stmt, [{"_key": i, **{c: self.rows[i][c] for c in cols}} for i in changed]
-            )
-
-
-class _RangeWriter:
-    """Everything one block range changes, applied in event order, written in one go."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.journal: list[dict[str, Any]] = []
-        self.transfers: list[dict[str, Any]] = []
-        self.retirements: list[dict[str, Any]] = []
-        self.cancellations: list[dict[str, Any]] = []
-        self.attestations: list[dict[str, Any]] = []
-        self.deltas: dict[tuple[str, int], int] = defaultdict(int)
-        self.members = _Entities(table(Member), "address")
-        self.methodologies = _Entities(table(Methodology), "id")
-        self.projects = _Entities(table(Project), "id")
-        self.reports = _Entities(table(Report), "id")
-        self.batches = _Entities(table(Batch), "id")
-
-    def flush(self) -> None:
-        """Writes parents before children so foreign keys hold at every statement."""
-        conn = self.conn
-        for entities in (self.members, self.methodologies, self.projects, self.reports):
-            entities.flush(conn)
-        if self.attestations:
-            conn.execute(insert(table(Attestation)), self.attestations)
-        self.batches.flush(conn)
-        if self.transfers:
-            conn.execute(insert(table(Transfer)), self.transfers)
-        _upsert_balances(conn, self.deltas)
-        if self.retirements:
-            conn.execute(insert(table(Retirement)), self.retirements)
-        if self.cancellations:
-            conn.execute(insert(table(BufferCancellation)), self.cancellations)
-        if self.journal:
-            conn.execute(insert(table(EventJournal)), self.journal)
-
-    # -- consortium -----------------------------------------------------------------------
-
-    def _member(self, address: str, block: int) -> dict[str, Any]:
-        row = self.members.get(self.conn, address)
-        if row is None:
-            row = self.members.create(
-                address,
-                {
-                    "address": address,
-                    "name": None,
-                    "profile_hash": None,
-                    "active": False,
-                    "frozen": False,
-                    "roles": [],
-                    "admitted_block": None,
-                    "updated_block": block,
-                },
-            )
-        self.members.dirty.add(address)
-        row["updated_block"] = block
-        return row
-
-    def member_admitted(self, ev: DecodedEvent, ts: int) -> None:
-        a = ev.args
-        row = self._member(a["account"], ev.block_number)
-        row.update(
-            name=_text(a["name"]),
-            profile_hash=a["profileHash"],
-            active=True,
-            admitted_block=ev.block_number,
-        )
-
-    def member_removed(self, ev: DecodedEvent, ts: int) -> None:
-        self._member(ev.args["account"], ev.block_number)["active"] = False
-
-    def account_freeze_changed(self, ev: DecodedEvent, ts: int) -> None:
-        self._member(ev.args["account"], ev.block_number)["frozen"] = bool(ev.args["frozen"])
-
-    def role_granted(self, ev: DecodedEvent, ts: int) -> None:
-        row = self._member(ev.args["account"], ev.block_number)
-        row["roles"] = sorted({*row["roles"], _role_name(ev.args["role"])})
-
-    def role_revoked(self, ev: DecodedEvent, ts: int) -> None:
-        row = self._member(ev.args["account"], ev.block_number)
-        row["roles"] = sorted(set(row["roles"]) - {_role_name(ev.args["role"])})
-
-    # -- methodologies and projects -------------------------------------------------------
-
-    def methodology_registered(self, ev: DecodedEvent, ts: int) -> None:
-        a = ev.args
-        mid = int(a["methodologyId"])
-        self.methodologies.create(
-            mid,
-            {
-                "id": mid,
-                "code": _text(a["code"]),
-                "name": _text(a["name"]),
-                "document_hash": a["documentHash"],
-                "parameters_hash": a["parametersHash"],
-                "buffer_bps": int(a["bufferBps"]),
-                "registrant": a["registrant"],
-                "status": MethodologyStatus.REGISTERED.name.lower(),
-                "status_reason_hash": None,
-                "tx_hash": ev.tx_hash,
-                "block_number": ev.block_number,
-            },
-        )
-
-    def methodology_status_changed(self, ev: DecodedEvent, ts: int) -> None:
-        row = self.methodologies.require(self.conn, int(ev.args["methodologyId"]), ev)
-        row["status"] = MethodologyStatus(int(ev.args["status"])).name.lower()
-        row["status_reason_hash"] = ev.args["reasonHash"]
-
-    def project_registered(self, ev: DecodedEvent, ts: int) -> None:
-        a = ev.args
-        pid = int(a["projectId"])
-        loc = a["location"]
-        self.projects.create(
-            pid,
-            {
-                "id": pid,
-                "developer": a["developer"],
-                "methodology_id": int(a["methodologyId"]),
-                "name": _text(a["name"]),
-                "division_code": int(loc["divisionCode"]),
-                "latitude_e6": int(loc["latitudeE6"]),
-                "longitude_e6": int(loc["longitudeE6"]),
-                "area_m2": int(loc["areaM2"]),
-                "boundary_hash": loc["boundaryHash"],
-                "crediting_start": int(a["creditingStart"]),
-                "crediting_end": int(a["creditingEnd"]),
-                "document_hash": a["documentHash"],
-                "status": ProjectStatus.REGISTERED.name.lower(),
-                "validator": None,
-                "status_evidence_hash": None,
-                "tx_hash": ev.tx_hash,
-                "block_number": ev.block_number,
-            },
-        )
-
-    def project_status_changed(self, ev: DecodedEvent, ts: int) -> None:
-        row = self.projects.require(self.conn, int(ev.args["projectId"]), ev)
-        status = ProjectStatus(int(ev.args["status"]))
-        row["status"] = status.name.lower()
-        row["status_evidence_hash"] = ev.args["evidenceHash"]
-        if status is ProjectStatus.VALIDATED:
-            row["validator"] = ev.args["by"]
-
-    # -- monitoring reports ---------------------------------------------------------------
-
-    def report_opened(self, ev: DecodedEvent, ts: int) -> None:
-        a = ev.args
-        rid = int(a["reportId"])
-        self.reports.create(
-            rid,
-            {
-                "id": rid,
-                "project_id": int(a["projectId"]),
-                "period_start": int(a["periodStart"]),
-                "period_end": int(a["periodEnd"]),
-                "status": ReportStatus.PENDING.name.lower(),
-                "submissions": 0,
-                "merkle_root": None,
-                "report_hash": None,
-                "attested_quantity": None,
-                "votes": None,
-                "verified_quantity": None,
-                "verifier": None,
-                "verification_hash": None,
-                "rejection_hash": None,
-                "tx_hash": ev.tx_hash,
-                "block_number": ev.block_number,
-            },
-        )
-
-    def attestation_submitted(self, ev: DecodedEvent, ts: int) -> None:
-        a = ev.args
-        rid = int(a["reportId"])
-        self.reports.require(self.conn, rid, ev)["submissions"] += 1
-        self.attestations.append(
-            {
-                "report_id": rid,
-                "node": a["node"],
-                "digest": a["digest"],
-                "merkle_root": a["merkleRoot"],
-                "quantity": _bigint(int(a["quantity"])),
-                "report_hash": a["reportHash"],
-                "tx_hash": ev.tx_hash,
-                "block_number": ev.block_number,
-                "log_index": ev.log_index,
-            }
-        )
-
-    def report_attested(self, ev: DecodedEvent, ts: int) -> None:
-        a = ev.args
-        row = self.reports.require(self.conn, int(a["reportId"]), ev)
-        row.update(
-            status=ReportStatus.ATTESTED.name.lower(),
-            merkle_root=a["merkleRoot"],
-            report_hash=a["reportHash"],
-            attested_quantity=_bigint(int(a["quantity"])),
-            votes=int(a["votes"]),
-        )
-
-    def report_verified(self, ev: DecodedEvent, ts: int) -> None:
-        a = ev.args
-        row = self.reports.require(self.conn, int(a["reportId"]), ev)
-        row.update(
-            status=ReportStatus.VERIFIED.name.lower(),
-            verifier=a["verifier"],
-            verified_quantity=_bigint(int(a["verifiedQuantity"])),
-            verification_hash=a["verificationHash"],
-        )
-
-    def report_rejected(self, ev: DecodedEvent, ts: int) -> None:
-        a = ev.args
-        row = self.reports.require(self.conn, int(a["reportId"]), ev)
-        row.update(
-            status=ReportStatus.REJECTED.name.lower(),
-            verifier=a["verifier"],
-            rejection_hash=a["reasonHash"],
-        )
-
-    # -- credits --------------------------------------------------------------------------
-
-    def batch_issued(self, ev: DecodedEvent, ts: int) -> None:
-        a = ev.args
-        bid = int(a["batchId"])
-        self.batches.create(
-            bid,
-            {
-                "id": bid,
-                "project_id": int(a["projectId"]),
-                "report_id": int(a["reportId"]),
-                "developer": a["developer"],
-                "issued": _units(int(a["issued"]), "issued quantity"),
-                "buffer": _units(int(a["buffer"]), "buffer quantity"),
-                "retired": 0,
-                "cancelled": 0,
-                "frozen": False,
-                "period_start": int(a["periodStart"]),
-                "period_end": int(a["periodEnd"]),
-                "tx_hash": ev.tx_hash,
-                "block_number": ev.block_number,
-                "block_timestamp": ts,
-            },
-        )
-
-    def batch_freeze_changed(self, ev: DecodedEvent, ts: int) -> None:
-        self.batches.require(self.conn, int(ev.args["batchId"]), ev)["frozen"] = bool(
-            ev.args["frozen"]
-        )
-
-    def retired(self, ev: DecodedEvent, ts: int) -> None:
-        a = ev.args
-        bid = int(a["batchId"])
-        amount = int(a["amount"])
-        start = int(a["serialStart"])
-        self.batches.require(self.conn, bid, ev)["retired"] += amount
-        self.retirements.append(
-            {
-                "id": int(a["retirementId"]),
-                "batch_id": bid,
-                "holder": a["holder"],
-                "amount": amount,
-                "serial_start": start,
-                "serial_end": start + amount - 1,
-                "purpose": Purpose(int(a["purpose"])).name.lower(),
-                "beneficiary": _text(a["beneficiary"]),
-                "case_reference": _text(a["caseReference"]),
-                "tx_hash": ev.tx_hash,
-                "block_number": ev.block_number,
-                "block_timestamp": ts,
-            }
-        )
-
-    def buffer_cancelled(self, ev: DecodedEvent, ts: int) -> None:
-        a = ev.args
-        bid = int(a["batchId"])
-        amount = int(a["amount"])
-        self.batches.require(self.conn, bid, ev)["cancelled"] += amount
-        self.cancellations.append(
-            {
-                "id": int(a["cancellationId"]),
-                "batch_id": bid,
-                "amount": amount,
-                "serial_start": int(a["serialStart"]),
-                "serial_end": int(a["serialEnd"]),
-                "reason_hash": a["reasonHash"],
-                "by": a["by"],
-                "tx_hash": ev.tx_hash,
-                "block_number": ev.block_number,
-                "block_timestamp": ts,
-            }
-        )
-
-    def _move(self, ev: DecodedEvent, ts: int, seq: int, bid: int, value: int) -> None:
-        src, dst = ev.args["from"], ev.args["to"]
-        if src != ZERO_ADDRESS:
-            self.deltas[(src, bid)] -= value
-        if dst != ZERO_ADDRESS:
-            self.deltas[(dst, bid)] += value
-        kind = "mint" if src == ZERO_ADDRESS else "burn" if dst == ZERO_ADDRESS else "transfer"
-        self.transfers.append(
-            {
-                "block_number": ev.block_number,
-                "log_index": ev.log_index,
-                "seq": seq,
-                "batch_id": bid,
-                "from_address": src,
-                "to_address": dst,
-                "amount": value,
-                "kind": kind,
-                "operator": ev.args["operator"],
-                "tx_hash": ev.tx_hash,
-                "block_timestamp": ts,
-            }
-        )
-
-    def transfer_single(self, ev: DecodedEvent, ts: int) -> None:
-        self._move(ev, ts, 0, int(ev.args["id"]), int(ev.args["value"]))
-
-    def transfer_batch(self, ev: DecodedEvent, ts: int) -> None:
-        for seq, (bid, value) in enumerate(
-            zip(ev.args["ids"], ev.args["values"], strict=True)
-        ):
-            self._move(ev, ts, seq, int(bid), int(value))
-
-
-Handler = Callable[[_RangeWriter, DecodedEvent, int], None]
-
-# (contract, event) -> state change. Events not listed (RoleAdminChanged, ThresholdChanged,
-# ApprovalForAll, URI, the forwarder's) change no indexed state and live in the journal only.
-HANDLERS: dict[tuple[str, str], Handler] = {
-    ("Consortium", "MemberAdmitted"): _RangeWriter.member_admitted,
-    ("Consortium", "MemberRemoved"): _RangeWriter.member_removed,
-    ("Consortium", "AccountFreezeChanged"): _RangeWriter.account_freeze_changed,
-    ("Consortium", "RoleGranted"): _RangeWriter.role_granted,
-    ("Consortium", "RoleRevoked"): _RangeWriter.role_revoked,
-    ("MethodologyRegistry", "MethodologyRegistered"): _RangeWriter.methodology_registered,
-    ("MethodologyRegistry", "MethodologyStatusChanged"): _RangeWriter.methodology_status_changed,
-    ("ProjectRegistry", "ProjectRegistered"): _RangeWriter.project_registered,
-    ("ProjectRegistry", "ProjectStatusChanged"): _RangeWriter.project_status_changed,
-    ("MonitoringReports", "ReportOpened"): _RangeWriter.report_opened,
-    ("MonitoringReports", "AttestationSubmitted"): _RangeWriter.attestation_submitted,
-    ("MonitoringReports", "ReportAttested"): _RangeWriter.report_attested,
-    ("MonitoringReports", "ReportVerified"): _RangeWriter.report_verified,
-    ("MonitoringReports", "ReportRejected"): _RangeWriter.report_rejected,
-    ("CarbonCredits", "BatchIssued"): _RangeWriter.batch_issued,
-    ("CarbonCredits", "BatchFreezeChanged"): _RangeWriter.batch_freeze_changed,
-    ("CarbonCredits", "Retired"): _RangeWriter.retired,
-    ("CarbonCredits", "BufferCancelled"): _RangeWriter.buffer_cancelled,
-    ("CarbonCredits", "TransferSingle"): _RangeWriter.transfer_single,
-    ("CarbonCredits", "TransferBatch"): _RangeWriter.transfer_batch,
-}
-
-
-def _upsert_balances(conn: Connection, deltas: Mapping[tuple[str, int], int]) -> None:
-    """Adds each (account, batch) delta to its balance row, creating rows as needed."""
-    rows = [
-        {"address": a, "batch_id": b, "amount": d}
-        for (a, b), d in sorted(deltas.items())
-        if d != 0
-    ]
-    if not rows:
-        return
-    t = table(Balance)
-    dialect = conn.dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        stmt = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(t)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[t.c.address, t.c.batch_id],
-            set_={"amount": t.c.amount + stmt.excluded.amount},
-        )
-        conn.execute(stmt, rows)
-        return
-    # Portable fallback: read what exists, then update or insert.
-    for row in rows:
-        key = and_(t.c.address == row["address"], t.c.batch_id == row["batch_id"])
-        current = conn.execute(select(t.c.amount).where(key)).scalar_one_or_none()
-        if current is None:
-            conn.execute(insert(t).values(**row))
-        else:
-            conn.execute(update(t).where(key).values(amount=current + row["amount"]))
 
 
 class Indexer:
@@ -565,33 +113,62 @@ class Indexer:
     # -- public ---------------------------------------------------------------------------
 
     def sync(self, to_block: int | None = None) -> int:
-        """Indexes from the cursor up to `to_block` (default and at most: head - confirmations).
+        """Indexes from the cursor up to `to_block` (default and at most: head - confirmations),
+        first rewinding the index if the chain no longer has the block it was indexed to.
 
         Returns the number of events applied (events already in the journal do not count).
         """
-        head = int(self.chain.w3.eth.block_number) - self.confirmations
+        chain_head = int(self.chain.w3.eth.block_number)
+        head = chain_head - self.confirmations
         target = head if to_block is None else min(to_block, head)
         start = self._next_block()
-        if start > target:
-            self._touch_head(head)
-            return 0
         applied = 0
-        while start <= target:
+        rewound = False
+        while True:
             if self._stop is not None and self._stop.is_set():
                 break
+            if start > target:
+                if not self._agrees(start - 1, chain_head):
+                    if rewound:  # the chain is still moving: look again at the next poll
+                        break
+                    start, rewound = self._rewind(start, chain_head, head), True
+                    continue
+                self._touch_head(head)
+                break
             end = min(start + self.batch_blocks - 1, target)
-            applied += self.apply(start, end, self._fetch(start, end), head=head)
+            # The range's last hash is read before the check of the block below the range and
+            # before its logs: a reorganisation in between then shows as a stored hash the
+            # chain does not have, now or at the next poll, never as a consistent-looking mix.
+            end_hash = self._block_hash(end)
+            if end_hash is None:  # the chain went backwards since eth_blockNumber
+                break
+            if not self._agrees(start - 1, chain_head):
+                if rewound:
+                    break
+                start, rewound = self._rewind(start, chain_head, head), True
+                continue
+            applied += self.apply(start, end, self._fetch(start, end), head=head,
+                                  block_hash=end_hash)
             start = end + 1
         return applied
 
     def replay(self, from_block: int, to_block: int) -> int:
         """Reads blocks from_block..to_block again and applies what the journal lacks; fills
-        gaps, never moves the cursor back. Returns the number of events applied."""
+        gaps, never moves the cursor back (but rewinds it first if the chain no longer has the
+        indexed block, so old blocks are never read from another fork into the index). Returns
+        the number of events applied."""
+        chain_head = int(self.chain.w3.eth.block_number)
+        next_block = self._next_block()
+        if not self._agrees(next_block - 1, chain_head):
+            self._rewind(next_block, chain_head, chain_head - self.confirmations)
         applied = 0
         start = from_block
         while start <= to_block:
             end = min(start + self.batch_blocks - 1, to_block)
-            applied += self.apply(start, end, self._fetch(start, end))
+            end_hash = self._block_hash(end)
+            if end_hash is None:
+                raise RuntimeError(f"block {end} is not on the chain (head {chain_head})")
+            applied += self.apply(start, end, self._fetch(start, end), block_hash=end_hash)
             start = end + 1
         return applied
 
@@ -601,11 +178,13 @@ class Indexer:
         to_block: int,
         logs: Iterable[Mapping[str, Any]],
         head: int | None = None,
+        block_hash: str | None = None,
     ) -> int:
         """Applies raw logs of blocks from_block..to_block and moves the cursor past to_block,
-        all in one transaction. Logs already journaled, removed (reorged-out) logs, logs
-        outside the range, logs of other contracts and duplicates are skipped. Returns the
-        number of events applied."""
+        all in one transaction, with the hashes of to_block (`block_hash`, read from the chain
+        if not given) and of every block the logs come from. Logs already journaled, removed
+        (reorged-out) logs, logs outside the range, logs of other contracts and duplicates are
+        skipped. Returns the number of events applied."""
         raw = sorted(
             (
                 lg
@@ -614,6 +193,11 @@ class Indexer:
             ),
             key=lambda lg: (_as_int(lg["blockNumber"]), _as_int(lg["logIndex"])),
         )
+        if block_hash is None:
+            block_hash = self._block_hash(to_block)
+            if block_hash is None:
+                raise RuntimeError(f"block {to_block} is not on the chain")
+        hashes = ladder(to_block, block_hash, _hashes_of_logs(raw))
         with self.engine.begin() as conn:
             cursor = self._lock_cursor(conn)
             j = table(EventJournal)
@@ -625,7 +209,7 @@ class Indexer:
                     )
                 )
             }
-            writer = _RangeWriter(conn)
+            writer = RangeWriter(conn)
             for lg in raw:
                 key = (_as_int(lg["blockNumber"]), _as_int(lg["logIndex"]))
                 if key in seen:
@@ -655,12 +239,14 @@ class Indexer:
                     handler(writer, ev, ts)
             writer.flush()
             applied = len(writer.journal)
+            next_block = max(int(cursor["next_block"]), to_block + 1)
+            record_hashes(conn, from_block, to_block, hashes, next_block)
             c = table(IndexCursor)
             conn.execute(
                 update(c)
                 .where(c.c.chain_id == cursor["chain_id"])
                 .values(
-                    next_block=max(int(cursor["next_block"]), to_block + 1),
+                    next_block=next_block,
                     head_block=max(int(cursor["head_block"]), head if head is not None else 0),
                     events=int(cursor["events"]) + applied,
                 )
@@ -691,6 +277,86 @@ class Indexer:
             self._stop = None
 
     # -- internals ------------------------------------------------------------------------
+
+    def _block_hash(self, number: int) -> str | None:
+        """The chain's hash of block `number`, or None if the chain has no such block (read as
+        plain JSON: no web3 block formatter, which also rejects QBFT's long extraData)."""
+        block = self.chain.rpc("eth_getBlockByNumber", hex(number), False)
+        return None if block is None else str(block["hash"]).lower()
+
+    def _agrees(self, indexed_to: int, chain_head: int) -> bool:
+        """Whether the chain still has the block the index was built up to (by its stored
+        hash). An index migrated from before hashes were kept has none for its cursor block:
+        it adopts the chain's hash if the last transaction it journaled is still on the chain
+        in the same block (else it is off the chain, and is rebuilt), and checks every block
+        from then on."""
+        if indexed_to < self.deployment.block:
+            return True  # nothing indexed yet
+        if indexed_to > chain_head:
+            return False
+        with self.engine.connect() as conn:
+            expected = stored_hash(conn, indexed_to)
+        actual = self._block_hash(indexed_to)
+        if actual is None:
+            return False
+        if expected is None:
+            if not self._last_journaled_transaction_is_on_chain(indexed_to):
+                return False
+            with self.engine.begin() as conn:
+                cursor = self._lock_cursor(conn)
+                if int(cursor["next_block"]) == indexed_to + 1:
+                    record_hashes(conn, indexed_to, indexed_to, {indexed_to: actual},
+                                  indexed_to + 1)
+            return True
+        return expected == actual
+
+    def _last_journaled_transaction_is_on_chain(self, indexed_to: int) -> bool:
+        j = table(EventJournal)
+        with self.engine.connect() as conn:
+            last = conn.execute(
+                select(j.c.block_number, j.c.tx_hash)
+                .where(j.c.block_number <= indexed_to)
+                .order_by(j.c.block_number.desc(), j.c.log_index.desc())
+                .limit(1)
+            ).one_or_none()
+        if last is None:
+            return True
+        receipt = self.chain.rpc("eth_getTransactionReceipt", last.tx_hash)
+        return receipt is not None and _as_int(receipt["blockNumber"]) == int(last.block_number)
+
+    def _rewind(self, next_block: int, chain_head: int, head: int) -> int:
+        """Rewinds the index to the highest stored block the chain still has (before the
+        deployment if none) in one transaction with the cursor, unless another indexer moved
+        the cursor meanwhile. Returns the block to index next."""
+        with self.engine.connect() as conn:
+            stored = stored_hashes(conn, min(next_block - 1, chain_head))
+        keep_to = fork_point(stored, self._block_hash)
+        if keep_to is None:
+            keep_to = self.deployment.block - 1
+        if keep_to >= next_block - 1:  # the chain came back to the indexed block meanwhile
+            return next_block
+        with self.engine.begin() as conn:
+            cursor = self._lock_cursor(conn)
+            if int(cursor["next_block"]) != next_block:
+                return int(cursor["next_block"])
+            removed = rewind(conn, keep_to, self.contract_of)
+            c = table(IndexCursor)
+            conn.execute(
+                update(c)
+                .where(c.c.chain_id == cursor["chain_id"])
+                .values(
+                    next_block=keep_to + 1,
+                    head_block=head,
+                    events=int(cursor["events"]) - removed,
+                    rewinds=int(cursor["rewinds"]) + 1,
+                    rewound_to_block=keep_to,
+                )
+            )
+        log.warning(
+            "the chain no longer has indexed block %s (head %s): index rewound to block %s, "
+            "%s events removed", next_block - 1, chain_head, keep_to, removed,
+        )
+        return keep_to + 1
 
     def _fetch(self, start: int, end: int) -> list[dict[str, Any]]:
         """eth_getLogs for all deployed contracts, read as plain JSON: web3's result formatters
@@ -768,6 +434,24 @@ def _plain_log(lg: Mapping[str, Any]) -> dict[str, Any]:
     out["blockNumber"] = int(lg["blockNumber"], 16)
     out["logIndex"] = int(lg["logIndex"], 16)
     return out
+
+
+def _hashes_of_logs(raw: Sequence[Mapping[str, Any]]) -> dict[int, str]:
+    """The block hash each block's logs carry. Logs of one block that carry different hashes
+    were read across a reorganisation: the range fails, to be read again."""
+    hashes: dict[int, str] = {}
+    for lg in raw:
+        carried = lg.get("blockHash")
+        if carried is None:
+            continue
+        number = _as_int(lg["blockNumber"])
+        block_hash = carried.lower() if isinstance(carried, str) else _hex(carried)
+        if hashes.setdefault(number, block_hash) != block_hash:
+            raise RuntimeError(
+                f"block {number} changed while its logs were read (the chain is "
+                "reorganising); retrying"
+            )
+    return hashes
 
 
 def _hex(value: Any) -> str:

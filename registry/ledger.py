@@ -369,6 +369,10 @@ class Ledger:
             int(purpose),
             case_reference,
         )
+        return self.retirement_of(sent, batch_id, amount)
+
+    def retirement_of(self, sent: Sent, batch_id: int, amount: int) -> RetirementResult:
+        """The retirement a mined `retire` made (id and serial range, from its event)."""
         ev = self.events_of(sent, "Retired")[0].args
         start = int(ev["serialStart"])
         return RetirementResult(

@@ -48,6 +48,23 @@ class IndexCursor(Base):
     # Chain head (less confirmations) seen by the last sync, for lag reporting without an RPC.
     head_block: Mapped[int] = mapped_column(BigInteger)
     events: Mapped[int] = mapped_column(BigInteger, default=0)
+    # How often the index was rewound because the chain went backwards or changed, and the last
+    # block the latest rewind kept (NULL: never rewound).
+    rewinds: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    rewound_to_block: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class IndexedBlock(Base):
+    """The hash of a block the index was built from: the last block of every applied range and
+    a few blocks with logs below it (1, 2, 4, 8, ... blocks down), for the most recent blocks
+    below the cursor (registry.reorg.HASH_HISTORY_BLOCKS). A stored hash that the chain no
+    longer has at that height is how a reorganisation, or a chain that went backwards, is
+    noticed; the highest stored hash the chain still has is where the index is rewound to."""
+
+    __tablename__ = "index_blocks"
+
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    block_hash: Mapped[str] = mapped_column(HASH)
 
 
 class EventJournal(Base):
@@ -270,6 +287,7 @@ INDEX_TABLES: tuple[Table, ...] = tuple(
     table(m)
     for m in (
         IndexCursor,
+        IndexedBlock,
         EventJournal,
         Member,
         Methodology,

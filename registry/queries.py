@@ -7,7 +7,7 @@ back as a `Page` with the total count, newest first where the natural order is t
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from sqlalchemy import (
     ColumnElement,
@@ -27,6 +27,7 @@ from registry.models import (
     Batch,
     BufferCancellation,
     IndexCursor,
+    IndexedBlock,
     Member,
     Methodology,
     Project,
@@ -420,7 +421,9 @@ def _serial_problems(session: Session) -> list[str]:
 
 def index_status(session: Session, head: int | None = None) -> Row:
     """Where the index stands. `head` is the chain head if the caller can ask the node; else
-    the head seen by the last sync is used. `index_lag` is in blocks."""
+    the head seen by the last sync is used. `index_lag` is in blocks (0 when the index is
+    ahead of the head). `indexed_block_hash` is the hash the index stored for the block it is
+    built up to (compare it with the chain's: `chain_agreement`)."""
     cursor = session.execute(select(IndexCursor.__table__).limit(1)).mappings().one_or_none()
     if cursor is None:
         return {
@@ -428,18 +431,56 @@ def index_status(session: Session, head: int | None = None) -> Row:
             "registry_address": None,
             "next_block": None,
             "indexed_to_block": None,
+            "indexed_block_hash": None,
             "head_block": head,
             "index_lag": None,
             "events": 0,
+            "rewinds": 0,
+            "rewound_to_block": None,
         }
     indexed_to = int(cursor["next_block"]) - 1
     known_head = int(cursor["head_block"]) if head is None else head
+    block_hash = session.execute(
+        select(IndexedBlock.block_hash).where(IndexedBlock.block_number == indexed_to)
+    ).scalar_one_or_none()
     return {
         "chain_id": int(cursor["chain_id"]),
         "registry_address": cursor["registry_address"],
         "next_block": int(cursor["next_block"]),
         "indexed_to_block": indexed_to,
+        "indexed_block_hash": block_hash,
         "head_block": known_head,
         "index_lag": max(0, known_head - indexed_to),
         "events": int(cursor["events"]),
+        "rewinds": int(cursor["rewinds"]),
+        "rewound_to_block": cursor["rewound_to_block"],
     }
+
+
+IndexAgreement = Literal["not_indexed", "ok", "behind", "ahead_of_chain", "fork_detected"]
+
+
+def chain_agreement(
+    status: Row, head: int, chain_hash: str | None, deployment_block: int
+) -> IndexAgreement:
+    """How the index (`index_status`) stands against the chain, given the chain's head and its
+    hash of the indexed-to block (None if it has no such block):
+
+    - `not_indexed`: nothing indexed yet;
+    - `ahead_of_chain`: the index holds blocks the chain does not (it went backwards);
+    - `fork_detected`: the chain has another block at that height (it reorganised);
+    - `behind`: the chain has blocks the index does not hold yet (with confirmations, always
+      by at least that many);
+    - `ok`: the index is built up to the chain head, from the chain's blocks.
+
+    An index migrated from before block hashes were stored has none for its block until its
+    next sync, and is judged by block numbers alone until then."""
+    indexed_to = status["indexed_to_block"]
+    if indexed_to is None or indexed_to < deployment_block:
+        return "not_indexed"
+    if indexed_to > head:
+        return "ahead_of_chain"
+    stored = status["indexed_block_hash"]
+    if stored is not None and stored != chain_hash:
+        return "fork_detected"
+    return "behind" if indexed_to < head else "ok"

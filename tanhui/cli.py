@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import signal
 import threading
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import typer
@@ -15,6 +17,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tanhui.config import Settings
+
+if TYPE_CHECKING:
+    from tanhui.services import Runtime
 
 app = typer.Typer(help="Tanhui 碳汇 — carbon asset registry and exchange", no_args_is_help=True)
 console = Console()
@@ -29,6 +34,34 @@ def _register_subcommands() -> None:
 
 
 _register_subcommands()
+
+
+@app.callback()
+def _private_files() -> None:
+    """Tanhui 碳汇 — carbon asset registry and exchange."""
+    # Everything this process and its children (anvil, SQLite) create is owner-only: the data
+    # directory holds sealed custodial keys, API key hashes and the exchange journal.
+    os.umask(0o077)
+
+
+def _fail(message: object) -> typer.Exit:
+    console.print(f"[red]{message}[/red]", soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _start_runtime(settings: Settings, fresh: bool = False) -> Runtime:
+    """Runtime.start with the data directory's owner and the chain node's refusals shown as
+    one line and exit status 2 instead of a traceback."""
+    from chain.node import NodeError
+    from tanhui.ownership import DataDirInUse
+    from tanhui.services import Runtime
+
+    logging.basicConfig(level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return Runtime.start(settings, fresh=fresh)
+    except (DataDirInUse, NodeError) as exc:
+        raise _fail(exc) from None
 
 
 def _settings(data_dir: str | None) -> Settings:
@@ -69,14 +102,25 @@ def up(
     """Start the chain (embedded anvil unless TANHUI_RPC_URL is set), deploy if needed, and serve
     the API, the indexer and the exchange until interrupted. State persists in the data
     directory."""
-    from tanhui.services import Runtime, provision_dev_api_keys
+    from api.custody import CustodyError, load_master_key
+    from exchange.journal import JournalInUse
+    from tanhui.ownership import DataDirInUse
+    from tanhui.services import provision_dev_api_keys
 
     settings = _settings(data_dir)
-    rt = Runtime.start(settings)
+    if not settings.embedded_chain:  # refuse before anything starts, not at the first request
+        try:
+            load_master_key(settings)
+        except CustodyError as exc:
+            raise _fail(exc) from None
+    rt = _start_runtime(settings)
     try:
         rt.start_indexer()
-        if exchange and not rt.start_exchange():
-            console.print("[yellow]Exchange off: set TANHUI_EXCHANGE_KEY to run it[/yellow]")
+        try:
+            if exchange and not rt.start_exchange():
+                console.print("[yellow]Exchange off: set TANHUI_EXCHANGE_KEY to run it[/yellow]")
+        except (DataDirInUse, JournalInUse) as exc:
+            raise _fail(f"{exc} (or start with --no-exchange)") from None
         api_url = rt.serve_in_background(port if port is not None else settings.api_port)
         keys = provision_dev_api_keys(rt) if settings.embedded_chain else {}
         _print_urls(rt, api_url)
@@ -107,7 +151,7 @@ def demo(
     ] = None,
 ) -> None:
     """Run the end-to-end scenario (Maowei Sea mangroves, Qinzhou, Guangxi) through the HTTP API."""
-    from tanhui.services import Runtime, provision_dev_api_keys
+    from tanhui.services import provision_dev_api_keys
 
     settings = _settings(data_dir)
     if api:
@@ -116,7 +160,7 @@ def demo(
             raise typer.BadParameter("no development API keys in the data directory")
         _run_demo(api, json.loads(keys_file.read_text()))
         return
-    rt = Runtime.start(settings)
+    rt = _start_runtime(settings)
     try:
         rt.start_indexer()
         rt.start_exchange()
@@ -193,6 +237,12 @@ def status(data_dir: DataDir = None) -> None:
     settings = _settings(data_dir)
     t = Table(title="Tanhui status", show_header=False)
     t.add_row("Data directory", str(settings.data_dir))
+    from tanhui.ownership import ROLES, DataDirLock
+
+    for role, who in ROLES.items():
+        pid = DataDirLock(settings.data_dir, role).running()
+        if pid is not None:
+            t.add_row("Running", f"{who} (pid {pid})")
     t.add_row(
         "Chain",
         settings.rpc_url
@@ -230,9 +280,7 @@ def deploy(
     ] = False,
 ) -> None:
     """Deploy the contracts (or check the existing deployment record against the chain)."""
-    from tanhui.services import Runtime
-
-    rt = Runtime.start(_settings(data_dir), fresh=fresh)
+    rt = _start_runtime(_settings(data_dir), fresh=fresh)
     try:
         console.print_json(json.dumps(rt.deployment.to_json()))
     finally:

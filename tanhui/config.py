@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chain.paths import ROOT
+from tanhui.ownership import make_private_dir
 
 # anvil's well-known development mnemonic; only ever used for the embedded local chain.
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
@@ -48,11 +49,18 @@ class Settings(BaseSettings):
     )
     master_key: str | None = Field(
         default=None,
-        description="Key (urlsafe base64, 32 bytes) that encrypts custodial keys; generated into "
-        "the data directory when unset.",
+        description="Key (urlsafe base64, 32 bytes) that encrypts custodial keys. With neither "
+        "this nor master_key_file, one is generated into the data directory, on the embedded "
+        "development chain only.",
+    )
+    master_key_file: Path | None = Field(
+        default=None,
+        description="A file holding the master key (urlsafe base64), kept apart from the data "
+        "directory: a secrets manager's mount or a separate volume, mode 0400.",
     )
     attestation_threshold: int = Field(default=2, ge=1, description="k of n oracle attestations.")
-    confirmations: int = Field(default=0, ge=0, description="Blocks the indexer stays behind head.")
+    confirmations: int = Field(
+        default=0, ge=0, description="Blocks on top before a block counts (indexer, outbox).")
     oracle_key: str | None = Field(
         default=None,
         description="Hex private key of this oracle node (ORACLE role); on the embedded chain "
@@ -87,5 +95,5 @@ class Settings(BaseSettings):
         return self.data_dir / "oracle" / "inbox"
 
     def ensure_data_dir(self) -> Path:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        return self.data_dir
+        """The data directory, created if missing, readable by the service user only."""
+        return make_private_dir(self.data_dir)

@@ -3,18 +3,26 @@
 It connects to a running Tanhui (`tanhui up`, or TANHUI_RPC_URL with a deployment record) and
 serves the whole API plus the exchange routes on its own port. Its journal lives in
 `<data dir>/exchange/`; killing the process loses nothing it acknowledged, and a restart
-replays the journal.
+replays the journal. It holds the data directory's `exchange` lock (tanhui.ownership) while it
+runs: next to `tanhui up --no-exchange`, never next to a `tanhui up` that runs the exchange
+itself or another `tanhui exchange run`.
 """
 
 from __future__ import annotations
 
 import signal
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from tanhui.config import Settings
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from tanhui.services import Connection
 
 app = typer.Typer(help="The exchange: order entry, matching, settlement.", no_args_is_help=True)
 console = Console()
@@ -27,33 +35,46 @@ def run(
     settle_interval: Annotated[float, typer.Option(help="Seconds between settlements.")] = 0.5,
 ) -> None:
     """Serve the exchange until interrupted (SIGTERM or Ctrl-C)."""
-    from pathlib import Path
-
-    import uvicorn
-
-    from api.app import create_app
-    from api.limits import server_limits
+    from api.custody import CustodyError, load_master_key
     from exchange.journal import JournalInUse
-    from exchange.runtime import open_exchange
-    from tanhui.db import make_engine, migrate
+    from tanhui.ownership import DataDirInUse, DataDirLock
     from tanhui.services import connect, exchange_account
 
     settings = Settings()
     if data_dir:
         settings = settings.model_copy(update={"data_dir": Path(data_dir)})
     try:
-        conn = connect(settings)
         settler = exchange_account(settings)
-    except RuntimeError as exc:
-        console.print(f"[red]{exc}[/red]")
+        load_master_key(settings)  # an external chain needs one configured
+        conn = connect(settings)
+        lock = DataDirLock(settings.data_dir, "exchange").acquire()
+    except (RuntimeError, CustodyError, DataDirInUse) as exc:
+        # DataDirInUse: `tanhui up` runs the exchange already (or another exchange does)
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
         raise typer.Exit(2) from None
+    try:
+        _serve(settings, conn, settler, port, settle_interval)
+    except JournalInUse as exc:
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        raise typer.Exit(2) from None
+    finally:
+        lock.release()
+
+
+def _serve(settings: Settings, conn: Connection, settler: LocalAccount, port: int,
+           settle_interval: float) -> None:
+    import uvicorn
+
+    from api.app import create_app
+    from api.limits import server_limits
+    from exchange.runtime import open_exchange
+    from tanhui.db import make_engine, migrate
+    from tanhui.ownership import secure_tree
+
+    secure_tree(settings.data_dir)
     migrate(settings.db_url)
     engine = make_engine(settings.db_url)
-    try:
-        ex = open_exchange(conn.ledger, settings.data_dir / "exchange", settler)
-    except JournalInUse as exc:  # `tanhui up` runs the exchange already (or another one)
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+    ex = open_exchange(conn.ledger, settings.data_dir / "exchange", settler)
     ex.start_worker(settle_interval)
     config = uvicorn.Config(create_app(settings, conn.ledger, engine, ex.service),
                             host=settings.api_host, port=port, log_level="warning",

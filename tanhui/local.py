@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
@@ -12,18 +13,22 @@ from chain.client import Chain
 from chain.compile import compile_contracts
 from chain.deploy import deploy_all, error_abis
 from chain.node import AnvilNode
+from chain.outbox import Outbox
 from registry.ledger import Ledger
 from tanhui.roster import bootstrap_roster, dev_account, dev_accounts
 from tanhui.scenario import doc
 
 
 @contextmanager
-def local_registry() -> Iterator[tuple[AnvilNode, Ledger, dict[str, LocalAccount]]]:
-    """(node, ledger, development accounts by seat) on a fresh anvil, stopped afterwards."""
+def local_registry(outbox: Path | None = None,
+                   ) -> Iterator[tuple[AnvilNode, Ledger, dict[str, LocalAccount]]]:
+    """(node, ledger, development accounts by seat) on a fresh anvil, stopped afterwards;
+    with `outbox`, every transaction is appended there before it is sent, as in the product."""
     artifacts = compile_contracts()
     acc = dev_accounts()
     with AnvilNode(state_file=None) as node:
-        chain = Chain(node.url, error_abis(artifacts))
+        chain = Chain(node.url, error_abis(artifacts),
+                      outbox=Outbox(outbox) if outbox is not None else None)
         deployment = deploy_all(chain, acc["governance"], threshold=2,
                                 base_uri="tanhui://batch/{id}", artifacts=artifacts)
         ledger = Ledger(chain, deployment)

@@ -59,10 +59,10 @@ def ingest(
         period = Period(start, end)
         if spec is not None:
             ProjectSpec.from_json(json.loads(spec.read_text()))
-            shutil.copy(spec, project_dir / "project.json")
+            shutil.copyfile(spec, project_dir / "project.json")
         if devices is not None:
             DeviceRegistry.load(devices)
-            shutil.copy(devices, project_dir / "devices.json")
+            shutil.copyfile(devices, project_dir / "devices.json")
         ProjectSpec.load(project_dir)
     except (ReportError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
@@ -83,7 +83,7 @@ def ingest(
             raise _fail(f"{path}: {exc}") from None
         target = period_dir(project_dir, period) / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, target)
+        shutil.copyfile(path, target)  # not copy(): the data dir's mode, not the source's
         reasons = ", ".join(f"{k} {v}" for k, v in result.reason_counts().items())
         table.add_row(path.name, kind, str(result.total), str(len(result.accepted)),
                       str(len(result.rejected)), reasons)

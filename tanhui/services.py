@@ -8,11 +8,9 @@ PostgreSQL by configuration.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from eth_account import Account
@@ -26,6 +24,8 @@ from chain.node import AnvilNode, free_port
 from registry.ledger import Ledger
 from tanhui.config import Settings
 from tanhui.db import make_engine, migrate
+from tanhui.durable import durable_chain, replay_outbox
+from tanhui.ownership import DataDirLock, secure_tree, write_private
 from tanhui.roster import SEATS, bootstrap_roster, dev_accounts
 
 
@@ -41,6 +41,8 @@ class Runtime:
     _stop: threading.Event = field(default_factory=threading.Event)
     _server: Any = None
     exchange: Any = None  # exchange.runtime.Exchange, once start_exchange() ran
+    owner: DataDirLock | None = None  # the data directory's `stack` lock, held until stop()
+    _exchange_lock: DataDirLock | None = None
 
     @property
     def rpc_url(self) -> str:
@@ -48,25 +50,23 @@ class Runtime:
 
     @classmethod
     def start(cls, settings: Settings, fresh: bool = False) -> Runtime:
-        """Starts (or connects to) the chain, deploys if needed, migrates the database."""
+        """Takes the data directory's `stack` lock (DataDirInUse if another process holds
+        it), starts (or connects to) the chain, deploys if needed, migrates the database."""
         data = settings.ensure_data_dir()
+        owner = DataDirLock(data, "stack").acquire()
         node: AnvilNode | None = None
-        if settings.embedded_chain:
-            node = AnvilNode(
-                state_file=data / "anvil-state.json",
-                chain_id=settings.chain_id,
-                port=settings.anvil_port,
-                block_time=settings.anvil_block_time,
-                log_file=data / "anvil.log",
-            ).start()
-            url = node.url
-            # Other processes (oracle nodes, the CLI) find the embedded chain here.
-            (data / "rpc-url").write_text(url)
-        else:
-            assert settings.rpc_url is not None
-            url = settings.rpc_url
         try:
-            chain = Chain(url, error_abis(compile_contracts()))
+            secure_tree(data)
+            if settings.embedded_chain:
+                node = embedded_node(settings).start()
+                url = node.url
+                replay_outbox(node, settings)  # what the chain lost since its last dump, re-sent
+                # Other processes (oracle nodes, the CLI) find the embedded chain here.
+                write_private(data / "rpc-url", url)
+            else:
+                assert settings.rpc_url is not None
+                url = settings.rpc_url
+            chain = durable_chain(url, error_abis(compile_contracts()), settings)
             deployment = ensure_deployed(
                 chain,
                 governance_account(settings),
@@ -83,8 +83,9 @@ class Runtime:
         except BaseException:
             if node is not None:
                 node.stop()
+            owner.release()
             raise
-        return cls(settings, chain, deployment, ledger, engine, node)
+        return cls(settings, chain, deployment, ledger, engine, node, owner=owner)
 
     def start_indexer(self) -> None:
         """Follows the chain into SQL in a background thread until stop()."""
@@ -145,7 +146,14 @@ class Runtime:
             settler = exchange_account(self.settings)
         except RuntimeError:
             return False
-        self.exchange = open_exchange(self.ledger, self.settings.data_dir / "exchange", settler)
+        lock = DataDirLock(self.settings.data_dir, "exchange").acquire()
+        try:
+            self.exchange = open_exchange(self.ledger, self.settings.data_dir / "exchange",
+                                          settler)
+        except BaseException:
+            lock.release()
+            raise
+        self._exchange_lock = lock
         self.exchange.start_worker(settle_interval)
         return True
 
@@ -157,9 +165,27 @@ class Runtime:
             t.join(timeout=10)
         if self.exchange is not None:
             self.exchange.stop()
+        if self._exchange_lock is not None:
+            self._exchange_lock.release()
         self.engine.dispose()
         if self.node is not None:
             self.node.stop()
+        if self.owner is not None:
+            self.owner.release()
+
+
+def embedded_node(settings: Settings, die_with_parent: bool = True) -> AnvilNode:
+    """The embedded chain of a data directory: its state file, log and PID record there."""
+    data = settings.data_dir
+    return AnvilNode(
+        state_file=data / "anvil-state.json",
+        chain_id=settings.chain_id,
+        port=settings.anvil_port,
+        block_time=settings.anvil_block_time,
+        log_file=data / "anvil.log",
+        record_file=data / "anvil.pid",
+        die_with_parent=die_with_parent,
+    )
 
 
 @dataclass
@@ -184,7 +210,7 @@ def connect(settings: Settings) -> Connection:
             raise RuntimeError(f"no chain: set TANHUI_RPC_URL or run `tanhui up` ({marker})")
         url = marker.read_text().strip()
     artifacts = compile_contracts()
-    chain = Chain(url, error_abis(artifacts))
+    chain = durable_chain(url, error_abis(artifacts), settings)
     try:
         chain_id = chain.chain_id
     except Exception as exc:
@@ -254,11 +280,5 @@ def provision_dev_api_keys(runtime: Runtime) -> dict[str, str]:
                 session, runtime.settings, s.name, account=accounts[s.key]
             )
         session.commit()
-    _write_private(path, json.dumps(keys, indent=2))
+    write_private(path, json.dumps(keys, indent=2))
     return keys
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)

@@ -1,10 +1,12 @@
 """Helpers for the indexer and read-route tests: a scripted registry history made through the
-real contracts, fresh migrated databases, and a canonical dump of every index table so two
-indexes can be compared row for row."""
+real contracts, fresh migrated databases, a canonical dump of every index table so two
+indexes can be compared row for row, and `assert_index_matches_chain` (an index equals what a
+fresh index of the chain reads)."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,10 +17,13 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine, make_url, select
 
+from chain.client import Chain
+from chain.deploy import Deployment
+from registry import queries
 from registry.indexer import Indexer
 from registry.ledger import Ledger, Purpose
-from registry.models import INDEX_TABLES
-from tanhui.db import make_engine, migrate
+from registry.models import INDEX_TABLES, IndexCursor, IndexedBlock
+from tanhui.db import make_engine, migrate, session_factory
 from tanhui.scenario import Scenario, doc
 
 TONNE = 1_000_000
@@ -93,6 +98,18 @@ def many_transfers(ledger: Ledger, acc: dict[str, LocalAccount], batch_id: int, 
     ledger.chain.wait(last)
 
 
+def snapshot(chain: Chain) -> str:
+    """An anvil snapshot of the chain state, to go back to with `revert_to`."""
+    return str(chain.rpc("evm_snapshot"))
+
+
+def revert_to(chain: Chain, snap: str) -> None:
+    """Takes the chain back to `snap`: the blocks mined since are gone, and the next blocks
+    reuse their numbers (what a reorganisation, or a node restored from a backup, does)."""
+    assert chain.rpc("evm_revert", snap) is True
+    chain.reset_nonces()
+
+
 def sqlite_url(tmp_path: Path, name: str = "index") -> str:
     return f"sqlite:///{tmp_path / (name + '.db')}"
 
@@ -110,10 +127,14 @@ def index_into(url: str, ledger: Ledger, batch_blocks: int = 2000) -> Engine:
 
 
 def canonical_dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every index table as sorted rows (JSON values rendered canonically)."""
+    """Every index table as sorted rows (JSON values rendered canonically), except the stored
+    block hashes: which blocks have one depends on how the blocks were split into ranges (they
+    are checked against the chain instead, see `assert_index_matches_chain`)."""
     out: dict[str, list[tuple[Any, ...]]] = {}
     with engine.connect() as conn:
         for table in INDEX_TABLES:
+            if table.name == "index_blocks":
+                continue
             rows = conn.execute(select(table)).all()
             out[table.name] = sorted(
                 tuple(_canonical(v) for v in row) for row in rows
@@ -127,6 +148,55 @@ def _canonical(value: Any) -> Any:
 
         return json.dumps(value, sort_keys=True, ensure_ascii=False)
     return value
+
+
+def indexed_to(engine: Engine) -> int | None:
+    """The last block the index was built up to (None before its first sync)."""
+    with engine.connect() as conn:
+        next_block = conn.execute(select(IndexCursor.next_block)).scalar_one_or_none()
+    return None if next_block is None else int(next_block) - 1
+
+
+def derived_dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """`canonical_dump` less what depends on the index's own history rather than the chain's:
+    the cursor keeps only where it stands and how many events it holds (not the head it last
+    saw nor its rewinds), and balances that came back to zero are left out (the queries never
+    show them; whether such a row exists depends on how blocks were split into ranges)."""
+    dump = canonical_dump(engine)
+    cursor = [c.name for c in IndexCursor.__table__.columns]
+    keep = [cursor.index(n) for n in ("chain_id", "registry_address", "next_block", "events")]
+    dump["index_cursor"] = [tuple(row[i] for i in keep) for row in dump["index_cursor"]]
+    dump["balances"] = [row for row in dump["balances"] if row[-1] != 0]
+    return dump
+
+
+def assert_index_matches_chain(engine: Engine, chain: Chain, deployment: Deployment) -> None:
+    """The index at `engine` holds exactly what a fresh index of the chain up to the same block
+    holds (every derived table, compared row for row), every block hash it stored is the
+    chain's, and its SQL invariants hold."""
+    to_block = indexed_to(engine)
+    assert to_block is not None, "the index was never synced"
+    head = int(chain.w3.eth.block_number)
+    assert to_block <= head, f"the index is at block {to_block}, ahead of the chain head {head}"
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = migrated(sqlite_url(Path(tmp), "fresh"))
+        try:
+            Indexer(chain, deployment, fresh).sync(to_block=to_block)
+            expected = derived_dump(fresh)
+        finally:
+            fresh.dispose()
+    actual = derived_dump(engine)
+    for name in expected:
+        assert actual[name] == expected[name], f"{name} differs from a fresh index of the chain"
+    with engine.connect() as conn:
+        stored = conn.execute(select(IndexedBlock.block_number, IndexedBlock.block_hash)).all()
+    for number, block_hash in stored:
+        block = chain.rpc("eth_getBlockByNumber", hex(int(number)), False)
+        assert block is not None and block["hash"] == block_hash, (
+            f"the index stored hash {block_hash} for block {number}, which the chain does not have"
+        )
+    with session_factory(engine)() as session:
+        assert queries.sql_invariants(session) == []
 
 
 @contextmanager

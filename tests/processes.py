@@ -57,6 +57,40 @@ def stop(proc: subprocess.Popen[str]) -> None:
             proc.wait()
 
 
+def start_up(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """`tanhui up ARGS` as a process, returned once its API answers."""
+    proc = start(["up", *args], env)
+    try:
+        wait_healthy(f"http://127.0.0.1:{env['TANHUI_API_PORT']}", proc)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
+
+
+def output_of(proc: subprocess.Popen[str]) -> str:
+    """Everything a stopped process printed (stdout and stderr)."""
+    assert proc.poll() is not None
+    return proc.stdout.read() if proc.stdout else ""
+
+
+def chain_nodes_on(state_file: Path) -> list[int]:
+    """PIDs of the live (not zombie) anvil processes whose command line names `state_file`,
+    read from /proc."""
+    names = {str(state_file).encode(), str(state_file.resolve()).encode()}
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+            status = (cmdline.parent / "status").read_text()
+        except OSError:
+            continue
+        if (args and args[0].endswith(b"anvil") and names & set(args)
+                and "\nState:\tZ" not in status):
+            found.append(int(cmdline.parent.name))
+    return found
+
+
 @contextmanager
 def tanhui_up(data: Path, exchange: bool = True) -> Iterator[dict[str, str]]:
     """`tanhui up` on a fresh data directory; yields the environment pointing at it. Without

@@ -128,6 +128,16 @@ def test_the_certificate_escapes_what_members_wrote(api: Api) -> None:
     assert "default-src 'none'" in html.headers["content-security-policy"]
 
 
+def test_the_certificate_shows_text_sent_past_the_api_instead_of_obeying_it(api: Api) -> None:
+    ids = run_flow(api)
+    # a member may retire straight on chain, where no API checks the text
+    tricky = "Qinzhou \u202eetarucorP\u200b"
+    result = api.ledger.retire(api.acc["trader1"], ids["batch"], 1, tricky)
+    html = api.get(f"/v1/retirements/{result.retirement_id}/certificate")
+    assert "\u202e" not in html and "\u200b" not in html
+    assert "<bdi>Qinzhou ⟦U+202E⟧etarucorP⟦U+200B⟧</bdi>" in html
+
+
 def test_a_retirement_verifies_against_the_chain(api: Api) -> None:
     ids = run_flow(api)
     rid = ids["retirement"]

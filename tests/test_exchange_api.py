@@ -650,3 +650,12 @@ def test_a_lot_offered_on_a_busy_instrument_is_refused_and_journals_nothing(
     assert api.error("POST", "/v1/exchange/lots", "exchange", lot, 409) == "instrument_busy"
     assert ex.service.journal.last_seq == before
     assert api.get("/v1/exchange/orders?trader=" + acc["trader1"].address)["items"] == []
+
+
+@pytest.mark.parametrize("quantity", [0, -1])
+def test_a_zero_or_negative_quantity_is_invalid_quantity(
+        api: Api, ex: Exchange, acc: dict[str, LocalAccount], quantity: int) -> None:
+    body = signed(acc, ex, "trader1", "sell", PRICE, T, 1)
+    body["order"]["quantity"] = quantity  # type: ignore[index]
+    assert api.error("POST", "/v1/exchange/orders", None, body, 422) == "invalid_quantity"
+    assert api.get(f"/v1/exchange/depth/{INSTRUMENT}")["asks"] == []

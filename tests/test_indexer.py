@@ -29,13 +29,16 @@ from tanhui.db import Base, session_factory
 from tanhui.scenario import Scenario
 from tests.indexing import (
     TONNE,
+    assert_index_matches_chain,
     canonical_dump,
     index_into,
     many_transfers,
     migrated,
     postgres_database,
     postgres_server_url,
+    revert_to,
     scripted_history,
+    snapshot,
     sqlite_url,
 )
 
@@ -337,17 +340,23 @@ def test_migration_creates_exactly_the_model_tables(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         base, server = postgres_server_url(tmp_path_factory.mktemp("pg"))
     except Exception as exc:  # no DATABASE_URL and no embedded server on this machine
         pytest.skip(f"no PostgreSQL available: {exc}")
     try:
-        with postgres_database(base) as url:
-            yield url
+        yield base
     finally:
         if server is not None:
             server.cleanup()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """An empty database of its own for each test."""
+    with postgres_database(postgres_server) as url:
+        yield url
 
 
 @pytest.mark.postgres
@@ -366,6 +375,40 @@ def test_postgres_index_equals_sqlite_index(
             assert s.execute(text("select count(*) from event_journal")).scalar_one() == len(
                 expected["event_journal"]
             )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_index_rewinds_a_reorganisation_like_sqlite(
+    ledger: Ledger, acc: dict[str, LocalAccount], postgres_url: str
+) -> None:
+    s = Scenario(ledger, acc)
+    dev, t1, t2 = acc["developer"], acc["trader1"], acc["trader2"]
+    batch = s.batch(quantity=1_000 * TONNE)
+    ledger.transfer(dev, t1.address, batch.batch_id, 100 * TONNE)
+    engine = migrated(postgres_url)
+    try:
+        assert engine.dialect.name == "postgresql"
+        indexer = Indexer(ledger.chain, ledger.deployment, engine, batch_blocks=3)
+        indexer.sync()
+        fork = snapshot(ledger.chain)
+        ledger.retire(t1, batch.batch_id, 10 * TONNE, "lost beneficiary")
+        ledger.freeze_account(acc["regulator"], t2.address)
+        s.batch(quantity=5 * TONNE, project_id=batch.project_id)
+        indexer.sync()
+        lost_head = head(ledger)
+        revert_to(ledger.chain, fork)
+        ledger.transfer(dev, t2.address, batch.batch_id, 20 * TONNE)
+        while head(ledger) <= lost_head:
+            ledger.transfer(t1, t2.address, batch.batch_id, 1)
+
+        indexer.sync()
+
+        with session_factory(engine)() as session:
+            assert queries.index_status(session)["rewinds"] == 1
+            assert queries.list_retirements(session)["total"] == 0
+        assert_index_matches_chain(engine, ledger.chain, ledger.deployment)
     finally:
         engine.dispose()
 

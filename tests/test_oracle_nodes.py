@@ -15,7 +15,14 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from chain.client import ChainRevert
-from oracle.node import DisturbanceDoc, NodeState, OracleNode, report_subject, schedule
+from oracle.node import (
+    DisturbanceDoc,
+    NodeState,
+    OracleNode,
+    Outcome,
+    report_subject,
+    schedule,
+)
 from oracle.report import build_report
 from registry.ledger import Ledger, ReportStatus
 from tanhui.scenario import Scenario, doc
@@ -170,6 +177,36 @@ def test_a_node_restarted_between_send_and_receipt_resumes_without_resending(
     state.put(report_subject(project, YEAR), project, status="sent", tx_hash=tx_hash)
     [outcome] = OracleNode("oracle1", acc["oracle1"], ledger, inbox, state).run_once()
     assert outcome.status in ("attested", "already")
+    assert ledger.report(outcome.onchain_id)["submissions"] == 1
+
+
+def test_a_node_restarted_while_its_attestation_is_pending_waits_for_it(
+    ledger: Ledger, acc: dict[str, LocalAccount], inbox: Path, tmp_path: Path, project: int
+) -> None:
+    report = build_report(inbox / str(project), YEAR, now=2_000_000_000)
+    fn = ledger.c("MonitoringReports").functions.attest(
+        project, YEAR.start, YEAR.end, report.root, report.quantity_units, report.report_hash
+    )
+    oracle = acc["oracle1"].address
+    sent_before = ledger.chain.w3.eth.get_transaction_count(oracle)
+    ledger.chain.rpc("evm_setAutomine", False)
+    outcomes: list[list[Outcome]] = []
+    try:
+        tx_hash = ledger.chain.send_nowait(fn, acc["oracle1"])  # pending when the node died
+        state = NodeState(tmp_path / "state" / "oracle1.db")
+        state.put(report_subject(project, YEAR), project, status="sent", tx_hash=tx_hash)
+        restarted = OracleNode("oracle1", acc["oracle1"], ledger, inbox, state)
+        t = threading.Thread(target=lambda: outcomes.append(restarted.run_once()))
+        t.start()
+        t.join(timeout=1.5)  # the restarted node is waiting, not sending
+        assert ledger.chain.rpc("txpool_content")["pending"].get(oracle.lower(), {}).keys() == {
+            str(sent_before)}
+    finally:
+        ledger.chain.rpc("evm_setAutomine", True)  # the pending attestation is mined
+    t.join(timeout=60)
+    [[outcome]] = outcomes
+    assert (outcome.status, outcome.tx_hash) == ("attested", tx_hash)  # the CLI exits 0
+    assert ledger.chain.w3.eth.get_transaction_count(oracle) == sent_before + 1
     assert ledger.report(outcome.onchain_id)["submissions"] == 1
 
 

@@ -182,10 +182,10 @@ def test_unknown_ids_answer_404_with_the_kind(indexed: Indexed, url: str, code: 
     assert get(indexed, url, 404)["error"]["code"] == code
 
 
-def test_malformed_address_answers_400(indexed: Indexed) -> None:
-    body = get(indexed, "/v1/accounts/0x1234/balances", 400)
+def test_malformed_address_answers_422_invalid_address(indexed: Indexed) -> None:
+    body = get(indexed, "/v1/accounts/0x1234/balances", 422)
     assert body["error"]["code"] == "invalid_address"
-    assert get(indexed, "/v1/transfers?address=nobody", 400)["error"]["code"] == "invalid_address"
+    assert get(indexed, "/v1/transfers?address=nobody", 422)["error"]["code"] == "invalid_address"
 
 
 @pytest.mark.parametrize(

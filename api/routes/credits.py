@@ -1,7 +1,9 @@
 """Moving credits (Flows 5 and 6): transfers between members and retirements.
 
 Both accept an `Idempotency-Key` header: a retry with the same key and body returns the first
-result (header `Idempotent-Replayed: true`) instead of moving credits again.
+result (header `Idempotent-Replayed: true`) instead of moving credits again. A retry of an
+attempt that never answered but whose transaction landed (`slot.landed`) finishes that attempt
+from its receipt: no pre-checks (the credits have moved already) and no second transaction.
 """
 
 from __future__ import annotations
@@ -90,14 +92,16 @@ def transfer(
 ) -> JSONResponse | dict[str, object]:
     """Transfers the caller's credits of a batch to another member. Any unfrozen member."""
     require_role(view, caller, "MEMBER")
-    with idempotent(session, caller, "transfers", idempotency_key, body) as slot:
+    with idempotent(session, caller, "transfers", idempotency_key, body, writer.chain) as slot:
         if slot.replay is not None:
             return slot.replay
-        prechecks.movable_batch(view, body.batch_id)
-        prechecks.holder_not_frozen(view, caller.address)
-        prechecks.recipient(view, body.to)
-        prechecks.balance(view, caller.address, body.batch_id, body.amount)
-        sent = writer.transfer(caller.key(), body.to, body.batch_id, body.amount)
+        sent = slot.landed
+        if sent is None:
+            prechecks.movable_batch(view, body.batch_id)
+            prechecks.holder_not_frozen(view, caller.address)
+            prechecks.recipient(view, body.to)
+            prechecks.balance(view, caller.address, body.batch_id, body.amount)
+            sent = writer.transfer(caller.key(), body.to, body.batch_id, body.amount)
         result: dict[str, object] = {
             "from": caller.address, "to": body.to, "batch_id": body.batch_id,
             "amount_units": body.amount, "amount": format_units(body.amount), **tx(sent),
@@ -114,14 +118,17 @@ def retire(
     """Retires the caller's credits for a beneficiary; returns the serial range and the
     certificate and verification URLs. Any unfrozen member holding the credits."""
     require_role(view, caller, "MEMBER")
-    with idempotent(session, caller, "retirements", idempotency_key, body) as slot:
+    with idempotent(session, caller, "retirements", idempotency_key, body, writer.chain) as slot:
         if slot.replay is not None:
             return slot.replay
-        prechecks.movable_batch(view, body.batch_id)
-        prechecks.holder_not_frozen(view, caller.address)
-        prechecks.balance(view, caller.address, body.batch_id, body.amount)
-        done = writer.retire(caller.key(), body.batch_id, body.amount, body.beneficiary,
-                             PURPOSE_BY_KEY[body.purpose], body.case_reference)
+        if slot.landed is not None:
+            done = writer.retirement_of(slot.landed, body.batch_id, body.amount)
+        else:
+            prechecks.movable_batch(view, body.batch_id)
+            prechecks.holder_not_frozen(view, caller.address)
+            prechecks.balance(view, caller.address, body.batch_id, body.amount)
+            done = writer.retire(caller.key(), body.batch_id, body.amount, body.beneficiary,
+                                 PURPOSE_BY_KEY[body.purpose], body.case_reference)
         result: dict[str, object] = {
             "retirement_id": done.retirement_id,
             "holder": caller.address,

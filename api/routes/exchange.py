@@ -18,7 +18,8 @@ from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from api.auth import CallerDep, authenticate, require_role
 from api.deps import ViewDep, WriterDep
@@ -36,6 +37,17 @@ Id = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
 HEX32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
 
 
+def _positive_quantity(value: Any) -> Any:
+    """A zero or negative quantity is `invalid_quantity` (what the engine calls it), not a
+    generic `invalid_request`."""
+    if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
+        raise PydanticCustomError("invalid_quantity", "quantity must be at least 1 unit")
+    return value
+
+
+Quantity = Annotated[int, BeforeValidator(_positive_quantity), Field(ge=1, le=2**128 - 1)]
+
+
 def _service(request: Request) -> ExchangeService:
     service: ExchangeService | None = getattr(request.app.state, "exchange", None)
     if service is None:
@@ -50,7 +62,7 @@ class OrderIn(BaseModel):
     side: Literal["buy", "sell"]
     instrument: Annotated[int, Field(ge=1, le=2**64 - 1)]
     price: U128
-    quantity: U128
+    quantity: Quantity
     time_in_force: Literal["gtc", "ioc", "fok"] = "gtc"
     nonce: U64
     expiry: U64
@@ -81,7 +93,7 @@ class BlockTradeIn(BaseModel):
     buy: SignedOrderIn
     sell: SignedOrderIn
     price: U128
-    quantity: U128
+    quantity: Quantity
 
 
 class CreditClassIn(BaseModel):

@@ -9,21 +9,34 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from api.deps import RelayerDep, SessionDep, ViewDep
+from api.onchain import ChainView
 from registry import queries
 
 router = APIRouter(tags=["health"])
+
+# The index serves rows of blocks the chain does not have: reads would be wrong, not just late.
+INDEX_UNHEALTHY = frozenset({"ahead_of_chain", "fork_detected"})
 
 
 @router.get("/health")
 def health(request: Request, session: SessionDep, view: ViewDep,
            relayer: RelayerDep) -> JSONResponse:
-    """200 when the chain answers and the database works (503 otherwise), with the chain id,
-    latest block, and how many blocks the SQL index is behind (`index_lag`; null before the
-    first sync); with the exchange, its journal position, open orders and settlement backlog
-    (`exchange`: null when this API runs without it)."""
+    """200 when the chain answers, the database works and the index agrees with the chain
+    (503 `degraded` otherwise), with the chain id, latest block, and how many blocks the SQL
+    index is behind (`index_lag`; null before the first sync). `index_status` says how the
+    index stands against the chain: `ok`, `behind` (still catching up: healthy),
+    `ahead_of_chain` (the chain went backwards) or `fork_detected` (the chain has another block
+    at the indexed height), judged by comparing the hash the index stored for its last block
+    (`index_block_hash`) with the chain's (`chain_block_hash`); `not_indexed` before the first
+    sync, `unknown` while the chain or the database does not answer. The indexer rewinds on its
+    next poll (`index_rewinds` counts how often it did). With the exchange, its journal
+    position, open orders and settlement backlog (`exchange`: null when this API runs
+    without it)."""
     body: dict[str, Any] = {"status": "ok", "chain_reachable": False, "chain_id": None,
                             "latest_block": None, "db_ok": False, "index_lag": None,
-                            "indexed_to_block": None,
+                            "indexed_to_block": None, "index_status": "unknown",
+                            "index_block_hash": None, "chain_block_hash": None,
+                            "index_rewinds": None,
                             "deployment_block": view.ledger.deployment.block,
                             "relayer": relayer.account.address if relayer.account else None}
     head = None
@@ -32,15 +45,35 @@ def health(request: Request, session: SessionDep, view: ViewDep,
         body.update(chain_reachable=True, chain_id=view.chain.chain_id, latest_block=head)
     except Exception as exc:  # the node is down or unreachable: report, do not fail
         body["chain_error"] = type(exc).__name__
+    status = None
     try:
         session.execute(text("SELECT 1"))
         status = queries.index_status(session, head)
         body.update(db_ok=True, index_lag=status["index_lag"],
-                    indexed_to_block=status["indexed_to_block"])
+                    indexed_to_block=status["indexed_to_block"],
+                    index_block_hash=status["indexed_block_hash"],
+                    index_rewinds=status["rewinds"])
     except Exception as exc:  # database unreachable or not migrated
         body["db_error"] = type(exc).__name__
+    if status is not None and head is not None:
+        try:
+            body.update(_agreement(view, status, head))
+        except Exception as exc:  # the node stopped answering between the two calls
+            body.update(chain_reachable=False, chain_error=type(exc).__name__)
     exchange = getattr(request.app.state, "exchange", None)
     body["exchange"] = exchange.status() if exchange is not None else None
-    healthy = body["chain_reachable"] and body["db_ok"]
+    healthy = (body["chain_reachable"] and body["db_ok"]
+               and body["index_status"] not in INDEX_UNHEALTHY)
     body["status"] = "ok" if healthy else "degraded"
     return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+def _agreement(view: ChainView, status: dict[str, Any], head: int) -> dict[str, Any]:
+    """The chain's hash of the indexed-to block (one eth_getBlockByNumber) and the verdict."""
+    indexed_to = status["indexed_to_block"]
+    chain_hash = None
+    if indexed_to is not None and 0 <= indexed_to <= head:
+        block = view.chain.rpc("eth_getBlockByNumber", hex(indexed_to), False)
+        chain_hash = None if block is None else str(block["hash"]).lower()
+    verdict = queries.chain_agreement(status, head, chain_hash, view.ledger.deployment.block)
+    return {"index_status": verdict, "chain_block_hash": chain_hash}

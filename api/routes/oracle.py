@@ -61,7 +61,9 @@ class SpecIn(BaseModel):
     calculator: Literal["blue_carbon", "forest_increment"]
     area_ha: Annotated[str, Field(pattern=r"^[0-9]{1,7}(\.[0-9]{1,6})?$")]
     ecosystem: Literal["mangrove", "salt_marsh", "seagrass"] = "mangrove"
-    land_class: str = Field(default="mangrove", pattern=r"^[a-z_]{1,32}$")
+    # the class of the scenes' `area_ha.<class>` columns that measures the project's
+    # ecosystem; by default the ecosystem's own name (seagrass → area_ha.seagrass)
+    land_class: str | None = Field(default=None, pattern=r"^[a-z_]{1,32}$")
     baseline_until: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
     minimum_deduction_percent: Annotated[
         str, Field(pattern=r"^[0-9]{1,2}(\.[0-9]{1,4})?$")

@@ -3,7 +3,7 @@
 Every quantity appears twice: `<name>_units` (integer, 1 t = 1,000,000 units, exact) and
 `<name>` (tonnes as a decimal string, "326.4"), so clients never need floats. Lists are pages
 (`items`, `total`, `limit` <= 500, `offset`). Unknown ids answer 404 `<kind>_not_found`;
-malformed addresses 400 `invalid_address`; other malformed parameters 422.
+malformed addresses and other malformed parameters 422 (`invalid_address`, ...).
 """
 
 from __future__ import annotations
@@ -242,7 +242,7 @@ def _batch(row: dict[str, Any]) -> BatchOut:
 
 def _address(value: str, what: str = "address") -> str:
     if not is_address(value):
-        raise ApiError(400, "invalid_address", f"{what} is not a 20-byte hex address: {value!r}")
+        raise ApiError(422, "invalid_address", f"{what} is not a 20-byte hex address: {value!r}")
     return to_checksum_address(value)
 
 
