@@ -84,3 +84,8 @@ def test_no_generated_request_gets_a_server_error(running: Running) -> None:
 
 def test_the_server_is_healthy_after_the_fuzzing(running: Running) -> None:
     assert httpx.get(running.url + "/health", timeout=10).status_code == 200
+
+
+# bounded by the example budget (about a minute and a half on two idle cores); the margin is
+# for a machine busy with other work
+pytestmark = pytest.mark.timeout(900)
