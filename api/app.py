@@ -26,6 +26,7 @@ from api.custody import Vault, load_master_key
 from api.errors import ApiError
 from api.fields import FIELD_CODES
 from api.forwarding import ForwardingLedger, Relayer, relayer_account
+from api.limits import RequestLimits
 from api.onchain import ChainView
 from api.routes import (
     batches,
@@ -130,6 +131,8 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     app.state.view = ChainView(ledger)
     app.state.exchange = exchange_service
     install_error_handlers(app)
+    # Body caps and the JSON depth limit apply before any route parses or authenticates.
+    app.add_middleware(RequestLimits)
     # Routes are matched in order, one by one: the exchange's (order entry is the hot path)
     # come first; no other route shares their /v1/exchange prefix.
     for module in (exchange, health, members, methodologies, projects, reports, batches,

@@ -33,6 +33,8 @@ def parse_json_records(text: str) -> list[RawRecord]:
         data = json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as e:
         raise LoadError(f"not valid JSON: {e}") from None
+    except RecursionError:  # nested deeper than the interpreter's recursion limit
+        raise LoadError("not valid JSON: nested too deeply") from None
     if isinstance(data, Mapping) and isinstance(data.get("records"), list):
         data = data["records"]
     if not isinstance(data, list):

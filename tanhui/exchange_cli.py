@@ -66,6 +66,7 @@ def _serve(settings: Settings, conn: Connection, settler: LocalAccount, port: in
     import uvicorn
 
     from api.app import create_app
+    from api.limits import server_limits
     from exchange.runtime import open_exchange
     from tanhui.db import make_engine, migrate
     from tanhui.ownership import secure_tree
@@ -76,7 +77,8 @@ def _serve(settings: Settings, conn: Connection, settler: LocalAccount, port: in
     ex = open_exchange(conn.ledger, settings.data_dir / "exchange", settler)
     ex.start_worker(settle_interval)
     config = uvicorn.Config(create_app(settings, conn.ledger, engine, ex.service),
-                            host=settings.api_host, port=port, log_level="warning")
+                            host=settings.api_host, port=port, log_level="warning",
+                            **server_limits())
     server = uvicorn.Server(config)
     signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
     console.print(f"Exchange at http://{settings.api_host}:{port} "

@@ -117,9 +117,12 @@ class Runtime:
         """Runs the API with uvicorn in a thread; returns its base URL."""
         import uvicorn
 
+        from api.limits import server_limits
+
         port = port or self.settings.api_port or free_port()
         config = uvicorn.Config(
-            self.app(), host=self.settings.api_host, port=port, log_level="warning", lifespan="off"
+            self.app(), host=self.settings.api_host, port=port, log_level="warning", lifespan="off",
+            **server_limits(),
         )
         server = uvicorn.Server(config)
         t = threading.Thread(target=server.run, name="api", daemon=True)

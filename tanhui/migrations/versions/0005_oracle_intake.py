@@ -2,7 +2,7 @@
 
 Revision ID: 0005_oracle_intake
 Revises: 0004_idempotency_tx
-Create Date: 2026-12-03
+Create Date: 2026-12-02
 
 Mirrors oracle/intake.py.
 """
