@@ -1,0 +1,195 @@
+"""The embedded chain's state on disk: never torn, and the newest complete dump loads at start.
+
+anvil writes its own state file in place (open with O_TRUNC, write, no fsync, no rename), so a
+kill -9 or a power cut during a dump leaves a torn file, which anvil then refuses to load: the
+whole chain, deployment included, would be gone, and the outbox cannot rebuild it. So anvil is
+never asked to dump periodically, and two files hold the state:
+
+- the **durable file** `<state file>.gz`: what `anvil_dumpState` returns (the same JSON anvil
+  writes, gzip'd), written by the process that owns the node every `interval` seconds, and only
+  as a whole: a temporary file, fsync, rename over the old one, fsync of the directory. It is
+  never written in place, so it is always a complete dump. Its mtime is set to the moment the
+  dump was asked for: every block mined before that moment is in it, which is what
+  `chain.client.Finality` reads. When the head has not moved since the last dump, the file is
+  not rewritten, only its mtime is moved on (it still holds every block mined so far).
+- the **working file** `<state file>`: anvil's own (`--state`): it loads it at start and dumps
+  to it on exit (SIGINT, which it also gets when its parent dies). Before anvil starts it is made
+  the newest complete dump: anvil's exit dump when it parses whole and is newer than the durable
+  file (saved as the durable file first, so anvil's next in-place write cannot lose it), else the
+  durable file's content. A torn exit dump costs at most the last `interval` of blocks, which the
+  outbox sends again (chain/reconcile.py).
+
+The cost is one full dump per `interval` while blocks are being made and a block-number query
+otherwise (bench/state_dump.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import logging
+import os
+import threading
+import time
+import zlib
+from pathlib import Path
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+
+class IncompleteDump(ValueError):
+    """A state file that is not one whole dump (torn by a kill or a power cut)."""
+
+
+def durable_state_file(state_file: Path) -> Path:
+    """The durable file kept beside anvil's working state file."""
+    return state_file.with_name(state_file.name + ".gz")
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp")
+
+
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomically(path: Path, data: bytes, mtime_ns: int | None = None) -> None:
+    """Replaces `path` by a file holding `data` (mode 0600): a reader, or a start after a crash
+    at any point, finds either the old file or the new one, both whole."""
+    tmp = _temporary(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if mtime_ns is not None:
+        os.utime(tmp, ns=(mtime_ns, mtime_ns))
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def read_dump(path: Path) -> bytes:
+    """The JSON of a complete dump in `path` (gzip'd when its name ends in .gz); raises
+    IncompleteDump when it is torn. A dump is one JSON object: any prefix of it fails to parse."""
+    raw = path.read_bytes()
+    if path.suffix == ".gz":
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise IncompleteDump(f"{path}: {exc}") from None
+    try:
+        state = json.loads(raw)
+    except ValueError as exc:
+        raise IncompleteDump(f"{path}: {exc}") from None
+    if not isinstance(state, dict) or "accounts" not in state:
+        raise IncompleteDump(f"{path}: not an anvil state dump")
+    return raw
+
+
+def prepare_working_file(working: Path, durable: Path) -> Path | None:
+    """Makes `working` the newest complete dump before anvil loads it; returns the file that
+    dump came from (None for a new chain). On equal mtimes the durable file is preferred (the
+    working file was written from it). Raises IncompleteDump when state files exist but none is
+    whole: starting a new chain over them would silently drop the old one."""
+    _temporary(working).unlink(missing_ok=True)
+    _temporary(durable).unlink(missing_ok=True)
+    found = []
+    for rank, path in enumerate((working, durable)):
+        with contextlib.suppress(FileNotFoundError):
+            found.append((path.stat().st_mtime_ns, rank, path))
+    torn = []
+    for mtime_ns, _, path in sorted(found, reverse=True):
+        try:
+            body = read_dump(path)
+        except IncompleteDump as exc:
+            log.warning("the chain state file %s is incomplete (%s): trying an older one",
+                        path, exc)
+            torn.append(path)
+            continue
+        if path == working:  # anvil's exit dump, newer than the durable file: keep it first
+            write_atomically(durable, gzip.compress(body, compresslevel=1), mtime_ns)
+        else:
+            write_atomically(working, body, mtime_ns)
+        if torn:
+            log.warning("the chain starts from %s, the newest complete dump", path)
+        return path
+    if torn:
+        raise IncompleteDump(
+            f"no complete chain state: {', '.join(map(str, torn))} torn; move them away to "
+            "start a new chain")
+    return None
+
+
+class StateSaver:
+    """Writes the durable file of a running anvil every `interval` seconds, in a thread of the
+    process that owns the node (which anvil dies with)."""
+
+    def __init__(self, url: str, durable: Path, interval: float) -> None:
+        self.url = url
+        self.durable = durable
+        self.interval = interval
+        self.dumps = 0  # full dumps written
+        self._http = httpx.Client(timeout=120)
+        self._saved_head: tuple[str, str] | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failing = False
+
+    def _rpc(self, method: str, *params: object) -> object:
+        body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
+        answer = self._http.post(self.url, json=body).json()
+        if "error" in answer:
+            raise RuntimeError(f"{method}: {answer['error']}")
+        return answer["result"]
+
+    def save(self) -> bool:
+        """One dump, unless no block was made since the last one (then only the mtime moves
+        on); True if a dump was written."""
+        asked = time.time_ns()  # every block mined before now is in what follows
+        head = self._rpc("eth_getBlockByNumber", "latest", False)
+        assert isinstance(head, dict)
+        key = (str(head["number"]), str(head["hash"]))
+        if key == self._saved_head and self.durable.exists():
+            os.utime(self.durable, ns=(asked, asked))
+            return False
+        dump = self._rpc("anvil_dumpState")
+        assert isinstance(dump, str)
+        write_atomically(self.durable, bytes.fromhex(dump.removeprefix("0x")), asked)
+        self._saved_head = key
+        self.dumps += 1
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.save()
+                self._failing = False
+            except Exception as exc:  # the node restarting or gone: try again next time
+                (log.debug if self._failing else log.warning)(
+                    "could not save the chain state to %s: %s", self.durable, exc)
+                self._failing = True
+
+    def start(self) -> StateSaver:
+        self._thread = threading.Thread(target=self._run, name="chain-state", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stops the thread, letting a dump in progress finish (its file stays whole anyway)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._http.close()
