@@ -266,13 +266,13 @@ class AnvilNode:
         return cmd + list(self.extra_args)
 
     def start(self) -> AnvilNode:
-        fresh = True
+        loaded: tuple[Path, str | None] | None = None
         if self.state_file is not None:
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
             self._clear_state_file()
             assert self.durable_file is not None
             try:
-                fresh = prepare_working_file(self.state_file, self.durable_file) is None
+                loaded = prepare_working_file(self.state_file, self.durable_file)
             except IncompleteDump as exc:
                 raise NodeError(str(exc)) from None
         cmd = self.command()
@@ -292,15 +292,27 @@ class AnvilNode:
         self._write_record(cmd)
         try:
             wait_for_rpc(self.url)
+            if loaded is not None and loaded[1] is not None:
+                self._check_genesis(loaded[0], loaded[1])
             if self.durable_file is not None:
                 self._saver = StateSaver(self.url, self.durable_file, self.state_interval)
-                if fresh:  # a new chain: its genesis is on disk before anything is sent
+                if loaded is None:  # a new chain: its genesis is on disk before anything is sent
                     self._saver.save()
                 self._saver.start()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _check_genesis(self, source: Path, genesis: str) -> None:
+        """The chain anvil serves is the one it loaded (the outbox tells chains apart by their
+        genesis hash)."""
+        body = {"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber",
+                "params": ["0x0", False]}
+        served = httpx.post(self.url, json=body, timeout=10).json()["result"]["hash"]
+        if served != genesis:
+            raise NodeError(f"anvil loaded {source} but serves another genesis block "
+                            f"({served}, not {genesis})")
 
     def _write_record(self, cmd: list[str]) -> None:
         if self.record_file is None or self._proc is None:

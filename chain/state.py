@@ -19,7 +19,14 @@ never asked to dump periodically, and two files hold the state:
   durable file's content. A torn exit dump costs at most the last `interval` of blocks, which the
   outbox sends again (chain/reconcile.py).
 
-The cost is one full dump per `interval` while blocks are being made and a block-number query
+Each start of anvil on a state file also makes a new genesis block (with the time of that start)
+and keeps it beside the loaded blocks; the next dump holds both, and which one anvil then takes
+as block 0 is arbitrary, so the genesis hash, by which the outbox tells chains apart, could
+change from one restart to the next. The dump anvil loads is therefore first reduced to the
+canonical blocks (each the parent of the one above it), and the genesis anvil then serves is
+checked against it.
+
+The cost is one full dump per `interval` while blocks are being made and a head query
 otherwise (bench/state_dump.py).
 """
 
@@ -34,8 +41,11 @@ import threading
 import time
 import zlib
 from pathlib import Path
+from typing import Any
 
 import httpx
+import rlp
+from eth_utils import keccak
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +90,10 @@ def write_atomically(path: Path, data: bytes, mtime_ns: int | None = None) -> No
     fsync_dir(path.parent)
 
 
-def read_dump(path: Path) -> bytes:
-    """The JSON of a complete dump in `path` (gzip'd when its name ends in .gz); raises
-    IncompleteDump when it is torn. A dump is one JSON object: any prefix of it fails to parse."""
+def read_dump(path: Path) -> tuple[bytes, dict[str, Any]]:
+    """The complete dump in `path` (gzip'd when its name ends in .gz), as JSON and parsed;
+    raises IncompleteDump when it is torn. A dump is one JSON object: any prefix of it fails
+    to parse."""
     raw = path.read_bytes()
     if path.suffix == ".gz":
         try:
@@ -95,14 +106,56 @@ def read_dump(path: Path) -> bytes:
         raise IncompleteDump(f"{path}: {exc}") from None
     if not isinstance(state, dict) or "accounts" not in state:
         raise IncompleteDump(f"{path}: not an anvil state dump")
-    return raw
+    return raw, state
 
 
-def prepare_working_file(working: Path, durable: Path) -> Path | None:
-    """Makes `working` the newest complete dump before anvil loads it; returns the file that
-    dump came from (None for a new chain). On equal mtimes the durable file is preferred (the
-    working file was written from it). Raises IncompleteDump when state files exist but none is
-    whole: starting a new chain over them would silently drop the old one."""
+_HEADER_INTEGERS = {"difficulty", "number", "gasLimit", "gasUsed", "timestamp", "baseFeePerGas",
+                    "blobGasUsed", "excessBlobGas"}
+
+
+def block_hash(header: dict[str, str]) -> str:
+    """The hash of a block header as anvil serialises it (its fields in RLP order)."""
+    items = [int(v, 16) if k in _HEADER_INTEGERS else bytes.fromhex(v[2:])
+             for k, v in header.items()]
+    return "0x" + keccak(rlp.encode(items)).hex()
+
+
+def canonical_blocks(state: dict[str, Any]) -> tuple[bool, str | None]:
+    """Drops the blocks that are not on the chain (the genesis blocks earlier starts made) from
+    a dump, in place: at each height with several, the one the block above names as its
+    parent (the earliest, where nothing names one). Returns whether any was dropped, and the
+    genesis hash."""
+    by_number: dict[int, list[dict[str, Any]]] = {}
+    for block in state.get("blocks", []):
+        by_number.setdefault(int(block["header"]["number"], 16), []).append(block)
+    if not by_number:
+        return False, None
+    dropped = False
+    above: dict[str, Any] | None = None
+    for number in sorted(by_number, reverse=True):
+        candidates = by_number[number]
+        if len(candidates) > 1:
+            parent = (above["header"]["parentHash"]
+                      if above is not None and int(above["header"]["number"], 16) == number + 1
+                      else None)
+            named = [b for b in candidates if parent and block_hash(b["header"]) == parent]
+            kept = named[0] if named else min(
+                candidates, key=lambda b: int(b["header"]["timestamp"], 16))
+            by_number[number] = [kept]
+            dropped = True
+        above = by_number[number][0]
+    if dropped:
+        state["blocks"] = [blocks[0] for _, blocks in sorted(by_number.items())]
+    genesis = by_number.get(0)
+    return dropped, block_hash(genesis[0]["header"]) if genesis else None
+
+
+def prepare_working_file(working: Path, durable: Path) -> tuple[Path, str | None] | None:
+    """Makes `working` the newest complete dump, reduced to its canonical blocks, before anvil
+    loads it; returns the file that dump came from and its genesis hash (None for a new chain).
+    On equal mtimes the durable file is preferred (the working file was written from it).
+    Raises IncompleteDump when state files exist but none is whole: starting a new chain over
+    them would silently drop the old one."""
     _temporary(working).unlink(missing_ok=True)
     _temporary(durable).unlink(missing_ok=True)
     found = []
@@ -112,19 +165,23 @@ def prepare_working_file(working: Path, durable: Path) -> Path | None:
     torn = []
     for mtime_ns, _, path in sorted(found, reverse=True):
         try:
-            body = read_dump(path)
+            raw, state = read_dump(path)
         except IncompleteDump as exc:
             log.warning("the chain state file %s is incomplete (%s): trying an older one",
                         path, exc)
             torn.append(path)
             continue
+        dropped, genesis = canonical_blocks(state)
+        if dropped:
+            raw = json.dumps(state, separators=(",", ":")).encode()
+        del state
         if path == working:  # anvil's exit dump, newer than the durable file: keep it first
-            write_atomically(durable, gzip.compress(body, compresslevel=1), mtime_ns)
-        else:
-            write_atomically(working, body, mtime_ns)
+            write_atomically(durable, gzip.compress(raw, compresslevel=1), mtime_ns)
+        if path == durable or dropped:
+            write_atomically(working, raw, mtime_ns)
         if torn:
             log.warning("the chain starts from %s, the newest complete dump", path)
-        return path
+        return path, genesis
     if torn:
         raise IncompleteDump(
             f"no complete chain state: {', '.join(map(str, torn))} torn; move them away to "
