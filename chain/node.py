@@ -75,10 +75,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_rpc(url: str, timeout: float = 30.0) -> None:
+def wait_for_rpc(url: str, timeout: float = 30.0,
+                 proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Until `url` answers; a node process (`proc`) that exits meanwhile fails it at once."""
     deadline = time.monotonic() + timeout
     body = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise NodeError(f"the node exited with status {proc.returncode} before answering "
+                            f"on {url}")
         try:
             if httpx.post(url, json=body, timeout=1.0).status_code == 200:
                 return
@@ -291,7 +296,7 @@ class AnvilNode:
                 os.close(log_fd)
         self._write_record(cmd)
         try:
-            wait_for_rpc(self.url)
+            wait_for_rpc(self.url, proc=self._proc)
             if loaded is not None and loaded[1] is not None:
                 self._check_genesis(loaded[0], loaded[1])
             if self.durable_file is not None:
