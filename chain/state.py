@@ -11,7 +11,9 @@ never asked to dump periodically, and two files hold the state:
   never written in place, so it is always a complete dump. Its mtime is set to the moment the
   dump was asked for: every block mined before that moment is in it, which is what
   `chain.client.Finality` reads. When the head has not moved since the last dump, the file is
-  not rewritten, only its mtime is moved on (it still holds every block mined so far).
+  not rewritten, only its mtime is moved on (it still holds every block mined so far; a change
+  made without a block, by a development RPC such as anvil_setBalance, reaches it with the next
+  block or anvil's exit dump).
 - the **working file** `<state file>`: anvil's own (`--state`): it loads it at start and dumps
   to it on exit (SIGINT, which it also gets when its parent dies). Before anvil starts it is made
   the newest complete dump: anvil's exit dump when it parses whole and is newer than the durable
@@ -124,7 +126,7 @@ def canonical_blocks(state: dict[str, Any]) -> tuple[bool, str | None]:
     """Drops the blocks that are not on the chain (the genesis blocks earlier starts made) from
     a dump, in place: at each height with several, the one the block above names as its
     parent (the earliest, where nothing names one). Returns whether any was dropped, and the
-    genesis hash."""
+    genesis hash as block 1 names it (None before block 1)."""
     by_number: dict[int, list[dict[str, Any]]] = {}
     for block in state.get("blocks", []):
         by_number.setdefault(int(block["header"]["number"], 16), []).append(block)
@@ -146,8 +148,8 @@ def canonical_blocks(state: dict[str, Any]) -> tuple[bool, str | None]:
         above = by_number[number][0]
     if dropped:
         state["blocks"] = [blocks[0] for _, blocks in sorted(by_number.items())]
-    genesis = by_number.get(0)
-    return dropped, block_hash(genesis[0]["header"]) if genesis else None
+    first = by_number.get(1)
+    return dropped, str(first[0]["header"]["parentHash"]) if first else None
 
 
 def prepare_working_file(working: Path, durable: Path) -> tuple[Path, str | None] | None:

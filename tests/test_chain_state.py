@@ -94,7 +94,7 @@ def test_a_node_killed_during_its_dumps_restarts_with_every_final_transaction(
     for _ in range(3):
         chain = durable_chain(node.url, (), s)
         with Payments(chain) as payments:
-            time.sleep(1.2)  # a dump or two with payments in them
+            time.sleep(2.2)  # a dump or two with payments in them
             caught += kill_during_a_dump(node, timeout=3)
         final = [p.tx_hash for p in payments.seen
                  if chain.finality.is_final(p.block_number, p.block_number, p.seen_at)]
