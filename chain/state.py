@@ -83,11 +83,11 @@ def write_atomically(path: Path, data: bytes, mtime_ns: int | None = None) -> No
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
-        os.fsync(fd)
+        if mtime_ns is not None:
+            os.utime(fd, ns=(mtime_ns, mtime_ns))
+        os.fsync(fd)  # the data and the mtime
     finally:
         os.close(fd)
-    if mtime_ns is not None:
-        os.utime(tmp, ns=(mtime_ns, mtime_ns))
     os.replace(tmp, path)
     fsync_dir(path.parent)
 
