@@ -66,10 +66,12 @@ class Finality:
     """When a mined transaction can no longer be lost.
 
     `confirmations`: blocks on top of it. 0 suits a chain with finality (Besu QBFT: a block,
-    once made, is final). `durable_file`: the embedded anvil's state file. Anvil keeps blocks
-    in memory and dumps them every `--state-interval` second, so a receipt is durable only once
-    a dump was written after it was seen; `margin` covers a dump that was being written as the
-    receipt appeared (it began before it)."""
+    once made, is final). `durable_file`: the embedded anvil's durable state file
+    (chain/state.py). Anvil keeps blocks in memory; the file is replaced, whole, by a dump every
+    second, and its mtime is when that dump was asked for, so a receipt seen before the mtime is
+    in it. A receipt is durable only once the mtime is later than when it was seen; `margin`
+    covers the one dump whose mtime is when it ended rather than began (anvil's exit dump, taken
+    over as the durable file at the next start)."""
 
     confirmations: int = 0
     durable_file: Path | None = None

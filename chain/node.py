@@ -1,7 +1,9 @@
 """The embedded local chain: an anvil process owned by the project.
 
-State is dumped to a file under the data directory (periodically and on shutdown) and loaded on
-start, so stopping and restarting keeps the chain.
+Its state is kept on disk and loaded on start, so stopping and restarting keeps the chain; how,
+so that no crash tears it, is in chain/state.py (a durable file written whole every
+`state_interval` seconds by the owning process, anvil's working file loaded at start and dumped
+on exit).
 
 Exactly one anvil may use a state file: two would overwrite each other's dumps and a later
 start would load whichever wrote last, losing acknowledged transactions. So the node dies with
@@ -35,6 +37,12 @@ from typing import Any
 import httpx
 
 from chain.paths import NODE_MODULES
+from chain.state import (
+    IncompleteDump,
+    StateSaver,
+    durable_state_file,
+    prepare_working_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +75,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_rpc(url: str, timeout: float = 30.0) -> None:
+def wait_for_rpc(url: str, timeout: float = 30.0,
+                 proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Until `url` answers; a node process (`proc`) that exits meanwhile fails it at once."""
     deadline = time.monotonic() + timeout
     body = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise NodeError(f"the node exited with status {proc.returncode} before answering "
+                            f"on {url}")
         try:
             if httpx.post(url, json=body, timeout=1.0).status_code == 200:
                 return
@@ -110,28 +123,27 @@ def process_cmdline(pid: int) -> list[str]:
     return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
 
 
-def state_file_of(pid: int, cmdline: list[str]) -> Path | None:
-    """The state file an anvil command line loads or dumps (relative to its working dir)."""
-    for flag, value in itertools.pairwise(cmdline):
-        if flag in STATE_FLAGS:
-            path = Path(value)
-            if not path.is_absolute():
-                try:
-                    path = Path(os.readlink(f"/proc/{pid}/cwd")) / path
-                except OSError:
-                    continue
-            return path.resolve()
-    for arg in cmdline:
-        for flag in STATE_FLAGS:
-            if arg.startswith(flag + "="):
-                return state_file_of(pid, [flag, arg[len(flag) + 1:]])
-    return None
+def state_files_of(pid: int, cmdline: list[str]) -> set[Path]:
+    """The state files an anvil command line loads or dumps (relative to its working dir)."""
+    values = [value for flag, value in itertools.pairwise(cmdline) if flag in STATE_FLAGS]
+    values += [arg.split("=", 1)[1] for arg in cmdline
+               if arg.split("=", 1)[0] in STATE_FLAGS and "=" in arg]
+    found = set()
+    for value in values:
+        path = Path(value)
+        if not path.is_absolute():
+            try:
+                path = Path(os.readlink(f"/proc/{pid}/cwd")) / path
+            except OSError:
+                continue
+        found.add(path.resolve())
+    return found
 
 
-def processes_using(state_file: Path) -> list[int]:
-    """Running processes whose command line loads or dumps `state_file` (an empty list where
-    there is no /proc to look in)."""
-    target = state_file.resolve()
+def processes_using(*state_files: Path) -> list[int]:
+    """Running processes whose command line loads or dumps one of `state_files` (an empty list
+    where there is no /proc to look in)."""
+    targets = {f.resolve() for f in state_files}
     found = []
     proc = Path("/proc")
     if not proc.is_dir():
@@ -141,7 +153,7 @@ def processes_using(state_file: Path) -> list[int]:
             continue
         pid = int(entry.name)
         cmdline = process_cmdline(pid)
-        if cmdline and state_file_of(pid, cmdline) == target and process_running(pid):
+        if cmdline and state_files_of(pid, cmdline) & targets and process_running(pid):
             found.append(pid)
     return sorted(found)
 
@@ -192,9 +204,11 @@ def stop_process(pid: int, timeout: float) -> bool:
 class AnvilNode:
     """Starts anvil on a free port with a persistent state file; stop() dumps state and exits.
 
-    With a state file, the node's PID, port, start time and command line are recorded in
-    `record_file` (default: `anvil.pid` beside the state file) while it runs. anvil runs with
-    --quiet: it would otherwise print the development mnemonic and private keys into its log.
+    With a state file, the newest complete dump is loaded at start, the durable file
+    (`durable_file`, chain/state.py) is written every `state_interval` seconds while it runs, and
+    the node's PID, port, start time and command line are recorded in `record_file` (default:
+    `anvil.pid` beside the state file). anvil runs with --quiet: it would otherwise print the
+    development mnemonic and private keys into its log.
     """
 
     def __init__(
@@ -205,7 +219,7 @@ class AnvilNode:
         accounts: int = 20,
         block_time: float | None = None,
         log_file: Path | None = None,
-        state_interval: int = 1,
+        state_interval: float = 1.0,
         extra_args: tuple[str, ...] = (),
         record_file: Path | None = None,
         die_with_parent: bool = True,
@@ -224,6 +238,12 @@ class AnvilNode:
         self.die_with_parent = die_with_parent
         self.orphan_timeout = orphan_timeout
         self._proc: subprocess.Popen[bytes] | None = None
+        self._saver: StateSaver | None = None
+
+    @property
+    def durable_file(self) -> Path | None:
+        """The state file that is always a complete dump (what `Finality` watches)."""
+        return durable_state_file(self.state_file) if self.state_file is not None else None
 
     @property
     def url(self) -> str:
@@ -246,15 +266,20 @@ class AnvilNode:
         ]
         if self.block_time:
             cmd += ["--block-time", str(self.block_time)]
-        if self.state_file is not None:
-            cmd += ["--state", str(self.state_file.resolve()),
-                    "--state-interval", str(self.state_interval)]
+        if self.state_file is not None:  # loaded at start, dumped on exit (no --state-interval)
+            cmd += ["--state", str(self.state_file.resolve())]
         return cmd + list(self.extra_args)
 
     def start(self) -> AnvilNode:
+        loaded: tuple[Path, str | None] | None = None
         if self.state_file is not None:
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
             self._clear_state_file()
+            assert self.durable_file is not None
+            try:
+                loaded = prepare_working_file(self.state_file, self.durable_file)
+            except IncompleteDump as exc:
+                raise NodeError(str(exc)) from None
         cmd = self.command()
         log_fd = (os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
                   if self.log_file else subprocess.DEVNULL)
@@ -264,17 +289,35 @@ class AnvilNode:
                 # its own session: Ctrl-C reaches the Python side, which stops the node last
                 start_new_session=True,
                 preexec_fn=_die_with_parent() if self.die_with_parent else None,
+                umask=0o077,  # its exit dump is the owner's alone
             )
         finally:
             if self.log_file:
                 os.close(log_fd)
         self._write_record(cmd)
         try:
-            wait_for_rpc(self.url)
-        except NodeError:
+            wait_for_rpc(self.url, proc=self._proc)
+            if loaded is not None and loaded[1] is not None:
+                self._check_genesis(loaded[0], loaded[1])
+            if self.durable_file is not None:
+                self._saver = StateSaver(self.url, self.durable_file, self.state_interval)
+                if loaded is None:  # a new chain: its genesis is on disk before anything is sent
+                    self._saver.save()
+                self._saver.start()
+        except BaseException:
             self.stop()
             raise
         return self
+
+    def _check_genesis(self, source: Path, genesis: str) -> None:
+        """The chain anvil serves is the one it loaded (the outbox tells chains apart by their
+        genesis hash)."""
+        body = {"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber",
+                "params": ["0x0", False]}
+        served = httpx.post(self.url, json=body, timeout=10).json()["result"]["hash"]
+        if served != genesis:
+            raise NodeError(f"anvil loaded {source} but serves another genesis block "
+                            f"({served}, not {genesis})")
 
     def _write_record(self, cmd: list[str]) -> None:
         if self.record_file is None or self._proc is None:
@@ -299,9 +342,9 @@ class AnvilNode:
     def _clear_state_file(self) -> None:
         """Stops the node an earlier run recorded if it still runs on our state file (it
         outlived its parent); refuses when any other process uses the state file."""
-        assert self.state_file is not None
+        assert self.state_file is not None and self.durable_file is not None
         record = self._read_record()
-        for pid in processes_using(self.state_file):
+        for pid in processes_using(self.state_file, self.durable_file):
             ours = (record is not None and record.get("pid") == pid
                     and record.get("start_time") == process_start_time(pid))
             if not ours:
@@ -323,11 +366,14 @@ class AnvilNode:
             self.record_file.unlink(missing_ok=True)
 
     def stop(self, timeout: float = 10.0) -> None:
+        saver, self._saver = self._saver, None
+        if saver is not None:  # before the node goes: no dump is asked of a stopping node
+            saver.stop()
         proc, self._proc = self._proc, None
         if proc is None:
             return
         if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)  # anvil dumps --state on SIGINT
+            proc.send_signal(signal.SIGINT)  # anvil dumps to its working file on SIGINT
             try:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:

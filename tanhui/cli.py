@@ -249,7 +249,8 @@ def status(data_dir: DataDir = None) -> None:
         or "embedded anvil"
         + (
             " (state saved)"
-            if (settings.data_dir / "anvil-state.json").exists()
+            if any((settings.data_dir / name).exists()
+                   for name in ("anvil-state.json.gz", "anvil-state.json"))
             else " (no state yet)"
         ),
     )

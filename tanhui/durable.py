@@ -2,10 +2,10 @@
 
 Every process of one installation (`tanhui up`, `tanhui exchange run`, oracle nodes, the CLI)
 signs through a `Chain` built here, so each transaction is in `<data dir>/outbox.db` before it
-is broadcast (chain/outbox.py). Finality: on the embedded anvil a block is final once a state
-dump was written after it (anvil dumps every second and a kill -9 loses what came after the last
-dump); on an external chain after `TANHUI_CONFIRMATIONS` blocks (0 on a chain with finality,
-such as Besu QBFT).
+is broadcast (chain/outbox.py). Finality: on the embedded anvil a block is final once a complete
+state dump holding it is on disk (the durable state file is written whole every second and a
+kill -9 loses what came after the last one, chain/state.py); on an external chain after
+`TANHUI_CONFIRMATIONS` blocks (0 on a chain with finality, such as Besu QBFT).
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from chain.client import Chain, Finality
 from chain.node import AnvilNode
 from chain.outbox import Outbox
 from chain.reconcile import Reconciler, Report
+from chain.state import durable_state_file
 from tanhui.config import Settings
 
-ANVIL_STATE_FILE = "anvil-state.json"  # tanhui/services.py starts the embedded anvil on it
+ANVIL_STATE_FILE = "anvil-state.json"  # anvil's working file (tanhui/services.py); beside it
+# the durable one, anvil-state.json.gz, which is always a complete dump
 OUTBOX_FILE = "outbox.db"
 
 
@@ -30,7 +32,8 @@ def outbox_path(settings: Settings) -> Path:
 
 def finality(settings: Settings) -> Finality:
     if settings.embedded_chain:
-        return Finality(settings.confirmations, settings.data_dir / ANVIL_STATE_FILE)
+        return Finality(settings.confirmations,
+                        durable_state_file(settings.data_dir / ANVIL_STATE_FILE))
     return Finality(settings.confirmations)
 
 

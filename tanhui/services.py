@@ -24,7 +24,7 @@ from chain.node import AnvilNode, free_port
 from registry.ledger import Ledger
 from tanhui.config import Settings
 from tanhui.db import make_engine, migrate
-from tanhui.durable import durable_chain, replay_outbox
+from tanhui.durable import ANVIL_STATE_FILE, durable_chain, replay_outbox
 from tanhui.ownership import DataDirLock, secure_tree, write_private
 from tanhui.roster import SEATS, bootstrap_roster, dev_accounts
 
@@ -175,10 +175,12 @@ class Runtime:
 
 
 def embedded_node(settings: Settings, die_with_parent: bool = True) -> AnvilNode:
-    """The embedded chain of a data directory: its state file, log and PID record there."""
+    """The embedded chain of a data directory: its state files (anvil's working file and the
+    durable file beside it, chain/state.py), log and PID record there; the state is saved every
+    second."""
     data = settings.data_dir
     return AnvilNode(
-        state_file=data / "anvil-state.json",
+        state_file=data / ANVIL_STATE_FILE,
         chain_id=settings.chain_id,
         port=settings.anvil_port,
         block_time=settings.anvil_block_time,

@@ -1,11 +1,12 @@
 """Test helpers for a chain that loses blocks (this module holds no tests).
 
-The embedded chain's real failure: anvil keeps blocks in memory and writes them to its state
-file every `--state-interval` seconds, so kill -9 loses what was mined since the last dump, and
-a restart on the same file comes back with the head lower. `CrashableAnvil` makes that
-deterministic: a long interval means no dump happens by itself during a test; `save()` dumps
-(a clean stop and start), `crash()` is the kill -9, `restart()` starts again on the same file
-and port (so a `Chain` that was talking to it keeps its URL and must notice the head moved back).
+The embedded chain's real failure: anvil keeps blocks in memory and its state is written to the
+durable file every `state_interval` seconds (chain/state.py), so kill -9 loses what was mined
+since the last dump, and a restart on the same files comes back with the head lower.
+`CrashableAnvil` makes that deterministic: a long interval means no dump happens by itself
+during a test (only the one a new chain gets at its first start); `save()` dumps (a clean stop
+and start), `crash()` is the kill -9, `restart()` starts again on the same files and port (so a
+`Chain` that was talking to it keeps its URL and must notice the head moved back).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from eth_account.signers.local import LocalAccount
 from chain.client import Chain, Finality
 from chain.node import AnvilNode, free_port
 from chain.outbox import Outbox
+from chain.state import durable_state_file
 
 
 class CrashableAnvil:
@@ -34,15 +36,21 @@ class CrashableAnvil:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, genesis_timestamp: int | None = None) -> CrashableAnvil:
-        """Starts on the state file; the first start dumps at once, so the genesis is on disk
+        """Starts on the state files; a new chain is dumped at once, so the genesis is on disk
         (a restart after a crash is the same chain, only shorter)."""
-        first = not self.state_file.exists()
         extra = ("--timestamp", str(genesis_timestamp)) if genesis_timestamp else ()
         self.node = AnvilNode(self.state_file, port=self.port,
                               state_interval=self.state_interval, extra_args=extra).start()
-        if first:
-            self.save()
         return self
+
+    @property
+    def durable_file(self) -> Path:
+        return durable_state_file(self.state_file)
+
+    def erase(self) -> None:
+        """Deletes every state file: the next start is a new chain."""
+        self.state_file.unlink(missing_ok=True)
+        self.durable_file.unlink(missing_ok=True)
 
     def save(self) -> None:
         """Everything mined so far is on disk (anvil dumps its state when stopped cleanly)."""
@@ -69,9 +77,10 @@ class CrashableAnvil:
             self.node = None
 
     def chain(self, outbox: Path | None, margin: float = 1.0) -> Chain:
-        """A Chain on this node; with an outbox, final only once the state file holds a block."""
+        """A Chain on this node; with an outbox, final only once the durable file holds a
+        block."""
         return Chain(self.url, outbox=Outbox(outbox) if outbox is not None else None,
-                     finality=Finality(0, self.state_file, margin))
+                     finality=Finality(0, self.durable_file, margin))
 
 
 def payment(chain: Chain, to: LocalAccount | str, wei: int = 10**15) -> dict[str, object]:

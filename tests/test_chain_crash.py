@@ -1,5 +1,5 @@
 """kill -9 of the embedded chain node under a running `tanhui up`, while trades settle and
-transfers are acknowledged: anvil dumps its state once a second, so the last blocks are lost.
+transfers are acknowledged: its state is saved once a second, so the last blocks are lost.
 After a restart of the stack nothing acknowledged is lost: every trade is settled on chain
 exactly once (or pending/failed with a reason, never `settled` without a receipt), every
 acknowledged transfer is on chain (sent again with the same bytes) or reported lost, and
@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from chain.node import AnvilNode
+from chain.state import durable_state_file
 from exchange.onchain import SettlementChain
 from tanhui.config import Settings
 from tanhui.roster import dev_accounts
@@ -63,17 +64,19 @@ def transfer(http: httpx.Client, key: str, batch: int) -> httpx.Response:
                      headers={"Idempotency-Key": key}, timeout=60)
 
 
-def survived(state_file: Path, tx_hashes: list[str]) -> list[bool]:
-    """Which transactions a copy of the state file holds (a throw-away anvil on the copy)."""
-    copy = state_file.with_name("inspect-state.json")
-    shutil.copy(state_file, copy)
+def survived(durable: Path, tx_hashes: list[str]) -> list[bool]:
+    """Which transactions a copy of the durable state file holds (a throw-away anvil on it)."""
+    inspect = durable.parent / "inspect"
+    inspect.mkdir()
+    copy = inspect / "anvil-state.json"
+    shutil.copy(durable, durable_state_file(copy))
     with AnvilNode(copy) as node:
         out = []
         for h in tx_hashes:
             r = httpx.post(node.url, json={"jsonrpc": "2.0", "id": 1, "method":
                                            "eth_getTransactionReceipt", "params": [h]})
             out.append(r.json()["result"] is not None)
-    copy.unlink()
+    shutil.rmtree(inspect)
     return out
 
 
@@ -122,7 +125,7 @@ def test_a_killed_chain_node_loses_no_acknowledged_transfer_or_settlement(
         # right after a state dump, a transfer is acknowledged and a trade settles; the node
         # dies the moment the settlement is journaled, most likely before its next dump
         [anvil] = children(stack.pid, "anvil")
-        state = data / "anvil-state.json"
+        state = durable_state_file(data / "anvil-state.json")
         dumped = state.stat().st_mtime
         while state.stat().st_mtime == dumped:
             time.sleep(0.01)

@@ -168,7 +168,8 @@ def test_the_data_dir_is_owner_only(restarted: Restarted) -> None:
     expected = {str(p.relative_to(restarted.data)): 0o700 if p.is_dir() else 0o600
                 for p in entries}
     assert {p: oct(m) for p, m in modes.items() if m != expected[p]} == {}
-    for name in ("tanhui.db", "tanhui.db-wal", "anvil-state.json", "anvil.log", "rpc-url",
+    for name in ("tanhui.db", "tanhui.db-wal", "anvil-state.json", "anvil-state.json.gz",
+                 "anvil.log", "rpc-url",
                  "exchange/journal.log", "exchange/archive.db", "deployment-31337.json",
                  "dev-api-keys-31337.json", "stack.pid", "anvil.pid"):
         assert name in modes

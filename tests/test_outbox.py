@@ -147,7 +147,7 @@ def test_a_chain_started_afresh_never_receives_the_old_chains_transactions(
     tx = chain.send_raw(payment(chain, dev_account(2)), dev_account(1), "payment")
     chain.wait(tx)
     anvil.crash()
-    anvil.state_file.unlink()
+    anvil.erase()
     anvil.start(genesis_timestamp=int(time.time()) + 1_000)  # same port, another genesis
     fresh = anvil.chain(tmp_path / "outbox.db")
     assert Reconciler(fresh).run_once(replay=True).checked == 0

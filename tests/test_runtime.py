@@ -34,7 +34,8 @@ def test_restart_keeps_chain_state_and_reuses_deployment(tmp_path, acc):
 
 def test_deployment_record_is_refused_when_chain_lost_its_code(tmp_path):
     Runtime.start(_settings(tmp_path)).stop()
-    (tmp_path / "anvil-state.json").unlink()
+    for state in ("anvil-state.json", "anvil-state.json.gz"):
+        (tmp_path / state).unlink()
     with pytest.raises(DeploymentError, match="no code"):
         Runtime.start(_settings(tmp_path))
 
@@ -44,6 +45,7 @@ def test_deployment_record_is_refused_for_another_chain(tmp_path):
     record = tmp_path / "deployment-31337.json"
     other = _settings(tmp_path).model_copy(update={"chain_id": 31338})
     (tmp_path / "deployment-31338.json").write_text(record.read_text())
-    (tmp_path / "anvil-state.json").unlink()
+    for state in ("anvil-state.json", "anvil-state.json.gz"):
+        (tmp_path / state).unlink()
     with pytest.raises(DeploymentError, match="chain 31337"):
         Runtime.start(other)
