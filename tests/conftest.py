@@ -17,6 +17,9 @@ from chain.node import AnvilNode
 from registry.ledger import Ledger
 from tanhui.roster import bootstrap_roster, dev_accounts
 
+# The exchange harness (api, db, ex, market) is shared by every exchange specification.
+pytest_plugins = ["tests.support.exchange"]
+
 # Property tests draw the same examples on every run (set HYPOTHESIS_PROFILE=explore to search
 # afresh): the suite stays deterministic, and a failure seen once is seen again.
 settings.register_profile("deterministic", derandomize=True, print_blob=True)

@@ -19,8 +19,8 @@ from chain.deploy import Deployment
 from oracle.period import Period
 from registry.ledger import Ledger
 from tanhui.scenario import Scenario
-from tests.oracle_inbox import YEAR, write_sample
-from tests.test_api_support import Api, api_database, open_api
+from tests.support.api import Api, api_database, open_api
+from tests.support.oracle_inbox import YEAR, write_sample
 
 HASH = "0x" + "5a" * 32
 SPEC = {"code": "GX-QZ-MW-2024", "calculator": "blue_carbon", "area_ha": "253.3",

@@ -20,7 +20,7 @@ from tanhui.config import Settings
 from tanhui.roster import dev_accounts
 from tanhui.scenario import Scenario
 from tanhui.services import connect
-from tests.servers import (
+from tests.support.servers import (
     MIB,
     Stack,
     filler,

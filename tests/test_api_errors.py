@@ -15,7 +15,7 @@ from chain.client import Chain
 from chain.deploy import Deployment
 from registry.ledger import Ledger
 from tanhui.scenario import Batch, Scenario, doc
-from tests.test_api_support import Api, ApiDatabase, api_database, open_api
+from tests.support.api import Api, ApiDatabase, api_database, open_api
 
 HASH = "0x" + "ab" * 32
 

@@ -13,7 +13,7 @@ from eth_utils import keccak
 
 from registry.ledger import Ledger
 from tanhui.scenario import BASE_TIME, PERIOD
-from tests.test_api_support import PUBLIC_URL, TONNE, Api, ApiDatabase, api_database, open_api
+from tests.support.api import PUBLIC_URL, TONNE, Api, ApiDatabase, api_database, open_api
 
 
 def h(tag: str) -> str:

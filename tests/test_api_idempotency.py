@@ -27,7 +27,7 @@ from chain.outbox import Outbox
 from registry.ledger import Ledger
 from tanhui.db import make_engine, session_factory
 from tanhui.scenario import Batch, Scenario
-from tests.test_api_support import TONNE, Api, ApiDatabase, api_database, open_api
+from tests.support.api import TONNE, Api, ApiDatabase, api_database, open_api
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ from api.limits import (
 )
 from registry.ledger import Ledger
 from tanhui.scenario import Scenario
-from tests.test_api_support import ApiDatabase, api_database
+from tests.support.api import ApiDatabase, api_database
 
 KIB = 1024
 

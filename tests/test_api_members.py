@@ -19,7 +19,7 @@ from registry.ledger import Ledger
 from tanhui.config import Settings
 from tanhui.db import session_factory
 from tanhui.scenario import Scenario
-from tests.test_api_support import TONNE, Api, ApiDatabase, api_database, open_api
+from tests.support.api import TONNE, Api, ApiDatabase, api_database, open_api
 
 HASH = "0x" + "cd" * 32
 

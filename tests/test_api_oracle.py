@@ -15,8 +15,8 @@ from eth_account.signers.local import LocalAccount
 from oracle.node import NodeState, OracleNode
 from registry.ledger import Ledger
 from tanhui.scenario import Scenario, doc
-from tests.oracle_inbox import YEAR, write_sample
-from tests.test_api_support import TONNE, Api, ApiDatabase, api_database, open_api
+from tests.support.api import TONNE, Api, ApiDatabase, api_database, open_api
+from tests.support.oracle_inbox import YEAR, write_sample
 
 PERIOD = f"{YEAR.start}/{YEAR.end}"
 SPEC = {"code": "GX-QZ-MW-2024", "calculator": "blue_carbon", "area_ha": "253.3",

@@ -11,7 +11,7 @@ from eth_account.signers.local import LocalAccount
 
 from registry.ledger import Ledger, MethodologyStatus, ProjectStatus, ReportStatus
 from tanhui.scenario import BASE_TIME, PERIOD, Scenario
-from tests.test_api_support import TONNE, Api, ApiDatabase, api_database, open_api
+from tests.support.api import TONNE, Api, ApiDatabase, api_database, open_api
 
 HASH = "0x" + "ef" * 32
 

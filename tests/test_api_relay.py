@@ -22,7 +22,7 @@ from chain.deploy import Deployment
 from registry.ledger import Ledger
 from tanhui.db import session_factory
 from tanhui.scenario import Batch, Scenario
-from tests.test_api_support import TONNE, Api, ApiDatabase, api_database, open_api
+from tests.support.api import TONNE, Api, ApiDatabase, api_database, open_api
 
 RETIRE = keccak(text="retire(uint256,uint256,string,uint8,string)")[:4]
 

@@ -18,7 +18,7 @@ from chain.metatx import calldata
 from registry.ledger import Ledger
 from tanhui.db import session_factory
 from tanhui.scenario import Batch, Scenario, doc
-from tests.test_api_support import TONNE, Api, ApiDatabase, api_database, open_api, relay_body
+from tests.support.api import TONNE, Api, ApiDatabase, api_database, open_api, relay_body
 
 HASH = "0x" + "ef" * 32
 

@@ -25,7 +25,7 @@ from tanhui.config import Settings
 from tanhui.roster import dev_accounts
 from tanhui.scenario import Scenario
 from tanhui.services import connect
-from tests.processes import tanhui_up
+from tests.support.processes import tanhui_up
 
 # one development seat for each role (members without a role, and a non-member, too)
 ROLE_SEATS = ("governance", "regulator", "operator", "verifier", "oracle1", "exchange", "bank",

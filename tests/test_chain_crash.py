@@ -27,8 +27,8 @@ from tanhui.config import Settings
 from tanhui.roster import dev_accounts
 from tanhui.scenario import Scenario, doc
 from tanhui.services import connect
-from tests.chain_faults import children
-from tests.processes import stack_env, start, stop, wait_healthy
+from tests.support.chain_faults import children
+from tests.support.processes import stack_env, start, stop, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 T = 1_000_000

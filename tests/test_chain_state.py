@@ -16,7 +16,7 @@ from tanhui.config import Settings
 from tanhui.durable import durable_chain, finality, replay_outbox
 from tanhui.roster import dev_accounts
 from tanhui.services import Runtime, embedded_node
-from tests.chain_state import (
+from tests.support.chain_state import (
     Payments,
     dumped_transactions,
     files_anvil_writes,

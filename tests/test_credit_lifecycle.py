@@ -7,7 +7,7 @@ import pytest
 from chain.client import ChainRevert
 from registry.ledger import Purpose
 from tanhui.scenario import Scenario
-from tests.scenario import issued_batch, verified_report
+from tests.support.scenario import issued_batch, verified_report
 
 
 def test_issuance_mints_verified_quantity_less_rounded_up_buffer(ledger, acc):
@@ -26,7 +26,7 @@ def test_second_issuance_of_same_report_reverts(ledger, acc):
 
 def test_issuance_against_unverified_report_reverts(ledger, acc):
     b = issued_batch(ledger, acc)
-    from tests.scenario import BASE_TIME, h
+    from tests.support.scenario import BASE_TIME, h
     r = ledger.attest(acc["oracle1"], b.project_id, BASE_TIME + 10**8, BASE_TIME + 10**8 + 10,
                       h("r"), 5, h("x"))
     with pytest.raises(ChainRevert) as e:

@@ -29,7 +29,15 @@ from chain.node import anvil_binary, free_port
 from tanhui.config import DEV_MNEMONIC, Settings
 from tanhui.roster import dev_accounts
 from tanhui.services import connect
-from tests.processes import TANHUI, chain_nodes_on, output_of, stack_env, start, start_up, stop
+from tests.support.processes import (
+    TANHUI,
+    chain_nodes_on,
+    output_of,
+    stack_env,
+    start,
+    start_up,
+    stop,
+)
 
 Account.enable_unaudited_hdwallet_features()
 ROOT = Path(__file__).resolve().parent.parent

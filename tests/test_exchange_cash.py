@@ -1,18 +1,14 @@
 """Exchange cash and approvals over the API: the bank books deposits and withdrawals, never of
 cash the exchange has promised; a member approves settlement once, then trades."""
 
-# The exchange fixtures (api, db, ex, market) come from test_exchange_api; pytest finds them
-# by name, so the parameters below "redefine" the imports.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 from eth_account.signers.local import LocalAccount
 
 from exchange.runtime import Exchange
 from registry.ledger import Ledger
-from tests.test_api_support import Api
-from tests.test_exchange_api import PRICE, T, api, db, ex, market, signed  # noqa: F401
+from tests.support.api import Api
+from tests.support.exchange import PRICE, T, signed
 
 
 def test_the_bank_books_a_deposit_and_the_member_sees_it(

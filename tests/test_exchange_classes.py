@@ -2,9 +2,6 @@
 one book; each sell signs one eligible batch its seller holds (a custodial sell: the server
 picks it before signing), and that batch is what settles on chain."""
 
-# The exchange fixtures (api, db, ex, market) come from test_exchange_api; pytest finds them
-# by name, so the parameters below "redefine" the imports.
-# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -17,8 +14,8 @@ from eth_account.signers.local import LocalAccount
 from exchange.runtime import Exchange, open_exchange
 from registry.ledger import Ledger
 from tanhui.scenario import Batch, Scenario
-from tests.test_api_support import Api
-from tests.test_exchange_api import PRICE, T, api, db, ex, market, signed  # noqa: F401
+from tests.support.api import Api
+from tests.support.exchange import PRICE, T, signed
 
 CLASS = 21
 

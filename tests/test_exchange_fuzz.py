@@ -1,9 +1,6 @@
 """Whatever a client sends to the exchange routes, the answer is a 2xx or a 4xx with the error
 shape, never a 500; a refused order changes nothing (hypothesis, on the real chain and API)."""
 
-# The exchange fixtures (api, db, ex, market) come from test_exchange_api; pytest finds them
-# by name, so the parameters below "redefine" the imports.
-# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -15,17 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exchange.runtime import Exchange
-from tests.test_api_support import Api
-from tests.test_exchange_api import (  # noqa: F401
-    INSTRUMENT,
-    PRICE,
-    T,
-    api,
-    db,
-    ex,
-    market,
-    signed,
-)
+from tests.support.api import Api
+from tests.support.exchange import INSTRUMENT, PRICE, T, signed
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**260), max_value=2**260)

@@ -24,7 +24,7 @@ from tanhui.config import Settings
 from tanhui.roster import dev_accounts
 from tanhui.scenario import Scenario, doc
 from tanhui.services import connect
-from tests.processes import start, stop, tanhui_up, wait_healthy
+from tests.support.processes import start, stop, tanhui_up, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 T = 1_000_000

@@ -15,8 +15,8 @@ import registry.indexer
 from registry.indexer import Indexer
 from registry.ledger import Ledger
 from tanhui.scenario import Batch, Scenario
-from tests.indexing import TONNE, revert_to, snapshot
-from tests.test_api_support import Api, api_database, open_api
+from tests.support.api import Api, api_database, open_api
+from tests.support.indexing import TONNE, revert_to, snapshot
 
 
 @dataclass

@@ -19,7 +19,7 @@ from registry.ledger import Ledger
 from registry.models import IndexedBlock
 from tanhui.db import session_factory
 from tanhui.scenario import Batch, Scenario, doc
-from tests.indexing import (
+from tests.support.indexing import (
     TONNE,
     assert_index_matches_chain,
     canonical_dump,

@@ -19,7 +19,7 @@ from chain.deploy import Deployment
 from registry.indexer import Indexer
 from registry.ledger import Ledger
 from tanhui.scenario import Batch, Scenario, doc
-from tests.indexing import (
+from tests.support.indexing import (
     TONNE,
     assert_index_matches_chain,
     migrated,

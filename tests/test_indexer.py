@@ -27,7 +27,7 @@ from registry.ledger import Ledger, ReportStatus
 from registry.models import INDEX_TABLES, Balance, IndexCursor
 from tanhui.db import Base, session_factory
 from tanhui.scenario import Scenario
-from tests.indexing import (
+from tests.support.indexing import (
     TONNE,
     assert_index_matches_chain,
     canonical_dump,

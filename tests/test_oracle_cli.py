@@ -18,8 +18,8 @@ from tanhui.config import Settings
 from tanhui.roster import dev_accounts
 from tanhui.scenario import Scenario, doc
 from tanhui.services import connect
-from tests.oracle_inbox import YEAR
-from tests.processes import TANHUI, tanhui_up
+from tests.support.oracle_inbox import YEAR
+from tests.support.processes import TANHUI, tanhui_up
 
 
 def run(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -20,8 +20,8 @@ from oracle.period import Period
 from oracle.readings import Reading, validate_readings
 from oracle.results import ValidationResult
 from tanhui.db import Base, session_factory
-from tests.indexing import migrated, postgres_database, postgres_server_url, sqlite_url
-from tests.oracle_inbox import YEAR, write_sample
+from tests.support.indexing import migrated, postgres_database, postgres_server_url, sqlite_url
+from tests.support.oracle_inbox import YEAR, write_sample
 
 INTAKE_TABLES = (intake.DeviceBinding.__table__, intake.ReadingIntake.__table__,
                  intake.CountedReading.__table__)

@@ -26,7 +26,7 @@ from oracle.node import (
 from oracle.report import build_report
 from registry.ledger import Ledger, ReportStatus
 from tanhui.scenario import Scenario, doc
-from tests.oracle_inbox import YEAR, fill_inbox, node, write_sample
+from tests.support.oracle_inbox import YEAR, fill_inbox, node, write_sample
 
 TONNE = 1_000_000
 

@@ -1,8 +1,9 @@
 """The outbox: every signed transaction is on disk before it is broadcast, and what the chain
 loses is sent again, once, in the order first sent; what can never land is said so.
 
-Each test runs its own anvil on a state file (tests/chain_faults.py) so it can lose blocks the
-way the embedded chain does: kill -9 before the next state dump, restart on the same file."""
+Each test runs its own anvil on a state file (tests/support/chain_faults.py) so it can lose
+blocks the way the embedded chain does: kill -9 before the next state dump, restart on the
+same file."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from chain.client import Chain
 from chain.outbox import Entry, Outbox
 from chain.reconcile import Reconciler, fate_of
 from tanhui.roster import dev_account
-from tests.chain_faults import CrashableAnvil, payment
+from tests.support.chain_faults import CrashableAnvil, payment
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from chain.client import Chain
 from chain.deploy import Deployment
 from registry.ledger import Ledger
 from tanhui.db import session_factory
-from tests.indexing import TONNE, History, index_into, scripted_history, sqlite_url
+from tests.support.indexing import TONNE, History, index_into, scripted_history, sqlite_url
 
 
 @dataclass

@@ -25,7 +25,7 @@ from registry.models import Member as MemberRow
 from tanhui.db import session_factory
 from tanhui.roster import dev_account
 from tanhui.scenario import Batch, Scenario, doc
-from tests.indexing import index_into, sqlite_url
+from tests.support.indexing import index_into, sqlite_url
 
 TONNE = 1_000_000
 

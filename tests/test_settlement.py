@@ -14,7 +14,7 @@ from exchange.onchain import Fill, SettlementChain
 from exchange.signing import order_digest, recover_signer, sign_order, signable
 from registry.ledger import Ledger
 from tanhui.scenario import Scenario, doc
-from tests.fills import PRICE, T, fill, orders, refused
+from tests.support.fills import PRICE, T, fill, orders, refused
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from chain.deploy import Deployment
 from exchange.onchain import SettlementChain
 from registry.ledger import Ledger
 from tanhui.scenario import Scenario, doc
-from tests.fills import T, fill, orders
+from tests.support.fills import T, fill, orders
 
 MAX_FEE_BPS = 500
 CASH = 10**13  # fen the buyer holds

@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from chain.node import free_port
-from tests.processes import stack_env, start, stop, wait_healthy
+from tests.support.processes import stack_env, start, stop, wait_healthy
 
 MIB = 1024 * 1024
 

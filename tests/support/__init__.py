@@ -1,0 +1,1 @@
+"""Shared test harness: helpers and fixtures the specifications use; no tests here."""

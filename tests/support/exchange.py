@@ -1,0 +1,83 @@
+"""The exchange harness: a real exchange (journal, engine, settlement worker) on the session's
+chain, an instrument listed over the HTTP API, and signed order bodies. The fixtures are
+registered for every test module by tests/conftest.py."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from exchange.onchain import SettlementChain
+from exchange.runtime import Exchange, open_exchange
+from exchange.signing import Order, sign_order
+from registry.ledger import Ledger
+from tanhui.scenario import Scenario, doc
+from tests.support.api import Api, ApiDatabase, api_database
+
+T = 1_000_000
+PRICE = 60_000
+INSTRUMENT = 11
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory, acc: dict[str, LocalAccount]) -> ApiDatabase:
+    return api_database(Path(tmp_path_factory.mktemp("api-exchange")), acc)
+
+
+@pytest.fixture
+def market(ledger: Ledger, acc: dict[str, LocalAccount]) -> int:
+    """trader1 holds 100 t of a batch, trader2 500,000 CNY; both approved settlement."""
+    sc = SettlementChain(ledger)
+    b = Scenario(ledger, acc).batch(quantity=1_000 * T)
+    ledger.transfer(acc["developer"], acc["trader1"].address, b.batch_id, 100 * T)
+    sc.deposit(acc["bank"], acc["trader2"].address, 500_000_00, doc("wire"))
+    for seat in ("trader1", "trader2", "trader3"):
+        sc.approve_trading(acc[seat])
+    sc.set_fees(acc["exchange"], acc["exchange"].address, 10, 20)
+    return b.batch_id
+
+
+@pytest.fixture
+def ex(ledger: Ledger, acc: dict[str, LocalAccount], tmp_path: Path,
+       market: int) -> Iterator[Exchange]:
+    e = open_exchange(ledger, tmp_path / "exchange", acc["exchange"], balance_ttl=0)
+    yield e
+    e.stop()
+
+
+@pytest.fixture
+def api(db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount], ex: Exchange,
+        market: int) -> Iterator[Api]:
+    with TestClient(create_app(db.settings, ledger, db.engine, ex.service)) as http:
+        a = Api(http, db, ledger, acc)
+        a.post("/v1/exchange/instruments", "exchange",
+               {"instrument": INSTRUMENT, "batch_id": market, "tick": 5, "lot": T,
+                "reference_price": PRICE}, status=201)
+        yield a
+
+
+def signed(acc: dict[str, LocalAccount], ex: Exchange, seat: str, side: str, price: int,
+           qty: int, nonce: int, tif: str = "gtc", expiry: int | None = None,
+           client: int = 0, instrument: int = INSTRUMENT, batch: int | None = None,
+           max_fee_bps: int = 20) -> dict[str, object]:
+    """A signed order body; a sell delivers the instrument's batch unless `batch` names one,
+    a buy accepts any batch (0) unless it names one; the fee cap is the fixture's taker fee."""
+    a = acc[seat]
+    expiry = expiry if expiry is not None else int(time.time()) + 3_600
+    if batch is None:
+        listing = ex.service.listings.get(str(instrument))
+        batch = listing.batch_id if side == "sell" and listing is not None else 0
+    o = Order(a.address, 0 if side == "buy" else 1, instrument, price, qty,
+              ("gtc", "ioc", "fok").index(tif), nonce, expiry, client.to_bytes(32, "big"),
+              batch_id=batch, max_fee_bps=max_fee_bps)
+    return {"order": {"trader": a.address, "side": side, "instrument": instrument,
+                      "batch_id": batch, "price": price, "quantity": qty,
+                      "max_fee_bps": max_fee_bps, "time_in_force": tif, "nonce": nonce,
+                      "expiry": expiry, "client_order_id": "0x" + o.client_order_id.hex()},
+            "signature": "0x" + sign_order(a, o, ex.chain.domain).hex()}
