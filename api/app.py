@@ -34,6 +34,7 @@ from api.routes import (
     certificates,
     credits,
     exchange,
+    exchange_ops,
     health,
     members,
     methodologies,
@@ -135,7 +136,7 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     app.add_middleware(RequestLimits)
     # Routes are matched in order, one by one: the exchange's (order entry is the hot path)
     # come first; no other route shares their /v1/exchange prefix.
-    for module in (exchange, health, members, methodologies, projects, reports, batches,
-                   credits, relay, certificates, reads, oracle, cash):
+    for module in (exchange, exchange_ops, health, members, methodologies, projects, reports,
+                   batches, credits, relay, certificates, reads, oracle, cash):
         app.include_router(module.router)
     return app

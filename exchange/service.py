@@ -158,7 +158,8 @@ class TradeRecord:
     sell_order: int
     status: str = "pending"  # pending | settled | failed
     tx_hash: str = ""
-    reason: str = ""
+    reason: str = ""  # why it failed: the contract's error, or the operator's reason
+    at_fault: str = ""  # the side that error names ("buyer", "seller"), "" if neither
 
     def view(self) -> dict[str, Any]:
         t = self.trade
@@ -167,7 +168,7 @@ class TradeRecord:
                 "taker_side": "buy" if t.taker_side == Side.BUY else "sell",
                 "buy_order": self.buy_order, "sell_order": self.sell_order, "ts": t.ts,
                 "kind": t.kind, "batch_id": self.batch_id, "settlement": self.status,
-                "tx_hash": self.tx_hash}
+                "tx_hash": self.tx_hash, "reason": self.reason, "at_fault": self.at_fault}
 
 
 class Balances:
@@ -248,6 +249,9 @@ class ExchangeService:
         self.snapshot_every = snapshot_every
         self.clock = clock
         self.lock = threading.RLock()
+        # held by the settlement worker while it settles, and by an operator failing a trade
+        # (exchange/operator.py), so a trade is never failed while its settlement is in flight
+        self.settling = threading.Lock()
         self.journal = Journal(directory)
         self._check_format()
         self.archive = Archive(directory / "archive.db")  # finished history (archive.py)
@@ -336,7 +340,8 @@ class ExchangeService:
                              for k, v in self.listings.items()},
                 "orders": [(r, r.status, r.filled, r.reason) for r in self.orders.values()
                            if r.order_id not in done_orders],
-                "trades": [(t, t.status, t.tx_hash, t.reason) for t in self.trades.values()
+                "trades": [(t, t.status, t.tx_hash, t.reason, t.at_fault)
+                           for t in self.trades.values()
                            if t.trade.trade_id not in done_trades],
                 "lot_orders": dict(self.lot_orders),
                 "voided": [h.hex() for h in self.voided],
@@ -414,10 +419,11 @@ class ExchangeService:
             rec = OrderRecord(oid, order, bytes.fromhex(sig), order_digest(order, self.domain),
                               otype, status, filled, reason, batch_id=batch)
             self._index(rec)
-        for t, batch_id, buy, sell, status, tx, reason in state["trades"]:
+        for t, batch_id, buy, sell, status, tx, reason, *fault in state["trades"]:
             trade = Trade(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], Side(t[9]),
                           t[10], t[11])
-            self._record_trade(TradeRecord(trade, batch_id, buy, sell, status, tx, reason))
+            self._record_trade(TradeRecord(trade, batch_id, buy, sell, status, tx, reason,
+                                           fault[0] if fault else ""))
             if status == "settled":
                 self.unconfirmed.setdefault(tx, set()).add(trade.trade_id)
             self.market.on_trade(trade)
@@ -551,6 +557,7 @@ class ExchangeService:
                 t = self.trades.get(int(tid))
                 if t is not None and t.status == "pending":
                     t.status, t.reason = "failed", entry.get("reason", "")
+                    t.at_fault = entry.get("at_fault", "")
                     self._release_trade(t)
             return []
         raise ValueError(f"unknown journal entry {kind!r}")
@@ -1188,11 +1195,18 @@ class ExchangeService:
             if not ids:
                 del self.unconfirmed[t.tx_hash]
 
-    def mark_failed(self, trade_ids: list[int], reason: str) -> None:
+    def mark_failed(self, trade_ids: list[int], reason: str, at_fault: str = "") -> None:
+        """Trades that will never settle: both sides' reservations for them are released (the
+        innocent side's cash or credits are free again at once); the orders are not put back
+        in the book (docs/exchange.md, "When a trade fails settlement")."""
         with self.lock:
             seq, events = self._commit({"type": "settle_failed", "trade_ids": trade_ids,
-                                        "reason": reason})
+                                        "reason": reason, "at_fault": at_fault})
         self._durable(seq, events)
+        with self.lock:
+            traders = {x for tid in trade_ids if tid in self.trades
+                       for x in (self.trades[tid].trade.buyer, self.trades[tid].trade.seller)}
+        self.balances.forget(*traders)
 
     def close(self) -> None:
         if self._snapshotting.acquire(timeout=60):  # a snapshot being written finishes first
@@ -1209,8 +1223,8 @@ def _encode_snapshot(captured: dict[str, Any]) -> dict[str, Any]:
                                  "client_order_id": r.order.client_order_id.hex()},
                     r.signature.hex(), r.otype, status, filled, reason, r.batch_id]
                    for r, status, filled, reason in captured["orders"]],
-        "trades": [[list(t.trade), t.batch_id, t.buy_order, t.sell_order, status, tx, reason]
-                   for t, status, tx, reason in captured["trades"]],
+        "trades": [[list(t.trade), t.batch_id, t.buy_order, t.sell_order, status, tx, reason,
+                    fault] for t, status, tx, reason, fault in captured["trades"]],
     }
 
 

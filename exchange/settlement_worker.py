@@ -4,9 +4,11 @@ Loop: take pending trades in trade-id order, build fills from the signed orders,
 batch (a batch that would revert is never sent), send, wait for the receipt, journal the trade
 ids as settled. If the estimate says a trade id is already settled (the worker died after the
 chain confirmed but before the journal said so), the settled ones are found with `settled()` and
-journaled as settled; the rest go in the next batch. A trade the contract refuses for another
-reason (an order cancelled on chain by its trader, a balance gone) is isolated by estimating it
-alone and marked failed with the contract's error; the others proceed.
+journaled as settled. A batch the contract refuses for another reason (an order cancelled on
+chain by its trader, a balance gone, two trades that settle alone but not together) is bisected
+(exchange/failures.py): the halves that settle are sent, and each trade that reverts alone is
+marked failed with the contract's error and the side at fault; the others proceed, and the same
+failing batch is never tried twice.
 
 Reconciliation, on start and every `reconcile_interval`: the chain can lose a settlement after
 it was journaled (the embedded anvil killed before its next state dump). First the outbox is
@@ -23,11 +25,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 
 from eth_account.signers.local import LocalAccount
 
 from chain.client import ChainRevert
 from chain.reconcile import Reconciler, fate_of
+from exchange.failures import at_fault, isolate
 from exchange.onchain import Fill, SettlementChain
 from exchange.service import ExchangeService, TradeRecord
 
@@ -55,27 +59,39 @@ class SettlementWorker:
     def run_once(self) -> int:
         """Settles what is pending; returns how many trades were confirmed."""
         settled = 0
-        pending = self.service.pending_trades()
-        for i in range(0, len(pending), self.batch_size):
-            chunk = pending[i:i + self.batch_size]
-            fills = [self.fill_of(t) for t in chunk]
-            try:
-                gas = self.sc.estimate_settle(self.account.address, fills)
-            except ChainRevert as exc:
-                self._sort_out(chunk, exc)
-                continue
-            tx_hash = self.sc.send_settle(self.account, fills, gas * 12 // 10 + 50_000)
-            sent = self.sc.chain.wait(tx_hash)
-            ids = [t.trade.trade_id for t in chunk]
-            self.service.mark_settled(ids, tx_hash)
-            if self.sc.chain.finality.is_final(sent.block_number, sent.block_number,
-                                               time.time()):
-                self.service.confirm_settlement(tx_hash)  # a finality chain: it stays
-            settled += len(ids)
-            log.info("settled %d trades in %s", len(ids), tx_hash)
+        with self.service.settling:
+            pending = self.service.pending_trades()
+            for i in range(0, len(pending), self.batch_size):
+                chunk = pending[i:i + self.batch_size]
+                reverted = self._attempt(chunk)
+                if isinstance(reverted, int):
+                    settled += reverted
+                    continue
+                settled += self._sort_out(chunk, reverted)
         return settled
 
-    def _sort_out(self, chunk: list[TradeRecord], exc: ChainRevert) -> None:
+    def _attempt(self, chunk: Sequence[TradeRecord]) -> int | ChainRevert:
+        """Settles `chunk` as one batch: how many trades it confirmed, or why it would revert
+        (estimated first, so nothing is sent; a batch that reverts when mined changed
+        nothing either)."""
+        fills = [self.fill_of(t) for t in chunk]
+        try:
+            gas = self.sc.estimate_settle(self.account.address, fills)
+            tx_hash = self.sc.send_settle(self.account, fills, gas * 12 // 10 + 50_000)
+            sent = self.sc.chain.wait(tx_hash)
+        except ChainRevert as exc:
+            return exc
+        ids = [t.trade.trade_id for t in chunk]
+        self.service.mark_settled(ids, tx_hash)
+        if self.sc.chain.finality.is_final(sent.block_number, sent.block_number, time.time()):
+            self.service.confirm_settlement(tx_hash)  # a finality chain: it stays
+        log.info("settled %d trades in %s", len(ids), tx_hash)
+        return len(ids)
+
+    def _sort_out(self, chunk: list[TradeRecord], exc: ChainRevert) -> int:
+        """A batch that reverts: the trades the chain settled already are journaled as
+        settled; the rest is bisected (exchange/failures.py), so the trades that settle do
+        and each guilty one fails with its revert reason. Returns how many settled."""
         done = [t.trade.trade_id for t in chunk if self.sc.is_settled(t.trade.trade_id)]
         if done:  # journaled with the transaction that settled them, so they are checked
             by_tx: dict[str, list[int]] = {}
@@ -84,14 +100,30 @@ class SettlementWorker:
                 by_tx.setdefault(found.get(tid, ""), []).append(tid)
             for tx_hash, ids in by_tx.items():
                 self.service.mark_settled(ids, tx_hash)
-        for t in chunk:
-            if t.trade.trade_id in done:
-                continue
-            try:
-                self.sc.estimate_settle(self.account.address, [self.fill_of(t)])
-            except ChainRevert as alone:
-                self.service.mark_failed([t.trade.trade_id], alone.name or "reverted")
-                log.warning("trade %d cannot settle: %s", t.trade.trade_id, alone.name)
+        rest = [t for t in chunk if t.trade.trade_id not in done]
+        settled = 0
+
+        def attempt(batch: Sequence[TradeRecord]) -> ChainRevert | None:
+            nonlocal settled
+            result = self._attempt(batch)
+            if isinstance(result, int):
+                settled += result
+                return None
+            return result
+
+        known = exc if not done else None  # without the settled ones it is another batch
+        for t, why in isolate(rest, attempt, known):
+            self.fail(t, why)
+        return settled
+
+    def fail(self, t: TradeRecord, why: ChainRevert) -> None:
+        """Journals a trade that cannot settle, with the contract's error and the side it
+        names (see docs: the innocent side's reservation is released with it)."""
+        buy, sell = self.service.orders[t.buy_order], self.service.orders[t.sell_order]
+        fault = at_fault(why.error.args if why.error else {}, t.trade.buyer, t.trade.seller,
+                         buy.digest, sell.digest)
+        self.service.mark_failed([t.trade.trade_id], why.name or "reverted", fault)
+        log.warning("trade %d cannot settle: %s (%s)", t.trade.trade_id, why, fault or "?")
 
     def reconcile(self, force: bool = False) -> int:
         """The outbox, then the settlements, at most every `reconcile_interval` (unless

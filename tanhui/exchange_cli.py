@@ -88,3 +88,45 @@ def _serve(settings: Settings, conn: Connection, settler: LocalAccount, port: in
     finally:
         ex.stop()
         engine.dispose()
+
+
+@app.command("fail-trade")
+def fail_trade_command(
+    trade_id: Annotated[int, typer.Argument(help="The pending trade to fail.", min=1)],
+    reason: Annotated[str, typer.Option("--reason", help="Why it must not settle.")],
+    data_dir: Annotated[str | None, typer.Option("--data-dir", help="Data directory.")] = None,
+) -> None:
+    """Fail a stuck trade with a reason (the exchange must be stopped; while it runs, use
+    POST /v1/exchange/trades/{id}/fail). Refused if the chain has settled it."""
+    from exchange.operator import fail_trade
+    from exchange.runtime import open_exchange
+    from exchange.service import ExchangeError
+    from tanhui.ownership import DataDirInUse, DataDirLock
+    from tanhui.services import connect, exchange_account
+
+    settings = Settings()
+    if data_dir:
+        settings = settings.model_copy(update={"data_dir": Path(data_dir)})
+    try:
+        settler = exchange_account(settings)
+        conn = connect(settings)
+        lock = DataDirLock(settings.data_dir, "exchange").acquire()
+    except DataDirInUse:
+        console.print("[red]the exchange is running: fail the trade through its API, POST "
+                      f"/v1/exchange/trades/{trade_id}/fail[/red]", soft_wrap=True)
+        raise typer.Exit(2) from None
+    except RuntimeError as exc:
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        raise typer.Exit(2) from None
+    try:
+        ex = open_exchange(conn.ledger, settings.data_dir / "exchange", settler)
+        try:
+            view = fail_trade(ex.service, ex.chain, trade_id, reason)
+        except ExchangeError as exc:
+            console.print(f"[red]{exc.code}: {exc.message}[/red]", soft_wrap=True)
+            raise typer.Exit(1) from None
+        finally:
+            ex.stop()
+    finally:
+        lock.release()
+    console.print(f"trade {trade_id} failed: {view['reason']}")
