@@ -10,6 +10,7 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 
 from exchange.onchain import SettlementChain
+from exchange.reservations import SharedReservations
 from exchange.service import Balances, ExchangeService, MemberLimits
 from exchange.settlement_worker import SettlementWorker
 from registry.ledger import Ledger
@@ -39,8 +40,11 @@ class Exchange:
 
 def open_exchange(ledger: Ledger, directory: Path, settler: LocalAccount,
                   balance_ttl: float = 1.0, batch_size: int = 100,
-                  limits: MemberLimits | None = None) -> Exchange:
-    """The exchange over one deployment; its journal and snapshots live in `directory`."""
+                  limits: MemberLimits | None = None,
+                  shared: SharedReservations | None = None) -> Exchange:
+    """The exchange over one deployment; its journal and snapshots live in `directory`.
+    `shared`: the table through which API processes that do not run the exchange see its
+    reservations (exchange/reservations.py)."""
     sc = SettlementChain(ledger)
     taker_bps = int(sc.chain.call(sc.settlement.functions.takerFeeBps()))
     maker_bps = int(sc.chain.call(sc.settlement.functions.makerFeeBps()))
@@ -48,6 +52,8 @@ def open_exchange(ledger: Ledger, directory: Path, settler: LocalAccount,
     service = ExchangeService(directory, sc.domain, balances,
                               taker_fee_bps=max(taker_bps, maker_bps), limits=limits,
                               eligible=sc.eligible_batches)
+    if shared is not None:
+        service.share_reservations(shared)
     if service.chain_cursor == 0:  # nothing read yet: on-chain cancels start at deployment
         service.chain_cursor = ledger.deployment.block
     worker = SettlementWorker(service, sc, settler, batch_size)

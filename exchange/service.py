@@ -23,6 +23,7 @@ so a trade whose block the chain loses can still be re-queued.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -62,6 +63,7 @@ from exchange.orders import (
     Trade,
     Uncross,
 )
+from exchange.reservations import CASH, SharedReservations
 from exchange.signing import (
     Domain,
     Order,
@@ -71,6 +73,8 @@ from exchange.signing import (
     recover,
     recover_signer,
 )
+
+log = logging.getLogger("tanhui.exchange")
 
 UNITS_PER_TONNE = 1_000_000
 JOURNAL_FORMAT = 2
@@ -276,6 +280,11 @@ class ExchangeService:
         self.res_cash: dict[str, int] = {}
         self.order_cash: dict[int, int] = {}
         self.lot_orders: dict[str, int] = {}  # instrument → the offered lot's order id
+        # the reservations shared with API processes (share_reservations), and what changed
+        # since they were last written
+        self.shared: SharedReservations | None = None
+        self._dirty: set[tuple[str, int]] = set()
+        self._sharing = threading.Lock()
         # what traders voided on chain (Settlement.cancelOrder / raiseMinNonce), and the next
         # block to read for it; such orders are cancelled in the book and never accepted
         self.voided: set[bytes] = set()
@@ -724,13 +733,40 @@ class ExchangeService:
         self._published(events)
 
     def _published(self, events: list[Event]) -> None:
-        """Tells listeners (market data streams) about durable events; snapshots when due."""
+        """Tells listeners (market data streams) about durable events; snapshots when due.
+        Changed reservations are written to the shared table first, so a change is visible
+        to every API process before the request that made it is answered."""
+        if self.shared is not None and self._dirty:
+            self._share()
         for listener in list(self.listeners):
             for ev in events:
                 listener(ev.instrument, _event_json(ev))
         if self._since_snapshot >= self.snapshot_every:
             self._since_snapshot = 0
             self._snapshot_in_background()
+
+    def share_reservations(self, shared: SharedReservations) -> None:
+        """From now on the reservation totals are kept in `shared` (exchange/reservations.py),
+        starting with all of them."""
+        with self._sharing, self.lock:
+            totals = {**{k: v for k, v in self.res_credits.items()},
+                      **{(a, CASH): v for a, v in self.res_cash.items()}}
+            shared.replace_all(totals)
+            self.shared, self._dirty = shared, set()
+
+    def _share(self) -> None:
+        assert self.shared is not None
+        with self._sharing:  # one writer at a time, so a later total is never overwritten
+            with self.lock:
+                changes = {k: self.res_cash.get(k[0], 0) if k[1] == CASH else
+                           self.res_credits.get(k, 0) for k in self._dirty}
+                self._dirty = set()
+            try:
+                self.shared.write(changes)
+            except Exception:  # the database is busy: the next answer writes them again
+                log.exception("writing %d shared reservations failed", len(changes))
+                with self.lock:
+                    self._dirty |= set(changes)
 
     # -- administration ------------------------------------------------------------------------
 
@@ -1011,6 +1047,11 @@ class ExchangeService:
         return self.res_cash.get(trader, 0)
 
     def _add(self, book: dict[Any, int], key: Any, delta: int) -> None:
+        if self.shared is not None:
+            if book is self.res_credits:
+                self._dirty.add(key)
+            elif book is self.res_cash:
+                self._dirty.add((key, CASH))
         value = book.get(key, 0) + delta
         if value:
             book[key] = value

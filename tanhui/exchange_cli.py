@@ -67,6 +67,7 @@ def _serve(settings: Settings, conn: Connection, settler: LocalAccount, port: in
 
     from api.app import create_app
     from api.limits import server_limits
+    from exchange.reservations import SharedReservations
     from exchange.runtime import open_exchange
     from tanhui.db import make_engine, migrate
     from tanhui.ownership import secure_tree
@@ -74,7 +75,9 @@ def _serve(settings: Settings, conn: Connection, settler: LocalAccount, port: in
     secure_tree(settings.data_dir)
     migrate(settings.db_url)
     engine = make_engine(settings.db_url)
-    ex = open_exchange(conn.ledger, settings.data_dir / "exchange", settler)
+    # the API of `tanhui up --no-exchange` reads the reservations from the shared database
+    ex = open_exchange(conn.ledger, settings.data_dir / "exchange", settler,
+                       shared=SharedReservations(engine))
     ex.start_worker(settle_interval)
     config = uvicorn.Config(create_app(settings, conn.ledger, engine, ex.service),
                             host=settings.api_host, port=port, log_level="warning",
@@ -118,8 +121,14 @@ def fail_trade_command(
     except RuntimeError as exc:
         console.print(f"[red]{exc}[/red]", soft_wrap=True)
         raise typer.Exit(2) from None
+    from exchange.reservations import SharedReservations
+    from tanhui.db import make_engine, migrate
+
+    migrate(settings.db_url)
+    engine = make_engine(settings.db_url)
     try:
-        ex = open_exchange(conn.ledger, settings.data_dir / "exchange", settler)
+        ex = open_exchange(conn.ledger, settings.data_dir / "exchange", settler,
+                           shared=SharedReservations(engine))
         try:
             view = fail_trade(ex.service, ex.chain, trade_id, reason)
         except ExchangeError as exc:
@@ -128,5 +137,6 @@ def fail_trade_command(
         finally:
             ex.stop()
     finally:
+        engine.dispose()
         lock.release()
     console.print(f"trade {trade_id} failed: {view['reason']}")

@@ -48,7 +48,7 @@ def test_a_withdrawal_never_takes_cash_promised_to_open_buys(
     assert c["reserved_fen"] == 6_000_000 + 12_000
     too_much = {"account": who, "amount_fen": c["free_fen"] + 1, "reference": "payout-1"}
     assert api.error("POST", "/v1/exchange/cash/withdrawals", "bank", too_much,
-                     409) == "insufficient_balance"
+                     409) == "reserved_by_exchange"
     assert api.get(f"/v1/exchange/cash/{who}")["balance_fen"] == c["balance_fen"]  # unchanged
     ok = api.post("/v1/exchange/cash/withdrawals", "bank", {**too_much, "amount_fen":
                                                              c["free_fen"]}, status=201)

@@ -3,8 +3,8 @@ CNY deposit token (CashToken, in fen), and a member approves the Settlement cont
 credits and cash, without which none of its orders is accepted.
 
 A withdrawal may not take cash the exchange has promised (open buy orders, unsettled
-purchases): those would then fail settlement. Custodial members approve through the relayer
-(meta-transactions), so they need no gas.
+purchases; 409 reserved_by_exchange): those would then fail settlement. Custodial members
+approve through the relayer (meta-transactions), so they need no gas.
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from eth_utils import keccak, to_checksum_address
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from api import reserved
 from api.auth import Caller, CallerDep, require_role
 from api.deps import ViewDep, WriterDep
 from api.errors import ApiError
 from api.fields import STRICT, Address
 from api.forwarding import ForwardingLedger
 from api.onchain import ChainView
+from exchange.reservations import CASH
 from exchange.service import ExchangeService
 
 router = APIRouter(prefix="/v1/exchange", tags=["exchange cash and approvals"])
@@ -46,17 +48,16 @@ def _cash(view: ChainView, account: str) -> int:
 
 
 def _reserved(request: Request, account: str) -> int:
-    service = _exchange(request)
-    return service.reserved_cash(to_checksum_address(account)) if service else 0
+    return reserved.reserved(request, account, CASH)
 
 
 @router.get("/cash/{address}")
 def cash(address: Address, request: Request, view: ViewDep) -> dict[str, Any]:
     """A member's cash in fen: on chain, promised to the exchange (open buys at their limit
     with the taker fee, unsettled purchases) and free to trade or withdraw."""
-    balance, reserved = _cash(view, address), _reserved(request, address)
+    balance, held = _cash(view, address), _reserved(request, address)
     return {"account": to_checksum_address(address), "balance_fen": balance,
-            "reserved_fen": reserved, "free_fen": max(balance - reserved, 0)}
+            "reserved_fen": held, "free_fen": max(balance - held, 0)}
 
 
 @router.post("/cash/deposits", status_code=201)
@@ -76,12 +77,14 @@ def withdraw(body: CashIn, request: Request, caller: CallerDep, view: ViewDep,
     """Books a payout to a member: burns that many fen, never cash the exchange has promised.
     Settlement bank."""
     require_role(view, caller, "BANK")
-    balance, reserved = _cash(view, body.account), _reserved(request, body.account)
-    if body.amount_fen > balance - reserved:
-        raise ApiError(409, "insufficient_balance", "not enough free cash to withdraw",
-                       {"balance_fen": balance, "reserved_fen": reserved,
-                        "needed_fen": body.amount_fen})
-    return _book("withdraw", body, caller, view, writer)
+    balance = _cash(view, body.account)
+    if body.amount_fen > balance:
+        raise ApiError(409, "insufficient_balance", "not enough cash to withdraw",
+                       {"balance_fen": balance, "needed_fen": body.amount_fen})
+    reserved.require_free(request, body.account, CASH, body.amount_fen, balance)
+    out = _book("withdraw", body, caller, view, writer)
+    reserved.moved(request, body.account)
+    return out
 
 
 def _book(fn: str, body: CashIn, caller: Caller, view: ChainView,

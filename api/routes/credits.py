@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from api import prechecks
+from api import prechecks, reserved
 from api.auth import CallerDep, require_role
 from api.certificate import PURPOSE_BY_KEY, certificate_url, serial_range_label, verify_url
 from api.deps import SessionDep, SettingsDep, ViewDep, WriterDep
@@ -87,10 +87,11 @@ class RetireOut(TxOut):
 @router.post("/transfers", status_code=201, response_model=TransferOut,
              responses={201: {"headers": {"Idempotent-Replayed": {"schema": {"type": "string"}}}}})
 def transfer(
-    body: TransferIn, caller: CallerDep, session: SessionDep, view: ViewDep, writer: WriterDep,
-    idempotency_key: IdempotencyKey = None,
+    body: TransferIn, request: Request, caller: CallerDep, session: SessionDep, view: ViewDep,
+    writer: WriterDep, idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse | dict[str, object]:
-    """Transfers the caller's credits of a batch to another member. Any unfrozen member."""
+    """Transfers the caller's credits of a batch to another member, never those the exchange
+    has reserved (409 reserved_by_exchange). Any unfrozen member."""
     require_role(view, caller, "MEMBER")
     with idempotent(session, caller, "transfers", idempotency_key, body, writer.chain) as slot:
         if slot.replay is not None:
@@ -101,7 +102,10 @@ def transfer(
             prechecks.holder_not_frozen(view, caller.address)
             prechecks.recipient(view, body.to)
             prechecks.balance(view, caller.address, body.batch_id, body.amount)
+            reserved.require_free(request, caller.address, body.batch_id, body.amount,
+                                  view.balance(caller.address, body.batch_id))
             sent = writer.transfer(caller.key(), body.to, body.batch_id, body.amount)
+            reserved.moved(request, caller.address)
         result: dict[str, object] = {
             "from": caller.address, "to": body.to, "batch_id": body.batch_id,
             "amount_units": body.amount, "amount": format_units(body.amount), **tx(sent),
@@ -112,11 +116,13 @@ def transfer(
 
 @router.post("/retirements", status_code=201, response_model=RetireOut)
 def retire(
-    body: RetireIn, caller: CallerDep, session: SessionDep, settings: SettingsDep,
-    view: ViewDep, writer: WriterDep, idempotency_key: IdempotencyKey = None,
+    body: RetireIn, request: Request, caller: CallerDep, session: SessionDep,
+    settings: SettingsDep, view: ViewDep, writer: WriterDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse | dict[str, object]:
     """Retires the caller's credits for a beneficiary; returns the serial range and the
-    certificate and verification URLs. Any unfrozen member holding the credits."""
+    certificate and verification URLs. Never credits the exchange has reserved (409
+    reserved_by_exchange). Any unfrozen member holding the credits."""
     require_role(view, caller, "MEMBER")
     with idempotent(session, caller, "retirements", idempotency_key, body, writer.chain) as slot:
         if slot.replay is not None:
@@ -127,8 +133,11 @@ def retire(
             prechecks.movable_batch(view, body.batch_id)
             prechecks.holder_not_frozen(view, caller.address)
             prechecks.balance(view, caller.address, body.batch_id, body.amount)
+            reserved.require_free(request, caller.address, body.batch_id, body.amount,
+                                  view.balance(caller.address, body.batch_id))
             done = writer.retire(caller.key(), body.batch_id, body.amount, body.beneficiary,
                                  PURPOSE_BY_KEY[body.purpose], body.case_reference)
+            reserved.moved(request, caller.address)
         result: dict[str, object] = {
             "retirement_id": done.retirement_id,
             "holder": caller.address,

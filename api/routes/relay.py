@@ -14,9 +14,10 @@ from typing import Annotated, Any
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
+from api import reserved
 from api.auth import CallerDep
 from api.deps import RelayerDep, ViewDep
 from api.errors import ApiError
@@ -88,8 +89,10 @@ def _invalid_signature(message: str, details: dict[str, Any]) -> ApiError:
 
 
 @router.post("", response_model=RelayOut)
-def relay(body: RelayIn, caller: CallerDep, view: ViewDep, relayer: RelayerDep) -> dict[str, Any]:
-    """Relays a ForwardRequest signed by the caller's own key."""
+def relay(body: RelayIn, http: Request, caller: CallerDep, view: ViewDep,
+          relayer: RelayerDep) -> dict[str, Any]:
+    """Relays a ForwardRequest signed by the caller's own key. A transfer, retirement or
+    withdrawal may not take what the exchange has reserved (409 reserved_by_exchange)."""
     sender = body.from_
     if sender != caller.address:
         raise ApiError(403, "signer_mismatch", "the request must be signed by the caller's account",
@@ -133,7 +136,11 @@ def relay(body: RelayIn, caller: CallerDep, view: ViewDep, relayer: RelayerDep) 
     if not relayer.verify(signed):
         raise _invalid_signature("the forwarder does not accept this request", details)
     relayer.simulate_inner(sender, body.to, data)  # the contract's own refusal, if any
+    flows = reserved.outflows(view, sender, body.to, data)
+    reserved.require_free_outflows(http, view, flows)
     sent = relayer.relay(signed)
+    for account, _ in flows:
+        reserved.moved(http, account)
     events = []
     for log in sent.receipt["logs"]:
         ev = view.events.decode(dict(log))

@@ -1,0 +1,79 @@
+"""The exchange's reservations, shared through the database: one source of truth for what the
+registry may not move.
+
+The chain does not know what the exchange has promised (credits of open sells and unsettled
+sales, cash of open buys and unsettled purchases): a member could transfer, retire or withdraw
+them and make its trades fail settlement. So every API route that moves credits or cash out of
+an account first subtracts the exchange's reservations (api/reserved.py). An API that runs the
+exchange in its own process asks the service; an API running beside a separate exchange
+process (`tanhui up --no-exchange` + `tanhui exchange run`) reads this table, which the exchange
+keeps equal to its in-memory totals: each change is written before the request that made it is
+answered (ExchangeService._published), and the whole table is rewritten when the exchange starts
+(its totals rebuilt from the journal).
+
+One row per (account, batch_id) with a non-zero reservation; batch_id 0 is cash (in fen; no
+credit batch has id 0). Amounts are integers (credit units, fen), stored as BigInteger.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+
+from sqlalchemy import BigInteger, Engine, String, delete, insert, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tanhui.db import Base
+
+CASH = 0  # the batch_id under which an account's reserved cash is kept
+
+Key = tuple[str, int]  # (checksummed account, batch id or CASH)
+
+
+class ExchangeReservation(Base):
+    """What the exchange holds of one account's credits of one batch, or of its cash."""
+
+    __tablename__ = "exchange_reservations"
+
+    account: Mapped[str] = mapped_column(String(42), primary_key=True)
+    batch_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class SharedReservations:
+    """The table, written by the exchange and read by any API process."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._writing = threading.Lock()  # writes land in the order their values were taken
+
+    def replace_all(self, totals: Mapping[Key, int]) -> None:
+        """The table becomes exactly `totals` (on start: what the journal rebuilt)."""
+        with self._writing, self.engine.begin() as conn:
+            conn.execute(delete(ExchangeReservation))
+            rows = [{"account": a, "batch_id": b, "amount": v} for (a, b), v in totals.items()
+                    if v]
+            if rows:
+                conn.execute(insert(ExchangeReservation), rows)
+
+    def write(self, changes: Mapping[Key, int]) -> None:
+        """Sets these keys to these totals (0 deletes the row), in one transaction."""
+        if not changes:
+            return
+        with self.engine.begin() as conn:
+            for account, batch_id in changes:
+                conn.execute(delete(ExchangeReservation).where(
+                    ExchangeReservation.account == account,
+                    ExchangeReservation.batch_id == batch_id))
+            rows = [{"account": a, "batch_id": b, "amount": v}
+                    for (a, b), v in changes.items() if v]
+            if rows:
+                conn.execute(insert(ExchangeReservation), rows)
+
+    def reserved(self, account: str, batch_id: int) -> int:
+        """Reserved credit units of `batch_id` (or fen, for CASH) of a checksummed account."""
+        with self.engine.connect() as conn:
+            value = conn.execute(select(ExchangeReservation.amount).where(
+                ExchangeReservation.account == account,
+                ExchangeReservation.batch_id == batch_id)).scalar()
+        return int(value or 0)
