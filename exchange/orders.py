@@ -68,6 +68,7 @@ class CancelReason(StrEnum):
     MOVED = "moved"
     AUCTION_UNFILLED = "auction_unfilled"
     ON_CHAIN = "cancelled_on_chain"  # the trader voided it on chain (Settlement)
+    SETTLEMENT_FAILED = "settlement_failed"  # a trade of it failed settlement by its fault
 
 
 # -- commands ---------------------------------------------------------------------------------

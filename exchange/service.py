@@ -562,14 +562,30 @@ class ExchangeService:
         if kind == "voided":
             return self._apply_voided(entry, ts)
         if kind == "settle_failed":
-            for tid in entry["trade_ids"]:
-                t = self.trades.get(int(tid))
-                if t is not None and t.status == "pending":
-                    t.status, t.reason = "failed", entry.get("reason", "")
-                    t.at_fault = entry.get("at_fault", "")
-                    self._release_trade(t)
-            return []
+            return self._apply_failed(entry, ts)
         raise ValueError(f"unknown journal entry {kind!r}")
+
+    def _apply_failed(self, entry: dict[str, Any], ts: int) -> list[Event]:
+        """Trades that will never settle. Both sides' reservations for them are released; the
+        orders are not put back in the book. The order of the side at fault (if the contract
+        named one) is cancelled if it still rests: its later fills would fail the same way
+        and take innocent counterparties with them."""
+        fault = entry.get("at_fault", "")
+        events: list[Event] = []
+        for tid in entry["trade_ids"]:
+            t = self.trades.get(int(tid))
+            if t is None or t.status != "pending":
+                continue
+            t.status, t.reason, t.at_fault = "failed", entry.get("reason", ""), fault
+            self._release_trade(t)
+            guilty = self.orders.get(t.sell_order if fault == "seller" else t.buy_order) if (
+                fault) else None
+            book = self.engine.books.get(str(guilty.order.instrument)) if guilty else None
+            if guilty is not None and book is not None and guilty.order_id in book.orders:
+                events += self._events(self.engine.process(Cancel(
+                    str(guilty.order.instrument), guilty.order_id, guilty.order.trader, ts,
+                    CancelReason.SETTLEMENT_FAILED)))
+        return events
 
     def _apply_voided(self, entry: dict[str, Any], ts: int) -> list[Event]:
         """Orders their traders voided on chain leave the book (they could never settle)."""
