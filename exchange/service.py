@@ -12,9 +12,11 @@ engine: books, orders, trades and settlement states come back exactly, with the 
 Journal entries: `format` (the first line: the journal's format version), `instrument`
 (listing with trading parameters), `order` (the signed order and its signature), `cancel`,
 `cancel_all`, `status`, `settled` (trade ids confirmed on chain, with the transaction),
-`settle_failed`, `requeued` (settled trades whose transaction the chain lost: pending again,
-reservations back; see `requeue_lost`). Format 2 orders carry the signed delivery batch and fee
-cap; a journal of an earlier format is refused at start (JournalFormatError) rather than misread.
+`settle_failed` (trades that will never settle, with the reason and the side at fault; the
+resting order of that side is cancelled), `requeued` (settled trades whose transaction the
+chain lost: pending again, reservations back; see `requeue_lost`). Format 2 orders carry the
+signed delivery batch and fee cap; a journal of an earlier format is refused at start
+(JournalFormatError) rather than misread.
 
 A settled trade stays "unconfirmed" (in memory, rebuilt on start) until the reconciler
 (settlement_worker.py) has seen its transaction final on chain; until then it is not archived,
