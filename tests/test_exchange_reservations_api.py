@@ -73,6 +73,25 @@ def test_a_relayed_transfer_may_not_take_reserved_credits(
     assert ledger.balance(seller.address, market) == 100 * T
 
 
+def test_a_relayed_retirement_may_not_take_reserved_credits(
+        api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger,
+        market: int) -> None:
+    api.post("/v1/exchange/orders", None, signed(acc, ex, "trader1", "sell", PRICE, 95 * T, 1),
+             status=201)
+    seller = acc["trader1"]
+    fn = keccak(text="retire(uint256,uint256,string,uint8,string)")[:4]
+    data = fn + encode(["uint256", "uint256", "string", "uint8", "string"],
+                       [market, 6 * T, "Acme", 0, ""])
+    r = api.raw("POST", "/v1/relay", "trader1", relay_body(api, seller, "CarbonCredits", data))
+    assert r.status_code == 409 and r.json()["error"]["code"] == "reserved_by_exchange"
+    assert r.json()["error"]["details"]["free"] == 5 * T
+    ok = fn + encode(["uint256", "uint256", "string", "uint8", "string"],
+                     [market, 5 * T, "Acme", 0, ""])
+    r = api.raw("POST", "/v1/relay", "trader1", relay_body(api, seller, "CarbonCredits", ok))
+    assert r.status_code == 200, r.text
+    assert ledger.balance(seller.address, market) == 95 * T
+
+
 def test_a_relayed_cash_transfer_may_not_take_cash_reserved_by_an_open_buy(
         api: Api, ex: Exchange, acc: dict[str, LocalAccount]) -> None:
     buyer = acc["trader2"]
