@@ -23,7 +23,7 @@ from web3.exceptions import TimeExhausted
 
 from api.chain_errors import revert_code, revert_details, revert_message, revert_status
 from api.custody import Vault, load_master_key
-from api.errors import ApiError
+from api.errors import INBOX_STATUS, ApiError
 from api.fields import FIELD_CODES
 from api.forwarding import ForwardingLedger, Relayer, relayer_account
 from api.limits import RequestLimits
@@ -45,6 +45,7 @@ from api.routes import (
 )
 from chain.client import ChainRevert
 from exchange.service import ExchangeError, ExchangeService
+from oracle.inbox import Inbox, InboxError
 from registry.ledger import Ledger
 from tanhui.config import Settings
 from tanhui.db import session_factory
@@ -73,6 +74,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ExchangeError)
     def _exchange_error(_: Request, exc: ExchangeError) -> JSONResponse:
         return _error(exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(InboxError)
+    def _inbox_error(_: Request, exc: InboxError) -> JSONResponse:
+        return _error(INBOX_STATUS.get(exc.code, 409), exc.code, exc.message, exc.details)
 
     @app.exception_handler(StarletteHTTPException)
     def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -129,6 +134,7 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     app.state.relayer = relayer
     app.state.writer = ForwardingLedger(ledger, relayer)
     app.state.view = ChainView(ledger)
+    app.state.inbox = Inbox(settings.oracle_inbox, ledger)
     app.state.exchange = exchange_service
     install_error_handlers(app)
     # Body caps and the JSON depth limit apply before any route parses or authenticates.

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from api.custody import Vault
 from api.forwarding import ForwardingLedger, Relayer
 from api.onchain import ChainView
+from oracle.inbox import Inbox
 from registry.ledger import Ledger
 from tanhui.config import Settings
 
@@ -37,6 +38,12 @@ def get_view(request: Request) -> ChainView:
     return view
 
 
+def get_inbox(request: Request) -> Inbox:
+    """The oracle inbox: the one door through which monitoring data reaches the nodes."""
+    inbox: Inbox = request.app.state.inbox
+    return inbox
+
+
 def get_writer(request: Request) -> ForwardingLedger:
     """Registry operations signed by the caller's key and sent through the relayer."""
     writer: ForwardingLedger = request.app.state.writer
@@ -59,3 +66,4 @@ ViewDep = Annotated[ChainView, Depends(get_view)]
 WriterDep = Annotated[ForwardingLedger, Depends(get_writer)]
 RelayerDep = Annotated[Relayer, Depends(get_relayer)]
 VaultDep = Annotated[Vault, Depends(get_vault)]
+InboxDep = Annotated[Inbox, Depends(get_inbox)]
