@@ -19,6 +19,7 @@ from rich.table import Table
 from tanhui.config import Settings
 
 if TYPE_CHECKING:
+    from registry.ledger import Ledger
     from tanhui.services import Runtime
 
 app = typer.Typer(help="Tanhui 碳汇 — carbon asset registry and exchange", no_args_is_help=True)
@@ -129,7 +130,7 @@ def up(
                 f"Development API keys: {settings.data_dir}/dev-api-keys-{rt.chain.chain_id}.json"
             )
         if demo:
-            _run_demo(api_url, keys)
+            _run_demo(api_url, keys, settings, rt.ledger)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         console.print("Serving; Ctrl-C to stop.")
@@ -158,7 +159,9 @@ def demo(
         keys_file = next(settings.data_dir.glob("dev-api-keys-*.json"), None)
         if keys_file is None:
             raise typer.BadParameter("no development API keys in the data directory")
-        _run_demo(api, json.loads(keys_file.read_text()))
+        from tanhui.services import connect
+
+        _run_demo(api, json.loads(keys_file.read_text()), settings, connect(settings).ledger)
         return
     rt = _start_runtime(settings)
     try:
@@ -167,15 +170,15 @@ def demo(
         api_url = rt.serve_in_background(0 if settings.api_port == 8000 else settings.api_port)
         keys = provision_dev_api_keys(rt)
         _print_urls(rt, api_url)
-        ok = _run_demo(api_url, keys)
+        ok = _run_demo(api_url, keys, settings, rt.ledger)
     finally:
         rt.stop()
     if not ok:
         raise typer.Exit(1)
 
 
-def _run_demo(api_url: str, keys: dict[str, str]) -> bool:
-    from tanhui.demo import Demo, DemoError
+def _run_demo(api_url: str, keys: dict[str, str], settings: Settings, ledger: Ledger) -> bool:
+    from tanhui.demo import Demo, DemoError, oracle_pass
     from tanhui.roster import dev_accounts
 
     addresses = {k: a.address for k, a in dev_accounts().items()}
@@ -191,7 +194,8 @@ def _run_demo(api_url: str, keys: dict[str, str]) -> bool:
         def on_step(step: object) -> None:
             progress.update(task, advance=1, description=getattr(step, "name", "step"))
 
-        d = Demo(api_url, keys, addresses, on_step)
+        nodes = oracle_pass(settings.oracle_inbox, settings.data_dir / "oracle", ledger)
+        d = Demo(api_url, keys, addresses, nodes, on_step)
         try:
             result = d.run()
         except DemoError as exc:
