@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from eth_account.signers.local import LocalAccount
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -114,8 +115,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings, ledger: Ledger, engine: Engine,
-               exchange_service: ExchangeService | None = None) -> FastAPI:
-    """The API over one deployment (`ledger`) and one database (`engine`, migrated)."""
+               exchange_service: ExchangeService | None = None,
+               relayer: LocalAccount | None = None) -> FastAPI:
+    """The API over one deployment (`ledger`) and one database (`engine`, migrated). The
+    relayer pays gas for members' forwarded calls: `relayer`, else the configured key."""
     app = FastAPI(
         title="Tanhui 碳汇 Registry API",
         version="1",
@@ -130,9 +133,9 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.vault = Vault(load_master_key(settings))
-    relayer = Relayer(ledger, relayer_account(settings))
-    app.state.relayer = relayer
-    app.state.writer = ForwardingLedger(ledger, relayer)
+    forwarder = Relayer(ledger, relayer or relayer_account(settings))
+    app.state.relayer = forwarder
+    app.state.writer = ForwardingLedger(ledger, forwarder)
     app.state.view = ChainView(ledger)
     app.state.inbox = Inbox(settings.oracle_inbox, ledger)
     app.state.exchange = exchange_service

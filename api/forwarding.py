@@ -43,15 +43,12 @@ GAS_MARGIN_DIVISOR = 5
 
 
 def relayer_account(settings: Settings) -> LocalAccount | None:
-    """The configured relayer key, else the deployer key, else (embedded chain) governance."""
+    """The configured relayer key, else the deployer key; None if neither is set (the process
+    wiring then supplies one, e.g. governance's development key on the embedded chain)."""
     key = settings.relayer_key or settings.deployer_key
     if key:
         account: LocalAccount = Account.from_key(key)
         return account
-    if settings.embedded_chain:
-        from tanhui.roster import dev_account
-
-        return dev_account(0)
     return None
 
 

@@ -70,13 +70,15 @@ def _serve(settings: Settings, conn: Connection, settler: LocalAccount, port: in
     from exchange.runtime import open_exchange
     from tanhui.db import make_engine, migrate
     from tanhui.ownership import secure_tree
+    from tanhui.services import relayer_of
 
     secure_tree(settings.data_dir)
     migrate(settings.db_url)
     engine = make_engine(settings.db_url)
     ex = open_exchange(conn.ledger, settings.data_dir / "exchange", settler)
     ex.start_worker(settle_interval)
-    config = uvicorn.Config(create_app(settings, conn.ledger, engine, ex.service),
+    config = uvicorn.Config(create_app(settings, conn.ledger, engine, ex.service,
+                                       relayer=relayer_of(settings)),
                             host=settings.api_host, port=port, log_level="warning",
                             **server_limits())
     server = uvicorn.Server(config)

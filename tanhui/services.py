@@ -26,7 +26,7 @@ from tanhui.config import Settings
 from tanhui.db import make_engine, migrate
 from tanhui.durable import ANVIL_STATE_FILE, durable_chain, replay_outbox
 from tanhui.ownership import DataDirLock, secure_tree, write_private
-from tanhui.roster import SEATS, bootstrap_roster, dev_accounts
+from tanhui.roster import SEATS, bootstrap_roster, dev_account, dev_accounts
 
 
 @dataclass
@@ -111,7 +111,8 @@ class Runtime:
         from api.app import create_app
 
         return create_app(self.settings, self.ledger, self.engine,
-                          self.exchange.service if self.exchange is not None else None)
+                          self.exchange.service if self.exchange is not None else None,
+                          relayer=relayer_of(self.settings))
 
     def serve_in_background(self, port: int | None = None) -> str:
         """Runs the API with uvicorn in a thread; returns its base URL."""
@@ -223,6 +224,17 @@ def connect(settings: Settings) -> Connection:
     deployment = Deployment.load(record, artifacts)
     check_deployment(chain, deployment, artifacts)
     return Connection(settings, chain, deployment, Ledger(chain, deployment))
+
+
+def relayer_of(settings: Settings) -> LocalAccount | None:
+    """The relayer key: configured (TANHUI_RELAYER_KEY or the deployer key), else on the
+    embedded chain the governance development key."""
+    from api.forwarding import relayer_account
+
+    configured = relayer_account(settings)
+    if configured is None and settings.embedded_chain:
+        return dev_account(0)
+    return configured
 
 
 def oracle_account(settings: Settings, seat: str | None) -> LocalAccount:

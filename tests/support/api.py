@@ -91,7 +91,7 @@ class Api:
 
 
 def open_api(db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount]) -> Api:
-    client = TestClient(create_app(db.settings, ledger, db.engine))
+    client = TestClient(create_app(db.settings, ledger, db.engine, relayer=acc["governance"]))
     return Api(client, db, ledger, acc)
 
 

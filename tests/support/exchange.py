@@ -54,7 +54,8 @@ def ex(ledger: Ledger, acc: dict[str, LocalAccount], tmp_path: Path,
 @pytest.fixture
 def api(db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount], ex: Exchange,
         market: int) -> Iterator[Api]:
-    with TestClient(create_app(db.settings, ledger, db.engine, ex.service)) as http:
+    app = create_app(db.settings, ledger, db.engine, ex.service, relayer=acc["governance"])
+    with TestClient(app) as http:
         a = Api(http, db, ledger, acc)
         a.post("/v1/exchange/instruments", "exchange",
                {"instrument": INSTRUMENT, "batch_id": market, "tick": 5, "lot": T,
