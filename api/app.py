@@ -45,11 +45,11 @@ from api.routes import (
     reports,
 )
 from chain.client import ChainRevert
+from core.config import Settings
+from core.db import session_factory
 from exchange.service import ExchangeError, ExchangeService
 from oracle.inbox import Inbox, InboxError
 from registry.ledger import Ledger
-from tanhui.config import Settings
-from tanhui.db import session_factory
 
 log = logging.getLogger("tanhui.api")
 

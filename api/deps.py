@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from api.custody import Vault
 from api.forwarding import ForwardingLedger, Relayer
 from api.onchain import ChainView
+from core.config import Settings
 from oracle.inbox import Inbox
 from registry.ledger import Ledger
-from tanhui.config import Settings
 
 
 def get_ledger(request: Request) -> Ledger:

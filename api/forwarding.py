@@ -32,8 +32,8 @@ from chain.abi import signature
 from chain.client import ChainRevert, Sent
 from chain.deploy import CONTRACTS
 from chain.metatx import ForwardRequest, calldata, sign_forward_request
+from core.config import Settings
 from registry.ledger import Ledger
-from tanhui.config import Settings
 
 # Seconds a request the API signs for a custodial member stays valid.
 CUSTODIAL_TTL = 600

@@ -19,10 +19,10 @@ from pathlib import Path
 # bench/oracle.py would shadow the oracle package: the checkout comes first on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from core.units import UNITS_PER_TONNE
+from devkit.local import local_registry
+from devkit.scenario import Scenario, doc
 from oracle.merkle import MerkleTree, leaf_hash
-from tanhui.local import local_registry
-from tanhui.scenario import Scenario, doc
-from tanhui.units import UNITS_PER_TONNE
 
 SIZES = (1_000, 100_000)
 

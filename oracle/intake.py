@@ -39,12 +39,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from core.db import Base
 from oracle.devices import DeviceRegistry
 from oracle.keccak import keccak256
 from oracle.period import Period
 from oracle.readings import Reading
 from oracle.results import ValidationResult
-from tanhui.db import Base
 
 # Rows looked up per query (below SQLite's bound-parameter limit on every version).
 _CHUNK = 900

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tanhui.config import Settings
+from core.config import Settings
 
 if TYPE_CHECKING:
     from registry.ledger import Ledger
@@ -178,8 +178,8 @@ def demo(
 
 
 def _run_demo(api_url: str, keys: dict[str, str], settings: Settings, ledger: Ledger) -> bool:
-    from tanhui.demo import Demo, DemoError, oracle_pass
-    from tanhui.roster import dev_accounts
+    from devkit.demo import Demo, DemoError, oracle_pass
+    from devkit.roster import dev_accounts
 
     addresses = {k: a.address for k, a in dev_accounts().items()}
     with Progress(

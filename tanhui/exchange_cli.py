@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from tanhui.config import Settings
+from core.config import Settings
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -67,8 +67,8 @@ def _serve(settings: Settings, conn: Connection, settler: LocalAccount, port: in
 
     from api.app import create_app
     from api.limits import server_limits
+    from core.db import make_engine, migrate
     from exchange.runtime import open_exchange
-    from tanhui.db import make_engine, migrate
     from tanhui.ownership import secure_tree
     from tanhui.services import relayer_of
 

@@ -14,8 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from core.config import Settings
 from oracle.node import NodeState, OracleNode
-from tanhui.config import Settings
 
 app = typer.Typer(help="Monitoring data, oracle nodes and Merkle proofs.", no_args_is_help=True)
 console = Console()
@@ -49,10 +49,10 @@ def ingest(
     door as the API (oracle/inbox.py): files are written whole, an attested period is final,
     and a device of another project or a reading counted elsewhere is refused (every tonne
     counted once)."""
+    from core.db import make_engine, migrate, session_factory
     from oracle.devices import DeviceRegistry
     from oracle.inbox import Inbox, InboxError, checked_period
     from oracle.report import ReportError
-    from tanhui.db import make_engine, migrate, session_factory
     from tanhui.services import connect
 
     settings = _settings(data_dir)

@@ -21,12 +21,12 @@ from chain.client import Chain
 from chain.compile import compile_contracts
 from chain.deploy import Deployment, ensure_deployed, error_abis
 from chain.node import AnvilNode, free_port
+from core.config import Settings
+from core.db import make_engine, migrate
+from devkit.roster import SEATS, bootstrap_roster, dev_account, dev_accounts
 from registry.ledger import Ledger
-from tanhui.config import Settings
-from tanhui.db import make_engine, migrate
 from tanhui.durable import ANVIL_STATE_FILE, durable_chain, replay_outbox
 from tanhui.ownership import DataDirLock, secure_tree, write_private
-from tanhui.roster import SEATS, bootstrap_roster, dev_account, dev_accounts
 
 
 @dataclass
@@ -286,7 +286,7 @@ def provision_dev_api_keys(runtime: Runtime) -> dict[str, str]:
             return keys
     accounts = dev_accounts()
     keys = {}
-    from tanhui.db import session_factory
+    from core.db import session_factory
 
     with session_factory(runtime.engine)() as session:
         for s in SEATS:

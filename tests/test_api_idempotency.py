@@ -24,10 +24,10 @@ from api.models import ApiAccount, IdempotentRequest
 from api.routes.credits import TransferIn
 from chain.client import Chain
 from chain.outbox import Outbox
+from core.db import make_engine, session_factory
+from devkit.roster import dev_account
+from devkit.scenario import Batch, Scenario
 from registry.ledger import Ledger
-from tanhui.db import make_engine, session_factory
-from tanhui.roster import dev_account
-from tanhui.scenario import Batch, Scenario
 from tests.support.api import TONNE, Api, ApiDatabase, api_database, open_api
 
 

@@ -36,8 +36,8 @@ from api.limits import (
     json_depth,
     server_limits,
 )
+from devkit.scenario import Scenario
 from registry.ledger import Ledger
-from tanhui.scenario import Scenario
 from tests.support.api import ApiDatabase, api_database
 
 KIB = 1024

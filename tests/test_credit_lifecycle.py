@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from chain.client import ChainRevert
+from devkit.scenario import BASE_TIME, Batch, Scenario, doc
 from registry.ledger import Purpose
-from tanhui.scenario import BASE_TIME, Batch, Scenario, doc
 
 
 def issued_batch(ledger, acc, quantity: int = 1_000_000_000, buffer_bps: int = 1000) -> Batch:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from tanhui.config import Settings
-from tanhui.demo import Demo, oracle_pass
-from tanhui.roster import dev_accounts
+from core.config import Settings
+from devkit.demo import Demo, oracle_pass
+from devkit.roster import dev_accounts
 from tanhui.services import Runtime, provision_dev_api_keys
 
 

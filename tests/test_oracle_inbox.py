@@ -13,13 +13,13 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from sqlalchemy.orm import Session
 
-from oracle import sample_data
+from core.db import make_engine, migrate, session_factory
+from devkit import sample_data
+from devkit.scenario import Scenario
 from oracle.devices import DeviceRegistry
 from oracle.inbox import Inbox, InboxError
 from oracle.period import Period
 from registry.ledger import Ledger
-from tanhui.db import make_engine, migrate, session_factory
-from tanhui.scenario import Scenario
 from tests.support.oracle_inbox import YEAR, node, write_sample
 
 SPEC = {"code": sample_data.MANGROVE_PROJECT, "calculator": "blue_carbon",

@@ -10,10 +10,10 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from chain.client import ChainRevert
+from devkit.scenario import Scenario, doc
 from exchange.onchain import Fill, SettlementChain
 from exchange.signing import order_digest, recover_signer, sign_order, signable
 from registry.ledger import Ledger
-from tanhui.scenario import Scenario, doc
 from tests.support.fills import PRICE, T, fill, orders, refused
 
 

@@ -13,11 +13,11 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from devkit.scenario import Scenario, doc
 from exchange.onchain import SettlementChain
 from exchange.runtime import Exchange, open_exchange
 from exchange.signing import Order, sign_order
 from registry.ledger import Ledger
-from tanhui.scenario import Scenario, doc
 from tests.support.api import Api, ApiDatabase, api_database
 
 T = 1_000_000

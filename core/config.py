@@ -12,8 +12,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from chain.paths import ROOT
-from tanhui.ownership import make_private_dir
+from core.paths import ROOT
+from core.private import make_private_dir
 
 # anvil's well-known development mnemonic; only ever used for the embedded local chain.
 DEV_MNEMONIC = "test test test test test test test test test test test junk"

@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 from eth_utils import keccak
 
-from oracle import sample_data
+from core.units import format_units
+from devkit import sample_data
+from devkit.roster import dev_accounts
 from oracle.node import NodeState, OracleNode
 from registry.ledger import Ledger
-from tanhui.roster import dev_accounts
-from tanhui.units import format_units
 
 YEAR_2024 = (1_704_038_400, 1_735_660_800)  # 2024-01-01 .. 2025-01-01 (UTC+8 midnight)
 AREA_HA = Decimal("253.3")

@@ -1,4 +1,4 @@
-"""Generate the sample monitoring data set: `python -m oracle.sample_data OUT_DIR`.
+"""Generate the sample monitoring data set: `python -m devkit.sample_data OUT_DIR`.
 
 The generator is the source of the sample data (the files are never committed); the same seed
 always produces byte-identical files. It writes:
