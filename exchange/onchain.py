@@ -22,8 +22,9 @@ from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_
 from web3.exceptions import ContractCustomError, ContractLogicError
 
 from chain.client import ChainRevert, Sent
+from chain.signatures import checksum
 from exchange.instruments import CreditClass
-from exchange.signing import Domain, Order, checksum, compact
+from exchange.signing import Domain, Order, compact
 from registry.ledger import Ledger
 
 ORDER_ABI = "(address,uint8,uint64,uint64,uint128,uint128,uint16,uint8,uint64,uint64,bytes32)"

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from chain.signatures import checksum, recover
 from exchange.archive import Archive
 from exchange.engine import Engine
 from exchange.instruments import (
@@ -66,9 +67,7 @@ from exchange.signing import (
     Domain,
     Order,
     cancel_digest,
-    checksum,
     order_digest,
-    recover,
     recover_signer,
 )
 

@@ -28,9 +28,10 @@ from api.auth import CallerDep, authenticate, require_role
 from api.deps import ViewDep, WriterDep
 from api.errors import ApiError
 from api.fields import STRICT
+from chain.signatures import checksum
 from exchange.instruments import CreditClass, InstrumentSpec, Status, listing_problem
 from exchange.service import ExchangeService
-from exchange.signing import CANCEL_FIELDS, ORDER_FIELDS, Order, checksum, sign_order
+from exchange.signing import CANCEL_FIELDS, ORDER_FIELDS, Order, sign_order
 
 router = APIRouter(prefix="/v1/exchange", tags=["exchange"])
 
