@@ -10,8 +10,8 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from chain.client import ChainRevert
+from devkit.scenario import Scenario, doc
 from registry.ledger import Ledger
-from tanhui.scenario import Scenario, doc
 
 TONNE = 1_000_000
 TYPHOON = 2
