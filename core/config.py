@@ -94,6 +94,13 @@ class Settings(BaseSettings):
         """Where monitoring data waits for the oracle nodes: <inbox>/<project_id>/..."""
         return self.data_dir / "oracle" / "inbox"
 
+    @classmethod
+    def at(cls, data_dir: str | Path | None = None) -> Settings:
+        """The settings from the environment, with the data directory a command was given
+        (`--data-dir`) in place of the configured one."""
+        s = cls()
+        return s.model_copy(update={"data_dir": Path(data_dir)}) if data_dir else s
+
     def ensure_data_dir(self) -> Path:
         """The data directory, created if missing, readable by the service user only."""
         return make_private_dir(self.data_dir)

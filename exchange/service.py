@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from chain.signatures import checksum, recover
+from core.units import UNITS_PER_TONNE
 from exchange.archive import Archive
 from exchange.engine import Engine
 from exchange.instruments import (
@@ -71,7 +72,6 @@ from exchange.signing import (
     recover_signer,
 )
 
-UNITS_PER_TONNE = 1_000_000
 JOURNAL_FORMAT = 2
 
 

@@ -65,13 +65,6 @@ def _start_runtime(settings: Settings, fresh: bool = False) -> Runtime:
         raise _fail(exc) from None
 
 
-def _settings(data_dir: str | None) -> Settings:
-    s = Settings()
-    if data_dir:
-        s = s.model_copy(update={"data_dir": __import__("pathlib").Path(data_dir)})
-    return s
-
-
 DataDir = Annotated[
     str | None, typer.Option("--data-dir", help="Data directory (chain state, DB).")
 ]
@@ -108,7 +101,7 @@ def up(
     from tanhui.ownership import DataDirInUse
     from tanhui.services import provision_dev_api_keys
 
-    settings = _settings(data_dir)
+    settings = Settings.at(data_dir)
     if not settings.embedded_chain:  # refuse before anything starts, not at the first request
         try:
             load_master_key(settings)
@@ -154,7 +147,7 @@ def demo(
     """Run the end-to-end scenario (Maowei Sea mangroves, Qinzhou, Guangxi) through the HTTP API."""
     from tanhui.services import provision_dev_api_keys
 
-    settings = _settings(data_dir)
+    settings = Settings.at(data_dir)
     if api:
         keys_file = next(settings.data_dir.glob("dev-api-keys-*.json"), None)
         if keys_file is None:
@@ -238,7 +231,7 @@ def _wait_for_index(http: httpx.Client, timeout: float = 30) -> None:
 @app.command()
 def status(data_dir: DataDir = None) -> None:
     """Show the data directory, deployment record, index and whether the API answers."""
-    settings = _settings(data_dir)
+    settings = Settings.at(data_dir)
     t = Table(title="Tanhui status", show_header=False)
     t.add_row("Data directory", str(settings.data_dir))
     from tanhui.ownership import ROLES, DataDirLock
@@ -285,7 +278,7 @@ def deploy(
     ] = False,
 ) -> None:
     """Deploy the contracts (or check the existing deployment record against the chain)."""
-    rt = _start_runtime(_settings(data_dir), fresh=fresh)
+    rt = _start_runtime(Settings.at(data_dir), fresh=fresh)
     try:
         console.print_json(json.dumps(rt.deployment.to_json()))
     finally:

@@ -11,7 +11,6 @@ itself or another `tanhui exchange run`.
 from __future__ import annotations
 
 import signal
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -40,9 +39,7 @@ def run(
     from tanhui.ownership import DataDirInUse, DataDirLock
     from tanhui.services import connect, exchange_account
 
-    settings = Settings()
-    if data_dir:
-        settings = settings.model_copy(update={"data_dir": Path(data_dir)})
+    settings = Settings.at(data_dir)
     try:
         settler = exchange_account(settings)
         load_master_key(settings)  # an external chain needs one configured

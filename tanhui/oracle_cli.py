@@ -24,11 +24,6 @@ DataDir = Annotated[str | None, typer.Option("--data-dir", help="Data directory.
 Node = Annotated[str, typer.Option("--node", help="Development seat (oracle1..3) of this node.")]
 
 
-def _settings(data_dir: str | None) -> Settings:
-    s = Settings()
-    return s.model_copy(update={"data_dir": Path(data_dir)}) if data_dir else s
-
-
 def _fail(message: str) -> typer.Exit:
     console.print(f"[red]{message}[/red]")
     return typer.Exit(2)
@@ -55,7 +50,7 @@ def ingest(
     from oracle.report import ReportError
     from tanhui.services import connect
 
-    settings = _settings(data_dir)
+    settings = Settings.at(data_dir)
     try:
         conn = connect(settings)
     except RuntimeError as exc:
@@ -105,7 +100,7 @@ def attest(node: Node, data_dir: DataDir = None,
            project: Annotated[int | None, typer.Option(help="Only this project.")] = None) -> None:
     """One pass as an oracle node: attest every complete period and disturbance in the inbox
     that this node has not attested yet (safe to repeat)."""
-    outcomes = _node(_settings(data_dir), node)
+    outcomes = _node(Settings.at(data_dir), node)
     done = outcomes.run_project(project) if project is not None else outcomes.run_once()
     table = Table(title=f"Oracle node {node}")
     for col in ("subject", "status", "on-chain id", "tx", "detail"):
@@ -128,7 +123,7 @@ def run(node: Node, data_dir: DataDir = None,
     from oracle.node import schedule
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = _settings(data_dir)
+    settings = Settings.at(data_dir)
     n = _node(settings, node)
     console.print(f"Oracle node {node} ({n.account.address}) watching {n.inbox}")
     schedule(n, interval or settings.oracle_interval_seconds, stop_after=stop_after)
@@ -143,7 +138,7 @@ def prove(report: Annotated[int, typer.Option(help="Report id on chain.")],
     from oracle.inbox import Inbox, InboxError
     from tanhui.services import connect
 
-    settings = _settings(data_dir)
+    settings = Settings.at(data_dir)
     conn = connect(settings)
     now = int(conn.chain.w3.eth.get_block("latest")["timestamp"])
     try:
