@@ -26,7 +26,7 @@ from api.chain_errors import revert_code, revert_details, revert_message, revert
 from api.custody import Vault, load_master_key
 from api.errors import INBOX_STATUS, ApiError
 from api.fields import FIELD_CODES
-from api.forwarding import ForwardingLedger, Relayer, relayer_account
+from api.forwarding import Relayer, relayer_account
 from api.limits import RequestLimits
 from api.onchain import ChainView
 from api.routes import (
@@ -135,7 +135,7 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     app.state.vault = Vault(load_master_key(settings))
     forwarder = Relayer(ledger, relayer or relayer_account(settings))
     app.state.relayer = forwarder
-    app.state.writer = ForwardingLedger(ledger, forwarder)
+    app.state.writer = ledger.via(forwarder)  # every write signed by its caller, relayed
     app.state.view = ChainView(ledger)
     app.state.inbox = Inbox(settings.oracle_inbox, ledger)
     app.state.exchange = exchange_service

@@ -6,6 +6,7 @@ created, read from its own events; reverts surface as `chain.client.ChainRevert`
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -17,7 +18,7 @@ from eth_utils import keccak, to_checksum_address
 from web3.contract import Contract
 
 from chain.abi import DecodedEvent, EventDecoder
-from chain.client import Chain, Sent
+from chain.client import Chain, Sender, Sent
 from chain.deploy import CONTRACTS, Deployment
 from chain.roles import role_id
 
@@ -123,13 +124,24 @@ class RetirementResult:
 
 
 class Ledger:
-    """All state-changing contract operations, one method each."""
+    """All state-changing contract operations, one method each.
 
-    def __init__(self, chain: Chain, deployment: Deployment) -> None:
+    Writes go through `sender`: the chain itself by default (the caller's key signs and pays
+    gas), or a relayer that forwards the caller's signed request (`via`), so the same typed
+    operations serve members who hold gas and custodial members who do not."""
+
+    def __init__(self, chain: Chain, deployment: Deployment, sender: Sender | None = None) -> None:
         self.chain = chain
         self.deployment = deployment
+        self.sender: Sender = sender if sender is not None else chain
         self.contracts: dict[str, Contract] = {n: deployment.contract(chain, n) for n in CONTRACTS}
         self.events = EventDecoder(deployment.abis.values())
+
+    def via(self, sender: Sender) -> Ledger:
+        """The same operations on the same deployment, sent by `sender`."""
+        other = copy.copy(self)
+        other.sender = sender
+        return other
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -137,7 +149,7 @@ class Ledger:
         return self.contracts[name]
 
     def _send(self, by: LocalAccount, contract: str, fn: str, *args: Any) -> Sent:
-        return self.chain.send(getattr(self.c(contract).functions, fn)(*args), by)
+        return self.sender.send(getattr(self.c(contract).functions, fn)(*args), by)
 
     def events_of(self, sent: Sent, name: str) -> list[DecodedEvent]:
         out = []
