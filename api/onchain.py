@@ -18,20 +18,6 @@ from registry.ledger import Ledger, UnknownRetirement
 
 T = TypeVar("T")
 
-PROJECT_FIELDS = (
-    "developer",
-    "methodologyId",
-    "status",
-    "creditingStart",
-    "creditingEnd",
-    "validator",
-    "location",
-    "documentHash",
-)
-LOCATION_FIELDS = ("divisionCode", "latitudeE6", "longitudeE6", "areaM2", "boundaryHash")
-METHODOLOGY_FIELDS = ("status", "bufferBps", "registrant", "documentHash", "parametersHash")
-
-
 def _or_none(read: Callable[..., T], *args: Any) -> T | None:
     """The read's answer, or None where the contract says the object does not exist (its
     `Unknown…` custom error); any other revert propagates."""
@@ -57,19 +43,14 @@ class ChainView:
     # -- objects (None when unknown) ------------------------------------------------------
 
     def methodology(self, methodology_id: int) -> dict[str, Any] | None:
-        raw = _or_none(self._call, "MethodologyRegistry", "getMethodology", methodology_id)
-        return None if raw is None else dict(zip(METHODOLOGY_FIELDS, raw, strict=True))
+        return _or_none(self.ledger.read, "MethodologyRegistry", "getMethodology",
+                        methodology_id)
 
     def methodology_of_code(self, code: str) -> int:
         return int(self._call("MethodologyRegistry", "idOfCode", code))
 
     def project(self, project_id: int) -> dict[str, Any] | None:
-        raw = _or_none(self._call, "ProjectRegistry", "getProject", project_id)
-        if raw is None:
-            return None
-        p = dict(zip(PROJECT_FIELDS, raw, strict=True))
-        p["location"] = dict(zip(LOCATION_FIELDS, p["location"], strict=True))
-        return p
+        return _or_none(self.ledger.read, "ProjectRegistry", "getProject", project_id)
 
     def report(self, report_id: int) -> dict[str, Any] | None:
         return _or_none(self.ledger.report, report_id)
