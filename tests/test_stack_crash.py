@@ -38,6 +38,7 @@ T = 1_000_000
 PRICE = 60_000
 INSTRUMENT = 1
 ACKS_BEFORE_KILL = 4  # of each kind of write
+MAX_ORDER_PAIRS = 200  # 1 t each: within what the seller holds, however slow the other writers
 RETRY_SECONDS = 30
 
 sys.path.insert(0, str(ROOT / "examples"))
@@ -151,12 +152,18 @@ def run_stream(stream: Stream, api: str, developer: str, batch: int) -> list[thr
     def orders() -> None:
         with httpx.Client(base_url=api) as http:
             post = post_write(http, developer)
-            while True:
+            for _ in range(MAX_ORDER_PAIRS):
                 for client, side in ((seller, "sell"), (buyer, "buy")):
                     signed = client.order(side, INSTRUMENT, PRICE, T)
                     key = signed["order"]["client_order_id"]
                     if not stream.send(Write("order", key, signed), post):
                         return
+            while True:  # enough orders (the seller's credits): wait for the kill
+                try:
+                    http.get("/health", timeout=5)
+                except httpx.HTTPError:
+                    return
+                time.sleep(0.05)
 
     threads = [threading.Thread(target=f, daemon=True) for f in (transfers, retirements, orders)]
     for t in threads:
