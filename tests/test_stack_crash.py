@@ -204,8 +204,12 @@ class Crashed:
         return body
 
 
-@pytest.fixture(scope="module")
-def crashed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crashed]:
+@pytest.fixture(scope="module", params=["up", "up-and-chain-node"])
+def crashed(request: pytest.FixtureRequest,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crashed]:
+    """`up`: kill -9 of `tanhui up` (its chain node, told by the kernel, dumps its state and
+    exits); `up-and-chain-node`: both at once, as in a power cut, so the chain comes back from
+    its last periodic dump without the blocks mined since (the outbox sends them again)."""
     data = tmp_path_factory.mktemp("stack-crash") / "data"
     env = stack_env(data)
     api = f"http://127.0.0.1:{env['TANHUI_API_PORT']}"
@@ -221,6 +225,8 @@ def crashed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crashed]:
             assert time.monotonic() < deadline, "the stream did not get going"
             assert all(t.is_alive() for t in threads), "a writer stopped"
             time.sleep(0.01)
+        if request.param == "up-and-chain-node":
+            os.kill(old_node, signal.SIGKILL)
         os.kill(up.pid, signal.SIGKILL)  # mid-stream: each writer has a request in flight
         up.wait(timeout=10)
         for t in threads:
