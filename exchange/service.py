@@ -32,6 +32,7 @@ from typing import Any
 
 from exchange.archive import Archive
 from exchange.engine import Engine
+from exchange.fanout import Fanout
 from exchange.instruments import (
     CreditClass,
     InstrumentSpec,
@@ -279,7 +280,9 @@ class ExchangeService:
         self.chain_cursor = 0
         # settled trades by transaction, until the chain says that transaction is final
         self.unconfirmed: dict[str, set[int]] = {}
-        self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        # market data streams: told of durable events in commit order, anonymously
+        self.fanout = Fanout()
+        self.listeners = self.fanout.listeners
         self._since_snapshot = 0
         self._snapshotting = threading.Lock()
         self._digest_hint: bytes | None = None  # the live path computed it already
@@ -709,18 +712,18 @@ class ExchangeService:
         entry.setdefault("ts", int(self.clock() * 1000))
         seq = self.journal.write(entry)
         events = self._apply({**entry, "seq": seq})
+        self.fanout.stage(seq, events)
         self._since_snapshot += 1
         return seq, events
 
     def _durable(self, seq: int, events: list[Event]) -> None:
         self.journal.sync(seq)
-        self._published(events)
+        self._published(seq)
 
-    def _published(self, events: list[Event]) -> None:
-        """Tells listeners (market data streams) about durable events; snapshots when due."""
-        for listener in list(self.listeners):
-            for ev in events:
-                listener(ev.instrument, _event_json(ev))
+    def _published(self, seq: int) -> None:
+        """Entry `seq` is durable: tells listeners (market data streams) every event up to it,
+        in commit order (fanout.py); snapshots when due."""
+        self.fanout.release(seq)
         if self._since_snapshot >= self.snapshot_every:
             self._since_snapshot = 0
             self._snapshot_in_background()
@@ -831,9 +834,9 @@ class ExchangeService:
                            otype: str = "limit") -> dict[str, Any]:
         """`submit` for an event loop: the same checks and engine step, then the answer waits
         for the journal's group fsync without holding up the loop (Journal.durable)."""
-        seq, events, view = self._accept(order, signature, otype)
+        seq, _events, view = self._accept(order, signature, otype)
         await self.journal.durable(seq)
-        self._published(events)
+        self._published(seq)
         return view
 
     def _accept(self, order: Order, signature: bytes,
@@ -1238,10 +1241,3 @@ def _order_of(o: dict[str, Any]) -> Order:
                  int(o["price"]), int(o["quantity"]), int(o["time_in_force"]), int(o["nonce"]),
                  int(o["expiry"]), bytes.fromhex(o["client_order_id"][2:]),
                  batch_id=int(o["batch_id"]), max_fee_bps=int(o["max_fee_bps"]))
-
-
-def _event_json(ev: Event) -> dict[str, Any]:
-    out: dict[str, Any] = {"event": type(ev).__name__.lower()}
-    for k, v in ev._asdict().items():
-        out[k] = int(v) if isinstance(v, int) else str(v)
-    return out

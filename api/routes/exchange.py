@@ -414,7 +414,9 @@ def stats(instrument: Id, request: Request) -> dict[str, Any]:
 async def stream(websocket: WebSocket, instrument: int) -> None:
     """Book changes and trades of one instrument as they happen. The first message is a depth
     snapshot with its sequence number; every later event carries `seq`, increasing by one, so a
-    gap means a lost message (resynchronise from a new snapshot)."""
+    gap means a lost message (resynchronise from a new snapshot). The service releases events
+    in commit order (exchange/fanout.py) and this connection's queue keeps that order; events
+    name no member (public market data is anonymous)."""
     s: ExchangeService | None = getattr(websocket.app.state, "exchange", None)
     await websocket.accept()
     if s is None or str(instrument) not in s.listings:
