@@ -863,11 +863,26 @@ class ExchangeService:
                 return known, [], {**existing, "replayed": True}
             self._roll_reference(listing)
             batch = self._check(order, listing, otype, held, digest=digest)
+            self._refuse_self_trade(order, listing)
             self._digest_hint = digest
             seq, events = self._commit({
                 "type": "order", "otype": otype, "batch_id": batch, **_signed(order, signature)})
             view = {**self.orders[seq].view(), "trades": self._trades_of(seq), "replayed": False}
         return seq, events, view
+
+    def _refuse_self_trade(self, order: Order, listing: Listing) -> None:
+        """Self-trade prevention at entry: an order that would meet its trader's own resting
+        order in continuous matching is refused whole (`409 self_trade`), nothing journaled
+        or traded, rather than accepted, partly filled and then cancelled by the engine: the
+        trader learns at once and keeps control of both orders. Under the lock."""
+        if listing.spec.status != Status.OPEN:
+            return  # auctions and single lots handle their own (auction.py, engine)
+        own = self.engine.books[listing.spec.instrument].own_order_in_the_way(
+            Side(order.side), order.price, order.trader, order.quantity)
+        if own is not None:
+            raise ExchangeError(409, "self_trade", "the order would trade with the trader's own "
+                                "resting order", {"resting_order_id": own.order_id,
+                                                  "price": own.price})
 
     def _accepted(self, order: Order,
                   digest: bytes) -> tuple[int, bytes, dict[str, Any]] | None:
