@@ -28,9 +28,22 @@ from api.auth import CallerDep, authenticate, require_role
 from api.deps import ViewDep, WriterDep
 from api.errors import ApiError
 from api.fields import STRICT
+from api.read_access import (
+    MAX_READ_TOKEN_TTL_S,
+    READ_TOKEN_HEADER,
+    ReaderDep,
+    require_reader_of,
+)
 from exchange.instruments import CreditClass, InstrumentSpec, Status, listing_problem
 from exchange.service import ExchangeService
-from exchange.signing import CANCEL_FIELDS, ORDER_FIELDS, Order, checksum, sign_order
+from exchange.signing import (
+    CANCEL_FIELDS,
+    ORDER_FIELDS,
+    READ_FIELDS,
+    Order,
+    checksum,
+    sign_order,
+)
 
 router = APIRouter(prefix="/v1/exchange", tags=["exchange"])
 
@@ -161,6 +174,9 @@ def domain(request: Request) -> dict[str, Any]:
     return {"domain": s.domain.as_dict(), "types": {"Order": ORDER_FIELDS},
             "primaryType": "Order",
             "cancel": {"types": {"CancelOrder": CANCEL_FIELDS}, "primaryType": "CancelOrder"},
+            # what an own-key trader signs to read its orders and cash (X-Read-Token)
+            "read": {"types": {"ReadAccount": READ_FIELDS}, "primaryType": "ReadAccount",
+                     "header": READ_TOKEN_HEADER, "max_ttl_s": MAX_READ_TOKEN_TTL_S},
             # an order's maxFeeBps must be at least this (the fee it may be charged as taker)
             "fees": {"fee_bps": s.taker_fee_bps},
             "units": {"price": "fen per tonne", "quantity": "credit units (1 t = 1,000,000)",
@@ -325,9 +341,12 @@ def _as_order(o: OrderIn, trader: str, batch_id: int, max_fee_bps: int, nonce: i
 @router.get("/orders")
 def open_orders(request: Request,
                 trader: Annotated[str, Query(pattern=r"^0x[0-9a-fA-F]{40}$")],
+                reader: ReaderDep, view: ViewDep,
                 instrument: Annotated[int | None, Query(ge=1, le=2**64 - 1)] = None
                 ) -> dict[str, Any]:
-    """A trader's working orders (new or open), oldest first, with their trades so far."""
+    """A trader's working orders (new or open), oldest first, with their trades so far. The
+    trader's own (API key or read token) or the regulator's (api/read_access.py)."""
+    require_reader_of(view, reader, trader)
     who = checksum(trader)
     items = _service(request).open_orders_of(who, None if instrument is None else str(instrument))
     return {"trader": who, "items": items}
@@ -335,18 +354,25 @@ def open_orders(request: Request,
 
 @router.get("/nonces/{trader}")
 def next_nonce(request: Request,
-               trader: Annotated[str, PathParam(pattern=r"^0x[0-9a-fA-F]{40}$")]
-               ) -> dict[str, Any]:
+               trader: Annotated[str, PathParam(pattern=r"^0x[0-9a-fA-F]{40}$")],
+               reader: ReaderDep, view: ViewDep) -> dict[str, Any]:
     """The trader's next free nonce: above every nonce its orders used (each nonce names one
     order; a reused one is refused with `409 nonce_used`). Numbering on from here keeps a
-    trader's nonce bits in few storage words on chain, which is what makes settlement cheap."""
+    trader's nonce bits in few storage words on chain, which is what makes settlement cheap.
+    The trader's own or the regulator's: watching it would show when a member sends orders."""
+    require_reader_of(view, reader, trader)
     who = checksum(trader)
     return {"trader": who, "next_nonce": _service(request).next_nonce(who)}
 
 
 @router.get("/orders/{order_id}")
-def get_order(order_id: Id, request: Request) -> dict[str, Any]:
-    return _service(request).order(order_id)
+def get_order(order_id: Id, request: Request, reader: ReaderDep,
+              view: ViewDep) -> dict[str, Any]:
+    """An order with its trades (counterparties, settlement). Its trader's or the
+    regulator's; another member gets `403 forbidden_account`."""
+    found = _service(request).order(order_id)
+    require_reader_of(view, reader, str(found["trader"]))
+    return found
 
 
 @router.delete("/orders/{order_id}")
