@@ -18,6 +18,7 @@ the regulator and settlement (the order routes, authenticated), not for the tape
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -75,5 +76,5 @@ class Fanout:
                             self._drop(listener)
 
     def _drop(self, listener: Listener) -> None:
-        if listener in self.listeners:
+        with contextlib.suppress(ValueError):  # its stream may be removing it too
             self.listeners.remove(listener)

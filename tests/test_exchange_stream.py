@@ -5,8 +5,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 from eth_account.signers.local import LocalAccount
+from starlette.websockets import WebSocketDisconnect
 
+from api.routes import exchange as exchange_routes
 from exchange.runtime import Exchange
 from exchange.signing import Order, sign_order
 from tests.support.api import Api
@@ -81,3 +84,23 @@ def test_the_stream_and_the_trades_tape_name_no_member(
     for text in (repr(events), repr(tape)):
         assert not any(a in text.lower() for a in addresses), text
     assert not {"member", "buyer", "seller", "trader"} & {k for e in events for k in e}
+
+
+def test_a_stream_that_falls_behind_says_so_and_closes_rather_than_leave_a_gap(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(exchange_routes, "STREAM_BACKLOG", 3)
+    with api.http.websocket_connect(f"/v1/exchange/stream/{INSTRUMENT}") as ws:
+        ws.receive_json()
+        for nonce in (1, 2, 3):
+            api.post("/v1/exchange/orders", None,
+                     signed(acc, ex, "trader1", "sell", PRICE, T, nonce), status=201)
+            assert [ws.receive_json()["event"] for _ in range(2)] == ["accepted", "rested"]
+        # one order, four events at once (accepted, three trades): more than the backlog
+        api.post("/v1/exchange/orders", None,
+                 signed(acc, ex, "trader2", "buy", PRICE, 3 * T, 1), status=201)
+        message = ws.receive_json()
+        assert message["type"] == "error" and message["error"]["code"] == "stream_lagging"
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+    assert closed.value.code == 1013

@@ -12,6 +12,7 @@ Prices are integers in fen per tonne; quantities integers in credit units (1 t =
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from dataclasses import asdict
@@ -436,6 +437,11 @@ def stats(instrument: Id, request: Request) -> dict[str, Any]:
     return s.market.stats_24h(str(instrument), int(time.time() * 1000))
 
 
+# events a stream holds for a client that reads slower than the market moves; past it the
+# stream closes (`stream_lagging`) and the client resynchronises from a new snapshot
+STREAM_BACKLOG = 10_000
+
+
 @router.websocket("/stream/{instrument}")
 async def stream(websocket: WebSocket, instrument: int) -> None:
     """Book changes and trades of one instrument as they happen. The first message is a depth
@@ -449,12 +455,19 @@ async def stream(websocket: WebSocket, instrument: int) -> None:
         await websocket.send_json({"error": {"code": "unknown_instrument"}})
         await websocket.close(code=1008)
         return
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=10_000)
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=STREAM_BACKLOG)
     loop = asyncio.get_running_loop()
+    lagging = asyncio.Event()
+
+    def offer(event: dict[str, Any]) -> None:  # on the loop, in release order
+        try:
+            queue.put_nowait(event)
+        except asyncio.QueueFull:
+            lagging.set()
 
     def listener(name: str, event: dict[str, Any]) -> None:
         if name == str(instrument):
-            loop.call_soon_threadsafe(queue.put_nowait, event)
+            loop.call_soon_threadsafe(offer, event)
 
     with s.lock:
         snapshot = s.depth(str(instrument), 50)
@@ -463,10 +476,17 @@ async def stream(websocket: WebSocket, instrument: int) -> None:
         await websocket.send_json({"type": "snapshot", **snapshot})
         while True:
             event = await queue.get()
+            if lagging.is_set():  # an event was dropped: say so rather than leave a gap
+                await websocket.send_json({"type": "error", "error": {
+                    "code": "stream_lagging", "message": "the client read too slowly: "
+                    "reconnect for a new snapshot"}})
+                await websocket.close(code=1013)
+                return
             if int(event["seq"]) <= snapshot["seq"]:
                 continue
             await websocket.send_text(json.dumps({"type": "event", **event}))
     except WebSocketDisconnect:
         pass
     finally:
-        s.listeners.remove(listener)
+        with contextlib.suppress(ValueError):  # the feed drops a listener that failed
+            s.listeners.remove(listener)
