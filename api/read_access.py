@@ -31,7 +31,8 @@ from api.auth import authenticate
 from api.deps import ViewDep, get_session
 from api.errors import ApiError
 from api.onchain import ChainView
-from exchange.signing import Domain, checksum, read_signer
+from chain.signatures import checksum
+from exchange.signing import Domain, read_signer
 
 MAX_READ_TOKEN_TTL_S = 3_600
 READ_TOKEN_HEADER = "X-Read-Token"

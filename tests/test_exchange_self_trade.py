@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from eth_account.signers.local import LocalAccount
 
+from devkit.scenario import doc
 from exchange.onchain import SettlementChain
 from exchange.runtime import Exchange
 from registry.ledger import Ledger
-from tanhui.scenario import doc
 from tests.support.api import Api
 from tests.support.exchange import INSTRUMENT, PRICE, T, signed
 
