@@ -331,7 +331,8 @@ class Demo:
             if t["settlement"] == "failed" or time.monotonic() > deadline:
                 raise DemoError(f"trade not settled: {t}")
             time.sleep(0.3)
-            t = self.http.get(f"/v1/exchange/orders/{buy['order_id']}").json()["trades"][0]
+            t = self.call("trader3", "GET", f"/v1/exchange/orders/{buy['order_id']}")[
+                "trades"][0]
         self.step("Settled on chain", "50 t → 钦州港务, 4,100.00 CNY less fees → 北港新材料 "
                   "(one transaction)", t)
 

@@ -34,6 +34,7 @@ from chain.signatures import checksum, recover
 from core.units import UNITS_PER_TONNE
 from exchange.archive import Archive
 from exchange.engine import Engine
+from exchange.fanout import Fanout
 from exchange.instruments import (
     CreditClass,
     InstrumentSpec,
@@ -278,7 +279,9 @@ class ExchangeService:
         self.chain_cursor = 0
         # settled trades by transaction, until the chain says that transaction is final
         self.unconfirmed: dict[str, set[int]] = {}
-        self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        # market data streams: told of durable events in commit order, anonymously
+        self.fanout = Fanout()
+        self.listeners = self.fanout.listeners
         self._since_snapshot = 0
         self._snapshotting = threading.Lock()
         self._digest_hint: bytes | None = None  # the live path computed it already
@@ -708,18 +711,18 @@ class ExchangeService:
         entry.setdefault("ts", int(self.clock() * 1000))
         seq = self.journal.write(entry)
         events = self._apply({**entry, "seq": seq})
+        self.fanout.stage(seq, events)
         self._since_snapshot += 1
         return seq, events
 
     def _durable(self, seq: int, events: list[Event]) -> None:
         self.journal.sync(seq)
-        self._published(events)
+        self._published(seq)
 
-    def _published(self, events: list[Event]) -> None:
-        """Tells listeners (market data streams) about durable events; snapshots when due."""
-        for listener in list(self.listeners):
-            for ev in events:
-                listener(ev.instrument, _event_json(ev))
+    def _published(self, seq: int) -> None:
+        """Entry `seq` is durable: tells listeners (market data streams) every event up to it,
+        in commit order (fanout.py); snapshots when due."""
+        self.fanout.release(seq)
         if self._since_snapshot >= self.snapshot_every:
             self._since_snapshot = 0
             self._snapshot_in_background()
@@ -830,9 +833,9 @@ class ExchangeService:
                            otype: str = "limit") -> dict[str, Any]:
         """`submit` for an event loop: the same checks and engine step, then the answer waits
         for the journal's group fsync without holding up the loop (Journal.durable)."""
-        seq, events, view = self._accept(order, signature, otype)
+        seq, _events, view = self._accept(order, signature, otype)
         await self.journal.durable(seq)
-        self._published(events)
+        self._published(seq)
         return view
 
     def _accept(self, order: Order, signature: bytes,
@@ -859,11 +862,26 @@ class ExchangeService:
                 return known, [], {**existing, "replayed": True}
             self._roll_reference(listing)
             batch = self._check(order, listing, otype, held, digest=digest)
+            self._refuse_self_trade(order, listing)
             self._digest_hint = digest
             seq, events = self._commit({
                 "type": "order", "otype": otype, "batch_id": batch, **_signed(order, signature)})
             view = {**self.orders[seq].view(), "trades": self._trades_of(seq), "replayed": False}
         return seq, events, view
+
+    def _refuse_self_trade(self, order: Order, listing: Listing) -> None:
+        """Self-trade prevention at entry: an order that would meet its trader's own resting
+        order in continuous matching is refused whole (`409 self_trade`), nothing journaled
+        or traded, rather than accepted, partly filled and then cancelled by the engine: the
+        trader learns at once and keeps control of both orders. Under the lock."""
+        if listing.spec.status != Status.OPEN:
+            return  # auctions and single lots handle their own (auction.py, engine)
+        own = self.engine.books[listing.spec.instrument].own_order_in_the_way(
+            Side(order.side), order.price, order.trader, order.quantity)
+        if own is not None:
+            raise ExchangeError(409, "self_trade", "the order would trade with the trader's own "
+                                "resting order", {"resting_order_id": own.order_id,
+                                                  "price": own.price})
 
     def _accepted(self, order: Order,
                   digest: bytes) -> tuple[int, bytes, dict[str, Any]] | None:
@@ -1237,10 +1255,3 @@ def _order_of(o: dict[str, Any]) -> Order:
                  int(o["price"]), int(o["quantity"]), int(o["time_in_force"]), int(o["nonce"]),
                  int(o["expiry"]), bytes.fromhex(o["client_order_id"][2:]),
                  batch_id=int(o["batch_id"]), max_fee_bps=int(o["max_fee_bps"]))
-
-
-def _event_json(ev: Event) -> dict[str, Any]:
-    out: dict[str, Any] = {"event": type(ev).__name__.lower()}
-    for k, v in ev._asdict().items():
-        out[k] = int(v) if isinstance(v, int) else str(v)
-    return out

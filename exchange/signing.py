@@ -62,6 +62,12 @@ ORDER_FIELDS = [
 CANCEL_TYPE = "CancelOrder(bytes32 orderHash)"
 CANCEL_TYPEHASH = keccak(text=CANCEL_TYPE)
 CANCEL_FIELDS = [{"name": "orderHash", "type": "bytes32"}]
+# A member's consent that whoever presents it reads its own orders, fills and cash until
+# `expiry` (unix seconds): how a trader with its own key and no API key authenticates its reads
+# (`X-Read-Token`, api/read_access.py). Same domain as orders; a different type, so it can
+# never be taken for an order or a cancel.
+READ_TYPE = "ReadAccount(address account,uint64 expiry)"
+READ_FIELDS = [{"name": "account", "type": "address"}, {"name": "expiry", "type": "uint64"}]
 DOMAIN_NAME = "Tanhui Settlement"
 DOMAIN_VERSION = "2"
 
@@ -179,6 +185,30 @@ def cancel_typed_data(order_hash: bytes, domain: Domain) -> dict[str, Any]:
 def sign_cancel(account: LocalAccount, order_hash: bytes, domain: Domain) -> bytes:
     signed = Account.sign_typed_data(account.key,
                                      full_message=cancel_typed_data(order_hash, domain))
+    return bytes(signed.signature)
+
+
+def read_typed_data(account: str, expiry: int, domain: Domain) -> dict[str, Any]:
+    """The EIP-712 document of a read token (what a wallet shows and signs)."""
+    return {"types": {"EIP712Domain": EIP712_DOMAIN_FIELDS, "ReadAccount": READ_FIELDS},
+            "primaryType": "ReadAccount", "domain": domain.as_dict(),
+            "message": {"account": to_checksum_address(account), "expiry": expiry}}
+
+
+def read_signer(account: str, expiry: int, signature: bytes, domain: Domain) -> str | None:
+    """Who signed ReadAccount(account, expiry), by eth-account's recovery; None for bytes
+    that are no signature."""
+    try:
+        return str(Account.recover_message(
+            encode_typed_data(full_message=read_typed_data(account, expiry, domain)),
+            signature=signature))
+    except Exception:  # eth-account raises several types for malformed signatures
+        return None
+
+
+def sign_read(account: LocalAccount, expiry: int, domain: Domain) -> bytes:
+    signed = Account.sign_typed_data(
+        account.key, full_message=read_typed_data(account.address, expiry, domain))
     return bytes(signed.signature)
 
 

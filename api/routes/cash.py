@@ -20,6 +20,7 @@ from api.deps import ViewDep, WriterDep
 from api.errors import ApiError
 from api.fields import STRICT, Address
 from api.onchain import ChainView
+from api.read_access import ReaderDep, require_reader_of
 from exchange.onchain import SettlementChain
 from exchange.service import ExchangeService
 from registry.ledger import Ledger
@@ -52,9 +53,12 @@ def _reserved(request: Request, account: str) -> int:
 
 
 @router.get("/cash/{address}")
-def cash(address: Address, request: Request, view: ViewDep) -> dict[str, Any]:
+def cash(address: Address, request: Request, view: ViewDep,
+         reader: ReaderDep) -> dict[str, Any]:
     """A member's cash in fen: on chain, promised to the exchange (open buys at their limit
-    with the taker fee, unsettled purchases) and free to trade or withdraw."""
+    with the taker fee, unsettled purchases) and free to trade or withdraw. The member's own
+    (API key or read token) or the regulator's (api/read_access.py)."""
+    require_reader_of(view, reader, address)
     balance, reserved = _cash(view, address), _reserved(request, address)
     return {"account": to_checksum_address(address), "balance_fen": balance,
             "reserved_fen": reserved, "free_fen": max(balance - reserved, 0)}

@@ -81,6 +81,10 @@ class Api:
     def get(self, path: str, status: int = 200) -> Any:
         return self.call("GET", path, None, None, status)
 
+    def read(self, path: str, seat: str, status: int = 200) -> Any:
+        """A GET as `seat` (a member's own orders and cash need its API key)."""
+        return self.call("GET", path, seat, None, status)
+
     def error(self, method: str, path: str, seat: str | None, body: Any, status: int) -> str:
         """The error code of a refused call (asserting the status and the error shape)."""
         r = self.raw(method, path, seat, body)

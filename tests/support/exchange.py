@@ -16,7 +16,7 @@ from api.app import create_app
 from devkit.scenario import Scenario, doc
 from exchange.onchain import SettlementChain
 from exchange.runtime import Exchange, open_exchange
-from exchange.signing import Order, sign_order
+from exchange.signing import Order, sign_order, sign_read
 from registry.ledger import Ledger
 from tests.support.api import Api, ApiDatabase, api_database
 
@@ -82,3 +82,12 @@ def signed(acc: dict[str, LocalAccount], ex: Exchange, seat: str, side: str, pri
                       "max_fee_bps": max_fee_bps, "time_in_force": tif, "nonce": nonce,
                       "expiry": expiry, "client_order_id": "0x" + o.client_order_id.hex()},
             "signature": "0x" + sign_order(a, o, ex.chain.domain).hex()}
+
+
+def read_token(account: LocalAccount, ex: Exchange, ttl: int = 600,
+               expiry: int | None = None) -> dict[str, str]:
+    """The `X-Read-Token` header an own-key trader sends to read its orders and cash: its
+    EIP-712 ReadAccount(account, expiry) signature under the exchange's domain."""
+    expiry = expiry if expiry is not None else int(time.time()) + ttl
+    signature = sign_read(account, expiry, ex.chain.domain)
+    return {"X-Read-Token": f"{account.address}:{expiry}:0x{signature.hex()}"}
