@@ -81,3 +81,22 @@ def signed(acc: dict[str, LocalAccount], ex: Exchange, seat: str, side: str, pri
                       "max_fee_bps": max_fee_bps, "time_in_force": tif, "nonce": nonce,
                       "expiry": expiry, "client_order_id": "0x" + o.client_order_id.hex()},
             "signature": "0x" + sign_order(a, o, ex.chain.domain).hex()}
+
+
+def reopened(ex: Exchange, ledger: Ledger, acc: dict[str, LocalAccount]) -> Exchange:
+    """The exchange stopped and started again on its journal (one process per journal, so the
+    old one is closed first); the caller closes the new one."""
+    ex.service.close()
+    return open_exchange(ledger, ex.service.journal.directory, acc["exchange"], balance_ttl=0)
+
+
+def place(api: Api, body: dict[str, object]) -> dict[str, object]:
+    """Posts a signed order that must be accepted; returns its view."""
+    view: dict[str, object] = api.post("/v1/exchange/orders", None, body, status=201)
+    return view
+
+
+def refusal(api: Api, body: dict[str, object]) -> tuple[int, str]:
+    """Posts a signed order that must be refused; returns (HTTP status, error code)."""
+    r = api.raw("POST", "/v1/exchange/orders", None, body)
+    return r.status_code, r.json()["error"]["code"]
