@@ -56,6 +56,14 @@ class FreezeState:
             (self.batches.add if frozen else self.batches.discard)(int(batch))
         self.cursor = max(self.cursor, to_block + 1)
 
+    def stops(self, trader: str, side: int, batch_id: int, listing_batch: int) -> str | None:
+        """Why a journaled freeze stops this order (None: it does not): its trader is frozen,
+        or the batch a sell delivers, or the batch its per-batch instrument lists
+        (`listing_batch`, 0 for a class instrument)."""
+        batches = self.batches
+        return refusal(trader in self.accounts, (side == 1 and batch_id in batches)
+                       or listing_batch in batches)
+
     def dump(self) -> dict[str, Any]:
         return {"accounts": sorted(self.accounts), "batches": sorted(self.batches),
                 "cursor": self.cursor}

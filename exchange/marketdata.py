@@ -36,6 +36,12 @@ class MarketData:
             with suppress(ValueError):  # it fell out of the window already
                 kept.remove(trade)
 
+    def last_close(self, instrument: str, skip: set[int] | None = None) -> Trade | None:
+        """The newest counted trade that sets the close (block trades do not), leaving out the
+        trade ids in `skip`."""
+        return next((t for t in self.recent(instrument)
+                     if t.kind != "block" and (skip is None or t.trade_id not in skip)), None)
+
     def recent(self, instrument: str) -> Iterator[Trade]:
         """The instrument's trades still counted, newest first."""
         return reversed(self._trades.get(instrument, deque()))

@@ -13,8 +13,10 @@ Journal entries: `format` (the first line: the journal's format version), `instr
 (listing with trading parameters), `order` (the signed order and its signature), `cancel`,
 `cancel_all`, `status`, `settled` (trade ids confirmed on chain, with the transaction),
 `settle_failed`, `requeued` (settled trades whose transaction the chain lost: pending again,
-reservations back; see `requeue_lost`). Format 2 orders carry the signed delivery batch and fee
-cap; a journal of an earlier format is refused at start (JournalFormatError) rather than misread.
+reservations back; see `requeue_lost`), `voided` (cancels read on chain), `frozen`
+(freezes read on chain, freezes.py), `expire` (resting orders whose expiry came, expiry.py).
+Format 2 orders carry the signed delivery batch and fee cap; a journal of an earlier format is
+refused at start (JournalFormatError) rather than misread.
 
 A settled trade stays "unconfirmed" (in memory, rebuilt on start) until the reconciler
 (settlement_worker.py) has seen its transaction final on chain; until then it is not archived,
@@ -364,11 +366,9 @@ class ExchangeService:
     def _base_close(self, listing: Listing, done: set[int]) -> tuple[int, int]:
         """The close a snapshot keeps as the base: the last counted trade that will not be in
         the snapshot (finished, or archived before), else the listing's base."""
-        kept = set(self.trades) - done
-        for t in self.market.recent(listing.spec.instrument):
-            if t.trade_id not in kept and t.kind != "block":
-                return t.price, trading_day(t.ts)
-        return listing.base_price, listing.base_day
+        last = self.market.last_close(listing.spec.instrument, set(self.trades) - done)
+        return ((last.price, trading_day(last.ts)) if last is not None
+                else (listing.base_price, listing.base_day))
 
     def _finished(self) -> Finished:
         """Orders that can no longer change (filled, cancelled or rejected, every trade
@@ -624,25 +624,15 @@ class ExchangeService:
         accounts = {checksum(a): bool(f) for a, f in entry["accounts"].items()}
         batches = {int(b): bool(f) for b, f in entry["batches"].items()}
         self.frozen.apply(accounts, batches, int(entry["to_block"]))
-        hit: dict[int, CancelReason] = {}
-        for rec in sorted(self.orders.values(), key=lambda r: r.order_id):
-            if rec.status not in ("new", "open"):
-                continue
-            listing = self.listings[str(rec.order.instrument)]
-            code = refusal(rec.order.trader in self.frozen.accounts, self._batch_stopped(
-                rec.order.side, rec.batch_id, listing))
-            if code is not None:
-                hit[rec.order_id] = CancelReason(code)
+        hit = [(rec.order_id, code) for rec in sorted(self.orders.values(),
+                                                      key=lambda r: r.order_id)
+               if rec.status in ("new", "open") and (code := self.frozen.stops(
+                   rec.order.trader, rec.order.side, rec.batch_id,
+                   self.listings[str(rec.order.instrument)].batch_id))]
         events: list[Event] = []
-        for oid, reason in hit.items():
-            events += self._cancel_all_of([oid], reason, ts)
+        for oid, code in hit:
+            events += self._cancel_all_of([oid], CancelReason(code), ts)
         return events
-
-    def _batch_stopped(self, side: int, batch_id: int, listing: Listing) -> bool:
-        """A journaled batch freeze stops a sell delivering it and any order of a per-batch
-        instrument listing it."""
-        frozen = self.frozen.batches
-        return (side == 1 and batch_id in frozen) or (listing.batch_id in frozen)
 
     def apply_freezes(self, accounts: dict[str, bool], batches: dict[int, bool],
                       to_block: int) -> int:
@@ -686,8 +676,7 @@ class ExchangeService:
         listing = self.listings.get(trade.instrument)
         if listing is None or listing.last_trade != trade.trade_id:
             return
-        last = next((t for t in self.market.recent(trade.instrument) if t.kind != "block"),
-                    None)
+        last = self.market.last_close(trade.instrument)
         if last is None:
             listing.last_trade = 0
             listing.last_price, listing.last_day = listing.base_price, listing.base_day
@@ -1072,8 +1061,8 @@ class ExchangeService:
             raise ExchangeError(422, "order_expired", "the order's expiry has passed or is too "
                                 "close to settle (expiry.py)", {"expiry": order.expiry,
                                                                 "now": now})
-        code = held.frozen or refusal(order.trader in self.frozen.accounts, self._batch_stopped(
-            order.side, order.batch_id, listing))
+        code = held.frozen or self.frozen.stops(order.trader, order.side, order.batch_id,
+                                                listing.batch_id)
         if code is not None:
             raise ExchangeError(409, code, "the regulator froze the "
                                 + ("account" if code == "account_frozen" else "batch"),
