@@ -1042,8 +1042,10 @@ class ExchangeService:
         the instrument admits, the one where the trader has the most free credits (the lowest
         id among equals); the whole order must then fit in it (`_check`)."""
         listing = self._listing(instrument)
-        batches = [b for b in self._deliverable(listing) if b not in self.frozen.batches
-                   and not (self.freezes is not None and self.freezes.batch(b))]
+        batches = self._deliverable(listing)
+        if listing.credit_class is not None:  # a frozen batch is never chosen (freezes.py)
+            batches = [b for b in batches if b not in self.frozen.batches
+                       and not (self.freezes is not None and self.freezes.batch(b))]
         if not batches:
             raise ExchangeError(409, "insufficient_balance", "no batch can deliver instrument "
                                 f"{instrument} yet", {"free": 0})

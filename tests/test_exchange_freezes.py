@@ -5,6 +5,8 @@ refusal; and a trade that still fails settlement leaves its innocent side whole.
 
 from __future__ import annotations
 
+import time
+
 from eth_account.signers.local import LocalAccount
 
 from exchange.runtime import Exchange
@@ -32,6 +34,17 @@ def test_orders_for_a_frozen_batch_are_refused_at_entry(
     # the instrument delivers only that batch: a buy could never settle either
     assert refusal(api, signed(acc, ex, "trader2", "buy", PRICE, T, 1)) == (
         409, "batch_frozen")
+
+
+def test_a_custodial_sell_of_a_frozen_batch_is_refused_with_its_reason(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger, market: int
+) -> None:
+    ledger.freeze_batch(acc["regulator"], market, doc("inquiry"))
+    r = api.raw("POST", "/v1/exchange/orders", "trader1", {"order": {
+        "side": "sell", "instrument": INSTRUMENT, "price": PRICE, "quantity": T,
+        "expiry": int(time.time()) + 600}})
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "batch_frozen")
+    assert r.json()["error"]["details"] == {"batch_id": market}
 
 
 def test_a_resting_order_of_an_account_frozen_on_chain_is_cancelled_and_not_traded_against(
