@@ -30,8 +30,8 @@ from typing import Any
 
 from eth_utils import function_signature_to_4byte_selector, keccak
 
+from chain.signatures import checksum
 from exchange.onchain import SettlementChain
-from exchange.signing import checksum
 
 ACCOUNT_TOPIC = "0x" + keccak(text="AccountFreezeChanged(address,bool,bytes32,address)").hex()
 BATCH_TOPIC = "0x" + keccak(text="BatchFreezeChanged(uint256,bool,bytes32,address)").hex()

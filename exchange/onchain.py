@@ -22,8 +22,9 @@ from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_
 from web3.exceptions import ContractCustomError, ContractLogicError
 
 from chain.client import ChainRevert, Sent
+from chain.signatures import checksum
 from exchange.instruments import CreditClass
-from exchange.signing import Domain, Order, checksum, compact
+from exchange.signing import Domain, Order, compact
 from registry.ledger import Ledger
 
 ORDER_ABI = "(address,uint8,uint64,uint64,uint128,uint128,uint16,uint8,uint64,uint64,bytes32)"
@@ -75,33 +76,40 @@ class SettlementChain:
     # -- setup ---------------------------------------------------------------------------------
 
     def deposit(self, bank: LocalAccount, account: str, fen: int, ref: bytes) -> Sent:
-        return self.chain.send(
+        return self.ledger.sender.send(
             self.cash.functions.deposit(to_checksum_address(account), fen, ref), bank)
 
     def withdraw(self, bank: LocalAccount, account: str, fen: int, ref: bytes) -> Sent:
-        return self.chain.send(
+        return self.ledger.sender.send(
             self.cash.functions.withdraw(to_checksum_address(account), fen, ref), bank)
 
-    def approve_trading(self, trader: LocalAccount, cash_allowance: int = 2**256 - 1) -> None:
-        """Lets the settlement contract move the trader's credits and cash (once per trader)."""
+    def approve_trading(self, trader: LocalAccount, cash_allowance: int = 2**256 - 1,
+                        only_missing: bool = True) -> list[Sent]:
+        """Lets the settlement contract move the trader's credits and cash (once per trader;
+        with `only_missing`, an approval already in place is not sent again)."""
         credits = self.ledger.c("CarbonCredits")
         target = self.settlement.address
-        if not self.chain.call(credits.functions.isApprovedForAll(trader.address, target)):
-            self.chain.send(credits.functions.setApprovalForAll(target, True), trader)
-        if int(self.chain.call(self.cash.functions.allowance(trader.address, target))) < (
-                cash_allowance):
-            self.chain.send(self.cash.functions.approve(target, cash_allowance), trader)
+        sent = []
+        if not only_missing or not self.chain.call(
+                credits.functions.isApprovedForAll(trader.address, target)):
+            sent.append(self.ledger.sender.send(
+                credits.functions.setApprovalForAll(target, True), trader))
+        if not only_missing or int(self.chain.call(
+                self.cash.functions.allowance(trader.address, target))) < cash_allowance:
+            sent.append(self.ledger.sender.send(
+                self.cash.functions.approve(target, cash_allowance), trader))
+        return sent
 
     def list_instrument(self, exchange: LocalAccount, instrument: int, batch_id: int = 0,
                         methodology_id: int = 0, vintage_from: int = 0, vintage_to: int = 0,
                         lot: int = 1_000_000, tick: int = 1) -> Sent:
         """Lists an instrument on chain for good (an id is never listed twice)."""
-        return self.chain.send(self.settlement.functions.listInstrument(
+        return self.ledger.sender.send(self.settlement.functions.listInstrument(
             instrument, batch_id, methodology_id, vintage_from, vintage_to, lot, tick), exchange)
 
     def set_fees(self, exchange: LocalAccount, fee_account: str, maker_bps: int,
                  taker_bps: int) -> Sent:
-        return self.chain.send(self.settlement.functions.setFees(
+        return self.ledger.sender.send(self.settlement.functions.setFees(
             to_checksum_address(fee_account), maker_bps, taker_bps), exchange)
 
     # -- settlement ------------------------------------------------------------------------------

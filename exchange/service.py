@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from chain.signatures import checksum, recover
+from core.units import UNITS_PER_TONNE
 from exchange.archive import Archive
 from exchange.engine import Engine
 from exchange.expiry import ExpiryQueue, expires_by
@@ -70,13 +72,10 @@ from exchange.signing import (
     Domain,
     Order,
     cancel_digest,
-    checksum,
     order_digest,
-    recover,
     recover_signer,
 )
 
-UNITS_PER_TONNE = 1_000_000
 JOURNAL_FORMAT = 2
 
 

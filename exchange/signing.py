@@ -25,10 +25,9 @@ to check thousands of orders a second, and is tested against eth-account.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 
-from coincurve import PublicKey
 from eth_abi import encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
@@ -36,6 +35,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 
 from chain.metatx import EIP712_DOMAIN_FIELDS
+from chain.signatures import recover
 
 ORDER_TYPE = (
     "Order(address trader,uint8 side,uint64 instrument,uint64 batchId,uint128 price,"
@@ -157,41 +157,11 @@ def sign_order(account: LocalAccount, order: Order, domain: Domain) -> bytes:
     return bytes(signed.signature)
 
 
-@lru_cache(maxsize=65_536)
-def checksum(address: str | bytes) -> str:
-    """EIP-55 checksum address (the same as eth-utils' to_checksum_address, which validates its
-    input at length and costs ten times as much on the order path). Members are few and send
-    many orders: answers are cached."""
-    hexa = address.hex() if isinstance(address, bytes) else address[2:].lower()
-    if len(hexa) != 40:
-        raise ValueError("an address is 20 bytes")
-    digest = keccak(text=hexa).hex()
-    return "0x" + "".join(c.upper() if int(d, 16) >= 8 else c for c, d in zip(hexa, digest,
-                                                                               strict=False))
-
-
-SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
-
-
 def recover_signer(order: Order, signature: bytes, domain: Domain,
                    digest: bytes | None = None) -> str | None:
     """The address that signed `order`, or None for a signature the contract would refuse
     (wrong length, v not 27/28, s in the upper half: OpenZeppelin's ECDSA rules)."""
     return recover(digest if digest is not None else order_digest(order, domain), signature)
-
-
-def recover(digest: bytes, signature: bytes) -> str | None:
-    """The signer of an EIP-712 `digest`, under OpenZeppelin's ECDSA rules; None if invalid."""
-    if len(signature) != 65 or signature[64] not in (27, 28):
-        return None
-    if int.from_bytes(signature[32:64], "big") > SECP256K1_HALF_N:
-        return None
-    try:
-        public = PublicKey.from_signature_and_message(
-            signature[:64] + bytes([signature[64] - 27]), digest, hasher=None)
-    except ValueError:
-        return None
-    return checksum(keccak(public.format(compressed=False)[1:])[12:])
 
 
 def cancel_digest(order_hash: bytes, domain: Domain) -> bytes:

@@ -24,9 +24,10 @@ from api.models import ApiAccount, IdempotentRequest
 from api.routes.credits import TransferIn
 from chain.client import Chain
 from chain.outbox import Outbox
+from core.db import make_engine, session_factory
+from devkit.roster import dev_account
+from devkit.scenario import Batch, Scenario
 from registry.ledger import Ledger
-from tanhui.db import make_engine, session_factory
-from tanhui.scenario import Batch, Scenario
 from tests.support.api import TONNE, Api, ApiDatabase, api_database, open_api
 
 
@@ -121,8 +122,9 @@ def api_on(db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount],
     """The API on its own Chain (its own nonces), signing through `outbox` if given."""
     chain = Chain(ledger.chain.url, outbox=Outbox(outbox) if outbox is not None else None)
     chain.errors = ledger.chain.errors
-    return Api(TestClient(create_app(db.settings, Ledger(chain, ledger.deployment), db.engine)),
-               db, ledger, acc)
+    app = create_app(db.settings, Ledger(chain, ledger.deployment), db.engine,
+                     relayer=acc["governance"])
+    return Api(TestClient(app), db, ledger, acc)
 
 
 def transfer(api: Api, key: str, batch: int, amount: str = "2") -> Any:
@@ -184,7 +186,7 @@ def transfer_and_die_waiting(db: ApiDatabase, ledger: Ledger, key: str, batch: i
     chain = Chain(ledger.chain.url)
     chain.errors = ledger.chain.errors
     app = create_app(db.settings, Ledger(chain, ledger.deployment), make_engine(
-        db.settings.db_url))
+        db.settings.db_url), relayer=dev_account(0))
     with TestClient(app) as http:
         http.post("/v1/transfers", json={"to": to, "batch_id": batch, "amount": "2"},
                   headers={"Authorization": f"Bearer {db.keys['developer']}",

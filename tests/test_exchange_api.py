@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from eth_account.signers.local import LocalAccount
 
+from devkit.scenario import Scenario
 from exchange.runtime import Exchange, open_exchange
 from exchange.signing import Order
 from registry.ledger import Ledger
-from tanhui.scenario import Scenario
 from tests.support.api import Api
 from tests.support.exchange import INSTRUMENT, PRICE, T, signed
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from eth_account.signers.local import LocalAccount
 
+from devkit.scenario import Batch, Scenario, doc
 from exchange.runtime import Exchange, open_exchange
 from registry.ledger import Ledger
-from tanhui.scenario import Batch, Scenario, doc
 from tests.support.api import Api
 from tests.support.exchange import PRICE, T, signed
 

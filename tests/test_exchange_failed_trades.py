@@ -11,9 +11,9 @@ import time
 
 from eth_account.signers.local import LocalAccount
 
+from devkit.scenario import doc
 from exchange.runtime import Exchange
 from registry.ledger import Ledger
-from tanhui.scenario import doc
 from tests.support.api import Api
 from tests.support.exchange import INSTRUMENT, PRICE, T, place, reopened, signed
 

@@ -19,10 +19,10 @@ import httpx
 import pytest
 
 from chain.node import free_port
+from core.config import Settings
+from devkit.roster import dev_accounts
+from devkit.scenario import Scenario, doc
 from exchange.onchain import SettlementChain
-from tanhui.config import Settings
-from tanhui.roster import dev_accounts
-from tanhui.scenario import Scenario, doc
 from tanhui.services import connect
 from tests.support.processes import start, stop, tanhui_up, wait_healthy
 

@@ -28,9 +28,11 @@ from api.auth import CallerDep, authenticate, require_role
 from api.deps import ViewDep, WriterDep
 from api.errors import ApiError
 from api.fields import STRICT
+from chain.signatures import checksum
 from exchange.instruments import CreditClass, InstrumentSpec, Status, listing_problem
+from exchange.onchain import SettlementChain
 from exchange.service import ExchangeService
-from exchange.signing import CANCEL_FIELDS, ORDER_FIELDS, Order, checksum, sign_order
+from exchange.signing import CANCEL_FIELDS, ORDER_FIELDS, Order, sign_order
 
 router = APIRouter(prefix="/v1/exchange", tags=["exchange"])
 
@@ -213,9 +215,10 @@ def list_instrument(body: InstrumentIn, request: Request, caller: CallerDep, vie
     if problem is not None:
         raise ApiError(422, problem, "a lot at one tick must be worth at least 1 fen "
                        "(lot units × tick fen/t ≥ 1,000,000)", {"lot": body.lot, "tick": body.tick})
-    writer.send_as(caller.key(), "Settlement", "listInstrument", body.instrument,
-                   body.batch_id or 0, *((c.methodology_id, c.vintage_from, c.vintage_to)
-                                         if c else (0, 0, 0)), body.lot, body.tick)
+    SettlementChain(writer).list_instrument(
+        caller.key(), body.instrument, body.batch_id or 0,
+        *((c.methodology_id, c.vintage_from, c.vintage_to) if c else (0, 0, 0)),
+        lot=body.lot, tick=body.tick)
     s.list_instrument(spec, body.batch_id or 0, credit_class)
     return {"instrument": body.instrument, "batch_id": body.batch_id,
             "credit_class": c.model_dump() if c else None, "status": body.status}

@@ -18,10 +18,10 @@ from sqlalchemy import Engine
 
 from api.app import create_app
 from api.custody import create_api_account
+from core.config import Settings
+from core.db import make_engine, migrate, session_factory
+from devkit.roster import SEATS
 from registry.ledger import Ledger
-from tanhui.config import Settings
-from tanhui.db import make_engine, migrate, session_factory
-from tanhui.roster import SEATS
 
 PUBLIC_URL = "https://registry.tanhui.example"
 TONNE = 1_000_000
@@ -91,7 +91,7 @@ class Api:
 
 
 def open_api(db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount]) -> Api:
-    client = TestClient(create_app(db.settings, ledger, db.engine))
+    client = TestClient(create_app(db.settings, ledger, db.engine, relayer=acc["governance"]))
     return Api(client, db, ledger, acc)
 
 

@@ -13,11 +13,11 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from devkit.scenario import Scenario, doc
 from exchange.onchain import SettlementChain
 from exchange.runtime import Exchange, open_exchange
 from exchange.signing import Order, sign_order
 from registry.ledger import Ledger
-from tanhui.scenario import Scenario, doc
 from tests.support.api import Api, ApiDatabase, api_database
 
 T = 1_000_000
@@ -54,7 +54,8 @@ def ex(ledger: Ledger, acc: dict[str, LocalAccount], tmp_path: Path,
 @pytest.fixture
 def api(db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount], ex: Exchange,
         market: int) -> Iterator[Api]:
-    with TestClient(create_app(db.settings, ledger, db.engine, ex.service)) as http:
+    app = create_app(db.settings, ledger, db.engine, ex.service, relayer=acc["governance"])
+    with TestClient(app) as http:
         a = Api(http, db, ledger, acc)
         a.post("/v1/exchange/instruments", "exchange",
                {"instrument": INSTRUMENT, "batch_id": market, "tick": 5, "lot": T,
