@@ -127,3 +127,17 @@ def test_the_innocent_side_of_a_trade_that_fails_settlement_is_left_whole(
     assert api.get(f"/v1/exchange/orders/{buy['order_id']}")["status"] == "filled"
     again = place(api, signed(acc, ex, "trader2", "buy", PRICE, 5 * T, 2))
     assert again["status"] == "open"
+
+
+def test_a_snapshot_keeps_the_freezes_followed(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger
+) -> None:
+    ledger.freeze_account(acc["regulator"], acc["trader1"].address, doc("inquiry"))
+    ex.worker.watch_once()
+    ex.service.snapshot()
+    after = reopened(ex, ledger, acc)
+    try:
+        assert after.service.frozen == ex.service.frozen
+        assert acc["trader1"].address in after.service.frozen.accounts
+    finally:
+        after.service.close()
