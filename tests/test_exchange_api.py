@@ -57,7 +57,7 @@ def test_bad_orders_get_stable_codes(api: Api, ex: Exchange,
         409, "insufficient_balance")
     assert code(signed(acc, ex, "trader2", "buy", PRICE, 900 * T, 5)) == (
         409, "insufficient_balance")  # 540,000 CNY needed, 500,000 held
-    assert code(signed(acc, ex, "trader1", "sell", PRICE, T, 6, expiry=1)) == (422, "expired")
+    assert code(signed(acc, ex, "trader1", "sell", PRICE, T, 6, expiry=1)) == (422, "order_expired")
     forged = signed(acc, ex, "trader1", "sell", PRICE, T, 7)
     forged["order"]["price"] = PRICE + 5  # type: ignore[index]
     assert code(forged) == (401, "bad_signature")

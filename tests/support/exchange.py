@@ -91,3 +91,22 @@ def read_token(account: LocalAccount, ex: Exchange, ttl: int = 600,
     expiry = expiry if expiry is not None else int(time.time()) + ttl
     signature = sign_read(account, expiry, ex.chain.domain)
     return {"X-Read-Token": f"{account.address}:{expiry}:0x{signature.hex()}"}
+
+
+def reopened(ex: Exchange, ledger: Ledger, acc: dict[str, LocalAccount]) -> Exchange:
+    """The exchange stopped and started again on its journal (one process per journal, so the
+    old one is closed first); the caller closes the new one."""
+    ex.service.close()
+    return open_exchange(ledger, ex.service.journal.directory, acc["exchange"], balance_ttl=0)
+
+
+def place(api: Api, body: dict[str, object]) -> dict[str, object]:
+    """Posts a signed order that must be accepted; returns its view."""
+    view: dict[str, object] = api.post("/v1/exchange/orders", None, body, status=201)
+    return view
+
+
+def refusal(api: Api, body: dict[str, object]) -> tuple[int, str]:
+    """Posts a signed order that must be refused; returns (HTTP status, error code)."""
+    r = api.raw("POST", "/v1/exchange/orders", None, body)
+    return r.status_code, r.json()["error"]["code"]
