@@ -34,6 +34,26 @@ def signature(item: dict[str, Any]) -> str:
     return f"{item['name']}({','.join(abi_type(p) for p in item['inputs'])})"
 
 
+def item_of(abi: list[dict[str, Any]], kind: str, name: str,
+            inputs: int | None = None) -> dict[str, Any]:
+    """The ABI entry of one function or event (`inputs` tells overloads apart)."""
+    found = [i for i in abi if i.get("type") == kind and i.get("name") == name
+             and (inputs is None or len(i.get("inputs", ())) == inputs)]
+    if len(found) != 1:
+        raise KeyError(f"{kind} {name}: {len(found)} entries in the ABI")
+    return found[0]
+
+
+def selector_of(abi: list[dict[str, Any]], name: str, inputs: int | None = None) -> bytes:
+    """A function's 4-byte selector, from the compiled ABI rather than a typed-out signature."""
+    return keccak(text=signature(item_of(abi, "function", name, inputs)))[:4]
+
+
+def topic_of(abi: list[dict[str, Any]], name: str) -> str:
+    """An event's topic 0 (0x-hex), from the compiled ABI."""
+    return "0x" + keccak(text=signature(item_of(abi, "event", name))).hex()
+
+
 
 
 def _normalize(value: Any, param: dict[str, Any]) -> Any:

@@ -28,13 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_utils import function_signature_to_4byte_selector, keccak
+from eth_utils import function_signature_to_4byte_selector
 
 from chain.signatures import checksum
 from exchange.onchain import SettlementChain
 
-ACCOUNT_TOPIC = "0x" + keccak(text="AccountFreezeChanged(address,bool,bytes32,address)").hex()
-BATCH_TOPIC = "0x" + keccak(text="BatchFreezeChanged(uint256,bool,bytes32,address)").hex()
 IS_FROZEN = function_signature_to_4byte_selector("isFrozen(address)")
 
 ACCOUNT_FROZEN = "account_frozen"
@@ -158,7 +156,7 @@ def read_freezes(sc: SettlementChain, start: int) -> tuple[dict[str, bool], dict
         return {}, {}, start - 1
     params = {"fromBlock": hex(start), "toBlock": hex(end),
               "address": [str(sc.ledger.c("Consortium").address), sc.credits_address],
-              "topics": [[ACCOUNT_TOPIC, BATCH_TOPIC]]}
+              "topics": [[sc.account_freeze_topic, sc.batch_freeze_topic]]}
     logs = sorted(sc.chain.rpc("eth_getLogs", params),
                   key=lambda lg: (int(lg["blockNumber"], 16), int(lg["logIndex"], 16)))
     accounts: dict[str, bool] = {}
@@ -166,7 +164,7 @@ def read_freezes(sc: SettlementChain, start: int) -> tuple[dict[str, bool], dict
     for lg in logs:
         frozen = bool(int(lg["data"][2:66], 16))
         subject = lg["topics"][1]
-        if lg["topics"][0] == ACCOUNT_TOPIC:
+        if lg["topics"][0] == sc.account_freeze_topic:
             accounts[checksum("0x" + subject[-40:])] = frozen
         else:
             batches[int(subject, 16)] = frozen
