@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from eth_account.signers.local import LocalAccount
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -23,9 +24,9 @@ from web3.exceptions import TimeExhausted
 
 from api.chain_errors import revert_code, revert_details, revert_message, revert_status
 from api.custody import Vault, load_master_key
-from api.errors import ApiError
+from api.errors import INBOX_STATUS, ApiError
 from api.fields import FIELD_CODES
-from api.forwarding import ForwardingLedger, Relayer, relayer_account
+from api.forwarding import Relayer, relayer_account
 from api.limits import RequestLimits
 from api.onchain import ChainView
 from api.routes import (
@@ -45,10 +46,11 @@ from api.routes import (
     reports,
 )
 from chain.client import ChainRevert
+from core.config import Settings
+from core.db import session_factory
 from exchange.service import ExchangeError, ExchangeService
+from oracle.inbox import Inbox, InboxError
 from registry.ledger import Ledger
-from tanhui.config import Settings
-from tanhui.db import session_factory
 
 log = logging.getLogger("tanhui.api")
 
@@ -74,6 +76,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ExchangeError)
     def _exchange_error(_: Request, exc: ExchangeError) -> JSONResponse:
         return _error(exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(InboxError)
+    def _inbox_error(_: Request, exc: InboxError) -> JSONResponse:
+        return _error(INBOX_STATUS.get(exc.code, 409), exc.code, exc.message, exc.details)
 
     @app.exception_handler(StarletteHTTPException)
     def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -110,8 +116,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings, ledger: Ledger, engine: Engine,
-               exchange_service: ExchangeService | None = None) -> FastAPI:
-    """The API over one deployment (`ledger`) and one database (`engine`, migrated)."""
+               exchange_service: ExchangeService | None = None,
+               relayer: LocalAccount | None = None) -> FastAPI:
+    """The API over one deployment (`ledger`) and one database (`engine`, migrated). The
+    relayer pays gas for members' forwarded calls: `relayer`, else the configured key."""
     app = FastAPI(
         title="Tanhui 碳汇 Registry API",
         version="1",
@@ -126,10 +134,11 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.vault = Vault(load_master_key(settings))
-    relayer = Relayer(ledger, relayer_account(settings))
-    app.state.relayer = relayer
-    app.state.writer = ForwardingLedger(ledger, relayer)
+    forwarder = Relayer(ledger, relayer or relayer_account(settings))
+    app.state.relayer = forwarder
+    app.state.writer = ledger.via(forwarder)  # every write signed by its caller, relayed
     app.state.view = ChainView(ledger)
+    app.state.inbox = Inbox(settings.oracle_inbox, ledger)
     app.state.exchange = exchange_service
     install_error_handlers(app)
     # Body caps and the JSON depth limit apply before any route parses or authenticates.

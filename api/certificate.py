@@ -32,9 +32,9 @@ from api.text import visible
 from chain.abi import DecodedEvent
 from chain.compile import Artifact, compile_contracts
 from chain.deploy import CONTRACTS
+from core.config import Settings
+from core.units import format_units
 from registry.ledger import Purpose
-from tanhui.config import Settings
-from tanhui.units import format_units
 
 CST = timezone(timedelta(hours=8), "UTC+08:00")
 TEMPLATES = Path(__file__).resolve().parent / "templates"

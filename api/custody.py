@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.models import ApiAccount, utcnow
-from tanhui.config import Settings
+from core.config import Settings
 
 KEY_PREFIX = "th_"
 NONCE_BYTES = 12

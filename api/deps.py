@@ -9,10 +9,11 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from api.custody import Vault
-from api.forwarding import ForwardingLedger, Relayer
+from api.forwarding import Relayer
 from api.onchain import ChainView
+from core.config import Settings
+from oracle.inbox import Inbox
 from registry.ledger import Ledger
-from tanhui.config import Settings
 
 
 def get_ledger(request: Request) -> Ledger:
@@ -37,9 +38,15 @@ def get_view(request: Request) -> ChainView:
     return view
 
 
-def get_writer(request: Request) -> ForwardingLedger:
+def get_inbox(request: Request) -> Inbox:
+    """The oracle inbox: the one door through which monitoring data reaches the nodes."""
+    inbox: Inbox = request.app.state.inbox
+    return inbox
+
+
+def get_writer(request: Request) -> Ledger:
     """Registry operations signed by the caller's key and sent through the relayer."""
-    writer: ForwardingLedger = request.app.state.writer
+    writer: Ledger = request.app.state.writer
     return writer
 
 
@@ -56,6 +63,7 @@ def get_vault(request: Request) -> Vault:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 ViewDep = Annotated[ChainView, Depends(get_view)]
-WriterDep = Annotated[ForwardingLedger, Depends(get_writer)]
+WriterDep = Annotated[Ledger, Depends(get_writer)]
 RelayerDep = Annotated[Relayer, Depends(get_relayer)]
 VaultDep = Annotated[Vault, Depends(get_vault)]
+InboxDep = Annotated[Inbox, Depends(get_inbox)]

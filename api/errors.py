@@ -30,3 +30,11 @@ class ApiError(Exception):
 
 def not_found(kind: str, ident: object) -> ApiError:
     return ApiError(404, f"{kind}_not_found", f"{kind.replace('_', ' ')} {ident} does not exist")
+
+
+# The oracle inbox's refusals (oracle/inbox.py) by status; any other code is a 409 conflict.
+INBOX_STATUS = {
+    "invalid_period": 422, "invalid_spec": 422, "invalid_file_name": 422,
+    "unknown_data_kind": 422, "empty_file": 422, "unreadable_file": 422,
+    "record_not_found": 404,
+}

@@ -19,7 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from api.errors import ApiError
 from api.text import TextError, clean
-from tanhui.units import AmountError, to_units
+from core.units import AmountError, to_units
 
 MAX_ID = 2**63 - 1
 # Latest accepted unix time (9999-12-31T23:59:59Z): far beyond any crediting period.

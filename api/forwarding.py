@@ -32,8 +32,8 @@ from chain.abi import signature
 from chain.client import ChainRevert, Sent
 from chain.deploy import CONTRACTS
 from chain.metatx import ForwardRequest, calldata, sign_forward_request
+from core.config import Settings
 from registry.ledger import Ledger
-from tanhui.config import Settings
 
 # Seconds a request the API signs for a custodial member stays valid.
 CUSTODIAL_TTL = 600
@@ -43,15 +43,12 @@ GAS_MARGIN_DIVISOR = 5
 
 
 def relayer_account(settings: Settings) -> LocalAccount | None:
-    """The configured relayer key, else the deployer key, else (embedded chain) governance."""
+    """The configured relayer key, else the deployer key; None if neither is set (the process
+    wiring then supplies one, e.g. governance's development key on the embedded chain)."""
     key = settings.relayer_key or settings.deployer_key
     if key:
         account: LocalAccount = Account.from_key(key)
         return account
-    if settings.embedded_chain:
-        from tanhui.roster import dev_account
-
-        return dev_account(0)
     return None
 
 
@@ -119,6 +116,10 @@ class Relayer:
 
     # -- sending --------------------------------------------------------------------------
 
+    def send(self, fn: ContractFunction, account: LocalAccount) -> Sent:
+        """As a Ledger's sender (`Ledger.via`): `fn` signed by `account`, relayed."""
+        return self.submit(account, fn)
+
     def submit(self, signer: LocalAccount, fn: ContractFunction) -> Sent:
         """Signs `fn` as `signer`'s forward request and relays it; one at a time per signer,
         because each request is bound to the signer's current forwarder nonce."""
@@ -167,20 +168,3 @@ class Relayer:
                 "the request's gas is not enough for the call it makes",
                 {"gas": int(request[3])},
             ) from None
-
-
-class ForwardingLedger(Ledger):
-    """The registry operations of `Ledger`, each signed by `by` as a forward request and sent by
-    the relayer, so a custodial member acts as itself without holding gas."""
-
-    def __init__(self, ledger: Ledger, relayer: Relayer) -> None:
-        super().__init__(ledger.chain, ledger.deployment)
-        self.relayer = relayer
-
-    def _send(self, by: LocalAccount, contract: str, fn: str, *args: Any) -> Sent:
-        return self.relayer.submit(by, getattr(self.c(contract).functions, fn)(*args))
-
-    def send_as(self, by: LocalAccount, contract: str, fn: str, *args: Any) -> Sent:
-        """Any contract function called as `by`, relayed: for routes with no typed Ledger
-        operation (the exchange's listing, cash and approvals)."""
-        return self._send(by, contract, fn, *args)

@@ -13,8 +13,9 @@ attempt from its receipt and answers its result. Still able to land (in the node
 the outbox to be re-sent) → re-sent now, and answered once it lands, else 409
 `idempotency_in_progress`. Reverted or never able to land → nothing happened: the retry runs
 afresh. An attempt that fails before anything is signed (the node unreachable) releases its
-claim; a claim without a transaction and older than `PENDING_LEASE_SECONDS` was abandoned
-before signing (the process died) and is taken over, and the `attempt` token makes a slow
+claim; a claim without a transaction was abandoned before signing when its process is gone
+(api/claim_holder.py: the `attempt` token names its process) or, where that cannot be told, once
+it is older than `PENDING_LEASE_SECONDS`, and is taken over; the `attempt` token makes a slow
 original unable to send afterwards.
 
 A finished key is not trusted blindly either: the chain can lose the block of an acknowledged
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,6 +42,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.auth import Caller
+from api.claim_holder import holder_gone, new_attempt
 from api.errors import ApiError
 from api.models import IdempotentRequest, utcnow
 from chain.client import Chain, ChainRevert, Sent, on_signed
@@ -148,11 +149,15 @@ def _replay_done(session: Session, row: IdempotentRequest, chain: Chain) -> Slot
 
 def _take_over(session: Session, row: IdempotentRequest) -> Slot:
     """A fresh attempt under a key whose earlier attempt sent nothing that can land."""
-    attempt = secrets.token_hex(16)
+    attempt = new_attempt()
     old = (IdempotentRequest.attempt == row.attempt) if row.attempt is not None else (
         IdempotentRequest.attempt.is_(None))
+    # and only if the earlier attempt recorded no transaction since it was judged: one that
+    # did is about to broadcast it
+    sent = (IdempotentRequest.tx_hash.is_(None) if row.tx_hash is None
+            else IdempotentRequest.tx_hash == row.tx_hash)
     done = session.execute(update(IdempotentRequest).where(
-        IdempotentRequest.id == row.id, IdempotentRequest.state == "pending", old).values(
+        IdempotentRequest.id == row.id, IdempotentRequest.state == "pending", old, sent).values(
         attempt=attempt, tx_hash=None, created_at=utcnow()))
     session.commit()
     if getattr(done, "rowcount", 0) != 1:
@@ -173,7 +178,7 @@ def _resume_pending(session: Session, row: IdempotentRequest, chain: Chain) -> S
         if not fate.failed:
             raise _in_progress({"tx_hash": row.tx_hash, "state": fate.state})
         return _take_over(session, row)  # it did not take effect: try afresh
-    if _age(row) < PENDING_LEASE_SECONDS:
+    if _age(row) < PENDING_LEASE_SECONDS and not holder_gone(row.attempt):
         raise _in_progress()
     return _take_over(session, row)
 
@@ -193,7 +198,7 @@ def _claim(session: Session, caller: Caller, route: str, key: str, digest: str,
                 row.response_status is not None):
             return _replay_done(session, row, chain)
         return _resume_pending(session, row, chain)
-    attempt = secrets.token_hex(16)
+    attempt = new_attempt()
     row = IdempotentRequest(api_account_id=caller.account_id, key=key, route=route,
                             request_hash=digest, state="pending", created_at=utcnow(),
                             attempt=attempt)

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tanhui.db import Base
+from core.db import Base
 
 
 def utcnow() -> datetime:

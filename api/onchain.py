@@ -7,7 +7,8 @@ come back as None instead of a revert.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from eth_utils import to_checksum_address
 
@@ -15,22 +16,17 @@ from chain.abi import DecodedEvent, EventDecoder
 from chain.client import ChainRevert
 from registry.ledger import Ledger, UnknownRetirement
 
-PROJECT_FIELDS = (
-    "developer",
-    "methodologyId",
-    "status",
-    "creditingStart",
-    "creditingEnd",
-    "validator",
-    "location",
-    "documentHash",
-)
-LOCATION_FIELDS = ("divisionCode", "latitudeE6", "longitudeE6", "areaM2", "boundaryHash")
-METHODOLOGY_FIELDS = ("status", "bufferBps", "registrant", "documentHash", "parametersHash")
+T = TypeVar("T")
 
-
-def _unknown(exc: ChainRevert) -> bool:
-    return exc.name.startswith("Unknown")
+def _or_none(read: Callable[..., T], *args: Any) -> T | None:
+    """The read's answer, or None where the contract says the object does not exist (its
+    `Unknown…` custom error); any other revert propagates."""
+    try:
+        return read(*args)
+    except ChainRevert as exc:
+        if exc.name.startswith("Unknown"):
+            return None
+        raise
 
 
 class ChainView:
@@ -47,43 +43,20 @@ class ChainView:
     # -- objects (None when unknown) ------------------------------------------------------
 
     def methodology(self, methodology_id: int) -> dict[str, Any] | None:
-        try:
-            raw = self._call("MethodologyRegistry", "getMethodology", methodology_id)
-        except ChainRevert as exc:
-            if _unknown(exc):
-                return None
-            raise
-        return dict(zip(METHODOLOGY_FIELDS, raw, strict=True))
+        return _or_none(self.ledger.read, "MethodologyRegistry", "getMethodology",
+                        methodology_id)
 
     def methodology_of_code(self, code: str) -> int:
         return int(self._call("MethodologyRegistry", "idOfCode", code))
 
     def project(self, project_id: int) -> dict[str, Any] | None:
-        try:
-            raw = self._call("ProjectRegistry", "getProject", project_id)
-        except ChainRevert as exc:
-            if _unknown(exc):
-                return None
-            raise
-        p = dict(zip(PROJECT_FIELDS, raw, strict=True))
-        p["location"] = dict(zip(LOCATION_FIELDS, p["location"], strict=True))
-        return p
+        return _or_none(self.ledger.read, "ProjectRegistry", "getProject", project_id)
 
     def report(self, report_id: int) -> dict[str, Any] | None:
-        try:
-            return self.ledger.report(report_id)
-        except ChainRevert as exc:
-            if _unknown(exc):
-                return None
-            raise
+        return _or_none(self.ledger.report, report_id)
 
     def batch(self, batch_id: int) -> dict[str, Any] | None:
-        try:
-            return self.ledger.batch(batch_id)
-        except ChainRevert as exc:
-            if _unknown(exc):
-                return None
-            raise
+        return _or_none(self.ledger.batch, batch_id)
 
     def retirement(self, retirement_id: int) -> dict[str, Any] | None:
         """The full record from the `Retired` event, with `matches`: whether it hashes to what

@@ -11,8 +11,8 @@ from typing import Any
 
 from api.errors import ApiError, not_found
 from api.onchain import ChainView
+from core.units import format_units
 from registry.ledger import DisturbanceStatus, MethodologyStatus, ProjectStatus, ReportStatus
-from tanhui.units import format_units
 
 
 def methodology(view: ChainView, methodology_id: int) -> dict[str, Any]:

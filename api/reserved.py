@@ -20,9 +20,9 @@ from web3.exceptions import Web3Exception
 
 from api.errors import ApiError
 from api.onchain import ChainView
+from core.units import format_units
 from exchange.reservations import CASH, Key, SharedReservations
 from exchange.service import ExchangeService
-from tanhui.units import format_units
 
 
 def _service(request: Request) -> ExchangeService | None:

@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 
 from chain.node import free_port
+from devkit.local import fund_traders, local_registry
+from devkit.scenario import Scenario
 from exchange.onchain import SettlementChain
 from exchange.signing import Order, sign_order
-from tanhui.local import fund_traders, local_registry
-from tanhui.scenario import Scenario
 
 T = 1_000_000
 PRICE = 60_000
@@ -109,8 +109,8 @@ def _wait(url: str, server: subprocess.Popen[bytes]) -> None:
 def _list(url: str, batch: int, data: Path, exchange: object, master_key: str) -> None:
     """Lists instrument 1 through the API with an API key for the exchange seat."""
     from api.custody import create_api_account
-    from tanhui.config import Settings
-    from tanhui.db import make_engine, session_factory
+    from core.config import Settings
+    from core.db import make_engine, session_factory
 
     settings = Settings(data_dir=data, database_url=f"sqlite:///{data / 'api.db'}",
                         master_key=master_key, _env_file=None)  # type: ignore[call-arg]

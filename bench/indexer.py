@@ -30,12 +30,12 @@ from chain.client import Chain
 from chain.compile import compile_contracts
 from chain.deploy import Deployment, deploy_all, error_abis
 from chain.node import AnvilNode
+from core.db import make_engine, migrate, session_factory
+from devkit.roster import bootstrap_roster, dev_accounts
+from devkit.scenario import Scenario
 from registry.indexer import Indexer
 from registry.ledger import Ledger
 from registry.queries import sql_invariants
-from tanhui.db import make_engine, migrate, session_factory
-from tanhui.roster import bootstrap_roster, dev_accounts
-from tanhui.scenario import Scenario
 
 TONNE = 1_000_000
 TARGET = 2_000

@@ -4,7 +4,8 @@ Starts its own anvil and deploys the contracts. For reports of 1,000 and 100,000
 records (random bytes standing in for readings) three oracle nodes attest one report each: the
 first attestation opens the report, the second reaches k = 2, the third is a late agreeing
 vote. Also the gas of checking one record's proof on chain (`verifyRecord`, a view: its
-eth_estimateGas) and the proof length. The last line of output is one JSON object.
+eth_estimateGas) and the proof length, and the same three votes on a disturbance (the other
+k-of-n gate, after one warm-up disturbance). The last line of output is one JSON object.
 
 Run: .venv/bin/python bench/mrv_gas.py
 """
@@ -19,10 +20,10 @@ from pathlib import Path
 # bench/oracle.py would shadow the oracle package: the checkout comes first on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from core.units import UNITS_PER_TONNE
+from devkit.local import local_registry
+from devkit.scenario import Scenario, doc
 from oracle.merkle import MerkleTree, leaf_hash
-from tanhui.local import local_registry
-from tanhui.scenario import Scenario, doc
-from tanhui.units import UNITS_PER_TONNE
 
 SIZES = (1_000, 100_000)
 
@@ -54,6 +55,13 @@ def measure() -> dict[str, object]:
                 "verify_record_gas": verify_gas,
                 "root_calldata_gas": sum(4 if b == 0 else 16 for b in tree.root),
             }
+        s.disturbance(project, 5 * UNITS_PER_TONNE)  # the contract's first disturbance
+        at, evidence = s.event_time(), doc("disturbance-evidence")
+        gas = [ledger.attest_disturbance(acc[seat], project, 2, at, 50 * UNITS_PER_TONNE,
+                                         evidence).sent.gas_used
+               for seat in ("oracle1", "oracle2", "oracle3")]
+        out["disturbance"] = {"attest_open_gas": gas[0], "attest_reaching_k_gas": gas[1],
+                              "attest_late_gas": gas[2]}
     small, large = out[f"records_{SIZES[0]}"], out[f"records_{SIZES[-1]}"]
     assert isinstance(small, dict) and isinstance(large, dict)
     out["attest_gas"] = large["attest_reaching_k_gas"]

@@ -1,7 +1,7 @@
 """A year of the sample data end to end: generate → ingest → validate → three nodes attest
 (k = 2) → verify → issue, on a fresh local chain.
 
-The shipped sample set (oracle.sample_data): 20 buoys and soil sensors at the Maowei Sea
+The shipped sample set (devkit.sample_data): 20 buoys and soil sensors at the Maowei Sea
 mangrove site, hourly through 2024 with field faults, four Sentinel-2 scenes and 24 sediment
 cores. Each node builds the report itself (every device signature checked), so the timing per
 node is the real cost of one node's yearly job. The last line of output is one JSON object.
@@ -20,12 +20,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from oracle import sample_data
+from devkit import sample_data
+from devkit.local import local_registry
+from devkit.scenario import Scenario, doc
 from oracle.node import NodeState, OracleNode
 from oracle.period import Period, date_start
 from registry.ledger import ReportStatus
-from tanhui.local import local_registry
-from tanhui.scenario import Scenario, doc
 
 
 def run(days: int) -> dict[str, object]:

@@ -20,9 +20,9 @@ import json
 import sys
 from typing import Any
 
+from devkit.local import local_registry
+from devkit.scenario import Scenario
 from registry.ledger import Ledger, Purpose
-from tanhui.local import local_registry
-from tanhui.scenario import Scenario
 
 RETIRE_TARGET = 80_000
 TONNE = 1_000_000

@@ -42,14 +42,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chain.outbox import Outbox
+from devkit.local import fund_traders, local_registry
+from devkit.scenario import Scenario
 from exchange.engine import Engine
 from exchange.instruments import InstrumentSpec
 from exchange.onchain import Fill, SettlementChain
 from exchange.orders import Place, Side, Trade
 from exchange.signing import Order, sign_order
 from registry.ledger import Ledger
-from tanhui.local import fund_traders, local_registry
-from tanhui.scenario import Scenario
 
 T = 1_000_000
 PRICE = 60_000

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from eth_abi import decode as abi_decode
@@ -17,7 +16,9 @@ from eth_abi.codec import ABICodec
 from eth_abi.decoding import StringDecoder
 from eth_abi.registry import BaseEquals
 from eth_abi.registry import registry as default_registry
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
+
+from chain.signatures import checksum
 
 
 def abi_type(param: dict[str, Any]) -> str:
@@ -33,14 +34,32 @@ def signature(item: dict[str, Any]) -> str:
     return f"{item['name']}({','.join(abi_type(p) for p in item['inputs'])})"
 
 
-# EIP-55 checksumming costs a keccak per call; logs repeat the same few addresses.
-_checksum = lru_cache(maxsize=65_536)(to_checksum_address)
+def item_of(abi: list[dict[str, Any]], kind: str, name: str,
+            inputs: int | None = None) -> dict[str, Any]:
+    """The ABI entry of one function or event (`inputs` tells overloads apart)."""
+    found = [i for i in abi if i.get("type") == kind and i.get("name") == name
+             and (inputs is None or len(i.get("inputs", ())) == inputs)]
+    if len(found) != 1:
+        raise KeyError(f"{kind} {name}: {len(found)} entries in the ABI")
+    return found[0]
+
+
+def selector_of(abi: list[dict[str, Any]], name: str, inputs: int | None = None) -> bytes:
+    """A function's 4-byte selector, from the compiled ABI rather than a typed-out signature."""
+    return keccak(text=signature(item_of(abi, "function", name, inputs)))[:4]
+
+
+def topic_of(abi: list[dict[str, Any]], name: str) -> str:
+    """An event's topic 0 (0x-hex), from the compiled ABI."""
+    return "0x" + keccak(text=signature(item_of(abi, "event", name))).hex()
+
+
 
 
 def _normalize(value: Any, param: dict[str, Any]) -> Any:
     t = str(param["type"])
     if t == "address":
-        return _checksum(value)
+        return checksum(value)
     if t.startswith("bytes") and t != "bytes" and "[" not in t:
         return "0x" + bytes(value).hex()
     if t == "bytes":
@@ -123,7 +142,7 @@ def _word_decoder(t: str) -> Callable[[bytes], Any]:
         def address(w: bytes) -> Any:
             if any(w[:12]):
                 raise ValueError(t)
-            return _checksum("0x" + w[12:].hex())
+            return checksum("0x" + w[12:].hex())
         return address
     if t == "bool":
         def boolean(w: bytes) -> Any:
@@ -218,7 +237,7 @@ class EventDecoder:
         tx_hash = log["transactionHash"]
         return DecodedEvent(
             name=spec.name,
-            address=_checksum(log["address"]),
+            address=checksum(log["address"]),
             args=args,
             block_number=int(log["blockNumber"]),
             tx_hash=tx_hash if isinstance(tx_hash, str) else "0x" + bytes(tx_hash).hex(),

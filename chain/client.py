@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
@@ -135,6 +135,13 @@ def _hex_bytes(value: Any) -> bytes | None:
         return bytes.fromhex(text)
     except ValueError:
         return None
+
+
+class Sender(Protocol):
+    """Who puts a signed call on chain for `account`: the chain itself (the account signs and
+    pays gas; `Chain`), or a relayer that forwards the account's signed request (ERC-2771)."""
+
+    def send(self, fn: ContractFunction, account: LocalAccount) -> Sent: ...
 
 
 class Chain:

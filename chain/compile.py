@@ -17,7 +17,7 @@ from typing import Any
 import solcx
 from eth_utils import keccak
 
-from chain.paths import BUILD_DIR, CONTRACTS_DIR, NODE_MODULES, ROOT, SOLC_SHIM
+from core.paths import BUILD_DIR, CONTRACTS_DIR, NODE_MODULES, ROOT, SOLC_SHIM
 
 
 @dataclass(frozen=True)

@@ -19,30 +19,22 @@ from web3.contract.contract import ContractFunction
 
 from chain.abi import abi_type, signature
 from chain.client import Chain
+from chain.eip712 import EIP712_DOMAIN_FIELDS, Field, MessageType
 
 FORWARDER_NAME = "TanhuiForwarder"
 FORWARDER_VERSION = "1"
 
-# The EIP-712 domain type every Tanhui contract uses (OpenZeppelin's EIP712 without salt)
-EIP712_DOMAIN_FIELDS: list[dict[str, str]] = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
-
+FORWARD_REQUEST = MessageType("ForwardRequest", (
+    Field("from", "address", "sender"),
+    Field("to", "address", "to"),
+    Field("value", "uint256", "value"),
+    Field("gas", "uint256", "gas"),
+    Field("nonce", "uint256", "nonce"),
+    Field("deadline", "uint48", "deadline"),
+    Field("data", "bytes", "data"),
+))
 FORWARD_REQUEST_TYPES: dict[str, list[dict[str, str]]] = {
-    "EIP712Domain": EIP712_DOMAIN_FIELDS,
-    "ForwardRequest": [
-        {"name": "from", "type": "address"},
-        {"name": "to", "type": "address"},
-        {"name": "value", "type": "uint256"},
-        {"name": "gas", "type": "uint256"},
-        {"name": "nonce", "type": "uint256"},
-        {"name": "deadline", "type": "uint48"},
-        {"name": "data", "type": "bytes"},
-    ],
-}
+    "EIP712Domain": EIP712_DOMAIN_FIELDS, "ForwardRequest": FORWARD_REQUEST.types}
 
 
 def calldata(fn: ContractFunction) -> bytes:
@@ -66,25 +58,9 @@ class ForwardRequest:
 
     def typed_data(self, chain_id: int, forwarder: str) -> dict[str, Any]:
         """The full EIP-712 message the signer signs."""
-        return {
-            "types": FORWARD_REQUEST_TYPES,
-            "primaryType": "ForwardRequest",
-            "domain": {
-                "name": FORWARDER_NAME,
-                "version": FORWARDER_VERSION,
-                "chainId": chain_id,
-                "verifyingContract": to_checksum_address(forwarder),
-            },
-            "message": {
-                "from": to_checksum_address(self.sender),
-                "to": to_checksum_address(self.to),
-                "value": self.value,
-                "gas": self.gas,
-                "nonce": self.nonce,
-                "deadline": self.deadline,
-                "data": self.data,
-            },
-        }
+        domain = {"name": FORWARDER_NAME, "version": FORWARDER_VERSION, "chainId": chain_id,
+                  "verifyingContract": to_checksum_address(forwarder)}
+        return FORWARD_REQUEST.document(domain, FORWARD_REQUEST.message(self))
 
     def with_signature(self, sig: bytes) -> tuple[str, str, int, int, int, bytes, bytes]:
         """The `ForwardRequestData` tuple that `execute` takes."""

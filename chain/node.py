@@ -36,13 +36,13 @@ from typing import Any
 
 import httpx
 
-from chain.paths import NODE_MODULES
 from chain.state import (
     IncompleteDump,
     StateSaver,
     durable_state_file,
     prepare_working_file,
 )
+from core.paths import NODE_MODULES
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,11 @@ taken from the instrument's listing; a buy signs 0, any batch the instrument adm
 (unique per trader: numbered on from the exchange's next free nonce, so the settlement
 contract records consecutive orders in one storage word) and an expiry (short for IOC and FOK:
 the contract cannot see time in force, but never settles an order after its expiry).
+
+Reads of the trader's own orders, nonces and cash need its authentication: this client has no
+API key, so it signs an EIP-712 `ReadAccount(account, expiry)` for a few minutes at a time and
+sends it as `X-Read-Token: <account>:<expiry>:<signature>` (the exchange refuses anonymous
+reads of a member's data).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from eth_account import Account
 
 UNITS_PER_TONNE = 1_000_000
 IMMEDIATE_TTL = 300  # seconds an IOC or FOK order stays settleable
+READ_TOKEN_TTL = 300  # seconds a signed read token is good for (the exchange allows 3,600)
 
 
 class TraderClient:
@@ -41,6 +47,9 @@ class TraderClient:
         self.domain: dict[str, Any] = info["domain"]
         self.types: dict[str, Any] = info["types"]
         self.cancel_types: dict[str, Any] = info["cancel"]["types"]
+        self.read_types: dict[str, Any] = info["read"]["types"]
+        self.read_header = str(info["read"]["header"])
+        self._read_token: tuple[int, str] | None = None  # (expiry, header value)
         self.fee_bps = int(info["fees"]["fee_bps"])
         self._nonce: int | None = None
         self._batches: dict[int, int | None] = {}
@@ -49,11 +58,23 @@ class TraderClient:
     def address(self) -> str:
         return str(self.account.address)
 
+    def read_headers(self) -> dict[str, str]:
+        """The signed read token for this trader's own data, renewed a minute before it
+        expires."""
+        now = int(time.time())
+        if self._read_token is None or self._read_token[0] - 60 <= now:
+            expiry = now + READ_TOKEN_TTL
+            signature = self._sign(self.read_types, "ReadAccount",
+                                   {"account": self.address, "expiry": expiry})
+            self._read_token = (expiry, f"{self.address}:{expiry}:0x{signature.hex()}")
+        return {self.read_header: self._read_token[1]}
+
     def next_nonce(self) -> int:
         """The next nonce to sign: the exchange's next free one for this trader at first, then
         counted on here."""
         if self._nonce is None:
-            r = self.http.get(f"/v1/exchange/nonces/{self.address}").raise_for_status()
+            r = self.http.get(f"/v1/exchange/nonces/{self.address}",
+                              headers=self.read_headers()).raise_for_status()
             self._nonce = int(r.json()["next_nonce"])
         nonce, self._nonce = self._nonce, self._nonce + 1
         return nonce
@@ -121,11 +142,18 @@ class TraderClient:
 
     def open_orders(self) -> list[dict[str, Any]]:
         """This trader's working orders (after a reconnect, say)."""
-        r = self.http.get("/v1/exchange/orders", params={"trader": self.address})
+        r = self.http.get("/v1/exchange/orders", params={"trader": self.address},
+                          headers=self.read_headers())
         return list(r.raise_for_status().json()["items"])
 
     def order_status(self, order_id: int) -> dict[str, Any]:
-        return dict(self.http.get(f"/v1/exchange/orders/{order_id}").raise_for_status().json())
+        r = self.http.get(f"/v1/exchange/orders/{order_id}", headers=self.read_headers())
+        return dict(r.raise_for_status().json())
+
+    def cash(self) -> dict[str, Any]:
+        """This trader's exchange cash in fen: balance, reserved for the exchange, free."""
+        r = self.http.get(f"/v1/exchange/cash/{self.address}", headers=self.read_headers())
+        return dict(r.raise_for_status().json())
 
     def wait_settled(self, order_id: int, timeout: float = 60) -> dict[str, Any]:
         """Polls until every trade of the order is settled on chain."""

@@ -186,6 +186,23 @@ class Book:
                     return got
         return got
 
+    def own_order_in_the_way(self, side: Side, limit: int, member: str,
+                             wanted: int) -> Order | None:
+        """The member's own resting order that an incoming order of `side` at `limit` for
+        `wanted` units would reach while matching in price-time priority (where self-trade
+        prevention would stop it), or None if others' orders fill it first or none is met.
+        The exchange refuses such an order at entry (`409 self_trade`), so nothing trades."""
+        got = 0
+        book = self.levels[SELL if side == BUY else BUY]
+        for p in self._crossing_prices(side, limit):
+            for maker in book[p].values():
+                if maker.member == member:
+                    return maker
+                got += maker.remaining
+                if got >= wanted:
+                    return None
+        return None
+
     def _crossing_prices(self, side: Side, limit: int) -> list[int]:
         if side == BUY:
             asks = self.prices[SELL]

@@ -2,11 +2,17 @@
 
 Kept in memory per instrument and rebuilt from the journal on restart (trades are replayed), so
 it needs no storage of its own. Candle buckets are aligned to UTC; timestamps are milliseconds.
+
+Only trades that stand count: a trade marked failed in settlement (nothing moved on chain) is
+taken out (`discard`), so recent trades, candles and 24-hour statistics are computed as if it
+had never matched; replay marks it failed at the same point and gives the same figures.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
+from contextlib import suppress
 from typing import Any
 
 from exchange.orders import Trade
@@ -22,6 +28,23 @@ class MarketData:
 
     def on_trade(self, trade: Trade) -> None:
         self._trades.setdefault(trade.instrument, deque(maxlen=KEEP)).append(trade)
+
+    def discard(self, trade: Trade) -> None:
+        """A trade that failed settlement no longer counts (a linear scan: failures are rare)."""
+        kept = self._trades.get(trade.instrument)
+        if kept is not None:
+            with suppress(ValueError):  # it fell out of the window already
+                kept.remove(trade)
+
+    def last_close(self, instrument: str, skip: set[int] | None = None) -> Trade | None:
+        """The newest counted trade that sets the close (block trades do not), leaving out the
+        trade ids in `skip`."""
+        return next((t for t in self.recent(instrument)
+                     if t.kind != "block" and (skip is None or t.trade_id not in skip)), None)
+
+    def recent(self, instrument: str) -> Iterator[Trade]:
+        """The instrument's trades still counted, newest first."""
+        return reversed(self._trades.get(instrument, deque()))
 
     def trades(self, instrument: str, limit: int = 100) -> list[dict[str, Any]]:
         recent = list(self._trades.get(instrument, ()))[-limit:]

@@ -18,26 +18,15 @@ from typing import Any
 
 from eth_abi import encode
 from eth_account.signers.local import LocalAccount
-from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
+from eth_utils import to_checksum_address
 from web3.exceptions import ContractCustomError, ContractLogicError
 
+from chain.abi import abi_type, item_of, selector_of, topic_of
 from chain.client import ChainRevert, Sent
+from chain.signatures import checksum
 from exchange.instruments import CreditClass
-from exchange.signing import Domain, Order, checksum, compact
+from exchange.signing import Domain, Order, compact
 from registry.ledger import Ledger
-
-ORDER_ABI = "(address,uint8,uint64,uint64,uint128,uint128,uint16,uint8,uint64,uint64,bytes32)"
-SIGNATURE_ABI = "(bytes32,bytes32)"
-FILLS_ABI = (f"(uint64,uint64,uint128,uint128,bool,{ORDER_ABI},{SIGNATURE_ABI},{ORDER_ABI},"
-             f"{SIGNATURE_ABI})[]")
-SETTLE_SELECTOR = function_signature_to_4byte_selector(f"settle({FILLS_ABI})")
-BALANCE_OF = function_signature_to_4byte_selector("balanceOf(address)")
-CANCELLED_TOPIC_BYTES = keccak(text="OrderCancelledByTrader(bytes32,address)")
-CANCELLED_TOPIC = "0x" + CANCELLED_TOPIC_BYTES.hex()
-SETTLED_TOPIC = "0x" + keccak(
-    text="TradeSettled(uint64,address,address,uint64,uint256,uint256,uint256,uint256)").hex()
-MIN_NONCE_TOPIC = "0x" + keccak(text="MinNonceRaised(address,uint64)").hex()
-BALANCE_OF_BATCH = function_signature_to_4byte_selector("balanceOf(address,uint256)")
 
 
 @dataclass(frozen=True)
@@ -71,37 +60,56 @@ class SettlementChain:
         self._project_methodology: dict[int, int] = {}  # 0: project not approved
         self._eligible_guard = threading.Lock()
         self.domain = Domain(self.chain.chain_id, str(self.settlement.address))
+        # the hot paths' ABI fragments, from the compiled contracts (never typed out by hand)
+        abis = ledger.deployment.abis
+        settle = item_of(abis["Settlement"], "function", "settle")
+        self._fills_type = abi_type(settle["inputs"][0])
+        self._settle_selector = selector_of(abis["Settlement"], "settle")
+        self._balance_of = selector_of(abis["CashToken"], "balanceOf", 1)
+        self._balance_of_batch = selector_of(abis["CarbonCredits"], "balanceOf", 2)
+        self._settled_topic = topic_of(abis["Settlement"], "TradeSettled")
+        self._cancelled_topic = topic_of(abis["Settlement"], "OrderCancelledByTrader")
+        self._min_nonce_topic = topic_of(abis["Settlement"], "MinNonceRaised")
+        self.account_freeze_topic = topic_of(abis["Consortium"], "AccountFreezeChanged")
+        self.batch_freeze_topic = topic_of(abis["CarbonCredits"], "BatchFreezeChanged")
 
     # -- setup ---------------------------------------------------------------------------------
 
     def deposit(self, bank: LocalAccount, account: str, fen: int, ref: bytes) -> Sent:
-        return self.chain.send(
+        return self.ledger.sender.send(
             self.cash.functions.deposit(to_checksum_address(account), fen, ref), bank)
 
     def withdraw(self, bank: LocalAccount, account: str, fen: int, ref: bytes) -> Sent:
-        return self.chain.send(
+        return self.ledger.sender.send(
             self.cash.functions.withdraw(to_checksum_address(account), fen, ref), bank)
 
-    def approve_trading(self, trader: LocalAccount, cash_allowance: int = 2**256 - 1) -> None:
-        """Lets the settlement contract move the trader's credits and cash (once per trader)."""
+    def approve_trading(self, trader: LocalAccount, cash_allowance: int = 2**256 - 1,
+                        only_missing: bool = True) -> list[Sent]:
+        """Lets the settlement contract move the trader's credits and cash (once per trader;
+        with `only_missing`, an approval already in place is not sent again)."""
         credits = self.ledger.c("CarbonCredits")
         target = self.settlement.address
-        if not self.chain.call(credits.functions.isApprovedForAll(trader.address, target)):
-            self.chain.send(credits.functions.setApprovalForAll(target, True), trader)
-        if int(self.chain.call(self.cash.functions.allowance(trader.address, target))) < (
-                cash_allowance):
-            self.chain.send(self.cash.functions.approve(target, cash_allowance), trader)
+        sent = []
+        if not only_missing or not self.chain.call(
+                credits.functions.isApprovedForAll(trader.address, target)):
+            sent.append(self.ledger.sender.send(
+                credits.functions.setApprovalForAll(target, True), trader))
+        if not only_missing or int(self.chain.call(
+                self.cash.functions.allowance(trader.address, target))) < cash_allowance:
+            sent.append(self.ledger.sender.send(
+                self.cash.functions.approve(target, cash_allowance), trader))
+        return sent
 
     def list_instrument(self, exchange: LocalAccount, instrument: int, batch_id: int = 0,
                         methodology_id: int = 0, vintage_from: int = 0, vintage_to: int = 0,
                         lot: int = 1_000_000, tick: int = 1) -> Sent:
         """Lists an instrument on chain for good (an id is never listed twice)."""
-        return self.chain.send(self.settlement.functions.listInstrument(
+        return self.ledger.sender.send(self.settlement.functions.listInstrument(
             instrument, batch_id, methodology_id, vintage_from, vintage_to, lot, tick), exchange)
 
     def set_fees(self, exchange: LocalAccount, fee_account: str, maker_bps: int,
                  taker_bps: int) -> Sent:
-        return self.chain.send(self.settlement.functions.setFees(
+        return self.ledger.sender.send(self.settlement.functions.setFees(
             to_checksum_address(fee_account), maker_bps, taker_bps), exchange)
 
     # -- settlement ------------------------------------------------------------------------------
@@ -112,11 +120,11 @@ class SettlementChain:
     def settle(self, exchange: LocalAccount, fills: Sequence[Fill]) -> Sent:
         return self.chain.send(self.settle_function(fills), exchange)
 
-    @staticmethod
-    def settle_calldata(fills: Sequence[Fill]) -> bytes:
+    def settle_calldata(self, fills: Sequence[Fill]) -> bytes:
         """`settle(fills)` calldata, encoded directly with eth-abi (web3's encoder validates
         every nested field again and is several times slower for large batches)."""
-        return SETTLE_SELECTOR + encode([FILLS_ABI], [[f.as_tuple() for f in fills]])
+        return self._settle_selector + encode([self._fills_type],
+                                              [[f.as_tuple() for f in fills]])
 
     def estimate_settle(self, exchange: str, fills: Sequence[Fill]) -> int:
         """Gas for a batch; a batch that would revert raises ChainRevert (decoded)."""
@@ -142,7 +150,7 @@ class SettlementChain:
         """The transaction that settled each of these trades (TradeSettled, indexed by id)."""
         params = {"fromBlock": hex(self.ledger.deployment.block), "toBlock": "latest",
                   "address": self.settlement.address,
-                  "topics": [SETTLED_TOPIC, ["0x" + t.to_bytes(32, "big").hex()
+                  "topics": [self._settled_topic, ["0x" + t.to_bytes(32, "big").hex()
                                              for t in trade_ids]]}
         return {int(lg["topics"][1], 16): lg["transactionHash"]
                 for lg in self.chain.rpc("eth_getLogs", params)}
@@ -164,10 +172,11 @@ class SettlementChain:
         return (int(self.chain.call(fns.makerFeeBps())), int(self.chain.call(fns.takerFeeBps())))
 
     def cash_balance(self, account: str) -> int:
-        return self.chain.call_words(self.cash.address, BALANCE_OF, account)
+        return self.chain.call_words(self.cash.address, self._balance_of, account)
 
     def credit_balance(self, account: str, batch_id: int) -> int:
-        return self.chain.call_words(self.credits_address, BALANCE_OF_BATCH, account, batch_id)
+        return self.chain.call_words(self.credits_address, self._balance_of_batch, account,
+                                     batch_id)
 
     def trading_approved(self, account: str) -> bool:
         """Whether the settlement contract may move the account's credits and cash."""
@@ -211,12 +220,12 @@ class SettlementChain:
             return [], {}, start - 1
         params = {"fromBlock": hex(start), "toBlock": hex(end),
                   "address": self.settlement.address,
-                  "topics": [[CANCELLED_TOPIC, MIN_NONCE_TOPIC]]}
+                  "topics": [[self._cancelled_topic, self._min_nonce_topic]]}
         hashes: list[bytes] = []
         floors: dict[str, int] = {}
         for lg in self.chain.rpc("eth_getLogs", params):
             topics = [bytes.fromhex(t[2:]) for t in lg["topics"]]
-            if topics[0] == CANCELLED_TOPIC_BYTES:
+            if "0x" + topics[0].hex() == self._cancelled_topic:
                 hashes.append(topics[1])
             else:
                 trader = checksum(topics[1][12:])

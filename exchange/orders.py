@@ -68,6 +68,9 @@ class CancelReason(StrEnum):
     MOVED = "moved"
     AUCTION_UNFILLED = "auction_unfilled"
     ON_CHAIN = "cancelled_on_chain"  # the trader voided it on chain (Settlement)
+    EXPIRED = "expired"  # its signed expiry (less the exchange's margin) was reached
+    ACCOUNT_FROZEN = "account_frozen"  # the regulator froze its trader (Consortium)
+    BATCH_FROZEN = "batch_frozen"  # the regulator froze the batch it delivers (CarbonCredits)
     SETTLEMENT_FAILED = "settlement_failed"  # a trade of it failed settlement by its fault
 
 

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from sqlalchemy import BigInteger, Engine, String, delete, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tanhui.db import Base
+from core.db import Base
 
 CASH = 0  # the batch_id under which an account's reserved cash is kept
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
+from exchange.freezes import chain_cache
 from exchange.onchain import SettlementChain
 from exchange.reservations import SharedReservations
 from exchange.service import Balances, ExchangeService, MemberLimits
@@ -51,11 +52,14 @@ def open_exchange(ledger: Ledger, directory: Path, settler: LocalAccount,
     balances = Balances(sc.credit_balance, sc.cash_balance, sc.trading_approved, balance_ttl)
     service = ExchangeService(directory, sc.domain, balances,
                               taker_fee_bps=max(taker_bps, maker_bps), limits=limits,
-                              eligible=sc.eligible_batches)
+                              eligible=sc.eligible_batches,
+                              freezes=chain_cache(sc, balance_ttl))
     if shared is not None:
         service.share_reservations(shared)
     if service.chain_cursor == 0:  # nothing read yet: on-chain cancels start at deployment
         service.chain_cursor = ledger.deployment.block
+    if service.frozen.cursor == 0:  # so do freezes
+        service.frozen.cursor = ledger.deployment.block
     worker = SettlementWorker(service, sc, settler, batch_size)
     try:  # before any order is taken: settlements the chain lost are pending again
         worker.reconcile(force=True)

@@ -14,9 +14,10 @@ Journal entries: `format` (the first line: the journal's format version), `instr
 `cancel_all`, `status`, `settled` (trade ids confirmed on chain, with the transaction),
 `settle_failed` (trades that will never settle, with the reason and the side at fault; the
 resting order of that side is cancelled), `requeued` (settled trades whose transaction the
-chain lost: pending again, reservations back; see `requeue_lost`). Format 2 orders carry the
-signed delivery batch and fee cap; a journal of an earlier format is refused at start
-(JournalFormatError) rather than misread.
+chain lost: pending again, reservations back; see `requeue_lost`), `voided` (cancels read on
+chain), `frozen` (freezes read on chain, freezes.py), `expire` (resting orders whose expiry
+came, expiry.py). Format 2 orders carry the signed delivery batch and fee cap; a journal of an
+earlier format is refused at start (JournalFormatError) rather than misread.
 
 A settled trade stays "unconfirmed" (in memory, rebuilt on start) until the reconciler
 (settlement_worker.py) has seen its transaction final on chain; until then it is not archived,
@@ -33,8 +34,13 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from chain.signatures import checksum, recover
+from core.units import UNITS_PER_TONNE
 from exchange.archive import Archive
 from exchange.engine import Engine
+from exchange.expiry import ExpiryQueue, expires_by
+from exchange.fanout import Fanout
+from exchange.freezes import FreezeCache, FreezeState, refusal
 from exchange.instruments import (
     CreditClass,
     InstrumentSpec,
@@ -70,15 +76,12 @@ from exchange.signing import (
     Domain,
     Order,
     cancel_digest,
-    checksum,
     order_digest,
-    recover,
     recover_signer,
 )
 
 log = logging.getLogger("tanhui.exchange")
 
-UNITS_PER_TONNE = 1_000_000
 JOURNAL_FORMAT = 2
 
 
@@ -115,6 +118,11 @@ class Listing:
     last_price: int = 0
     last_day: int = 0
     reference_day: int = 0
+    # the trade that set the close (0: from before the trades in memory), and the close before
+    # the trades in memory: where the close goes back to if its trades fail settlement
+    last_trade: int = 0
+    base_price: int = 0
+    base_day: int = 0
 
 
 Finished = tuple[list["OrderRecord"], list["TradeRecord"]]  # (orders, trades) to archive
@@ -127,6 +135,7 @@ class Held:
     ready: bool  # approved the settlement contract for credits and cash
     cash: int  # for a buy
     credits: dict[int, int]  # for a sell: balance of each batch it could deliver
+    frozen: str | None = None  # account_frozen | batch_frozen: the chain says so
 
 
 @dataclass
@@ -136,7 +145,7 @@ class OrderRecord:
     signature: bytes
     digest: bytes
     otype: str
-    status: str = "new"  # new | open | filled | cancelled | rejected
+    status: str = "new"  # new | open | filled | cancelled | expired | rejected
     filled: int = 0
     reason: str = ""
     resting: bool = False
@@ -244,8 +253,13 @@ class ExchangeService:
                  taker_fee_bps: int = 20, snapshot_every: int = 10_000,
                  clock: Callable[[], float] = time.time,
                  limits: MemberLimits | None = None,
-                 eligible: Callable[[CreditClass], list[int]] | None = None) -> None:
+                 eligible: Callable[[CreditClass], list[int]] | None = None,
+                 freezes: FreezeCache | None = None) -> None:
         self.domain = domain
+        # freezes: what the chain says at entry (None: only the journaled ones, freezes.py)
+        self.freezes = freezes
+        self.frozen = FreezeState()
+        self.expiring = ExpiryQueue()  # resting orders by signed expiry (expiry.py)
         # batches a class instrument may deliver (the chain's rule; SettlementChain)
         self.eligible = eligible or (lambda _: [])
         self.limits = limits or MemberLimits()
@@ -294,7 +308,9 @@ class ExchangeService:
         self.chain_cursor = 0
         # settled trades by transaction, until the chain says that transaction is final
         self.unconfirmed: dict[str, set[int]] = {}
-        self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        # market data streams: told of durable events in commit order, anonymously
+        self.fanout = Fanout()
+        self.listeners = self.fanout.listeners
         self._since_snapshot = 0
         self._snapshotting = threading.Lock()
         self._digest_hint: bytes | None = None  # the live path computed it already
@@ -347,7 +363,8 @@ class ExchangeService:
                 "listings": {k: {"spec": {**asdict(v.spec), "status": str(v.spec.status)},
                                  "batch_id": v.batch_id,
                                  "class": asdict(v.credit_class) if v.credit_class else None,
-                                 "close": [v.last_price, v.last_day, v.reference_day]}
+                                 "close": [v.last_price, v.last_day, v.reference_day,
+                                           v.last_trade, *self._base_close(v, done_trades)]}
                              for k, v in self.listings.items()},
                 "orders": [(r, r.status, r.filled, r.reason) for r in self.orders.values()
                            if r.order_id not in done_orders],
@@ -359,8 +376,16 @@ class ExchangeService:
                 "min_nonce": dict(self.min_nonce),
                 "next_nonces": dict(self.next_nonces),
                 "chain_cursor": self.chain_cursor,
+                "frozen": self.frozen.dump(),
             }
         return seq, captured, finished
+
+    def _base_close(self, listing: Listing, done: set[int]) -> tuple[int, int]:
+        """The close a snapshot keeps as the base: the last counted trade that will not be in
+        the snapshot (finished, or archived before), else the listing's base."""
+        last = self.market.last_close(listing.spec.instrument, set(self.trades) - done)
+        return ((last.price, trading_day(last.ts)) if last is not None
+                else (listing.base_price, listing.base_day))
 
     def _finished(self) -> Finished:
         """Orders that can no longer change (filled, cancelled or rejected, every trade
@@ -368,7 +393,8 @@ class ExchangeService:
         lots = set(self.lot_orders.values())
         open_ids = set().union(*self.unconfirmed.values())  # settled, may still be re-queued
         orders = [r for r in self.orders.values()
-                  if r.status in ("filled", "cancelled", "rejected") and r.order_id not in lots
+                  if r.status in ("filled", "cancelled", "expired", "rejected")
+                  and r.order_id not in lots
                   and all(self.trades[t].status != "pending" and t not in open_ids
                           for t in self.order_trades.get(r.order_id, ()))]
         ids = {r.order_id for r in orders}
@@ -437,11 +463,13 @@ class ExchangeService:
                                            fault[0] if fault else ""))
             if status == "settled":
                 self.unconfirmed.setdefault(tx, set()).add(trade.trade_id)
-            self.market.on_trade(trade)
+            if status != "failed":  # a failed trade never counts in market data
+                self.market.on_trade(trade)
         self.lot_orders.update(state.get("lot_orders", {}))
         self.voided.update(bytes.fromhex(h) for h in state.get("voided", []))
         self.min_nonce.update(state.get("min_nonce", {}))
         self.chain_cursor = int(state.get("chain_cursor", 0))
+        self.frozen.load(state.get("frozen"))
         self._rebuild_reservations()
 
     def _delivery(self, entry: dict[str, Any], order: Order) -> int:
@@ -563,6 +591,10 @@ class ExchangeService:
             return []
         if kind == "voided":
             return self._apply_voided(entry, ts)
+        if kind == "frozen":
+            return self._apply_frozen(entry, ts)
+        if kind == "expire":
+            return self._cancel_all_of(entry["order_ids"], CancelReason.EXPIRED, ts)
         if kind == "settle_failed":
             return self._apply_failed(entry, ts)
         raise ValueError(f"unknown journal entry {kind!r}")
@@ -580,6 +612,7 @@ class ExchangeService:
                 continue
             t.status, t.reason, t.at_fault = "failed", entry.get("reason", ""), fault
             self._release_trade(t)
+            self._uncount(t.trade)
             guilty = self.orders.get(t.sell_order if fault == "seller" else t.buy_order) if (
                 fault) else None
             book = self.engine.books.get(str(guilty.order.instrument)) if guilty else None
@@ -609,6 +642,82 @@ class ExchangeService:
                 str(rec.order.instrument), rec.order_id, rec.order.trader, ts,
                 CancelReason.ON_CHAIN)))
         return events
+
+    def _cancel_all_of(self, order_ids: list[int], reason: CancelReason,
+                       ts: int) -> list[Event]:
+        """Takes these orders out of the book (those still resting) for `reason`."""
+        events: list[Event] = []
+        for oid in order_ids:
+            rec = self.orders.get(int(oid))
+            if rec is not None and rec.status in ("new", "open") and rec.otype != "lot":
+                events += self._events(self.engine.process(Cancel(
+                    str(rec.order.instrument), rec.order_id, rec.order.trader, ts, reason)))
+        return events
+
+    def _apply_frozen(self, entry: dict[str, Any], ts: int) -> list[Event]:
+        """Freezes seen on chain (freezes.py): journaled state, and the orders they stop."""
+        accounts = {checksum(a): bool(f) for a, f in entry["accounts"].items()}
+        batches = {int(b): bool(f) for b, f in entry["batches"].items()}
+        self.frozen.apply(accounts, batches, int(entry["to_block"]))
+        hit = [(rec.order_id, code) for rec in sorted(self.orders.values(),
+                                                      key=lambda r: r.order_id)
+               if rec.status in ("new", "open") and (code := self.frozen.stops(
+                   rec.order.trader, rec.order.side, rec.batch_id,
+                   self.listings[str(rec.order.instrument)].batch_id))]
+        events: list[Event] = []
+        for oid, code in hit:
+            events += self._cancel_all_of([oid], CancelReason(code), ts)
+        return events
+
+    def apply_freezes(self, accounts: dict[str, bool], batches: dict[int, bool],
+                      to_block: int) -> int:
+        """Journals the freezes the settlement worker read on chain (from `frozen.cursor` to
+        `to_block`) and cancels the resting orders they stop; returns how many."""
+        if self.freezes is not None:
+            self.freezes.learned(accounts, batches)
+        with self.lock:
+            if not accounts and not batches:
+                self.frozen.cursor = max(self.frozen.cursor, to_block + 1)
+                return 0
+            seq, events = self._commit({"type": "frozen", "accounts": accounts,
+                                        "batches": {str(b): f for b, f in batches.items()},
+                                        "to_block": to_block})
+        self._durable(seq, events)
+        return sum(1 for ev in events if isinstance(ev, Cancelled))
+
+    def _expire_due(self) -> list[Event]:
+        """Journals the resting orders whose expiry (less the margin, expiry.py) the clock
+        has reached and takes them out of the book. Under the lock; the caller publishes."""
+        due = self.expiring.due(self.clock(), lambda oid: oid in self.orders and self.orders[
+            oid].status in ("new", "open"))
+        if not due:
+            return []
+        return self._commit({"type": "expire", "order_ids": due})[1]
+
+    def expire_due(self) -> int:
+        """Expires what is due now (the settlement worker calls it every pass, so an order
+        leaves the book on time even when nothing else happens); returns how many."""
+        with self.lock:
+            events = self._expire_due()
+            seq = self.journal.last_seq
+        if events:
+            self._durable(seq, events)
+        return sum(1 for ev in events if isinstance(ev, Cancelled))
+
+    def _uncount(self, trade: Trade) -> None:
+        """A trade that failed settlement leaves market data, and the close it set goes back
+        to the last trade still counted (or the close from before the trades in memory)."""
+        self.market.discard(trade)
+        listing = self.listings.get(trade.instrument)
+        if listing is None or listing.last_trade != trade.trade_id:
+            return
+        last = self.market.last_close(trade.instrument)
+        if last is None:
+            listing.last_trade = 0
+            listing.last_price, listing.last_day = listing.base_price, listing.base_day
+        else:
+            listing.last_trade = last.trade_id
+            listing.last_price, listing.last_day = last.price, trading_day(last.ts)
 
     def void_onchain(self, hashes: list[bytes], floors: dict[str, int], to_block: int) -> int:
         """Journals what the chain says traders voided (read by the settlement worker from
@@ -678,6 +787,7 @@ class ExchangeService:
         sized_sell = replace(sell, price=price, quantity=quantity, time_in_force=0)
         held_buy = self._held(sized_buy, listing)
         held_sell = self._held(sized_sell, listing)
+        self.expire_due()
         with self.lock:
             self._roll_reference(listing)
             self._check(sized_buy, listing, "block", held_buy, block=True, digest=digests[0])
@@ -702,6 +812,7 @@ class ExchangeService:
                 if not rec.resting:
                     rec.resting = True
                     self._add(self.open_orders, rec.order.trader, 1)
+                    self.expiring.add(rec.order.expiry, rec.order_id)
                 rec.status = "open"
             elif isinstance(ev, Accepted):
                 self.orders[ev.order_id].status = "open"
@@ -725,10 +836,12 @@ class ExchangeService:
                 self.market.on_trade(ev)
                 listing = self.listings[ev.instrument]
                 listing.last_price, listing.last_day = ev.price, trading_day(ev.ts)
+                listing.last_trade = ev.trade_id
             elif isinstance(ev, Cancelled):
                 rec = self.orders[ev.order_id]
                 if str(ev.reason) != "moved":
-                    rec.status, rec.reason = "cancelled", str(ev.reason)
+                    rec.status = "expired" if ev.reason == CancelReason.EXPIRED else "cancelled"
+                    rec.reason = str(ev.reason)
                     self._release_order(rec, ev.quantity)
                     self._unrest(rec)
             elif isinstance(ev, Rejected) and ev.order_id in self.orders:
@@ -743,22 +856,22 @@ class ExchangeService:
         entry.setdefault("ts", int(self.clock() * 1000))
         seq = self.journal.write(entry)
         events = self._apply({**entry, "seq": seq})
+        self.fanout.stage(seq, events)
         self._since_snapshot += 1
         return seq, events
 
     def _durable(self, seq: int, events: list[Event]) -> None:
         self.journal.sync(seq)
-        self._published(events)
+        self._published(seq)
 
-    def _published(self, events: list[Event]) -> None:
-        """Tells listeners (market data streams) about durable events; snapshots when due.
-        Changed reservations are written to the shared table first, so a change is visible
-        to every API process before the request that made it is answered."""
+    def _published(self, seq: int) -> None:
+        """Entry `seq` is durable: tells listeners (market data streams) every event up to it,
+        in commit order (fanout.py); snapshots when due. Changed reservations are written to
+        the shared table first, so a change is visible to every API process before the
+        request that made it is answered."""
         if self.shared is not None and self._dirty:
             self._share()
-        for listener in list(self.listeners):
-            for ev in events:
-                listener(ev.instrument, _event_json(ev))
+        self.fanout.release(seq)
         if self._since_snapshot >= self.snapshot_every:
             self._since_snapshot = 0
             self._snapshot_in_background()
@@ -817,6 +930,7 @@ class ExchangeService:
     def uncross(self, instrument: str) -> list[dict[str, Any]]:
         """Ends a call auction: everything that crosses trades at one clearing price, then
         continuous trading opens (exchange.auction)."""
+        self.expire_due()
         with self.lock:
             listing = self._listing(instrument)
             if listing.spec.status not in (Status.AUCTION, Status.SINGLE_LOT):
@@ -892,9 +1006,9 @@ class ExchangeService:
                            otype: str = "limit") -> dict[str, Any]:
         """`submit` for an event loop: the same checks and engine step, then the answer waits
         for the journal's group fsync without holding up the loop (Journal.durable)."""
-        seq, events, view = self._accept(order, signature, otype)
+        seq, _events, view = self._accept(order, signature, otype)
         await self.journal.durable(seq)
-        self._published(events)
+        self._published(seq)
         return view
 
     def _accept(self, order: Order, signature: bytes,
@@ -909,6 +1023,7 @@ class ExchangeService:
         order = _spelled(order, signer)
         # chain reads happen before the lock, so a slow node never stalls other orders
         held = self._held(order, listing)
+        self.expire_due()  # what expired leaves the book before this order can meet it
         with self.lock:
             found = self._accepted(order, digest)
             if found is not None:
@@ -921,11 +1036,26 @@ class ExchangeService:
                 return known, [], {**existing, "replayed": True}
             self._roll_reference(listing)
             batch = self._check(order, listing, otype, held, digest=digest)
+            self._refuse_self_trade(order, listing)
             self._digest_hint = digest
             seq, events = self._commit({
                 "type": "order", "otype": otype, "batch_id": batch, **_signed(order, signature)})
             view = {**self.orders[seq].view(), "trades": self._trades_of(seq), "replayed": False}
         return seq, events, view
+
+    def _refuse_self_trade(self, order: Order, listing: Listing) -> None:
+        """Self-trade prevention at entry: an order that would meet its trader's own resting
+        order in continuous matching is refused whole (`409 self_trade`), nothing journaled
+        or traded, rather than accepted, partly filled and then cancelled by the engine: the
+        trader learns at once and keeps control of both orders. Under the lock."""
+        if listing.spec.status != Status.OPEN:
+            return  # auctions and single lots handle their own (auction.py, engine)
+        own = self.engine.books[listing.spec.instrument].own_order_in_the_way(
+            Side(order.side), order.price, order.trader, order.quantity)
+        if own is not None:
+            raise ExchangeError(409, "self_trade", "the order would trade with the trader's own "
+                                "resting order", {"resting_order_id": own.order_id,
+                                                  "price": own.price})
 
     def _accepted(self, order: Order,
                   digest: bytes) -> tuple[int, bytes, dict[str, Any]] | None:
@@ -948,6 +1078,13 @@ class ExchangeService:
         """What the chain says the trader holds for this order: approval for settlement, and
         cash for a buy or, for a sell, credits of the batch it signed to deliver."""
         self._check_delivery(order, listing)
+        frozen = None
+        if self.freezes is not None:
+            batch = order.batch_id if order.side == 1 else listing.batch_id
+            frozen = refusal(self.freezes.account(order.trader),
+                             bool(batch) and self.freezes.batch(batch))
+        if frozen is not None:
+            return Held(True, 0, {}, frozen)
         if not self.balances.ready(order.trader):
             return Held(False, 0, {})
         if order.side == 0:
@@ -983,6 +1120,9 @@ class ExchangeService:
         id among equals); the whole order must then fit in it (`_check`)."""
         listing = self._listing(instrument)
         batches = self._deliverable(listing)
+        if listing.credit_class is not None:  # a frozen batch is never chosen (freezes.py)
+            batches = [b for b in batches if b not in self.frozen.batches
+                       and not (self.freezes is not None and self.freezes.batch(b))]
         if not batches:
             raise ExchangeError(409, "insufficient_balance", "no batch can deliver instrument "
                                 f"{instrument} yet", {"free": 0})
@@ -996,9 +1136,17 @@ class ExchangeService:
         must cover the whole order, since one trade settles one batch. `digest` is the hash
         of the order as signed (a block trade checks re-sized copies)."""
         now = int(self.clock())
-        if order.expiry <= now:
-            raise ExchangeError(422, "expired", "the order's expiry has passed",
-                                {"expiry": order.expiry, "now": now})
+        if expires_by(order.expiry, now):
+            raise ExchangeError(422, "order_expired", "the order's expiry has passed or is too "
+                                "close to settle (expiry.py)", {"expiry": order.expiry,
+                                                                "now": now})
+        code = held.frozen or self.frozen.stops(order.trader, order.side, order.batch_id,
+                                                listing.batch_id)
+        if code is not None:
+            raise ExchangeError(409, code, "the regulator froze the "
+                                + ("account" if code == "account_frozen" else "batch"),
+                                {"batch_id": order.batch_id or listing.batch_id}
+                                if code == "batch_frozen" else None)
         if order.side not in (0, 1) or order.time_in_force not in (0, 1, 2):
             raise ExchangeError(422, "invalid_order", "side or time in force out of range")
         if order.nonce < self.min_nonce.get(order.trader, 0) or digest in self.voided:
@@ -1112,11 +1260,13 @@ class ExchangeService:
         self.res_cash.clear()
         self.order_cash.clear()
         self.open_orders.clear()
+        self.expiring.clear()
         for rec in self.orders.values():
             if rec.status in ("new", "open"):
                 self._reserve_order(rec)
                 rec.resting = True
                 self._add(self.open_orders, rec.order.trader, 1)
+                self.expiring.add(rec.order.expiry, rec.order_id)
         for t in self.trades.values():
             if t.status == "pending":
                 self._reserve_trade(t)
@@ -1311,10 +1461,3 @@ def _order_of(o: dict[str, Any]) -> Order:
                  int(o["price"]), int(o["quantity"]), int(o["time_in_force"]), int(o["nonce"]),
                  int(o["expiry"]), bytes.fromhex(o["client_order_id"][2:]),
                  batch_id=int(o["batch_id"]), max_fee_bps=int(o["max_fee_bps"]))
-
-
-def _event_json(ev: Event) -> dict[str, Any]:
-    out: dict[str, Any] = {"event": type(ev).__name__.lower()}
-    for k, v in ev._asdict().items():
-        out[k] = int(v) if isinstance(v, int) else str(v)
-    return out

@@ -32,6 +32,7 @@ from eth_account.signers.local import LocalAccount
 from chain.client import ChainRevert
 from chain.reconcile import Reconciler, fate_of
 from exchange.failures import at_fault, isolate
+from exchange.freezes import read_freezes
 from exchange.onchain import Fill, SettlementChain
 from exchange.service import ExchangeService, TradeRecord
 
@@ -162,10 +163,13 @@ class SettlementWorker:
         return requeued
 
     def watch_once(self) -> int:
-        """Cancels in the book what traders voided on chain since the last look (those
-        orders can never settle); returns how many orders it cancelled."""
+        """Cancels in the book what traders voided on chain since the last look, and the
+        orders of accounts and batches the regulator froze (freezes.py), and expires what is
+        due (expiry.py): those orders can never settle. Returns how many orders it took out."""
+        accounts, batches, end = read_freezes(self.sc, self.service.frozen.cursor)
+        out = self.service.apply_freezes(accounts, batches, end)
         hashes, floors, end = self.sc.voided_orders(self.service.chain_cursor)
-        return self.service.void_onchain(hashes, floors, end)
+        return out + self.service.void_onchain(hashes, floors, end) + self.service.expire_due()
 
     def run(self, stop: threading.Event, interval: float = 0.5) -> None:
         while not stop.is_set():

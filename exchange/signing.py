@@ -24,44 +24,46 @@ to check thousands of orders a second, and is tested against eth-account.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 
-from coincurve import PublicKey
 from eth_abi import encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 
-from chain.metatx import EIP712_DOMAIN_FIELDS
+from chain.eip712 import Field, MessageType, digest
+from chain.signatures import checksum, recover
 
-ORDER_TYPE = (
-    "Order(address trader,uint8 side,uint64 instrument,uint64 batchId,uint128 price,"
-    "uint128 quantity,uint16 maxFeeBps,uint8 timeInForce,uint64 nonce,uint64 expiry,"
-    "bytes32 clientOrderId)"
-)
-ORDER_TYPEHASH = keccak(text=ORDER_TYPE)
-ORDER_FIELDS = [
-    {"name": "trader", "type": "address"},
-    {"name": "side", "type": "uint8"},
-    {"name": "instrument", "type": "uint64"},
-    {"name": "batchId", "type": "uint64"},
-    {"name": "price", "type": "uint128"},
-    {"name": "quantity", "type": "uint128"},
-    {"name": "maxFeeBps", "type": "uint16"},
-    {"name": "timeInForce", "type": "uint8"},
-    {"name": "nonce", "type": "uint64"},
-    {"name": "expiry", "type": "uint64"},
-    {"name": "clientOrderId", "type": "bytes32"},
-]
+ORDER = MessageType("Order", (
+    Field("trader", "address", "trader"),
+    Field("side", "uint8", "side"),
+    Field("instrument", "uint64", "instrument"),
+    Field("batchId", "uint64", "batch_id"),
+    Field("price", "uint128", "price"),
+    Field("quantity", "uint128", "quantity"),
+    Field("maxFeeBps", "uint16", "max_fee_bps"),
+    Field("timeInForce", "uint8", "time_in_force"),
+    Field("nonce", "uint64", "nonce"),
+    Field("expiry", "uint64", "expiry"),
+    Field("clientOrderId", "bytes32", "client_order_id"),
+))
+ORDER_TYPE, ORDER_TYPEHASH, ORDER_FIELDS = ORDER.encode_type, ORDER.typehash, ORDER.types
 # An off-chain request to cancel one resting order, signed under the same domain by the order's
 # trader: traders with their own keys cancel without an API key. Replaying it is harmless (an
 # order is cancelled once); it names the order by its EIP-712 hash, which is unique.
-CANCEL_TYPE = "CancelOrder(bytes32 orderHash)"
-CANCEL_TYPEHASH = keccak(text=CANCEL_TYPE)
-CANCEL_FIELDS = [{"name": "orderHash", "type": "bytes32"}]
+CANCEL = MessageType("CancelOrder", (Field("orderHash", "bytes32", "order_hash"),))
+CANCEL_TYPE, CANCEL_TYPEHASH, CANCEL_FIELDS = CANCEL.encode_type, CANCEL.typehash, CANCEL.types
+# A member's consent that whoever presents it reads its own orders, fills and cash until
+# `expiry` (unix seconds): how a trader with its own key and no API key authenticates its reads
+# (`X-Read-Token`, api/read_access.py). Same domain as orders; a different type, so it can
+# never be taken for an order or a cancel.
+READ = MessageType("ReadAccount", (Field("account", "address", "account"),
+                                   Field("expiry", "uint64", "expiry")))
+READ_TYPE, READ_FIELDS = READ.encode_type, READ.types
 DOMAIN_NAME = "Tanhui Settlement"
 DOMAIN_VERSION = "2"
 
@@ -103,42 +105,43 @@ class Order:
     max_fee_bps: int = 0
 
     def message(self) -> dict[str, Any]:
-        return {"trader": to_checksum_address(self.trader), "side": self.side,
-                "instrument": self.instrument, "batchId": self.batch_id, "price": self.price,
-                "quantity": self.quantity, "maxFeeBps": self.max_fee_bps,
-                "timeInForce": self.time_in_force, "nonce": self.nonce, "expiry": self.expiry,
-                "clientOrderId": self.client_order_id}
+        return ORDER.message(self)
 
     def as_tuple(self) -> tuple[Any, ...]:
         """The Solidity struct, for contract calls."""
-        return (to_checksum_address(self.trader), self.side, self.instrument, self.batch_id,
-                self.price, self.quantity, self.max_fee_bps, self.time_in_force, self.nonce,
-                self.expiry, self.client_order_id)
+        return ORDER.as_tuple(self)
 
     def struct_hash(self) -> bytes:
         """keccak256(abi.encode(ORDER_TYPEHASH, fields...)): every field is one static 32-byte
         word, so the encoding is written directly (eth-abi gives the same bytes, slower)."""
-        if len(self.client_order_id) != 32:
-            raise ValueError("clientOrderId must be 32 bytes")
-        words = b"".join(v.to_bytes(32, "big") for v in (
-            int(self.trader, 16), self.side, self.instrument, self.batch_id, self.price,
-            self.quantity, self.max_fee_bps, self.time_in_force, self.nonce, self.expiry))
-        return keccak(ORDER_TYPEHASH + words + self.client_order_id)
+        return ORDER.static_struct_hash(self)
+
+    def to_json(self) -> dict[str, Any]:
+        """The order as the journal and the API spell it: attribute names, the client order id
+        as 0x-hex."""
+        return {a: ("0x" + self.client_order_id.hex() if a == "client_order_id"
+                    else getattr(self, a)) for a in ORDER.attrs}
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any]) -> Order:
+        """The inverse of `to_json` (the trader checksummed; a client order id with or without
+        its 0x)."""
+        coid = str(o["client_order_id"])
+        return cls(checksum(o["trader"]), int(o["side"]), int(o["instrument"]),
+                   int(o["price"]), int(o["quantity"]), int(o["time_in_force"]),
+                   int(o["nonce"]), int(o["expiry"]),
+                   bytes.fromhex(coid[2:] if coid.startswith("0x") else coid),
+                   batch_id=int(o["batch_id"]), max_fee_bps=int(o["max_fee_bps"]))
 
 
 def typed_data(order: Order, domain: Domain) -> dict[str, Any]:
     """The full EIP-712 document (what a wallet shows and signs)."""
-    return {
-        "types": {"EIP712Domain": EIP712_DOMAIN_FIELDS, "Order": ORDER_FIELDS},
-        "primaryType": "Order",
-        "domain": domain.as_dict(),
-        "message": order.message(),
-    }
+    return ORDER.document(domain.as_dict(), order.message())
 
 
 def order_digest(order: Order, domain: Domain) -> bytes:
     """The EIP-712 digest (what the contract's `hashOrder` returns)."""
-    return keccak(b"\x19\x01" + domain.separator + order.struct_hash())
+    return digest(domain.separator, order.struct_hash())
 
 
 def compact(signature: bytes) -> tuple[bytes, bytes]:
@@ -157,22 +160,6 @@ def sign_order(account: LocalAccount, order: Order, domain: Domain) -> bytes:
     return bytes(signed.signature)
 
 
-@lru_cache(maxsize=65_536)
-def checksum(address: str | bytes) -> str:
-    """EIP-55 checksum address (the same as eth-utils' to_checksum_address, which validates its
-    input at length and costs ten times as much on the order path). Members are few and send
-    many orders: answers are cached."""
-    hexa = address.hex() if isinstance(address, bytes) else address[2:].lower()
-    if len(hexa) != 40:
-        raise ValueError("an address is 20 bytes")
-    digest = keccak(text=hexa).hex()
-    return "0x" + "".join(c.upper() if int(d, 16) >= 8 else c for c, d in zip(hexa, digest,
-                                                                               strict=False))
-
-
-SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
-
-
 def recover_signer(order: Order, signature: bytes, domain: Domain,
                    digest: bytes | None = None) -> str | None:
     """The address that signed `order`, or None for a signature the contract would refuse
@@ -180,35 +167,46 @@ def recover_signer(order: Order, signature: bytes, domain: Domain,
     return recover(digest if digest is not None else order_digest(order, domain), signature)
 
 
-def recover(digest: bytes, signature: bytes) -> str | None:
-    """The signer of an EIP-712 `digest`, under OpenZeppelin's ECDSA rules; None if invalid."""
-    if len(signature) != 65 or signature[64] not in (27, 28):
-        return None
-    if int.from_bytes(signature[32:64], "big") > SECP256K1_HALF_N:
-        return None
-    try:
-        public = PublicKey.from_signature_and_message(
-            signature[:64] + bytes([signature[64] - 27]), digest, hasher=None)
-    except ValueError:
-        return None
-    return checksum(keccak(public.format(compressed=False)[1:])[12:])
-
-
 def cancel_digest(order_hash: bytes, domain: Domain) -> bytes:
     """The EIP-712 digest of CancelOrder(orderHash)."""
-    return keccak(b"\x19\x01" + domain.separator + keccak(CANCEL_TYPEHASH + order_hash))
+    return digest(domain.separator, keccak(CANCEL_TYPEHASH + order_hash))
 
 
 def cancel_typed_data(order_hash: bytes, domain: Domain) -> dict[str, Any]:
     """The EIP-712 document of a cancel request (what a wallet shows and signs)."""
-    return {"types": {"EIP712Domain": EIP712_DOMAIN_FIELDS, "CancelOrder": CANCEL_FIELDS},
-            "primaryType": "CancelOrder", "domain": domain.as_dict(),
-            "message": {"orderHash": order_hash}}
+    return CANCEL.document(domain.as_dict(), {"orderHash": order_hash})
 
 
 def sign_cancel(account: LocalAccount, order_hash: bytes, domain: Domain) -> bytes:
     signed = Account.sign_typed_data(account.key,
                                      full_message=cancel_typed_data(order_hash, domain))
+    return bytes(signed.signature)
+
+
+def read_typed_data(account: str, expiry: int, domain: Domain) -> dict[str, Any]:
+    """The EIP-712 document of a read token (what a wallet shows and signs)."""
+    return READ.document(domain.as_dict(), {"account": to_checksum_address(account),
+                                            "expiry": expiry})
+
+
+@dataclass(frozen=True)
+class _Read:
+    account: str
+    expiry: int
+
+
+def read_signer(account: str, expiry: int, signature: bytes, domain: Domain) -> str | None:
+    """Who signed ReadAccount(account, expiry), by the codebase's one recovery (its rules:
+    chain/signatures.py); None for bytes that are no signature the contracts would accept."""
+    if not 0 <= expiry < 2**64:
+        return None
+    return recover(digest(domain.separator, READ.static_struct_hash(_Read(account, expiry))),
+                   signature)
+
+
+def sign_read(account: LocalAccount, expiry: int, domain: Domain) -> bytes:
+    signed = Account.sign_typed_data(
+        account.key, full_message=read_typed_data(account.address, expiry, domain))
     return bytes(signed.signature)
 
 

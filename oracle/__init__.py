@@ -9,7 +9,7 @@ Pure Python, no chain: nodes, attestation and the API build on these modules.
 - canonical, keccak, merkle   canonical bytes, fast keccak, OpenZeppelin-compatible tree
 - proofs, hashing_pool        report tree and record proofs; leaf hashing in a worker
 - quantities, forest, blue_carbon, sediment, kelp   methodology calculators (integer units)
-- sample_data                 the deterministic sample data set (python -m oracle.sample_data)
+- inbox                       the one door for monitoring data (API and CLI)
 
 docs/oracle-data.md is the reference.
 """

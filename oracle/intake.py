@@ -1,8 +1,8 @@
 """The registry-wide intake of monitoring data: every tonne counted once.
 
-Monitoring data enters the oracle inbox only through the API (`PUT /v1/oracle/...`) or
-`tanhui oracle ingest`, and both record what they took in the registry's SQL database, under
-unique constraints, before the files reach the nodes:
+Monitoring data enters the oracle inbox only through oracle/inbox.py (used by the API's
+`PUT /v1/oracle/...` and by `tanhui oracle ingest`), which records what it took in the
+registry's SQL database, under unique constraints, before the files reach the nodes:
 
 - a device (its signing key, the address its readings recover to) belongs to one project: a
   project's device registry naming a key already bound to another project is refused
@@ -39,12 +39,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from core.db import Base
 from oracle.devices import DeviceRegistry
 from oracle.keccak import keccak256
 from oracle.period import Period
 from oracle.readings import Reading
 from oracle.results import ValidationResult
-from tanhui.db import Base
 
 # Rows looked up per query (below SQLite's bound-parameter limit on every version).
 _CHUNK = 900

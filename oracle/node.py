@@ -37,12 +37,12 @@ from web3.exceptions import TimeExhausted
 
 from chain.client import ChainRevert, on_signed
 from chain.reconcile import Reconciler, fate_of
+from core.units import UNITS_PER_TONNE
 from oracle.canonical import canonical_json
 from oracle.keccak import keccak256
 from oracle.period import Period
 from oracle.report import MonitoringReport, ReportError, build_report
 from registry.ledger import DisturbanceKind, Ledger
-from tanhui.units import UNITS_PER_TONNE
 
 log = logging.getLogger("tanhui.oracle")
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal, localcontext
 
-from tanhui.units import UNITS_PER_TONNE
+from core.units import UNITS_PER_TONNE
 
 PRECISION = 50
 C_TO_CO2_NUM = Decimal(44)  # molar mass of CO2, g/mol ...

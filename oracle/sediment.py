@@ -8,23 +8,22 @@ and 1 g C/cm²/yr = 10⁸ g C/ha/yr = 100 t C/ha/yr. A core analysed at several 
 mean over its sections: deeper sections have lost their labile carbon, so averaging them in
 credits the carbon that actually stays buried rather than the fresh surface litter.
 
-`sediment_removals` is the mangrove case of oracle.blue_carbon with a 10 % minimum deduction,
-kept with its original signature for callers that only have cores.
+oracle.blue_carbon turns the per-core rates into removals (their mean, and a deduction for
+their spread); this module knows nothing of it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING
 
 from oracle.canonical import LAB_SCHEMA, canonical_json
-from oracle.merkle import MerkleTree
 from oracle.quantities import calc_context
 
 if TYPE_CHECKING:
-    from oracle.quantities import Quantity
+    pass
 
 G_PER_CM2_TO_T_PER_HA = Decimal(100)
 
@@ -76,39 +75,3 @@ def burial_by_core(sections: Sequence[SedimentCore]) -> dict[str, Decimal]:
         by_core.setdefault(s.core_id, []).append(s.burial_t_c_per_ha_yr())
     with localcontext(calc_context()):
         return {k: sum(v, Decimal(0)) / len(v) for k, v in sorted(by_core.items())}
-
-
-@dataclass(frozen=True)
-class SedimentResult:
-    quantity_units: int
-    merkle_root: bytes
-    mean_burial_t_c_per_ha_yr: Decimal
-    records: int
-    quantity: Quantity | None = field(default=None, compare=False)
-
-
-def sediment_removals(
-    cores: list[SedimentCore],
-    area_ha: Decimal,
-    years: Decimal,
-    deduction_percent: Decimal = Decimal(10),
-) -> SedimentResult:
-    """Mangrove soil-carbon removals from cores over `area_ha` for `years`, with the Merkle root
-    of the cores' canonical records. The deduction is the larger of `deduction_percent` and the
-    sampling uncertainty of the per-core burial rates (at least two cores are needed)."""
-    from oracle.blue_carbon import Ecosystem, blue_carbon_removals
-
-    if not cores:
-        raise ValueError("at least one core is needed")
-    q = blue_carbon_removals(
-        Ecosystem.MANGROVE,
-        Decimal(area_ha),
-        Decimal(years),
-        cores=cores,
-        minimum_deduction_percent=Decimal(deduction_percent),
-    )
-    rates = burial_by_core(cores)
-    with localcontext(calc_context()):
-        mean_rate = sum(rates.values(), Decimal(0)) / len(rates)
-    root = MerkleTree.of_records([c.canonical() for c in cores]).root
-    return SedimentResult(q.quantity_units, root, mean_rate, len(cores), q)

@@ -4,35 +4,27 @@ A device signs `reading_message(...)` (oracle.canonical) as an Ethereum personal
 keccak256("\\x19Ethereum Signed Message:\\n" + decimal length + message). That is what
 eth-account's `sign_message(encode_defunct(primitive=message))`, hardware wallets and
 OpenZeppelin's `MessageHashUtils.toEthSignedMessageHash(bytes)` + `ECDSA.recover` compute, so a
-disputed reading can be re-checked on chain. The signature is 65 bytes r‖s‖v with v ∈ {27, 28}
-(0/1 also accepted); s must be in the lower half of the curve order, as OpenZeppelin's ECDSA
-demands, so a signature cannot be re-encoded into a second valid one.
-
-Recovery uses coincurve (libsecp256k1): tens of microseconds per signature rather than the
-milliseconds of a pure-Python backend.
+disputed reading can be re-checked on chain. Which signatures count is decided by the one
+recovery of the codebase, chain.signatures, under OpenZeppelin's ECDSA rules: 65 bytes r‖s‖v
+with v ∈ {27, 28} (a v of 0/1, which ECDSA.recover refuses, is refused here too), s in the lower
+half of the curve order, so a signature cannot be re-encoded into a second valid one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from coincurve import PrivateKey, PublicKey
+from coincurve import PrivateKey
 
+from chain.signatures import address_of_public_key, recover_public_key
 from oracle.keccak import keccak256
 
-_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-_HALF_N = _SECP256K1_N // 2
 _PREFIX = b"\x19Ethereum Signed Message:\n"
 
 
 def personal_message_digest(message: bytes) -> bytes:
     """The EIP-191 (version 0x45) digest a device signs."""
     return keccak256(_PREFIX + str(len(message)).encode() + message)
-
-
-def address_of_public_key(public_key_uncompressed: bytes) -> bytes:
-    """The 20-byte address of a 65-byte uncompressed public key."""
-    return keccak256(public_key_uncompressed[1:])[12:]
 
 
 def address_of_private_key(private_key: bytes) -> str:
@@ -59,21 +51,8 @@ class SignatureVerifier:
 
     def recover(self, message: bytes, signature: bytes) -> bytes | None:
         """The 20-byte address that signed `message`, or None for a malformed/malleable one."""
-        if len(signature) != 65:
-            return None
-        v = signature[64]
-        if v >= 27:
-            v -= 27
-        if v > 1:
-            return None
-        s = int.from_bytes(signature[32:64], "big")
-        if s == 0 or s > _HALF_N:
-            return None
-        try:
-            pub = PublicKey.from_signature_and_message(
-                signature[:64] + bytes([v]), personal_message_digest(message), hasher=None
-            ).format(compressed=False)
-        except Exception:  # coincurve raises plain Exception/ValueError for invalid points
+        pub = recover_public_key(personal_message_digest(message), signature)
+        if pub is None:
             return None
         addr = self._addresses.get(pub)
         if addr is None:

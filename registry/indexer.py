@@ -468,7 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     --once, until the head is reached). Migrates the database first."""
     from chain.compile import compile_contracts
     from chain.deploy import error_abis
-    from tanhui.db import make_engine, migrate
+    from core.db import make_engine, migrate
 
     p = argparse.ArgumentParser(prog="python -m registry.indexer", description=__doc__)
     p.add_argument("--rpc", required=True, help="JSON-RPC URL of the chain")

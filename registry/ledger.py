@@ -6,6 +6,7 @@ created, read from its own events; reverts surface as `chain.client.ChainRevert`
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -17,8 +18,9 @@ from eth_utils import keccak, to_checksum_address
 from web3.contract import Contract
 
 from chain.abi import DecodedEvent, EventDecoder
-from chain.client import Chain, Sent
+from chain.client import Chain, Sender, Sent
 from chain.deploy import CONTRACTS, Deployment
+from chain.records import Records
 from chain.roles import role_id
 
 ZERO32 = bytes(32)
@@ -123,21 +125,38 @@ class RetirementResult:
 
 
 class Ledger:
-    """All state-changing contract operations, one method each."""
+    """All state-changing contract operations, one method each.
 
-    def __init__(self, chain: Chain, deployment: Deployment) -> None:
+    Writes go through `sender`: the chain itself by default (the caller's key signs and pays
+    gas), or a relayer that forwards the caller's signed request (`via`), so the same typed
+    operations serve members who hold gas and custodial members who do not."""
+
+    def __init__(self, chain: Chain, deployment: Deployment, sender: Sender | None = None) -> None:
         self.chain = chain
         self.deployment = deployment
+        self.sender: Sender = sender if sender is not None else chain
         self.contracts: dict[str, Contract] = {n: deployment.contract(chain, n) for n in CONTRACTS}
         self.events = EventDecoder(deployment.abis.values())
+        self.records = Records(deployment.abis)
+
+    def via(self, sender: Sender) -> Ledger:
+        """The same operations on the same deployment, sent by `sender`."""
+        other = copy.copy(self)
+        other.sender = sender
+        return other
 
     # -- plumbing -------------------------------------------------------------------------
 
     def c(self, name: str) -> Contract:
         return self.contracts[name]
 
+    def read(self, contract: str, function: str, *args: Any) -> Any:
+        """A view function's answer, structs as dicts by the contract's own field names."""
+        fn = getattr(self.c(contract).functions, function)(*args)
+        return self.records.decode(contract, function, self.chain.call(fn))
+
     def _send(self, by: LocalAccount, contract: str, fn: str, *args: Any) -> Sent:
-        return self.chain.send(getattr(self.c(contract).functions, fn)(*args), by)
+        return self.sender.send(getattr(self.c(contract).functions, fn)(*args), by)
 
     def events_of(self, sent: Sent, name: str) -> list[DecodedEvent]:
         out = []
@@ -376,20 +395,7 @@ class Ledger:
         return bytes(self.chain.call(fn))
 
     def disturbance(self, disturbance_id: int) -> dict[str, Any]:
-        fields = (
-            "projectId",
-            "occurredAt",
-            "kind",
-            "status",
-            "submissions",
-            "attestedLoss",
-            "confirmedLoss",
-            "appliedLoss",
-            "evidenceHash",
-            "verifier",
-        )
-        fn = self.c("DisturbanceReports").functions.getDisturbance(disturbance_id)
-        return dict(zip(fields, self.chain.call(fn), strict=True))
+        return self.read("DisturbanceReports", "getDisturbance", disturbance_id)  # type: ignore[no-any-return]
 
     # -- credits --------------------------------------------------------------------------
 
@@ -454,19 +460,7 @@ class Ledger:
         return int(self.chain.call(self.c("CarbonCredits").functions.bufferBalance(batch_id)))
 
     def batch(self, batch_id: int) -> dict[str, Any]:
-        fields = (
-            "projectId",
-            "reportId",
-            "periodStart",
-            "periodEnd",
-            "issued",
-            "buffer",
-            "retired",
-            "cancelled",
-            "frozen",
-        )
-        raw = self.chain.call(self.c("CarbonCredits").functions.getBatch(batch_id))
-        return dict(zip(fields, raw, strict=True))
+        return self.read("CarbonCredits", "getBatch", batch_id)  # type: ignore[no-any-return]
 
     def retirement(self, retirement_id: int) -> dict[str, Any]:
         """A retirement's full record, from its `Retired` event, checked against the hash the
@@ -517,18 +511,4 @@ class Ledger:
         return bool(self.chain.call(fn))
 
     def report(self, report_id: int) -> dict[str, Any]:
-        fields = (
-            "projectId",
-            "periodStart",
-            "periodEnd",
-            "status",
-            "submissions",
-            "merkleRoot",
-            "reportHash",
-            "attestedQuantity",
-            "verifiedQuantity",
-            "verifier",
-            "verificationHash",
-        )
-        raw = self.chain.call(self.c("MonitoringReports").functions.getReport(report_id))
-        return dict(zip(fields, raw, strict=True))
+        return self.read("MonitoringReports", "getReport", report_id)  # type: ignore[no-any-return]

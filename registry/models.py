@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tanhui.db import Base
+from core.db import Base
 
 ADDRESS = String(42)
 HASH = String(66)

@@ -16,9 +16,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tanhui.config import Settings
+from core.config import Settings
 
 if TYPE_CHECKING:
+    from registry.ledger import Ledger
     from tanhui.services import Runtime
 
 app = typer.Typer(help="Tanhui 碳汇 — carbon asset registry and exchange", no_args_is_help=True)
@@ -64,13 +65,6 @@ def _start_runtime(settings: Settings, fresh: bool = False) -> Runtime:
         raise _fail(exc) from None
 
 
-def _settings(data_dir: str | None) -> Settings:
-    s = Settings()
-    if data_dir:
-        s = s.model_copy(update={"data_dir": __import__("pathlib").Path(data_dir)})
-    return s
-
-
 DataDir = Annotated[
     str | None, typer.Option("--data-dir", help="Data directory (chain state, DB).")
 ]
@@ -107,7 +101,7 @@ def up(
     from tanhui.ownership import DataDirInUse
     from tanhui.services import provision_dev_api_keys
 
-    settings = _settings(data_dir)
+    settings = Settings.at(data_dir)
     if not settings.embedded_chain:  # refuse before anything starts, not at the first request
         try:
             load_master_key(settings)
@@ -129,7 +123,7 @@ def up(
                 f"Development API keys: {settings.data_dir}/dev-api-keys-{rt.chain.chain_id}.json"
             )
         if demo:
-            _run_demo(api_url, keys)
+            _run_demo(api_url, keys, settings, rt.ledger)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         console.print("Serving; Ctrl-C to stop.")
@@ -153,12 +147,14 @@ def demo(
     """Run the end-to-end scenario (Maowei Sea mangroves, Qinzhou, Guangxi) through the HTTP API."""
     from tanhui.services import provision_dev_api_keys
 
-    settings = _settings(data_dir)
+    settings = Settings.at(data_dir)
     if api:
         keys_file = next(settings.data_dir.glob("dev-api-keys-*.json"), None)
         if keys_file is None:
             raise typer.BadParameter("no development API keys in the data directory")
-        _run_demo(api, json.loads(keys_file.read_text()))
+        from tanhui.services import connect
+
+        _run_demo(api, json.loads(keys_file.read_text()), settings, connect(settings).ledger)
         return
     rt = _start_runtime(settings)
     try:
@@ -167,16 +163,16 @@ def demo(
         api_url = rt.serve_in_background(0 if settings.api_port == 8000 else settings.api_port)
         keys = provision_dev_api_keys(rt)
         _print_urls(rt, api_url)
-        ok = _run_demo(api_url, keys)
+        ok = _run_demo(api_url, keys, settings, rt.ledger)
     finally:
         rt.stop()
     if not ok:
         raise typer.Exit(1)
 
 
-def _run_demo(api_url: str, keys: dict[str, str]) -> bool:
-    from tanhui.demo import Demo, DemoError
-    from tanhui.roster import dev_accounts
+def _run_demo(api_url: str, keys: dict[str, str], settings: Settings, ledger: Ledger) -> bool:
+    from devkit.demo import Demo, DemoError, oracle_pass
+    from devkit.roster import dev_accounts
 
     addresses = {k: a.address for k, a in dev_accounts().items()}
     with Progress(
@@ -191,7 +187,8 @@ def _run_demo(api_url: str, keys: dict[str, str]) -> bool:
         def on_step(step: object) -> None:
             progress.update(task, advance=1, description=getattr(step, "name", "step"))
 
-        d = Demo(api_url, keys, addresses, on_step)
+        nodes = oracle_pass(settings.oracle_inbox, settings.data_dir / "oracle", ledger)
+        d = Demo(api_url, keys, addresses, nodes, on_step)
         try:
             result = d.run()
         except DemoError as exc:
@@ -234,7 +231,7 @@ def _wait_for_index(http: httpx.Client, timeout: float = 30) -> None:
 @app.command()
 def status(data_dir: DataDir = None) -> None:
     """Show the data directory, deployment record, index and whether the API answers."""
-    settings = _settings(data_dir)
+    settings = Settings.at(data_dir)
     t = Table(title="Tanhui status", show_header=False)
     t.add_row("Data directory", str(settings.data_dir))
     from tanhui.ownership import ROLES, DataDirLock
@@ -281,7 +278,7 @@ def deploy(
     ] = False,
 ) -> None:
     """Deploy the contracts (or check the existing deployment record against the chain)."""
-    rt = _start_runtime(_settings(data_dir), fresh=fresh)
+    rt = _start_runtime(Settings.at(data_dir), fresh=fresh)
     try:
         console.print_json(json.dumps(rt.deployment.to_json()))
     finally:

@@ -19,7 +19,7 @@ from chain.node import AnvilNode
 from chain.outbox import Outbox
 from chain.reconcile import Reconciler, Report
 from chain.state import durable_state_file
-from tanhui.config import Settings
+from core.config import Settings
 
 ANVIL_STATE_FILE = "anvil-state.json"  # anvil's working file (tanhui/services.py); beside it
 # the durable one, anvil-state.json.gz, which is always a complete dump

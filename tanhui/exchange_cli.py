@@ -11,13 +11,12 @@ itself or another `tanhui exchange run`.
 from __future__ import annotations
 
 import signal
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from tanhui.config import Settings
+from core.config import Settings
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -40,9 +39,7 @@ def run(
     from tanhui.ownership import DataDirInUse, DataDirLock
     from tanhui.services import connect, exchange_account
 
-    settings = Settings()
-    if data_dir:
-        settings = settings.model_copy(update={"data_dir": Path(data_dir)})
+    settings = Settings.at(data_dir)
     try:
         settler = exchange_account(settings)
         load_master_key(settings)  # an external chain needs one configured
@@ -67,10 +64,11 @@ def _serve(settings: Settings, conn: Connection, settler: LocalAccount, port: in
 
     from api.app import create_app
     from api.limits import server_limits
+    from core.db import make_engine, migrate
     from exchange.reservations import SharedReservations
     from exchange.runtime import open_exchange
-    from tanhui.db import make_engine, migrate
     from tanhui.ownership import secure_tree
+    from tanhui.services import relayer_of
 
     secure_tree(settings.data_dir)
     migrate(settings.db_url)
@@ -79,7 +77,8 @@ def _serve(settings: Settings, conn: Connection, settler: LocalAccount, port: in
     ex = open_exchange(conn.ledger, settings.data_dir / "exchange", settler,
                        shared=SharedReservations(engine))
     ex.start_worker(settle_interval)
-    config = uvicorn.Config(create_app(settings, conn.ledger, engine, ex.service),
+    config = uvicorn.Config(create_app(settings, conn.ledger, engine, ex.service,
+                                       relayer=relayer_of(settings)),
                             host=settings.api_host, port=port, log_level="warning",
                             **server_limits())
     server = uvicorn.Server(config)
@@ -107,9 +106,7 @@ def fail_trade_command(
     from tanhui.ownership import DataDirInUse, DataDirLock
     from tanhui.services import connect, exchange_account
 
-    settings = Settings()
-    if data_dir:
-        settings = settings.model_copy(update={"data_dir": Path(data_dir)})
+    settings = Settings.at(data_dir)
     try:
         settler = exchange_account(settings)
         conn = connect(settings)
@@ -121,8 +118,8 @@ def fail_trade_command(
     except RuntimeError as exc:
         console.print(f"[red]{exc}[/red]", soft_wrap=True)
         raise typer.Exit(2) from None
+    from core.db import make_engine, migrate
     from exchange.reservations import SharedReservations
-    from tanhui.db import make_engine, migrate
 
     migrate(settings.db_url)
     engine = make_engine(settings.db_url)

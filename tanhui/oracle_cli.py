@@ -7,7 +7,6 @@ the data directory); each node keeps its state in `<data dir>/oracle/<node>.db`.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -15,19 +14,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from core.config import Settings
 from oracle.node import NodeState, OracleNode
-from tanhui.config import Settings
 
 app = typer.Typer(help="Monitoring data, oracle nodes and Merkle proofs.", no_args_is_help=True)
 console = Console()
 
 DataDir = Annotated[str | None, typer.Option("--data-dir", help="Data directory.")]
 Node = Annotated[str, typer.Option("--node", help="Development seat (oracle1..3) of this node.")]
-
-
-def _settings(data_dir: str | None) -> Settings:
-    s = Settings()
-    return s.model_copy(update={"data_dir": Path(data_dir)}) if data_dir else s
 
 
 def _fail(message: str) -> typer.Exit:
@@ -46,62 +40,56 @@ def ingest(
     data_dir: DataDir = None,
 ) -> None:
     """Validate data files and put them into the oracle inbox for the nodes. Prints per-file
-    counts and the first rejections with their reasons; nothing is attested here. Like the API,
-    it records device keys and signed readings in the registry database first, so a device
-    of another project or a reading counted elsewhere is refused (every tonne counted once)."""
-    import time
-
-    from oracle import intake
+    counts and the first rejections with their reasons; nothing is attested here. The same
+    door as the API (oracle/inbox.py): files are written whole, an attested period is final,
+    and a device of another project or a reading counted elsewhere is refused (every tonne
+    counted once)."""
+    from core.db import make_engine, migrate, session_factory
     from oracle.devices import DeviceRegistry
-    from oracle.loaders import LoadError, load_records
-    from oracle.period import Period
-    from oracle.report import ProjectSpec, ReportError, kind_of, period_dir, validate_kind
-    from tanhui.db import make_engine, migrate, session_factory
+    from oracle.inbox import Inbox, InboxError, checked_period
+    from oracle.report import ReportError
+    from tanhui.services import connect
 
-    settings = _settings(data_dir)
-    project_dir = settings.oracle_inbox / str(project)
-    project_dir.mkdir(parents=True, exist_ok=True)
+    settings = Settings.at(data_dir)
+    try:
+        conn = connect(settings)
+    except RuntimeError as exc:
+        raise _fail(str(exc)) from None
+    inbox = Inbox(settings.oracle_inbox, conn.ledger)
     migrate(settings.db_url)
     engine = make_engine(settings.db_url)
     try:
         with session_factory(engine)() as session:
             try:
-                period = Period(start, end)
-                if spec is not None:
-                    ProjectSpec.from_json(json.loads(spec.read_text()))
-                    shutil.copyfile(spec, project_dir / "project.json")
-                if devices is not None:
-                    intake.bind_devices(session, project, DeviceRegistry.load(devices))
-                    session.commit()
-                    shutil.copyfile(devices, project_dir / "devices.json")
-                ProjectSpec.load(project_dir)
-            except (ReportError, ValueError, OSError, intake.DeviceTaken) as exc:
+                period = checked_period(start, end)
+                if spec is not None or devices is not None:
+                    current = inbox.spec(project)
+                    spec_json = (json.loads(spec.read_text()) if spec is not None
+                                 else current.to_json() if current is not None else None)
+                    if spec_json is None:
+                        raise _fail("install the project's spec first (--spec project.json)")
+                    registry = (DeviceRegistry.load(devices) if devices is not None
+                                else inbox.devices(project)
+                                or DeviceRegistry.of(str(spec_json.get("code", "")), ()))
+                    inbox.install(session, project, spec_json, registry)
+            except (InboxError, ReportError, ValueError, OSError) as exc:
                 raise _fail(str(exc)) from None
-            registry_path = project_dir / "devices.json"
-            registry = DeviceRegistry.load(registry_path) if registry_path.exists() else None
+            now = int(conn.chain.w3.eth.get_block("latest")["timestamp"])
             table = Table(title=f"Project {project}, period {start}–{end}")
             for col in ("file", "kind", "records", "accepted", "rejected", "reasons"):
                 table.add_column(col)
             for path in files:
                 try:
-                    kind = kind_of(path.name)
-                    rows = load_records(path)
-                    result = validate_kind(kind, rows, registry=registry, period=period,
-                                           now=int(time.time()))
-                    if kind == "readings" and registry is not None:
-                        intake.count_readings(session, project, period, path.name, result,
-                                              registry)
-                        session.commit()
-                except intake.ReadingsCountedElsewhere as exc:
+                    stored = inbox.submit(session, project, period, path.name,
+                                          path.read_bytes(), now)
+                except InboxError as exc:
                     raise _fail(f"{path}: {exc}; nothing of it was stored") from None
-                except (ReportError, LoadError, OSError) as exc:
+                except OSError as exc:
                     raise _fail(f"{path}: {exc}") from None
-                target = period_dir(project_dir, period) / path.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target)  # not copy(): the data dir's mode, not the source's
+                result = stored.result
                 reasons = ", ".join(f"{k} {v}" for k, v in result.reason_counts().items())
-                table.add_row(path.name, kind, str(result.total), str(len(result.accepted)),
-                              str(len(result.rejected)), reasons)
+                table.add_row(path.name, stored.kind, str(result.total),
+                              str(len(result.accepted)), str(len(result.rejected)), reasons)
     finally:
         engine.dispose()
     console.print(table)
@@ -112,7 +100,7 @@ def attest(node: Node, data_dir: DataDir = None,
            project: Annotated[int | None, typer.Option(help="Only this project.")] = None) -> None:
     """One pass as an oracle node: attest every complete period and disturbance in the inbox
     that this node has not attested yet (safe to repeat)."""
-    outcomes = _node(_settings(data_dir), node)
+    outcomes = _node(Settings.at(data_dir), node)
     done = outcomes.run_project(project) if project is not None else outcomes.run_once()
     table = Table(title=f"Oracle node {node}")
     for col in ("subject", "status", "on-chain id", "tx", "detail"):
@@ -135,7 +123,7 @@ def run(node: Node, data_dir: DataDir = None,
     from oracle.node import schedule
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = _settings(data_dir)
+    settings = Settings.at(data_dir)
     n = _node(settings, node)
     console.print(f"Oracle node {node} ({n.account.address}) watching {n.inbox}")
     schedule(n, interval or settings.oracle_interval_seconds, stop_after=stop_after)
@@ -147,28 +135,19 @@ def prove(report: Annotated[int, typer.Option(help="Report id on chain.")],
           position: Annotated[int, typer.Option(help="0-based row in the file.")],
           data_dir: DataDir = None) -> None:
     """Print the Merkle proof of one accepted record and whether the contract accepts it."""
-    from oracle.period import Period
-    from oracle.report import ReportError, build_report
+    from oracle.inbox import Inbox, InboxError
     from tanhui.services import connect
 
-    settings = _settings(data_dir)
+    settings = Settings.at(data_dir)
     conn = connect(settings)
-    r = conn.ledger.report(report)
-    if not any(bytes(r["merkleRoot"])):
-        raise _fail(f"report {report} is not attested")
-    period = Period(int(r["periodStart"]), int(r["periodEnd"]))
+    now = int(conn.chain.w3.eth.get_block("latest")["timestamp"])
     try:
-        rep = build_report(settings.oracle_inbox / str(r["projectId"]), period,
-                           int(conn.chain.w3.eth.get_block("latest")["timestamp"]))
-    except ReportError as exc:
+        proof = Inbox(settings.oracle_inbox, conn.ledger).prove(report, file, position, now)
+    except InboxError as exc:
         raise _fail(str(exc)) from None
-    record = rep.record_at(file, position)
-    if record is None:
-        raise _fail(f"no accepted record at {file}:{position}")
-    proof = rep.prove(record)
-    ok = conn.ledger.verify_record(report, record, list(proof.proof))
+    ok = conn.ledger.verify_record(report, proof.record, list(proof.proof))
     console.print_json(json.dumps({**proof.to_json(), "report_id": report,
-                                   "attested_root": "0x" + bytes(r["merkleRoot"]).hex(),
+                                   "attested_root": proof.to_json()["root"],
                                    "verified_on_chain": ok}, ensure_ascii=False))
     if not ok:
         raise typer.Exit(1)

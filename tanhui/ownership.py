@@ -108,21 +108,6 @@ class DataDirLock:
         self.release()
 
 
-def make_private_dir(path: Path) -> Path:
-    """Creates `path` (and parents) if missing; the directory itself ends up 0700 at most.
-
-    A shared directory (sticky bit, as /tmp) is refused rather than closed to its other users.
-    """
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    st = path.stat()
-    if st.st_mode & stat.S_ISVTX:
-        raise RuntimeError(f"{path} is a shared directory (sticky bit): use a directory of "
-                           "its own as the data directory")
-    if stat.S_IMODE(st.st_mode) & 0o077:
-        os.chmod(path, stat.S_IMODE(st.st_mode) & 0o700)
-    return path
-
-
 def secure_tree(root: Path) -> int:
     """Takes group and other permissions off every directory and file under `root` (files keep
     their owner bits: 0644 becomes 0600, 0400 stays 0400). Symlinks are not followed. Returns

@@ -21,12 +21,12 @@ from chain.client import Chain
 from chain.compile import compile_contracts
 from chain.deploy import Deployment, ensure_deployed, error_abis
 from chain.node import AnvilNode, free_port
+from core.config import Settings
+from core.db import make_engine, migrate
+from devkit.roster import SEATS, bootstrap_roster, dev_account, dev_accounts
 from registry.ledger import Ledger
-from tanhui.config import Settings
-from tanhui.db import make_engine, migrate
 from tanhui.durable import ANVIL_STATE_FILE, durable_chain, replay_outbox
 from tanhui.ownership import DataDirLock, secure_tree, write_private
-from tanhui.roster import SEATS, bootstrap_roster, dev_accounts
 
 
 @dataclass
@@ -111,7 +111,8 @@ class Runtime:
         from api.app import create_app
 
         return create_app(self.settings, self.ledger, self.engine,
-                          self.exchange.service if self.exchange is not None else None)
+                          self.exchange.service if self.exchange is not None else None,
+                          relayer=relayer_of(self.settings))
 
     def serve_in_background(self, port: int | None = None) -> str:
         """Runs the API with uvicorn in a thread; returns its base URL."""
@@ -225,6 +226,17 @@ def connect(settings: Settings) -> Connection:
     return Connection(settings, chain, deployment, Ledger(chain, deployment))
 
 
+def relayer_of(settings: Settings) -> LocalAccount | None:
+    """The relayer key: configured (TANHUI_RELAYER_KEY or the deployer key), else on the
+    embedded chain the governance development key."""
+    from api.forwarding import relayer_account
+
+    configured = relayer_account(settings)
+    if configured is None and settings.embedded_chain:
+        return dev_account(0)
+    return configured
+
+
 def oracle_account(settings: Settings, seat: str | None) -> LocalAccount:
     """An oracle node's key: TANHUI_ORACLE_KEY, or a development seat on the embedded chain."""
     if settings.oracle_key:
@@ -274,7 +286,7 @@ def provision_dev_api_keys(runtime: Runtime) -> dict[str, str]:
             return keys
     accounts = dev_accounts()
     keys = {}
-    from tanhui.db import session_factory
+    from core.db import session_factory
 
     with session_factory(runtime.engine)() as session:
         for s in SEATS:

@@ -14,8 +14,8 @@ from chain.client import Chain
 from chain.compile import Artifact, compile_contracts
 from chain.deploy import Deployment, deploy_all, error_abis
 from chain.node import AnvilNode
+from devkit.roster import bootstrap_roster, dev_accounts
 from registry.ledger import Ledger
-from tanhui.roster import bootstrap_roster, dev_accounts
 
 # The exchange harness (api, db, ex, market) is shared by every exchange specification.
 pytest_plugins = ["tests.support.exchange"]
@@ -45,7 +45,7 @@ def chain(node: AnvilNode, artifacts: dict[str, Artifact]) -> Chain:
 
 @pytest.fixture(scope="session")
 def acc() -> dict[str, LocalAccount]:
-    """Development consortium accounts by seat key (see tanhui.roster.SEATS)."""
+    """Development consortium accounts by seat key (see devkit.roster.SEATS)."""
     return dev_accounts()
 
 

@@ -16,9 +16,9 @@ from eth_account.signers.local import LocalAccount
 
 from chain.client import Chain
 from chain.deploy import Deployment
+from devkit.scenario import Scenario
 from oracle.period import Period
 from registry.ledger import Ledger
-from tanhui.scenario import Scenario
 from tests.support.api import Api, api_database, open_api
 from tests.support.oracle_inbox import YEAR, write_sample
 

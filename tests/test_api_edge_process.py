@@ -16,9 +16,9 @@ import pytest
 import websockets
 
 from api.limits import MAX_HEAD_BYTES, MAX_JSON_BODY, MAX_JSON_DEPTH, MAX_UPLOAD_BYTES
-from tanhui.config import Settings
-from tanhui.roster import dev_accounts
-from tanhui.scenario import Scenario
+from core.config import Settings
+from devkit.roster import dev_accounts
+from devkit.scenario import Scenario
 from tanhui.services import connect
 from tests.support.servers import (
     MIB,

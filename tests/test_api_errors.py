@@ -13,8 +13,8 @@ from eth_account.signers.local import LocalAccount
 
 from chain.client import Chain
 from chain.deploy import Deployment
+from devkit.scenario import Batch, Scenario, doc
 from registry.ledger import Ledger
-from tanhui.scenario import Batch, Scenario, doc
 from tests.support.api import Api, ApiDatabase, api_database, open_api
 
 HASH = "0x" + "ab" * 32

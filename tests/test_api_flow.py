@@ -11,8 +11,8 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
+from devkit.scenario import BASE_TIME, PERIOD
 from registry.ledger import Ledger
-from tanhui.scenario import BASE_TIME, PERIOD
 from tests.support.api import PUBLIC_URL, TONNE, Api, ApiDatabase, api_database, open_api
 
 

@@ -19,14 +19,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.app import create_app
-from api.idempotency import PENDING_LEASE_SECONDS, _request_hash
+from api.auth import Caller
+from api.idempotency import PENDING_LEASE_SECONDS, _request_hash, idempotent
 from api.models import ApiAccount, IdempotentRequest
 from api.routes.credits import TransferIn
 from chain.client import Chain
 from chain.outbox import Outbox
+from core.db import make_engine, session_factory
+from devkit.roster import dev_account, dev_accounts
+from devkit.scenario import Batch, Scenario
 from registry.ledger import Ledger
-from tanhui.db import make_engine, session_factory
-from tanhui.scenario import Batch, Scenario
 from tests.support.api import TONNE, Api, ApiDatabase, api_database, open_api
 
 
@@ -121,8 +123,9 @@ def api_on(db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount],
     """The API on its own Chain (its own nonces), signing through `outbox` if given."""
     chain = Chain(ledger.chain.url, outbox=Outbox(outbox) if outbox is not None else None)
     chain.errors = ledger.chain.errors
-    return Api(TestClient(create_app(db.settings, Ledger(chain, ledger.deployment), db.engine)),
-               db, ledger, acc)
+    app = create_app(db.settings, Ledger(chain, ledger.deployment), db.engine,
+                     relayer=acc["governance"])
+    return Api(TestClient(app), db, ledger, acc)
 
 
 def transfer(api: Api, key: str, batch: int, amount: str = "2") -> Any:
@@ -184,7 +187,7 @@ def transfer_and_die_waiting(db: ApiDatabase, ledger: Ledger, key: str, batch: i
     chain = Chain(ledger.chain.url)
     chain.errors = ledger.chain.errors
     app = create_app(db.settings, Ledger(chain, ledger.deployment), make_engine(
-        db.settings.db_url))
+        db.settings.db_url), relayer=dev_account(0))
     with TestClient(app) as http:
         http.post("/v1/transfers", json={"to": to, "batch_id": batch, "amount": "2"},
                   headers={"Authorization": f"Bearer {db.keys['developer']}",
@@ -276,3 +279,64 @@ def test_a_pending_key_abandoned_before_signing_is_taken_over_after_its_lease(
     retry = transfer(api, key, batch)
     assert retry.status_code == 201, retry.text
     assert held_by_trader1(api, batch) == 2 * TONNE
+
+
+def claim_and_hang(db: ApiDatabase, key: str, body: TransferIn, url: str,
+                   claimed: Any) -> None:
+    """An API process of its own that claims `key` for the developer's transfer the way the
+    route does, then stops before signing anything (until it is killed)."""
+    engine = make_engine(db.settings.db_url)
+    with session_factory(engine)() as s:
+        account = s.scalar(select(ApiAccount.id).where(
+            ApiAccount.address == dev_accounts()["developer"].address))
+        assert account is not None
+        caller = Caller(account, "developer", dev_accounts()["developer"].address, None)
+        with idempotent(s, caller, "transfers", key, body, Chain(url)):
+            claimed.set()
+            time.sleep(60)
+    os._exit(0)
+
+
+def claimed_by_a_process(db: ApiDatabase, ledger: Ledger, key: str,
+                         batch: int, to: str) -> multiprocessing.process.BaseProcess:
+    """A running process holding a pending claim on `key` (no transaction signed)."""
+    body = TransferIn.model_validate({"to": to, "batch_id": batch, "amount": "2"})
+    ctx = multiprocessing.get_context("fork")
+    claimed = ctx.Event()
+    proc = ctx.Process(target=claim_and_hang, args=(db, key, body, ledger.chain.url, claimed))
+    proc.start()
+    assert claimed.wait(30), "the claim was not made"
+    return proc
+
+
+def test_a_pending_key_whose_process_died_before_signing_is_taken_over_at_once(
+        db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount],
+        request: pytest.FixtureRequest) -> None:
+    batch = Scenario(ledger, acc).batch(quantity=10 * TONNE).batch_id
+    key = f"died-{request.node.name}"
+    proc = claimed_by_a_process(db, ledger, key, batch, acc["trader1"].address)
+    assert proc.pid is not None
+    os.kill(proc.pid, signal.SIGKILL)  # well within its lease
+    proc.join()
+    api = api_on(db, ledger, acc)
+    retry = transfer(api, key, batch)
+    assert retry.status_code == 201, retry.text
+    assert held_by_trader1(api, batch) == 2 * TONNE
+    assert transfer(api, key, batch).json() == retry.json()
+
+
+def test_a_pending_key_whose_process_still_runs_stays_in_progress(
+        db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount],
+        request: pytest.FixtureRequest) -> None:
+    batch = Scenario(ledger, acc).batch(quantity=10 * TONNE).batch_id
+    key = f"alive-{request.node.name}"
+    proc = claimed_by_a_process(db, ledger, key, batch, acc["trader1"].address)
+    try:
+        retry = transfer(api_on(db, ledger, acc), key, batch)
+        assert (retry.status_code, retry.json()["error"]["code"]) == (
+            409, "idempotency_in_progress")
+        assert held_by_trader1(api_on(db, ledger, acc), batch) == 0
+    finally:
+        assert proc.pid is not None
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join()

@@ -36,8 +36,8 @@ from api.limits import (
     json_depth,
     server_limits,
 )
+from devkit.scenario import Scenario
 from registry.ledger import Ledger
-from tanhui.scenario import Scenario
 from tests.support.api import ApiDatabase, api_database
 
 KIB = 1024
@@ -357,8 +357,8 @@ def db(tmp_path_factory: pytest.TempPathFactory, acc: dict[str, LocalAccount]) -
 
 
 @pytest.fixture
-def app(db: ApiDatabase, ledger: Ledger) -> FastAPI:
-    return create_app(db.settings, ledger, db.engine)
+def app(db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount]) -> FastAPI:
+    return create_app(db.settings, ledger, db.engine, relayer=acc["governance"])
 
 
 def auth(db: ApiDatabase, seat: str) -> dict[str, str]:

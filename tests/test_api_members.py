@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from api.custody import CustodyError, Vault, load_master_key, provision_api_account
 from api.models import ApiAccount
+from core.config import Settings
+from core.db import session_factory
+from devkit.scenario import Scenario
 from registry.ledger import Ledger
-from tanhui.config import Settings
-from tanhui.db import session_factory
-from tanhui.scenario import Scenario
 from tests.support.api import TONNE, Api, ApiDatabase, api_database, open_api
 
 HASH = "0x" + "cd" * 32

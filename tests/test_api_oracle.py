@@ -12,9 +12,9 @@ import httpx
 import pytest
 from eth_account.signers.local import LocalAccount
 
+from devkit.scenario import Scenario, doc
 from oracle.node import NodeState, OracleNode
 from registry.ledger import Ledger
-from tanhui.scenario import Scenario, doc
 from tests.support.api import TONNE, Api, ApiDatabase, api_database, open_api
 from tests.support.oracle_inbox import YEAR, write_sample
 

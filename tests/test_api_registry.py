@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from eth_account.signers.local import LocalAccount
 
+from devkit.scenario import BASE_TIME, PERIOD, Scenario
 from registry.ledger import Ledger, MethodologyStatus, ProjectStatus, ReportStatus
-from tanhui.scenario import BASE_TIME, PERIOD, Scenario
 from tests.support.api import TONNE, Api, ApiDatabase, api_database, open_api
 
 HASH = "0x" + "ef" * 32

@@ -19,9 +19,9 @@ from eth_utils import keccak
 from api.custody import provision_api_account
 from chain.client import Chain
 from chain.deploy import Deployment
+from core.db import session_factory
+from devkit.scenario import Batch, Scenario
 from registry.ledger import Ledger
-from tanhui.db import session_factory
-from tanhui.scenario import Batch, Scenario
 from tests.support.api import TONNE, Api, ApiDatabase, api_database, open_api
 
 RETIRE = keccak(text="retire(uint256,uint256,string,uint8,string)")[:4]

@@ -15,9 +15,9 @@ from api.custody import provision_api_account
 from chain.client import Chain
 from chain.deploy import Deployment
 from chain.metatx import calldata
+from core.db import session_factory
+from devkit.scenario import Batch, Scenario, doc
 from registry.ledger import Ledger
-from tanhui.db import session_factory
-from tanhui.scenario import Batch, Scenario, doc
 from tests.support.api import TONNE, Api, ApiDatabase, api_database, open_api, relay_body
 
 HASH = "0x" + "ef" * 32

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from tanhui.config import Settings
-from tanhui.roster import dev_accounts
-from tanhui.scenario import Scenario
+from core.config import Settings
+from devkit.roster import dev_accounts
+from devkit.scenario import Scenario
 from tanhui.services import connect
 from tests.support.processes import tanhui_up
 

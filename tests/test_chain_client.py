@@ -9,8 +9,8 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from chain.client import ChainRevert
+from devkit.roster import dev_account
 from registry.ledger import Ledger
-from tanhui.roster import dev_account
 
 
 @pytest.fixture

@@ -22,10 +22,10 @@ import pytest
 
 from chain.node import AnvilNode
 from chain.state import durable_state_file
+from core.config import Settings
+from devkit.roster import dev_accounts
+from devkit.scenario import Scenario, doc
 from exchange.onchain import SettlementChain
-from tanhui.config import Settings
-from tanhui.roster import dev_accounts
-from tanhui.scenario import Scenario, doc
 from tanhui.services import connect
 from tests.support.chain_faults import children
 from tests.support.processes import stack_env, start, stop, wait_healthy

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tanhui.config import Settings
+from core.config import Settings
+from devkit.roster import dev_accounts
 from tanhui.durable import durable_chain, finality, replay_outbox
-from tanhui.roster import dev_accounts
 from tanhui.services import Runtime, embedded_node
 from tests.support.chain_state import (
     Payments,

@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 
 from chain.client import ChainRevert
+from devkit.scenario import BASE_TIME, Batch, Scenario, doc
 from registry.ledger import Purpose
-from tanhui.scenario import Scenario
-from tests.support.scenario import issued_batch, verified_report
+
+
+def issued_batch(ledger, acc, quantity: int = 1_000_000_000, buffer_bps: int = 1000) -> Batch:
+    return Scenario(ledger, acc).batch(quantity=quantity, buffer_bps=buffer_bps)
 
 
 def test_issuance_mints_verified_quantity_less_rounded_up_buffer(ledger, acc):
@@ -26,9 +29,8 @@ def test_second_issuance_of_same_report_reverts(ledger, acc):
 
 def test_issuance_against_unverified_report_reverts(ledger, acc):
     b = issued_batch(ledger, acc)
-    from tests.support.scenario import BASE_TIME, h
     r = ledger.attest(acc["oracle1"], b.project_id, BASE_TIME + 10**8, BASE_TIME + 10**8 + 10,
-                      h("r"), 5, h("x"))
+                      doc("r"), 5, doc("x"))
     with pytest.raises(ChainRevert) as e:
         ledger.issue(acc["operator"], r.id)
     assert e.value.name == "ReportNotVerified"
@@ -111,4 +113,3 @@ def test_overlapping_period_cannot_be_verified_twice(ledger, acc):
     with pytest.raises(ChainRevert) as e:
         ledger.verify_report(acc["verifier"], r.id, 5, b"\x01" * 32)
     assert e.value.name == "PeriodOverlapsVerified"
-    _ = verified_report  # builder used by other tests

@@ -26,8 +26,8 @@ from sqlalchemy import create_engine, select
 from api.custody import Vault
 from api.models import ApiAccount
 from chain.node import anvil_binary, free_port
-from tanhui.config import DEV_MNEMONIC, Settings
-from tanhui.roster import dev_accounts
+from core.config import DEV_MNEMONIC, Settings
+from devkit.roster import dev_accounts
 from tanhui.services import connect
 from tests.support.processes import (
     TANHUI,
@@ -218,7 +218,7 @@ def test_a_chain_node_left_by_an_earlier_run_is_stopped_not_duplicated(tmp_path:
     # before the kernel could take the node along): the node outlives the throw-away parent.
     leftover = subprocess.run([sys.executable, "-c", f"""
 import os
-from tanhui.config import Settings
+from core.config import Settings
 from tanhui.services import embedded_node
 node = embedded_node(Settings(), die_with_parent=False).start()
 import httpx

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from tanhui.config import Settings
-from tanhui.demo import Demo
-from tanhui.roster import dev_accounts
+from core.config import Settings
+from devkit.demo import Demo, oracle_pass
+from devkit.roster import dev_accounts
 from tanhui.services import Runtime, provision_dev_api_keys
 
 
@@ -20,10 +20,14 @@ def test_demo_runs_end_to_end_through_the_http_api(tmp_path):
         url = rt.serve_in_background(0)
         keys = provision_dev_api_keys(rt)
         addresses = {k: a.address for k, a in dev_accounts().items()}
-        demo = Demo(url, keys, addresses)
+        nodes = oracle_pass(settings.oracle_inbox, tmp_path / "oracle", rt.ledger)
+        demo = Demo(url, keys, addresses, nodes)
         result = demo.run()
         assert result.verified
         assert len(result.retirement_ids) == 2
+        assert len(result.steps) == Demo.STEPS
+        attested = [s.name for s in result.steps if s.name.startswith("Report attested by")]
+        assert attested == ["Report attested by oracle1", "Report attested by oracle2"]
         settled = next(s for s in result.steps if s.name == "Settled on chain")
         assert settled.tx_hash is not None
         credits = rt.ledger.c("CarbonCredits").functions.balanceOf(addresses["trader3"],

@@ -13,8 +13,8 @@ from eth_account.signers.local import LocalAccount
 
 from chain.client import Chain, ChainRevert
 from chain.deploy import Deployment
+from devkit.scenario import BASE_TIME, MAOWEI, Batch, Scenario, doc
 from registry.ledger import Ledger, Location, Purpose
-from tanhui.scenario import BASE_TIME, MAOWEI, Batch, Scenario, doc
 
 TONNE = 1_000_000
 CREDITING_END = BASE_TIME + 40 * 365 * 86_400

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from eth_account.signers.local import LocalAccount
 
+from devkit.scenario import Scenario
 from exchange.runtime import Exchange, open_exchange
 from exchange.signing import Order
 from registry.ledger import Ledger
-from tanhui.scenario import Scenario
 from tests.support.api import Api
 from tests.support.exchange import INSTRUMENT, PRICE, T, signed
 
@@ -35,8 +35,8 @@ def test_signed_orders_cross_and_settle_on_chain(
     assert ledger.balance(acc["trader2"].address, market) == 4 * T
     cash = 4 * PRICE
     assert ex.chain.cash_balance(acc["trader1"].address) == cash - cash * 10 // 10_000
-    assert api.get(f"/v1/exchange/orders/{buy['order_id']}")["trades"][0]["settlement"] == (
-        "settled")
+    bought = api.read(f"/v1/exchange/orders/{buy['order_id']}", "trader2")
+    assert bought["trades"][0]["settlement"] == "settled"
     assert ex.worker.run_once() == 0  # nothing twice
     stats = api.get(f"/v1/exchange/stats/{INSTRUMENT}")
     assert (stats["trades"], stats["volume"], stats["last"]) == (1, 4 * T, PRICE)
@@ -57,7 +57,7 @@ def test_bad_orders_get_stable_codes(api: Api, ex: Exchange,
         409, "insufficient_balance")
     assert code(signed(acc, ex, "trader2", "buy", PRICE, 900 * T, 5)) == (
         409, "insufficient_balance")  # 540,000 CNY needed, 500,000 held
-    assert code(signed(acc, ex, "trader1", "sell", PRICE, T, 6, expiry=1)) == (422, "expired")
+    assert code(signed(acc, ex, "trader1", "sell", PRICE, T, 6, expiry=1)) == (422, "order_expired")
     forged = signed(acc, ex, "trader1", "sell", PRICE, T, 7)
     forged["order"]["price"] = PRICE + 5  # type: ignore[index]
     assert code(forged) == (401, "bad_signature")
@@ -417,7 +417,7 @@ def test_an_order_cancelled_on_chain_leaves_the_book_and_is_never_taken_again(
     ledger.chain.send(ex.chain.settlement.functions.cancelOrder(_as_order(body).as_tuple()),
                       acc["trader1"])
     assert ex.worker.watch_once() == 1
-    after = api.get(f"/v1/exchange/orders/{placed['order_id']}")
+    after = api.read(f"/v1/exchange/orders/{placed['order_id']}", "trader1")
     assert (after["status"], after["reason"]) == ("cancelled", "cancelled_on_chain")
     assert api.get(f"/v1/exchange/depth/{INSTRUMENT}")["asks"] == []
     assert ex.worker.watch_once() == 0  # each log is read once
@@ -437,7 +437,7 @@ def test_raising_the_minimum_nonce_on_chain_voids_older_orders(
                    signed(acc, ex, "trader2", "buy", PRICE - 100, T, 5), status=201)
     ledger.chain.send(ex.chain.settlement.functions.raiseMinNonce(10), acc["trader2"])
     assert ex.worker.watch_once() == 1
-    assert api.get(f"/v1/exchange/orders/{old['order_id']}")["status"] == "cancelled"
+    assert api.read(f"/v1/exchange/orders/{old['order_id']}", "trader2")["status"] == "cancelled"
     assert api.error("POST", "/v1/exchange/orders", None,
                      signed(acc, ex, "trader2", "buy", PRICE - 100, T, 9),
                      409) == "order_cancelled_on_chain"
@@ -464,14 +464,14 @@ def test_finished_history_moves_to_the_archive_and_is_still_answered(
     rest = api.post("/v1/exchange/orders", None,
                     signed(acc, ex, "trader2", "buy", PRICE - 100, T, 3), status=201)
     assert ex.worker.run_once() == 2
-    finished = {buy["order_id"]: api.get(f"/v1/exchange/orders/{buy['order_id']}"),
-                done["order_id"]: api.get(f"/v1/exchange/orders/{done['order_id']}"),
-                sell["order_id"]: api.get(f"/v1/exchange/orders/{sell['order_id']}")}
+    finished = {buy["order_id"]: api.read(f"/v1/exchange/orders/{buy['order_id']}", "trader2"),
+                done["order_id"]: api.read(f"/v1/exchange/orders/{done['order_id']}", "trader2"),
+                sell["order_id"]: api.read(f"/v1/exchange/orders/{sell['order_id']}", "trader1")}
     ex.service.snapshot()
     s = ex.service
     assert set(s.orders) == {rest["order_id"]} and s.trades == {}  # only what is live
     for oid, view in finished.items():  # the same answers, from the archive
-        assert api.get(f"/v1/exchange/orders/{oid}") == view
+        assert api.read(f"/v1/exchange/orders/{oid}", "regulator") == view
     again = api.post("/v1/exchange/orders", None, sell_body, status=201)
     assert (again["order_id"], again["replayed"]) == (sell["order_id"], True)
     other = signed(acc, ex, "trader1", "sell", PRICE, T, 9, client=7)
@@ -501,9 +501,9 @@ def test_an_order_still_open_keeps_its_settled_trades_in_memory(
     ex.service.snapshot()
     assert sell["order_id"] in ex.service.orders  # 3 t still open
     assert buy["order_id"] not in ex.service.orders  # filled and settled: archived
-    [trade] = api.get(f"/v1/exchange/orders/{sell['order_id']}")["trades"]
+    [trade] = api.read(f"/v1/exchange/orders/{sell['order_id']}", "trader1")["trades"]
     assert trade["settlement"] == "settled"
-    assert api.get(f"/v1/exchange/orders/{buy['order_id']}")["trades"] == [trade]
+    assert api.read(f"/v1/exchange/orders/{buy['order_id']}", "trader2")["trades"] == [trade]
 
 
 def test_a_crash_between_archiving_and_the_snapshot_loses_and_duplicates_nothing(
@@ -556,15 +556,16 @@ def test_a_trader_lists_its_working_orders(
                  signed(acc, ex, "trader2", "buy", PRICE - 200, 2 * T, 2), status=201)
     api.call("DELETE", f"/v1/exchange/orders/{a['order_id']}", "trader2", None, 200)
     who = acc["trader2"].address
-    listed = api.get(f"/v1/exchange/orders?trader={who.lower()}")
+    listed = api.read(f"/v1/exchange/orders?trader={who.lower()}", "trader2")
     assert listed["trader"] == who
     assert [o["order_id"] for o in listed["items"]] == [b["order_id"]]
-    assert api.get(f"/v1/exchange/orders?trader={who}&instrument={INSTRUMENT}")["items"] == (
-        listed["items"])
-    assert api.get(f"/v1/exchange/orders?trader={acc['trader3'].address}")["items"] == []
-    assert api.error("GET", f"/v1/exchange/orders?trader={who}&instrument=999", None, None,
+    assert api.read(f"/v1/exchange/orders?trader={who}&instrument={INSTRUMENT}",
+                    "trader2")["items"] == listed["items"]
+    assert api.read(f"/v1/exchange/orders?trader={acc['trader3'].address}",
+                    "trader3")["items"] == []
+    assert api.error("GET", f"/v1/exchange/orders?trader={who}&instrument=999", "trader2", None,
                      404) == "unknown_instrument"
-    assert api.error("GET", "/v1/exchange/orders?trader=0x12", None, None, 422)
+    assert api.error("GET", "/v1/exchange/orders?trader=0x12", "trader2", None, 422)
 
 
 def test_health_reports_the_exchange_journal_and_settlement_backlog(
@@ -591,7 +592,8 @@ def test_a_lot_offered_on_a_busy_instrument_is_refused_and_journals_nothing(
     lot = signed(acc, ex, "trader1", "sell", PRICE, 20 * T, 1)
     assert api.error("POST", "/v1/exchange/lots", "exchange", lot, 409) == "instrument_busy"
     assert ex.service.journal.last_seq == before
-    assert api.get("/v1/exchange/orders?trader=" + acc["trader1"].address)["items"] == []
+    assert api.read("/v1/exchange/orders?trader=" + acc["trader1"].address,
+                    "trader1")["items"] == []
 
 
 @pytest.mark.parametrize("quantity", [0, -1])
@@ -673,7 +675,7 @@ def test_a_nonce_names_one_order_of_its_trader(
     assert placed["order_id"] not in ex.service.orders
     assert api.error("POST", "/v1/exchange/orders", None, other, 409) == "nonce_used"
     who = acc["trader2"].address
-    assert api.get(f"/v1/exchange/nonces/{who}") == {"trader": who, "next_nonce": 6}
+    assert api.read(f"/v1/exchange/nonces/{who}", "trader2") == {"trader": who, "next_nonce": 6}
 
 
 def test_a_sell_signs_the_batch_it_delivers_and_a_buy_no_other_batch(

@@ -15,12 +15,12 @@ def test_the_bank_books_a_deposit_and_the_member_sees_it(
     api: Api, acc: dict[str, LocalAccount]
 ) -> None:
     who = acc["trader3"].address
-    before = api.get(f"/v1/exchange/cash/{who}")["balance_fen"]
+    before = api.read(f"/v1/exchange/cash/{who}", "trader3")["balance_fen"]
     d = api.post("/v1/exchange/cash/deposits", "bank",
                  {"account": who, "amount_fen": 12_345_00, "reference": "BBG-2026-000187"},
                  status=201)
     assert d["balance_fen"] == before + 12_345_00 and d["tx_hash"].startswith("0x")
-    assert api.get(f"/v1/exchange/cash/{who.lower()}")["free_fen"] == before + 12_345_00
+    assert api.read(f"/v1/exchange/cash/{who.lower()}", "trader3")["free_fen"] == before + 12_345_00
 
 
 def test_only_the_bank_books_cash_and_only_for_members(
@@ -44,12 +44,13 @@ def test_a_withdrawal_never_takes_cash_promised_to_open_buys(
     who = acc["trader2"].address
     api.post("/v1/exchange/orders", None, signed(acc, ex, "trader2", "buy", PRICE, 100 * T, 1),
              status=201)  # reserves 6,000,000 fen + 0.2 % taker fee
-    c = api.get(f"/v1/exchange/cash/{who}")
+    c = api.read(f"/v1/exchange/cash/{who}", "trader2")
     assert c["reserved_fen"] == 6_000_000 + 12_000
     too_much = {"account": who, "amount_fen": c["free_fen"] + 1, "reference": "payout-1"}
     assert api.error("POST", "/v1/exchange/cash/withdrawals", "bank", too_much,
                      409) == "reserved_by_exchange"
-    assert api.get(f"/v1/exchange/cash/{who}")["balance_fen"] == c["balance_fen"]  # unchanged
+    unchanged = api.read(f"/v1/exchange/cash/{who}", "trader2")["balance_fen"]
+    assert unchanged == c["balance_fen"]
     ok = api.post("/v1/exchange/cash/withdrawals", "bank", {**too_much, "amount_fen":
                                                              c["free_fen"]}, status=201)
     assert ok["balance_fen"] == c["reserved_fen"]

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from eth_account.signers.local import LocalAccount
 
+from devkit.scenario import Batch, Scenario, doc
 from exchange.runtime import Exchange, open_exchange
 from registry.ledger import Ledger
-from tanhui.scenario import Batch, Scenario
 from tests.support.api import Api
 from tests.support.exchange import PRICE, T, signed
 
@@ -145,3 +145,19 @@ def test_class_listings_and_delivery_batches_survive_a_restart(
         assert after.service.res_credits == ex.service.res_credits
     finally:
         after.service.close()
+
+
+def test_a_frozen_batch_is_never_chosen_or_accepted_for_a_class_sell(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger,
+    vintages: list[Batch], listed: dict[str, int]
+) -> None:
+    first, second = vintages[0].batch_id, vintages[1].batch_id
+    ledger.freeze_batch(acc["regulator"], second, doc("inquiry"))
+    sell = api.post("/v1/exchange/orders", "trader1", custodial_sell(3 * T), status=201)
+    assert sell["delivery_batch"] == first  # the second has more free credits, but is frozen
+    r = api.raw("POST", "/v1/exchange/orders", None, signed(
+        acc, ex, "trader1", "sell", PRICE, T, 50, instrument=CLASS, batch=second))
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "batch_frozen")
+    buy = api.post("/v1/exchange/orders", None, signed(
+        acc, ex, "trader2", "buy", PRICE, 3 * T, 1, instrument=CLASS), status=201)
+    assert buy["trades"][0]["batch_id"] == first  # the class still trades its other batches

@@ -19,10 +19,10 @@ import httpx
 import pytest
 
 from chain.node import free_port
+from core.config import Settings
+from devkit.roster import dev_accounts
+from devkit.scenario import Scenario, doc
 from exchange.onchain import SettlementChain
-from tanhui.config import Settings
-from tanhui.roster import dev_accounts
-from tanhui.scenario import Scenario, doc
 from tanhui.services import connect
 from tests.support.processes import start, stop, tanhui_up, wait_healthy
 
@@ -62,12 +62,17 @@ def list_instrument(url: str, key: str, batch: int) -> None:
     assert r.status_code == 201, r.text
 
 
-def wait_all_settled(url: str, order_ids: list[int], timeout: float = 90) -> list[dict[str, Any]]:
+def wait_all_settled(url: str, order_ids: list[int], key: str,
+                     timeout: float = 90) -> list[dict[str, Any]]:
+    """Polls the orders (as the regulator, who reads every member's) until all their trades
+    are settled."""
     deadline = time.monotonic() + timeout
+    auth = {"Authorization": f"Bearer {key}"}
     while True:
         trades: dict[int, dict[str, Any]] = {}
         for oid in order_ids:
-            for t in httpx.get(f"{url}/v1/exchange/orders/{oid}", timeout=10).json()["trades"]:
+            for t in httpx.get(f"{url}/v1/exchange/orders/{oid}", headers=auth,
+                               timeout=10).json()["trades"]:
                 trades[t["trade_id"]] = t
         if all(t["settlement"] == "settled" for t in trades.values()):
             return list(trades.values())
@@ -93,6 +98,10 @@ def test_the_example_client_trades_and_sees_settlement(tmp_path: Path) -> None:
             buyer = TraderClient(url, acc["trader2"].key.hex())
             resting = buyer.place(buyer.order("buy", INSTRUMENT, PRICE - 1_000, T))
             assert [o["order_id"] for o in buyer.open_orders()] == [resting["order_id"]]
+            # its reads carry its signed read token; without one they are refused
+            assert httpx.get(f"{url}/v1/exchange/orders/{resting['order_id']}",
+                             timeout=10).status_code == 401
+            assert buyer.cash()["reserved_fen"] > 0
             assert buyer.cancel(resting)["status"] == "cancelled"  # signed, no API key
             assert buyer.open_orders() == []
             ioc = buyer.order("buy", INSTRUMENT, PRICE - 2_000, T, tif="ioc")
@@ -148,7 +157,8 @@ def test_kill_minus_nine_loses_no_acknowledged_order_or_trade(tmp_path: Path) ->
         proc = exchange_process(env, port)
         try:
             for cid, ack in acked.items():  # every acknowledged order is there, once
-                got = httpx.get(f"{url}/v1/exchange/orders/{ack['order_id']}", timeout=10).json()
+                got = httpx.get(f"{url}/v1/exchange/orders/{ack['order_id']}", timeout=10,
+                                headers={"Authorization": f"Bearer {keys['regulator']}"}).json()
                 assert got["client_order_id"] == cid
             for body in unacked:  # resending is safe: journaled ones come back as they were
                 r = httpx.post(url + "/v1/exchange/orders", json=body, timeout=10)
@@ -156,7 +166,7 @@ def test_kill_minus_nine_loses_no_acknowledged_order_or_trade(tmp_path: Path) ->
                 acked[body["order"]["client_order_id"]] = r.json()
             ids = [a["order_id"] for a in acked.values()]
             assert len(set(ids)) == len(ids) == len(stream)
-            trades = wait_all_settled(url, ids)
+            trades = wait_all_settled(url, ids, keys["regulator"])
             assert len(trades) == len(stream) // 2
             assert len({t["trade_id"] for t in trades}) == len(trades)
             conn = connect(Settings(data_dir=tmp_path / "data", _env_file=None))  # type: ignore[call-arg]

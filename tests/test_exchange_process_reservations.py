@@ -13,12 +13,12 @@ from pathlib import Path
 import httpx
 
 from chain.node import free_port
+from core.config import Settings
+from core.db import make_engine
+from devkit.roster import dev_accounts
+from devkit.scenario import Scenario, doc
 from exchange.onchain import SettlementChain
 from exchange.reservations import SharedReservations
-from tanhui.config import Settings
-from tanhui.db import make_engine
-from tanhui.roster import dev_accounts
-from tanhui.scenario import Scenario, doc
 from tanhui.services import connect
 from tests.support.processes import TANHUI, start, stop, tanhui_up, wait_healthy
 
@@ -50,7 +50,8 @@ def test_the_registry_beside_the_exchange_process_respects_its_reservations(
                         {"to": acc["developer"].address, "batch_id": batch, "amount": tonnes})
 
         def cash_reserved() -> int:
-            r = httpx.get(f"{registry}/v1/exchange/cash/{acc['trader2'].address}", timeout=30)
+            r = httpx.get(f"{registry}/v1/exchange/cash/{acc['trader2'].address}", timeout=30,
+                          headers={"Authorization": f"Bearer {keys['trader2']}"})
             return int(r.json()["reserved_fen"])
 
         port = free_port()

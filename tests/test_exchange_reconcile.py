@@ -15,12 +15,12 @@ from eth_account.signers.local import LocalAccount
 
 from chain.client import Chain
 from chain.outbox import Outbox
+from devkit.scenario import Scenario, doc
 from exchange.instruments import InstrumentSpec
 from exchange.onchain import SettlementChain
 from exchange.runtime import Exchange, open_exchange
 from exchange.signing import Order, sign_order
 from registry.ledger import Ledger
-from tanhui.scenario import Scenario, doc
 
 T = 1_000_000
 PRICE = 60_000

@@ -97,12 +97,12 @@ def test_a_relayed_cash_transfer_may_not_take_cash_reserved_by_an_open_buy(
     buyer = acc["trader2"]
     api.post("/v1/exchange/orders", None, signed(acc, ex, "trader2", "buy", PRICE, 100 * T, 1),
              status=201)
-    free = api.get(f"/v1/exchange/cash/{buyer.address}")["free_fen"]
+    free = api.read(f"/v1/exchange/cash/{buyer.address}", "trader2")["free_fen"]
     fn = keccak(text="transfer(address,uint256)")[:4]
     data = fn + encode(["address", "uint256"], [acc["trader3"].address, free + 1])
     r = api.raw("POST", "/v1/relay", "trader2", relay_body(api, buyer, "CashToken", data))
     assert r.status_code == 409 and r.json()["error"]["code"] == "reserved_by_exchange"
-    assert api.get(f"/v1/exchange/cash/{buyer.address}")["free_fen"] == free
+    assert api.read(f"/v1/exchange/cash/{buyer.address}", "trader2")["free_fen"] == free
 
 
 def test_a_withdrawal_may_not_take_cash_of_an_unsettled_purchase(
@@ -112,7 +112,7 @@ def test_a_withdrawal_may_not_take_cash_of_an_unsettled_purchase(
              status=201)
     api.post("/v1/exchange/orders", None, signed(acc, ex, "trader2", "buy", PRICE, 10 * T, 1),
              status=201)
-    c = api.get(f"/v1/exchange/cash/{who}")
+    c = api.read(f"/v1/exchange/cash/{who}", "trader2")
     assert c["reserved_fen"] == ex.service.cash_for(10 * T, PRICE)
     body = {"account": who, "amount_fen": c["balance_fen"], "reference": "payout-all"}
     assert api.error("POST", "/v1/exchange/cash/withdrawals", "bank", body,
@@ -149,10 +149,10 @@ def test_an_api_without_the_exchange_sees_its_reservations_through_the_database(
                      409) == "reserved_by_exchange"
     who = acc["trader2"].address
     ex.service.submit(*_order(ex, acc, "trader2", 0, 10 * T))  # buys 10 t: unsettled
-    cash = api.get(f"/v1/exchange/cash/{who}")
+    cash = api.read(f"/v1/exchange/cash/{who}", "trader2")
     assert cash["reserved_fen"] == ex.service.cash_for(10 * T, PRICE)
     assert ex.worker.run_once() == 1  # settled: reservations shrink in the table too
-    assert api.get(f"/v1/exchange/cash/{who}")["reserved_fen"] == 0
+    assert api.read(f"/v1/exchange/cash/{who}", "trader2")["reserved_fen"] == 0
     api.post("/v1/transfers", "trader1",
              {"to": acc["trader3"].address, "batch_id": market, "amount": "40"}, status=201)
     assert ledger.balance(acc["trader1"].address, market) == 50 * T

@@ -9,8 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, select
 
+from core.db import Base
 from exchange.reservations import CASH, ExchangeReservation, SharedReservations
-from tanhui.db import Base
 from tests.support.indexing import migrated, sqlite_url
 
 A, B = "0x" + "11" * 20, "0x" + "22" * 20

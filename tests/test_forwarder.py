@@ -18,9 +18,9 @@ from chain.client import Chain, ChainRevert, Sent
 from chain.deploy import Deployment
 from chain.metatx import ForwardRequest, calldata, forward_request, sign_forward_request
 from chain.roles import role_id
+from devkit.roster import SEATS, Seat
+from devkit.scenario import Scenario, doc
 from registry.ledger import Ledger, Purpose
-from tanhui.roster import SEATS, Seat
-from tanhui.scenario import Scenario, doc
 
 TONNE = 1_000_000
 

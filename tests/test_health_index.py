@@ -12,9 +12,9 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 import registry.indexer
+from devkit.scenario import Batch, Scenario
 from registry.indexer import Indexer
 from registry.ledger import Ledger
-from tanhui.scenario import Batch, Scenario
 from tests.support.api import Api, api_database, open_api
 from tests.support.indexing import TONNE, revert_to, snapshot
 

@@ -13,12 +13,12 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine, select
 
 import registry.indexer
+from core.db import session_factory
+from devkit.scenario import Batch, Scenario, doc
 from registry import queries, reorg
 from registry.indexer import Indexer
 from registry.ledger import Ledger
 from registry.models import IndexedBlock
-from tanhui.db import session_factory
-from tanhui.scenario import Batch, Scenario, doc
 from tests.support.indexing import (
     TONNE,
     assert_index_matches_chain,

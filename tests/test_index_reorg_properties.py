@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from chain.client import Chain, ChainRevert
 from chain.deploy import Deployment
+from devkit.scenario import Batch, Scenario, doc
 from registry.indexer import Indexer
 from registry.ledger import Ledger
-from tanhui.scenario import Batch, Scenario, doc
 from tests.support.indexing import (
     TONNE,
     assert_index_matches_chain,

@@ -20,13 +20,13 @@ from eth_utils import function_signature_to_4byte_selector
 from sqlalchemy import Engine, MetaData, select, text, update
 from sqlalchemy.exc import OperationalError
 
-from chain.paths import ROOT
+from core.db import Base, session_factory
+from core.paths import ROOT
+from devkit.scenario import Scenario
 from registry import queries
 from registry.indexer import Indexer, IndexerError
 from registry.ledger import Ledger, ReportStatus
 from registry.models import INDEX_TABLES, Balance, IndexCursor
-from tanhui.db import Base, session_factory
-from tanhui.scenario import Scenario
 from tests.support.indexing import (
     TONNE,
     assert_index_matches_chain,

@@ -32,13 +32,13 @@ from web3.contract.contract import ContractFunction
 
 from chain.client import Chain, ChainRevert
 from chain.deploy import Deployment
+from core.db import make_engine, migrate, session_factory
+from devkit.roster import SEATS
+from devkit.scenario import Scenario, doc
 from registry.indexer import Indexer
 from registry.ledger import Ledger
 from registry.models import Batch as BatchRow
 from registry.queries import balance_of, sql_invariants
-from tanhui.db import make_engine, migrate, session_factory
-from tanhui.roster import SEATS
-from tanhui.scenario import Scenario, doc
 
 TONNE = 1_000_000
 GAS = 1_000_000  # fixed, so invalid operations are mined (and revert) instead of pre-empted

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from api.custody import CustodyError, load_master_key
-from tanhui.config import Settings
+from core.config import Settings
 
 KEY = bytes(range(32))
 ENCODED = base64.urlsafe_b64encode(KEY).decode()

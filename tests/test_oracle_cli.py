@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from oracle import sample_data
+from core.config import Settings
+from devkit import sample_data
+from devkit.roster import dev_accounts
+from devkit.scenario import Scenario, doc
 from registry.ledger import ReportStatus
-from tanhui.config import Settings
-from tanhui.roster import dev_accounts
-from tanhui.scenario import Scenario, doc
 from tanhui.services import connect
 from tests.support.oracle_inbox import YEAR
 from tests.support.processes import TANHUI, tanhui_up

@@ -13,13 +13,13 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from core.db import Base, session_factory
 from oracle import intake
 from oracle.devices import DeviceRegistry
 from oracle.loaders import load_records
 from oracle.period import Period
 from oracle.readings import Reading, validate_readings
 from oracle.results import ValidationResult
-from tanhui.db import Base, session_factory
 from tests.support.indexing import migrated, postgres_database, postgres_server_url, sqlite_url
 from tests.support.oracle_inbox import YEAR, write_sample
 

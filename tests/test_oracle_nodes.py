@@ -15,6 +15,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from chain.client import ChainRevert
+from devkit.scenario import Scenario, doc
 from oracle.node import (
     DisturbanceDoc,
     NodeState,
@@ -25,7 +26,6 @@ from oracle.node import (
 )
 from oracle.report import build_report
 from registry.ledger import Ledger, ReportStatus
-from tanhui.scenario import Scenario, doc
 from tests.support.oracle_inbox import YEAR, fill_inbox, node, write_sample
 
 TONNE = 1_000_000
@@ -313,10 +313,10 @@ def test_a_forest_ticket_area_is_attested_from_its_plot_inventories(
 ) -> None:
     from decimal import Decimal
 
-    from oracle import sample_data
+    from devkit import sample_data
+    from devkit.scenario import MAOWEI
     from oracle.forest import forest_increment
     from oracle.period import Period
-    from tanhui.scenario import MAOWEI
 
     manifest = json.loads((raw / "manifest.json").read_text())["forest"]
     period = Period(*manifest["period"])

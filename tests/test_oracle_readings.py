@@ -96,9 +96,9 @@ def test_a_good_reading_is_accepted_with_its_canonical_bytes():
 
 def test_the_documented_example_vector():
     # docs/oracle-data.md §1.2: the sample data's first reading
+    from devkit.sample_data import device_key
     from oracle.canonical import reading_record
     from oracle.merkle import leaf_hash
-    from oracle.sample_data import device_key
 
     key = device_key("MW-BUOY-01")
     message = reading_message("MW-BUOY-01", START, "water_temperature", "16.85", "degC")

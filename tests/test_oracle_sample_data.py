@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from devkit.sample_data import FOREST_AREA_HA, FOREST_BASELINE_UNTIL, main, write
 from oracle.blue_carbon import Ecosystem, blue_carbon_removals, mapped_area_ha
 from oracle.devices import DeviceRegistry
 from oracle.forest import forest_increment
@@ -17,7 +18,6 @@ from oracle.merkle import MerkleTree, verify_record
 from oracle.period import Period
 from oracle.readings import validate_readings
 from oracle.records import validate_lab_samples, validate_plots, validate_scenes
-from oracle.sample_data import FOREST_AREA_HA, FOREST_BASELINE_UNTIL, main, write
 from oracle.sediment import SedimentCore
 
 DAYS = 8  # a week and a day: enough for outlier windows, quick to sign

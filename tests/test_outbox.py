@@ -18,7 +18,7 @@ import pytest
 from chain.client import Chain
 from chain.outbox import Entry, Outbox
 from chain.reconcile import Reconciler, fate_of
-from tanhui.roster import dev_account
+from devkit.roster import dev_account
 from tests.support.chain_faults import CrashableAnvil, payment
 
 

@@ -17,8 +17,8 @@ from api.errors import ApiError
 from api.routes.reads import router
 from chain.client import Chain
 from chain.deploy import Deployment
+from core.db import session_factory
 from registry.ledger import Ledger
-from tanhui.db import session_factory
 from tests.support.indexing import TONNE, History, index_into, scripted_history, sqlite_url
 
 

@@ -19,12 +19,12 @@ from chain.client import Chain, ChainRevert
 from chain.deploy import DEFAULT_GOVERNANCE_DELAY, Deployment
 from chain.metatx import forward_request
 from chain.roles import role_id
+from core.db import session_factory
+from devkit.roster import dev_account
+from devkit.scenario import Batch, Scenario, doc
 from exchange.onchain import SettlementChain
 from registry.ledger import Ledger
 from registry.models import Member as MemberRow
-from tanhui.db import session_factory
-from tanhui.roster import dev_account
-from tanhui.scenario import Batch, Scenario, doc
 from tests.support.indexing import index_into, sqlite_url
 
 TONNE = 1_000_000

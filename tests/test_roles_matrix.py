@@ -40,11 +40,11 @@ from chain.client import Chain, ChainRevert
 from chain.deploy import CONTRACTS, DEFAULT_GOVERNANCE_DELAY, Deployment
 from chain.metatx import forward_request
 from chain.roles import role_id
+from devkit.roster import SEATS, Seat, dev_account
+from devkit.scenario import MAOWEI, Scenario, doc
 from exchange.onchain import Fill, SettlementChain
 from exchange.signing import Order, sign_order
 from registry.ledger import Ledger, Purpose
-from tanhui.roster import SEATS, Seat, dev_account
-from tanhui.scenario import MAOWEI, Scenario, doc
 
 TONNE = 1_000_000
 ZERO_ADDRESS = "0x" + "00" * 20

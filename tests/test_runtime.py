@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from chain.deploy import DeploymentError
-from tanhui.config import Settings
+from core.config import Settings
 from tanhui.services import Runtime
 
 

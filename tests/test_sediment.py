@@ -6,8 +6,16 @@ from decimal import Decimal
 
 import pytest
 
+from oracle.blue_carbon import Ecosystem, blue_carbon_removals
 from oracle.merkle import MerkleTree, leaf_hash, verify_proof
-from oracle.sediment import SedimentCore, burial_by_core, sediment_removals
+from oracle.quantities import Quantity
+from oracle.sediment import SedimentCore, burial_by_core
+
+
+def mangrove(cores: list[SedimentCore], area_ha: int, years: int = 1) -> Quantity:
+    """Mangrove soil-carbon removals from site cores with the 10 % minimum deduction."""
+    return blue_carbon_removals(Ecosystem.MANGROVE, Decimal(area_ha), Decimal(years),
+                                cores=cores, minimum_deduction_percent=Decimal(10))
 
 
 def test_burial_rate_of_one_section():
@@ -25,8 +33,8 @@ def test_two_cores_with_the_ten_percent_minimum():
         SedimentCore("C1", 50, "0.5", "0.9", "3.5"),
         SedimentCore("C2", 50, "0.5", "0.9", "3.48"),
     ]
-    result = sediment_removals(cores, Decimal(100), Decimal(1))
-    assert result.mean_burial_t_c_per_ha_yr == Decimal("1.5705")
+    result = mangrove(cores, 100)
+    assert Decimal(result.parameters["rate_t_c_per_ha_yr"]) == Decimal("1.5705")
     assert result.quantity_units == 518_265_000
 
 
@@ -38,9 +46,8 @@ def test_spread_between_cores_raises_the_deduction():
         SedimentCore("C1", 50, "0.5", "0.9", "3.5"),
         SedimentCore("C2", 50, "0.5", "0.9", "3.3"),
     ]
-    result = sediment_removals(cores, Decimal(100), Decimal(1))
-    assert result.quantity is not None
-    assert result.quantity.deduction_percent == Decimal("18.5706")
+    result = mangrove(cores, 100)
+    assert result.deduction_percent == Decimal("18.5706")
     assert result.quantity_units == 456_818_934
 
 
@@ -54,8 +61,7 @@ def test_quantity_is_floored_to_whole_units():
         SedimentCore("C1", 50, "0.123", "0.77", "3.33"),
         SedimentCore("C2", 50, "0.123", "0.77", "3.34"),
     ]
-    result = sediment_removals(cores, Decimal(1), Decimal(1))
-    assert result.quantity_units == 1_042_330
+    assert mangrove(cores, 1).quantity_units == 1_042_330
 
 
 def test_sections_of_one_core_are_averaged_before_the_cores():
@@ -70,19 +76,17 @@ def test_sections_of_one_core_are_averaged_before_the_cores():
 
 def test_a_single_core_cannot_say_how_uncertain_it_is():
     with pytest.raises(ValueError, match="two cores"):
-        sediment_removals([SedimentCore("C1", 50, "0.5", "0.9", "3.5")], Decimal(1), Decimal(1))
+        mangrove([SedimentCore("C1", 50, "0.5", "0.9", "3.5")], 1)
 
 
 def test_every_core_has_a_proof_against_the_root():
     cores = [SedimentCore(f"C{i}", 50, "0.5", "0.9", f"3.{i}") for i in range(7)]
-    result = sediment_removals(cores, Decimal(10), Decimal(1))
     tree = MerkleTree.of_records([c.canonical() for c in cores])
-    assert tree.root == result.merkle_root
     for c in cores:
         assert verify_proof(
-            tree.record_proof(c.canonical()), result.merkle_root, leaf_hash(c.canonical())
+            tree.record_proof(c.canonical()), tree.root, leaf_hash(c.canonical())
         )
     tampered = SedimentCore("C0", 50, "0.5", "0.9", "9.9").canonical()
     assert not verify_proof(
-        tree.record_proof(cores[0].canonical()), result.merkle_root, leaf_hash(tampered)
+        tree.record_proof(cores[0].canonical()), tree.root, leaf_hash(tampered)
     )

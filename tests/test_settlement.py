@@ -10,10 +10,10 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from chain.client import ChainRevert
+from devkit.scenario import Scenario, doc
 from exchange.onchain import Fill, SettlementChain
 from exchange.signing import order_digest, recover_signer, sign_order, signable
 from registry.ledger import Ledger
-from tanhui.scenario import Scenario, doc
 from tests.support.fills import PRICE, T, fill, orders, refused
 
 
@@ -54,7 +54,8 @@ def test_the_fast_cancel_digest_is_the_eip712_digest_wallets_sign(
 ) -> None:
     from eth_account.messages import _hash_eip191_message, encode_typed_data
 
-    from exchange.signing import cancel_digest, cancel_typed_data, recover, sign_cancel
+    from chain.signatures import recover
+    from exchange.signing import cancel_digest, cancel_typed_data, sign_cancel
 
     h = order_digest(orders(acc, 0)[0], sc.domain)
     assert cancel_digest(h, sc.domain) == _hash_eip191_message(

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
+from devkit.scenario import doc
 from exchange.onchain import SettlementChain
 from registry.ledger import Ledger
-from tanhui.scenario import doc
 from tests.support.failures import PRICE, T, cached_market, place, trade_ids
 
 INSTRUMENT = 32

@@ -20,11 +20,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from api.app import create_app
+from devkit.scenario import doc
 from exchange.onchain import SettlementChain
 from exchange.runtime import Exchange
 from exchange.service import ExchangeError
 from registry.ledger import Ledger
-from tanhui.scenario import doc
 from tests.support.api import ApiDatabase
 from tests.support.failures import PRICE, T, cached_market
 from tests.support.failures import place as submit

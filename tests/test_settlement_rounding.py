@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 from chain.client import Chain, ChainRevert
 from chain.deploy import Deployment
+from devkit.scenario import Scenario, doc
 from exchange.onchain import SettlementChain
 from registry.ledger import Ledger
-from tanhui.scenario import Scenario, doc
 from tests.support.fills import T, fill, orders
 
 MAX_FEE_BPS = 500

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tanhui.units import AmountError, format_units, to_units
+from core.units import AmountError, format_units, to_units
 
 
 @pytest.mark.parametrize(("text", "units"), [("326.4", 326_400_000), ("483.88", 483_880_000),

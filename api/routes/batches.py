@@ -12,7 +12,7 @@ from api.deps import ViewDep, WriterDep
 from api.errors import ApiError, not_found
 from api.fields import STRICT, Id, PathId, Tonnes, b32
 from api.schemas import OptionalReason, ReasonIn, TxOut, tx
-from tanhui.units import format_units
+from core.units import format_units
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 

@@ -20,10 +20,12 @@ from api.auth import Caller, CallerDep, require_role
 from api.deps import ViewDep, WriterDep
 from api.errors import ApiError
 from api.fields import STRICT, Address
-from api.forwarding import ForwardingLedger
 from api.onchain import ChainView
+from api.read_access import ReaderDep, require_reader_of
+from exchange.onchain import SettlementChain
 from exchange.reservations import CASH
 from exchange.service import ExchangeService
+from registry.ledger import Ledger
 
 router = APIRouter(prefix="/v1/exchange", tags=["exchange cash and approvals"])
 
@@ -52,9 +54,12 @@ def _reserved(request: Request, account: str) -> int:
 
 
 @router.get("/cash/{address}")
-def cash(address: Address, request: Request, view: ViewDep) -> dict[str, Any]:
+def cash(address: Address, request: Request, view: ViewDep,
+         reader: ReaderDep) -> dict[str, Any]:
     """A member's cash in fen: on chain, promised to the exchange (open buys at their limit
-    with the taker fee, unsettled purchases) and free to trade or withdraw."""
+    with the taker fee, unsettled purchases) and free to trade or withdraw. The member's own
+    (API key or read token) or the regulator's (api/read_access.py)."""
+    require_reader_of(view, reader, address)
     balance, held = _cash(view, address), _reserved(request, address)
     return {"account": to_checksum_address(address), "balance_fen": balance,
             "reserved_fen": held, "free_fen": max(balance - held, 0)}
@@ -88,10 +93,10 @@ def withdraw(body: CashIn, request: Request, caller: CallerDep, view: ViewDep,
 
 
 def _book(fn: str, body: CashIn, caller: Caller, view: ChainView,
-          writer: ForwardingLedger) -> dict[str, Any]:
+          writer: Ledger) -> dict[str, Any]:
     """CashToken.deposit or .withdraw as the bank, with the payment reference's hash."""
-    sent = writer.send_as(caller.key(), "CashToken", fn, to_checksum_address(body.account),
-                          body.amount_fen, keccak(text=body.reference))
+    book = SettlementChain(writer).deposit if fn == "deposit" else SettlementChain(writer).withdraw
+    sent = book(caller.key(), body.account, body.amount_fen, keccak(text=body.reference))
     return {"tx_hash": sent.tx_hash, "account": to_checksum_address(body.account),
             "amount_fen": body.amount_fen, "balance_fen": _cash(view, body.account)}
 
@@ -103,8 +108,8 @@ def approve(request: Request, caller: CallerDep, view: ViewDep,
     does once before trading). Any member, with its API key."""
     require_role(view, caller, "MEMBER")
     settlement = str(view.ledger.c("Settlement").address)
-    credits = writer.send_as(caller.key(), "CarbonCredits", "setApprovalForAll", settlement, True)
-    cash_tx = writer.send_as(caller.key(), "CashToken", "approve", settlement, MAX_ALLOWANCE)
+    credits, cash_tx = SettlementChain(writer).approve_trading(caller.key(), MAX_ALLOWANCE,
+                                                                only_missing=False)
     service = _exchange(request)
     if service is not None:
         service.balances.forget(caller.address)  # the next order reads the new approval

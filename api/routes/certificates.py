@@ -25,7 +25,7 @@ from api.certificate import parse_serial as _parse_serial
 from api.deps import SettingsDep, ViewDep
 from api.errors import ApiError, not_found
 from api.fields import MAX_ID, PathId
-from tanhui.units import AmountError, to_units
+from core.units import AmountError, to_units
 
 router = APIRouter(prefix="/v1/retirements", tags=["certificates"])
 

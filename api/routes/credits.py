@@ -22,7 +22,7 @@ from api.deps import SessionDep, SettingsDep, ViewDep, WriterDep
 from api.fields import STRICT, Address, Id, Tonnes, text
 from api.idempotency import idempotent
 from api.schemas import TxOut, tx
-from tanhui.units import format_units
+from core.units import format_units
 
 router = APIRouter(prefix="/v1", tags=["transfers and retirements"])
 

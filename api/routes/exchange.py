@@ -12,6 +12,7 @@ Prices are integers in fen per tonne; quantities integers in credit units (1 t =
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from dataclasses import asdict
@@ -28,9 +29,17 @@ from api.auth import CallerDep, authenticate, require_role
 from api.deps import ViewDep, WriterDep
 from api.errors import ApiError
 from api.fields import STRICT
+from api.read_access import (
+    MAX_READ_TOKEN_TTL_S,
+    READ_TOKEN_HEADER,
+    ReaderDep,
+    require_reader_of,
+)
+from chain.signatures import checksum
 from exchange.instruments import CreditClass, InstrumentSpec, Status, listing_problem
+from exchange.onchain import SettlementChain
 from exchange.service import ExchangeService
-from exchange.signing import CANCEL_FIELDS, ORDER_FIELDS, Order, checksum, sign_order
+from exchange.signing import CANCEL_FIELDS, ORDER_FIELDS, READ_FIELDS, Order, sign_order
 
 router = APIRouter(prefix="/v1/exchange", tags=["exchange"])
 
@@ -161,6 +170,9 @@ def domain(request: Request) -> dict[str, Any]:
     return {"domain": s.domain.as_dict(), "types": {"Order": ORDER_FIELDS},
             "primaryType": "Order",
             "cancel": {"types": {"CancelOrder": CANCEL_FIELDS}, "primaryType": "CancelOrder"},
+            # what an own-key trader signs to read its orders and cash (X-Read-Token)
+            "read": {"types": {"ReadAccount": READ_FIELDS}, "primaryType": "ReadAccount",
+                     "header": READ_TOKEN_HEADER, "max_ttl_s": MAX_READ_TOKEN_TTL_S},
             # an order's maxFeeBps must be at least this (the fee it may be charged as taker)
             "fees": {"fee_bps": s.taker_fee_bps},
             "units": {"price": "fen per tonne", "quantity": "credit units (1 t = 1,000,000)",
@@ -213,9 +225,10 @@ def list_instrument(body: InstrumentIn, request: Request, caller: CallerDep, vie
     if problem is not None:
         raise ApiError(422, problem, "a lot at one tick must be worth at least 1 fen "
                        "(lot units × tick fen/t ≥ 1,000,000)", {"lot": body.lot, "tick": body.tick})
-    writer.send_as(caller.key(), "Settlement", "listInstrument", body.instrument,
-                   body.batch_id or 0, *((c.methodology_id, c.vintage_from, c.vintage_to)
-                                         if c else (0, 0, 0)), body.lot, body.tick)
+    SettlementChain(writer).list_instrument(
+        caller.key(), body.instrument, body.batch_id or 0,
+        *((c.methodology_id, c.vintage_from, c.vintage_to) if c else (0, 0, 0)),
+        lot=body.lot, tick=body.tick)
     s.list_instrument(spec, body.batch_id or 0, credit_class)
     return {"instrument": body.instrument, "batch_id": body.batch_id,
             "credit_class": c.model_dump() if c else None, "status": body.status}
@@ -325,9 +338,12 @@ def _as_order(o: OrderIn, trader: str, batch_id: int, max_fee_bps: int, nonce: i
 @router.get("/orders")
 def open_orders(request: Request,
                 trader: Annotated[str, Query(pattern=r"^0x[0-9a-fA-F]{40}$")],
+                reader: ReaderDep, view: ViewDep,
                 instrument: Annotated[int | None, Query(ge=1, le=2**64 - 1)] = None
                 ) -> dict[str, Any]:
-    """A trader's working orders (new or open), oldest first, with their trades so far."""
+    """A trader's working orders (new or open), oldest first, with their trades so far. The
+    trader's own (API key or read token) or the regulator's (api/read_access.py)."""
+    require_reader_of(view, reader, trader)
     who = checksum(trader)
     items = _service(request).open_orders_of(who, None if instrument is None else str(instrument))
     return {"trader": who, "items": items}
@@ -335,18 +351,25 @@ def open_orders(request: Request,
 
 @router.get("/nonces/{trader}")
 def next_nonce(request: Request,
-               trader: Annotated[str, PathParam(pattern=r"^0x[0-9a-fA-F]{40}$")]
-               ) -> dict[str, Any]:
+               trader: Annotated[str, PathParam(pattern=r"^0x[0-9a-fA-F]{40}$")],
+               reader: ReaderDep, view: ViewDep) -> dict[str, Any]:
     """The trader's next free nonce: above every nonce its orders used (each nonce names one
     order; a reused one is refused with `409 nonce_used`). Numbering on from here keeps a
-    trader's nonce bits in few storage words on chain, which is what makes settlement cheap."""
+    trader's nonce bits in few storage words on chain, which is what makes settlement cheap.
+    The trader's own or the regulator's: watching it would show when a member sends orders."""
+    require_reader_of(view, reader, trader)
     who = checksum(trader)
     return {"trader": who, "next_nonce": _service(request).next_nonce(who)}
 
 
 @router.get("/orders/{order_id}")
-def get_order(order_id: Id, request: Request) -> dict[str, Any]:
-    return _service(request).order(order_id)
+def get_order(order_id: Id, request: Request, reader: ReaderDep,
+              view: ViewDep) -> dict[str, Any]:
+    """An order with its trades (counterparties, settlement). Its trader's or the
+    regulator's; another member gets `403 forbidden_account`."""
+    found = _service(request).order(order_id)
+    require_reader_of(view, reader, str(found["trader"]))
+    return found
 
 
 @router.delete("/orders/{order_id}")
@@ -410,23 +433,37 @@ def stats(instrument: Id, request: Request) -> dict[str, Any]:
     return s.market.stats_24h(str(instrument), int(time.time() * 1000))
 
 
+# events a stream holds for a client that reads slower than the market moves; past it the
+# stream closes (`stream_lagging`) and the client resynchronises from a new snapshot
+STREAM_BACKLOG = 10_000
+
+
 @router.websocket("/stream/{instrument}")
 async def stream(websocket: WebSocket, instrument: int) -> None:
     """Book changes and trades of one instrument as they happen. The first message is a depth
     snapshot with its sequence number; every later event carries `seq`, increasing by one, so a
-    gap means a lost message (resynchronise from a new snapshot)."""
+    gap means a lost message (resynchronise from a new snapshot). The service releases events
+    in commit order (exchange/fanout.py) and this connection's queue keeps that order; events
+    name no member (public market data is anonymous)."""
     s: ExchangeService | None = getattr(websocket.app.state, "exchange", None)
     await websocket.accept()
     if s is None or str(instrument) not in s.listings:
         await websocket.send_json({"error": {"code": "unknown_instrument"}})
         await websocket.close(code=1008)
         return
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=10_000)
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=STREAM_BACKLOG)
     loop = asyncio.get_running_loop()
+    lagging = asyncio.Event()
+
+    def offer(event: dict[str, Any]) -> None:  # on the loop, in release order
+        try:
+            queue.put_nowait(event)
+        except asyncio.QueueFull:
+            lagging.set()
 
     def listener(name: str, event: dict[str, Any]) -> None:
         if name == str(instrument):
-            loop.call_soon_threadsafe(queue.put_nowait, event)
+            loop.call_soon_threadsafe(offer, event)
 
     with s.lock:
         snapshot = s.depth(str(instrument), 50)
@@ -435,10 +472,17 @@ async def stream(websocket: WebSocket, instrument: int) -> None:
         await websocket.send_json({"type": "snapshot", **snapshot})
         while True:
             event = await queue.get()
+            if lagging.is_set():  # an event was dropped: say so rather than leave a gap
+                await websocket.send_json({"type": "error", "error": {
+                    "code": "stream_lagging", "message": "the client read too slowly: "
+                    "reconnect for a new snapshot"}})
+                await websocket.close(code=1013)
+                return
             if int(event["seq"]) <= snapshot["seq"]:
                 continue
             await websocket.send_text(json.dumps({"type": "event", **event}))
     except WebSocketDisconnect:
         pass
     finally:
-        s.listeners.remove(listener)
+        with contextlib.suppress(ValueError):  # the feed drops a listener that failed
+            s.listeners.remove(listener)

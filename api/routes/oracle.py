@@ -2,21 +2,18 @@
 see how every record was judged, follow a report's attestations on chain, fetch the Merkle proof
 of any accepted record and check it against the root the oracle nodes attested.
 
-Submitted files land in the oracle inbox (`<data dir>/oracle/inbox/<project>/<start>-<end>/`),
-which the oracle nodes read; the API validates a file before storing it and reports per-record
-reasons, but only the nodes attest. Every tonne is counted once (oracle.intake): a device key
-belongs to one project, and a signed reading counted for one project's period is refused for
-any other. Proofs are computed from the same files and are checked by
-the MonitoringReports contract itself (`verifyRecord`), not by this server.
+Submitted files go through the oracle inbox (oracle/inbox.py, the same door as `tanhui oracle
+ingest`), which the oracle nodes read; the API validates a file before storing it and reports
+per-record reasons, but only the nodes attest. Every tonne is counted once (oracle.intake): a
+device key belongs to one project, and a signed reading counted for one project's period is
+refused for any other. Proofs are computed from the same files and are checked by the
+MonitoringReports contract itself (`verifyRecord`), not by this server.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import threading
+import re
 from decimal import Decimal
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -24,32 +21,21 @@ from pydantic import BaseModel, Field, field_validator
 
 from api import prechecks
 from api.auth import CallerDep, require_role
-from api.deps import SessionDep, SettingsDep, ViewDep, WriterDep
+from api.deps import InboxDep, SessionDep, ViewDep, WriterDep
 from api.errors import ApiError, not_found
 from api.fields import STRICT, NonZeroHash32, PathId, Tonnes, b32
 from api.limits import MAX_UPLOAD_BYTES
 from api.schemas import TxOut, tx
-from oracle import intake
 from oracle.devices import DeviceRegistry
-from oracle.loaders import LoadError, parse_csv_records, parse_json_records
-from oracle.period import Period
+from oracle.inbox import FILE_NAME, checked_period
 from oracle.proofs import RecordProof
-from oracle.report import (
-    MonitoringReport,
-    ProjectSpec,
-    ReportError,
-    build_report,
-    kind_of,
-    period_dir,
-    validate_kind,
-)
+from oracle.report import ReportError
 from registry.ledger import DisturbanceKind, DisturbanceStatus, ProjectStatus, ReportStatus
 
 router = APIRouter(prefix="/v1/oracle", tags=["monitoring data and proofs"])
 
 MAX_FILE_BYTES = MAX_UPLOAD_BYTES
 MAX_PAGE = 1_000
-FILE_NAME = r"^[A-Za-z][A-Za-z0-9._-]{0,99}\.(csv|json)$"
 
 
 # -- models -----------------------------------------------------------------------------------
@@ -192,44 +178,12 @@ class DisturbanceOut(BaseModel):
 # -- helpers ----------------------------------------------------------------------------------
 
 
-_write_lock = threading.Lock()
-
-
-def _period(start: int, end: int) -> Period:
-    if not (0 < start < end < 2**63):
-        raise ApiError(422, "invalid_period", "period_start must be before period_end",
-                       {"period_start": start, "period_end": end})
-    return Period(start, end)
-
-
-def _project_dir(settings: Any, project_id: int) -> Path:
-    return Path(settings.oracle_inbox) / str(project_id)
-
-
 def _may_submit(view: Any, caller: Any, project: dict[str, Any]) -> None:
     """The project's developer, the registry operator or an oracle node may submit data."""
     if str(project["developer"]).lower() == caller.address.lower():
         require_role(view, caller, "MEMBER")
         return
     require_role(view, caller, "REGISTRY_OPERATOR", "ORACLE")
-
-
-def _atomic_write(path: Path, data: bytes | bytearray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _report_or_409(project_dir: Path, period: Period, now: int) -> MonitoringReport:
-    try:
-        return build_report(project_dir, period, now)
-    except ReportError as exc:
-        raise ApiError(409, "no_report", str(exc),
-                       {"period_start": period.start, "period_end": period.end}) from None
 
 
 async def _read_file(request: Request) -> bytearray:
@@ -263,22 +217,9 @@ def _report_of(view: Any, report_id: int) -> dict[str, Any]:
 # -- routes: data -----------------------------------------------------------------------------
 
 
-def _device_taken(exc: intake.DeviceTaken) -> ApiError:
-    return ApiError(409, "device_registered_elsewhere",
-                    f"{exc}: a device key signs for one project only",
-                    {"device_id": exc.device_id, "address": exc.address,
-                     "project_id": exc.project_id})
-
-
-def _counted_elsewhere(exc: intake.ReadingsCountedElsewhere) -> ApiError:
-    return ApiError(409, "reading_counted_elsewhere",
-                    f"{exc}: a signed reading counts once; nothing of this file was stored",
-                    {"total": exc.total, "readings": [vars(c) for c in exc.conflicts]})
-
-
 @router.put("/projects/{project_id}/spec", response_model=SpecOut)
 def put_spec(project_id: PathId, body: SpecIn, caller: CallerDep, view: ViewDep,
-             settings: SettingsDep, session: SessionDep) -> dict[str, Any]:
+             inbox: InboxDep, session: SessionDep) -> dict[str, Any]:
     """Sets how a project is monitored (calculator and its inputs) and its device registry.
     A device key already registered for another project is refused
     (`409 device_registered_elsewhere`). The project's developer or the registry operator."""
@@ -286,24 +227,12 @@ def put_spec(project_id: PathId, body: SpecIn, caller: CallerDep, view: ViewDep,
                              ProjectStatus.REGISTERED)
     if str(p["developer"]).lower() != caller.address.lower():
         require_role(view, caller, "REGISTRY_OPERATOR")
-    spec_json = {"project_id": project_id, **body.model_dump(exclude={"devices"},
-                                                            exclude_none=True)}
     try:
-        spec = ProjectSpec.from_json(spec_json)
         registry = DeviceRegistry.from_json({"project": body.code, "devices": body.devices})
     except (ReportError, ValueError) as exc:
         raise ApiError(422, "invalid_spec", str(exc)) from None
-    project_dir = _project_dir(settings, project_id)
-    with _write_lock:
-        try:
-            intake.bind_devices(session, project_id, registry)
-            session.commit()
-        except intake.DeviceTaken as exc:
-            session.rollback()
-            raise _device_taken(exc) from None
-        _atomic_write(project_dir / "project.json", json.dumps(spec.to_json()).encode())
-        _atomic_write(project_dir / "devices.json",
-                      json.dumps(registry.to_json(), ensure_ascii=False).encode())
+    spec = inbox.install(session, project_id,
+                         body.model_dump(exclude={"devices"}, exclude_none=True), registry)
     return {"project_id": project_id, "spec": spec.to_json(), "devices": len(registry.devices)}
 
 
@@ -311,76 +240,36 @@ def put_spec(project_id: PathId, body: SpecIn, caller: CallerDep, view: ViewDep,
             response_model=FileOut, status_code=201)
 async def put_file(project_id: PathId, period_start: int, period_end: int, name: str,
                    request: Request, caller: CallerDep, view: ViewDep,
-                   settings: SettingsDep, session: SessionDep) -> dict[str, Any]:
+                   inbox: InboxDep, session: SessionDep) -> dict[str, Any]:
     """Submits one data file (CSV or JSON; the name says the kind: readings…, scenes…,
     lab-samples… or cores…, plots…) for a project's period. The file is validated at once —
     every record accepted or rejected with its reason — and stored for the oracle nodes.
     Refused once the period's report is attested, and refused whole if an accepted reading was
     already counted for another project or period (`409 reading_counted_elsewhere`).
     Developer, registry operator or oracle."""
-    import re
-
-    period = _period(period_start, period_end)
+    period = checked_period(period_start, period_end)
     if not re.match(FILE_NAME, name):
         raise ApiError(422, "invalid_file_name", "file names are letters, digits, . _ - and end "
                        "in .csv or .json", {"name": name})
-    try:
-        kind = kind_of(name)
-    except ReportError as exc:
-        raise ApiError(422, "unknown_data_kind", str(exc), {"name": name}) from None
     p = prechecks.project(view, project_id)
     _may_submit(view, caller, p)
     body = await _read_file(request)
-    if not body:
-        raise ApiError(422, "empty_file", "the file is empty")
-    report_id = view.ledger.report_of(project_id, period.start, period.end)
-    if report_id and ReportStatus(_report_of(view, report_id)["status"]) != ReportStatus.PENDING:
-        raise ApiError(409, "period_attested", "the period's report is attested; its data is "
-                       "final", {"report_id": report_id})
-    project_dir = _project_dir(settings, project_id)
-    if not (project_dir / "project.json").exists():
-        raise ApiError(409, "no_monitoring_spec",
-                       "set the project's monitoring spec first (PUT …/spec)")
-    try:
-        text = body.decode("utf-8-sig")
-        rows = parse_json_records(text) if name.endswith(".json") else parse_csv_records(text)
-    except (UnicodeDecodeError, LoadError) as exc:
-        raise ApiError(422, "unreadable_file", str(exc), {"name": name}) from None
-    registry = None
-    if kind == "readings":
-        registry_path = project_dir / "devices.json"
-        if not registry_path.exists():
-            raise ApiError(409, "no_devices", "readings need the project's device registry")
-        registry = DeviceRegistry.load(registry_path)
-    result = validate_kind(kind, rows, registry=registry, period=period,
-                           now=view.latest_timestamp())
-    with _write_lock:
-        if registry is not None:
-            # counted before the file is stored: a failed write leaves readings counted for
-            # this very period, which a retry of the same file accepts again
-            try:
-                intake.count_readings(session, project_id, period, name, result, registry)
-                session.commit()
-            except intake.ReadingsCountedElsewhere as exc:
-                session.rollback()
-                raise _counted_elsewhere(exc) from None
-        _atomic_write(period_dir(project_dir, period) / name, body)
-    return {**result.summary(max_rejections=MAX_PAGE), "project_id": project_id,
-            "period_start": period.start, "period_end": period.end, "file": name, "kind": kind}
+    stored = inbox.submit(session, project_id, period, name, body, view.latest_timestamp())
+    return stored.summary(max_rejections=MAX_PAGE)
 
 
 @router.get("/projects/{project_id}/periods/{period_start}/{period_end}",
             response_model=PeriodOut)
 def get_period(project_id: PathId, period_start: int, period_end: int, view: ViewDep,
-               settings: SettingsDep,
+               inbox: InboxDep,
                offset: Annotated[int, Query(ge=0)] = 0,
                limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100) -> dict[str, Any]:
     """The period's monitoring report as the oracle nodes compute it: files, counts per kind
     and reason, every rejected record with its reason (paged), root, quantity and report hash,
     and the report's status on chain."""
-    period = _period(period_start, period_end)
+    period = checked_period(period_start, period_end)
     prechecks.project(view, project_id)
-    report = _report_or_409(_project_dir(settings, project_id), period, view.latest_timestamp())
+    report = inbox.report(project_id, period, view.latest_timestamp())
     rejections = report.rejections()
     report_id = view.ledger.report_of(project_id, period.start, period.end)
     status = "none"
@@ -434,27 +323,14 @@ def get_attestations(report_id: PathId, view: ViewDep) -> dict[str, Any]:
 
 
 @router.get("/reports/{report_id}/proof", response_model=ProofOut)
-def get_proof(report_id: PathId, view: ViewDep, settings: SettingsDep,
+def get_proof(report_id: PathId, view: ViewDep, inbox: InboxDep,
               file: Annotated[str, Query(pattern=FILE_NAME)],
               position: Annotated[int, Query(ge=0, le=10**9)]) -> dict[str, Any]:
     """The Merkle proof of one accepted record (by file and 0-based position in it), checked
     against the attested root by the contract."""
-    r = _report_of(view, report_id)
-    if ReportStatus(r["status"]) not in (ReportStatus.ATTESTED, ReportStatus.VERIFIED):
-        raise ApiError(409, "report_not_attested", "proofs exist for attested reports only",
-                       {"status": ReportStatus(r["status"]).name.lower()})
-    period = Period(int(r["periodStart"]), int(r["periodEnd"]))
-    report = _report_or_409(_project_dir(settings, int(r["projectId"])), period,
-                            view.latest_timestamp())
-    if report.root != bytes(r["merkleRoot"]):
-        raise ApiError(409, "data_changed", "the stored data no longer matches the attested root",
-                       {"attested_root": _hex(r["merkleRoot"]), "data_root": _hex(report.root)})
-    record = report.record_at(file, position)
-    if record is None:
-        raise ApiError(404, "record_not_found", "no accepted record at that file and position",
-                       {"file": file, "position": position})
-    proof = report.prove(record)
-    ok = view.ledger.verify_record(report_id, record, list(proof.proof))
+    _report_of(view, report_id)  # 404 for a report that does not exist
+    proof = inbox.prove(report_id, file, position, view.latest_timestamp())
+    ok = view.ledger.verify_record(report_id, proof.record, list(proof.proof))
     return {"report_id": report_id, **proof.to_json(), "verified_on_chain": ok}
 
 

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from api.deps import get_session
 from api.errors import ApiError, not_found
+from core.units import format_units
 from registry import queries
-from tanhui.units import format_units
 
 router = APIRouter(prefix="/v1", tags=["registry (indexed)"])
 

@@ -17,8 +17,8 @@ from api.deps import ViewDep, WriterDep
 from api.errors import ApiError
 from api.fields import STRICT, Id, NonZeroHash32, PathId, Tonnes, UnixTime, b32
 from api.schemas import OptionalReason, ReasonIn, TxOut, tx
+from core.units import format_units
 from registry.ledger import ProjectStatus, ReportStatus
-from tanhui.units import format_units
 
 router = APIRouter(prefix="/v1/reports", tags=["monitoring reports"])
 

@@ -7,6 +7,7 @@ import {IConsortium} from "../interfaces/IConsortium.sol";
 import {IDisturbanceReports} from "../interfaces/IDisturbanceReports.sol";
 import {IMonitoringReports} from "../interfaces/IMonitoringReports.sol";
 import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
+import {OracleQuorum} from "./OracleQuorum.sol";
 
 /// @title DisturbanceReports
 /// @notice The reversal gate (Flow 7). Oracle nodes attest a disturbance of a project (fire, pest,
@@ -14,8 +15,9 @@ import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
 /// submitted the same (loss, evidence) the disturbance is attested. A verifier then confirms the
 /// loss (at most the attested one), and only then may the regulator cancel buffer credits of the
 /// project's batches against it, up to the confirmed loss in total (enforced by CarbonCredits
-/// through `consumeLoss`).
-contract DisturbanceReports is IDisturbanceReports, ConsortiumGated {
+/// through `consumeLoss`). The vote counting (one vote per node and disturbance, k of n) is
+/// OracleQuorum's, shared with the monitoring-report gate.
+contract DisturbanceReports is IDisturbanceReports, ConsortiumGated, OracleQuorum {
     /// @notice What happened.
     enum Kind {
         Fire,
@@ -57,8 +59,6 @@ contract DisturbanceReports is IDisturbanceReports, ConsortiumGated {
 
     mapping(uint256 disturbanceId => Disturbance) private _disturbances;
     mapping(bytes32 eventKey => uint256 disturbanceId) private _open;
-    mapping(uint256 disturbanceId => mapping(address node => bytes32 digest)) private _submissionOf;
-    mapping(uint256 disturbanceId => mapping(bytes32 digest => uint16 votes)) private _votes;
 
     /// @dev The event time is zero or in the future.
     error InvalidEventTime(uint64 occurredAt);
@@ -142,18 +142,18 @@ contract DisturbanceReports is IDisturbanceReports, ConsortiumGated {
             emit DisturbanceOpened(disturbanceId, projectId, Kind(kind), occurredAt);
         }
         Disturbance storage d = _disturbances[disturbanceId];
-        if (d.status != Status.Pending && d.status != Status.Attested) {
-            revert InvalidDisturbanceStatus(disturbanceId, d.status);
+        Status status = d.status;
+        if (status != Status.Pending && status != Status.Attested) {
+            revert InvalidDisturbanceStatus(disturbanceId, status);
         }
         address node = _msgSender();
-        if (_submissionOf[disturbanceId][node] != bytes32(0)) revert AlreadyAttested(disturbanceId, node);
+        if (_hasVoted(disturbanceId, node)) revert AlreadyAttested(disturbanceId, node);
 
         bytes32 digest = keccak256(abi.encode(loss, evidenceHash));
-        _submissionOf[disturbanceId][node] = digest;
-        uint16 votes = ++_votes[disturbanceId][digest];
+        (uint16 votes, bool reached) = _castVote(disturbanceId, node, digest, status == Status.Pending);
         ++d.submissions;
         emit DisturbanceAttestationSubmitted(disturbanceId, node, digest, loss, evidenceHash);
-        if (d.status == Status.Pending && votes >= reports.threshold()) {
+        if (reached) {
             d.status = Status.Attested;
             d.attestedLoss = uint128(loss);
             d.evidenceHash = evidenceHash;
@@ -219,12 +219,17 @@ contract DisturbanceReports is IDisturbanceReports, ConsortiumGated {
 
     /// @notice The digest a node submitted for a disturbance (zero if none).
     function submissionOf(uint256 disturbanceId, address node) external view returns (bytes32) {
-        return _submissionOf[disturbanceId][node];
+        return _submissionFor(disturbanceId, node);
     }
 
     /// @notice How many nodes submitted `digest` for a disturbance.
     function votesFor(uint256 disturbanceId, bytes32 digest) external view returns (uint16) {
-        return _votes[disturbanceId][digest];
+        return _votesOf(disturbanceId, digest);
+    }
+
+    /// @dev k is the monitoring-report threshold: one setting governs every oracle quorum.
+    function _quorum() internal view override returns (uint16) {
+        return reports.threshold();
     }
 
     function _existing(uint256 disturbanceId) private view returns (Disturbance storage d) {

@@ -7,6 +7,7 @@ import {Roles} from "../access/Roles.sol";
 import {IConsortium} from "../interfaces/IConsortium.sol";
 import {IMonitoringReports} from "../interfaces/IMonitoringReports.sol";
 import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
+import {OracleQuorum} from "./OracleQuorum.sol";
 
 /// @title MonitoringReports
 /// @notice The MRV gate. Oracle nodes attest (Merkle root of the canonical monitoring records,
@@ -14,8 +15,10 @@ import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
 /// same triple the report is attested. Every submission, agreeing or not, is recorded and emitted.
 /// A verifier then signs the verified quantity (at most the attested one), which makes the report
 /// issuable. Verified periods of a project never overlap, and a Merkle root or report hash is
-/// attested for one report only (across all projects), so no tonne is reported twice.
-contract MonitoringReports is IMonitoringReports, ConsortiumGated {
+/// attested for one report only (across all projects), so no tonne is reported twice. The vote
+/// counting (one vote per node and report, k of n) is OracleQuorum's, shared with the disturbance
+/// gate.
+contract MonitoringReports is IMonitoringReports, ConsortiumGated, OracleQuorum {
     enum Status {
         None,
         Pending,
@@ -48,8 +51,6 @@ contract MonitoringReports is IMonitoringReports, ConsortiumGated {
 
     mapping(uint256 reportId => Report) private _reports;
     mapping(bytes32 periodKey => uint256 reportId) private _openReport;
-    mapping(uint256 reportId => mapping(address node => bytes32 digest)) private _submissionOf;
-    mapping(uint256 reportId => mapping(bytes32 digest => uint16 votes)) private _votes;
 
     /// @notice End of the latest verified period per project (unix seconds).
     mapping(uint256 projectId => uint64) public verifiedUntil;
@@ -129,11 +130,13 @@ contract MonitoringReports is IMonitoringReports, ConsortiumGated {
         if (merkleRoot == bytes32(0) || reportHash == bytes32(0)) revert ZeroHash();
         if (quantity == 0 || quantity > type(uint128).max) revert InvalidQuantity(quantity);
         if (projectId > type(uint64).max) revert ProjectIdOutOfRange(projectId);
-        (,, uint64 creditingStart, uint64 creditingEnd) = projects.approvedProject(projectId);
-        if (
-            periodStart >= periodEnd || periodEnd > block.timestamp || periodStart < creditingStart
-                || periodEnd > creditingEnd
-        ) revert InvalidPeriod(periodStart, periodEnd);
+        {
+            (,, uint64 creditingStart, uint64 creditingEnd) = projects.approvedProject(projectId);
+            if (
+                periodStart >= periodEnd || periodEnd > block.timestamp || periodStart < creditingStart
+                    || periodEnd > creditingEnd
+            ) revert InvalidPeriod(periodStart, periodEnd);
+        }
 
         bytes32 key = keccak256(abi.encode(projectId, periodStart, periodEnd));
         reportId = _openReport[key];
@@ -148,18 +151,18 @@ contract MonitoringReports is IMonitoringReports, ConsortiumGated {
             emit ReportOpened(reportId, projectId, periodStart, periodEnd);
         }
         Report storage r = _reports[reportId];
-        if (r.status != Status.Pending && r.status != Status.Attested) revert InvalidReportStatus(reportId, r.status);
+        Status status = r.status;
+        if (status != Status.Pending && status != Status.Attested) revert InvalidReportStatus(reportId, status);
         address node = _msgSender();
-        if (_submissionOf[reportId][node] != bytes32(0)) revert AlreadyAttested(reportId, node);
+        if (_hasVoted(reportId, node)) revert AlreadyAttested(reportId, node);
         _requireUnclaimed(merkleRoot, reportId);
         _requireUnclaimed(reportHash, reportId);
 
         bytes32 digest = keccak256(abi.encode(merkleRoot, quantity, reportHash));
-        _submissionOf[reportId][node] = digest;
-        uint16 votes = ++_votes[reportId][digest];
+        (uint16 votes, bool reached) = _castVote(reportId, node, digest, status == Status.Pending);
         ++r.submissions;
         emit AttestationSubmitted(reportId, node, digest, merkleRoot, quantity, reportHash);
-        if (r.status == Status.Pending && votes >= threshold) {
+        if (reached) {
             r.status = Status.Attested;
             r.merkleRoot = merkleRoot;
             r.reportHash = reportHash;
@@ -252,12 +255,12 @@ contract MonitoringReports is IMonitoringReports, ConsortiumGated {
 
     /// @notice The digest a node submitted for a report (zero if none).
     function submissionOf(uint256 reportId, address node) external view returns (bytes32) {
-        return _submissionOf[reportId][node];
+        return _submissionFor(reportId, node);
     }
 
     /// @notice How many nodes submitted `digest` for a report.
     function votesFor(uint256 reportId, bytes32 digest) external view returns (uint16) {
-        return _votes[reportId][digest];
+        return _votesOf(reportId, digest);
     }
 
     /// @inheritdoc IMonitoringReports
@@ -269,6 +272,11 @@ contract MonitoringReports is IMonitoringReports, ConsortiumGated {
         Report storage r = _existing(reportId);
         if (r.status != Status.Verified) revert ReportNotVerified(reportId);
         return (r.projectId, r.periodStart, r.periodEnd, r.verifiedQuantity);
+    }
+
+    /// @dev k is this contract's `threshold`.
+    function _quorum() internal view override returns (uint16) {
+        return threshold;
     }
 
     function _requireUnclaimed(bytes32 rootOrHash, uint256 reportId) private view {

@@ -18,10 +18,10 @@ from sqlalchemy import Engine
 
 from api.app import create_app
 from api.custody import create_api_account
+from core.config import Settings
+from core.db import make_engine, migrate, session_factory
+from devkit.roster import SEATS
 from registry.ledger import Ledger
-from tanhui.config import Settings
-from tanhui.db import make_engine, migrate, session_factory
-from tanhui.roster import SEATS
 
 PUBLIC_URL = "https://registry.tanhui.example"
 TONNE = 1_000_000
@@ -81,6 +81,10 @@ class Api:
     def get(self, path: str, status: int = 200) -> Any:
         return self.call("GET", path, None, None, status)
 
+    def read(self, path: str, seat: str, status: int = 200) -> Any:
+        """A GET as `seat` (a member's own orders and cash need its API key)."""
+        return self.call("GET", path, seat, None, status)
+
     def error(self, method: str, path: str, seat: str | None, body: Any, status: int) -> str:
         """The error code of a refused call (asserting the status and the error shape)."""
         r = self.raw(method, path, seat, body)
@@ -91,7 +95,7 @@ class Api:
 
 
 def open_api(db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount]) -> Api:
-    client = TestClient(create_app(db.settings, ledger, db.engine))
+    client = TestClient(create_app(db.settings, ledger, db.engine, relayer=acc["governance"]))
     return Api(client, db, ledger, acc)
 
 

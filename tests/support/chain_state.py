@@ -26,7 +26,7 @@ import httpx
 
 from chain.client import Chain
 from chain.node import AnvilNode
-from tanhui.roster import dev_account
+from devkit.roster import dev_account
 from tests.support.chain_faults import payment
 
 CODE_ACCOUNTS = 6  # 1 MB of code each: a dump of about 12 MB

@@ -13,11 +13,11 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from devkit.scenario import Scenario, doc
 from exchange.onchain import SettlementChain
 from exchange.runtime import Exchange, open_exchange
-from exchange.signing import Order, sign_order
+from exchange.signing import Order, sign_order, sign_read
 from registry.ledger import Ledger
-from tanhui.scenario import Scenario, doc
 from tests.support.api import Api, ApiDatabase, api_database
 
 T = 1_000_000
@@ -54,7 +54,8 @@ def ex(ledger: Ledger, acc: dict[str, LocalAccount], tmp_path: Path,
 @pytest.fixture
 def api(db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount], ex: Exchange,
         market: int) -> Iterator[Api]:
-    with TestClient(create_app(db.settings, ledger, db.engine, ex.service)) as http:
+    app = create_app(db.settings, ledger, db.engine, ex.service, relayer=acc["governance"])
+    with TestClient(app) as http:
         a = Api(http, db, ledger, acc)
         a.post("/v1/exchange/instruments", "exchange",
                {"instrument": INSTRUMENT, "batch_id": market, "tick": 5, "lot": T,
@@ -81,3 +82,31 @@ def signed(acc: dict[str, LocalAccount], ex: Exchange, seat: str, side: str, pri
                       "max_fee_bps": max_fee_bps, "time_in_force": tif, "nonce": nonce,
                       "expiry": expiry, "client_order_id": "0x" + o.client_order_id.hex()},
             "signature": "0x" + sign_order(a, o, ex.chain.domain).hex()}
+
+
+def read_token(account: LocalAccount, ex: Exchange, ttl: int = 600,
+               expiry: int | None = None) -> dict[str, str]:
+    """The `X-Read-Token` header an own-key trader sends to read its orders and cash: its
+    EIP-712 ReadAccount(account, expiry) signature under the exchange's domain."""
+    expiry = expiry if expiry is not None else int(time.time()) + ttl
+    signature = sign_read(account, expiry, ex.chain.domain)
+    return {"X-Read-Token": f"{account.address}:{expiry}:0x{signature.hex()}"}
+
+
+def reopened(ex: Exchange, ledger: Ledger, acc: dict[str, LocalAccount]) -> Exchange:
+    """The exchange stopped and started again on its journal (one process per journal, so the
+    old one is closed first); the caller closes the new one."""
+    ex.service.close()
+    return open_exchange(ledger, ex.service.journal.directory, acc["exchange"], balance_ttl=0)
+
+
+def place(api: Api, body: dict[str, object]) -> dict[str, object]:
+    """Posts a signed order that must be accepted; returns its view."""
+    view: dict[str, object] = api.post("/v1/exchange/orders", None, body, status=201)
+    return view
+
+
+def refusal(api: Api, body: dict[str, object]) -> tuple[int, str]:
+    """Posts a signed order that must be refused; returns (HTTP status, error code)."""
+    r = api.raw("POST", "/v1/exchange/orders", None, body)
+    return r.status_code, r.json()["error"]["code"]

@@ -19,12 +19,12 @@ from sqlalchemy import Engine, make_url, select
 
 from chain.client import Chain
 from chain.deploy import Deployment
+from core.db import make_engine, migrate, session_factory
+from devkit.scenario import Scenario, doc
 from registry import queries
 from registry.indexer import Indexer
 from registry.ledger import Ledger, Purpose
 from registry.models import INDEX_TABLES, IndexCursor, IndexedBlock
-from tanhui.db import make_engine, migrate, session_factory
-from tanhui.scenario import Scenario, doc
 
 TONNE = 1_000_000
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
-from oracle import sample_data
+from devkit import sample_data
 from oracle.node import NodeState, OracleNode
 from oracle.period import Period, date_start
 from registry.ledger import Ledger

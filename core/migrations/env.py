@@ -1,4 +1,4 @@
-"""Alembic environment: runs migrations against the URL set by tanhui.db.alembic_config."""
+"""Alembic environment: runs migrations against the URL set by core.db.alembic_config."""
 
 from __future__ import annotations
 

@@ -4,40 +4,31 @@ exactly as members would use it."""
 
 from __future__ import annotations
 
-import random
+import json
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
 from eth_utils import keccak
 
-from oracle.sediment import SedimentCore, sediment_removals
-from tanhui.units import format_units
+from core.units import format_units
+from devkit import sample_data
+from devkit.roster import dev_accounts
+from oracle.node import NodeState, OracleNode
+from registry.ledger import Ledger
 
 YEAR_2024 = (1_704_038_400, 1_735_660_800)  # 2024-01-01 .. 2025-01-01 (UTC+8 midnight)
 AREA_HA = Decimal("253.3")
+READING_DAYS = 1  # a day of the buoys' signed readings stands for the year's
 
 
 def doc_hash(text: str) -> str:
     return "0x" + keccak(text=text).hex()
-
-
-def maowei_cores(n: int = 24, seed: int = 2024) -> list[SedimentCore]:
-    """Deterministic sample of sediment cores across the restoration site."""
-    rnd = random.Random(seed)
-    return [
-        SedimentCore(
-            core_id=f"MW-2024-C{i:02d}",
-            depth_cm=50,
-            accumulation_cm_per_yr=str(Decimal(rnd.randint(38, 62)) / 100),
-            bulk_density_g_cm3=str(Decimal(rnd.randint(80, 105)) / 100),
-            toc_percent=str(Decimal(rnd.randint(260, 420)) / 100),
-        )
-        for i in range(1, n + 1)
-    ]
 
 
 @dataclass
@@ -64,19 +55,43 @@ class DemoError(RuntimeError):
     pass
 
 
+def oracle_pass(inbox: Path, state_dir: Path, ledger: Ledger,
+                seats: tuple[str, ...] = ("oracle1", "oracle2")) -> Callable[[int], list[str]]:
+    """One pass of the development oracle nodes over a project, as `tanhui oracle attest
+    --node <seat> --project <id>` would run it: each node builds the report from the inbox
+    itself and attests it on chain with its own key and state."""
+    accounts = dev_accounts()
+
+    def attest(project_id: int) -> list[str]:
+        attested = []
+        for seat in seats:
+            node = OracleNode(seat, accounts[seat], ledger, inbox,
+                              NodeState(state_dir / f"{seat}.db"))
+            for o in node.run_project(project_id):
+                if o.status == "failed":
+                    raise DemoError(f"oracle node {seat}: {o.subject}: {o.detail}")
+                if o.status == "attested":
+                    attested.append(seat)
+        return attested
+
+    return attest
+
+
 class Demo:
     """Runs the scenario against a live API with the seats' API keys."""
 
-    STEPS = 20
+    STEPS = 22
 
     def __init__(
         self,
         base_url: str,
         keys: Mapping[str, str],
         addresses: Mapping[str, str],
+        attest: Callable[[int], list[str]],
         on_step: Callable[[Step], None] | None = None,
     ) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=60)
+        self.attest = attest  # one pass of the oracle nodes over a project: who attested
         self.keys = keys
         self.addresses = addresses
         self.on_step = on_step or (lambda s: None)
@@ -153,23 +168,8 @@ class Demo:
             self.call("regulator", "POST", f"/v1/projects/{pid}/approve", {}),
         )
 
-        cores = maowei_cores()
-        calc = sediment_removals(cores, AREA_HA, Decimal(1))
-        quantity = format_units(calc.quantity_units)
-        attestation = {
-            "project_id": pid,
-            "period_start": YEAR_2024[0],
-            "period_end": YEAR_2024[1],
-            "merkle_root": "0x" + calc.merkle_root.hex(),
-            "quantity": quantity,
-            "report_hash": doc_hash(f"Maowei Sea monitoring report 2024 {quantity}"),
-        }
-        rid = 0
-        for node in ("oracle1", "oracle2"):
-            a = self.call(node, "POST", "/v1/reports/attest", attestation)
-            rid = a["report_id"]
-            self.step(f"Report attested by {node}", f"{calc.records} cores → {quantity} t", a)
-        verified = format_units(calc.quantity_units - calc.quantity_units % 1_000_000)
+        rid, quantity_units = self.monitor(pid)
+        verified = format_units(quantity_units - quantity_units % 1_000_000)
         self.step(
             "Report verified",
             f"{verified} t by the verifier",
@@ -252,6 +252,44 @@ class Demo:
         )
         return self.result
 
+    def monitor(self, project_id: int) -> tuple[int, int]:
+        """A year of monitoring the way a deployment does it: the developer sets the monitoring
+        spec and its devices and uploads the year's data files (signed buoy readings, satellite
+        scenes, sediment-core lab samples); every record is validated on upload; then the oracle
+        nodes, each computing the report from the inbox on its own, attest it on chain."""
+        with tempfile.TemporaryDirectory() as tmp:
+            raw = Path(tmp)
+            sample_data.write(raw, days=READING_DAYS)
+            devices = json.loads((raw / "devices.json").read_text())["devices"]
+            spec = self.call("developer", "PUT", f"/v1/oracle/projects/{project_id}/spec", {
+                "code": sample_data.MANGROVE_PROJECT, "calculator": "blue_carbon",
+                "area_ha": str(AREA_HA), "ecosystem": "mangrove", "land_class": "mangrove",
+                "minimum_deduction_percent": "10", "devices": devices})
+            self.step("Monitoring spec set", f"blue carbon (mangrove), {spec['devices']} "
+                      "registered devices")
+            period = f"{YEAR_2024[0]}/{YEAR_2024[1]}"
+            counts = []
+            for name, src in (("readings.csv", "readings.csv"), ("scenes.json", "scenes.json"),
+                              ("lab-samples.csv", "cores.csv")):
+                r = self.upload(project_id, period, name, (raw / src).read_bytes())
+                counts.append(f"{r['kind']} {r['accepted']}/{r['total']}")
+            self.step("Monitoring data validated", ", ".join(counts) + " accepted")
+        for node in self.attest(project_id):
+            self.step(f"Report attested by {node}", "computed from the inbox on its own")
+        report = self.call("developer", "GET", f"/v1/oracle/projects/{project_id}/periods/"
+                           f"{period}?limit=1")
+        if report["report_status"] != "attested":
+            raise DemoError(f"the oracle nodes did not attest the report: {report}")
+        return int(report["report_id"]), int(report["quantity_units"])
+
+    def upload(self, project_id: int, period: str, name: str, content: bytes) -> Any:
+        r = self.http.put(f"/v1/oracle/projects/{project_id}/periods/{period}/files/{name}",
+                          content=content,
+                          headers={"Authorization": f"Bearer {self.keys['developer']}"})
+        if r.status_code >= 400:
+            raise DemoError(f"upload {name}: {r.status_code} {r.text}")
+        return r.json()
+
     def trade(self, bid: int) -> None:
         """The batch on the exchange: the bank books a buyer's cash, both sides approve DvP
         settlement, the exchange lists the batch, two members' custodial orders cross and the
@@ -293,7 +331,8 @@ class Demo:
             if t["settlement"] == "failed" or time.monotonic() > deadline:
                 raise DemoError(f"trade not settled: {t}")
             time.sleep(0.3)
-            t = self.http.get(f"/v1/exchange/orders/{buy['order_id']}").json()["trades"][0]
+            t = self.call("trader3", "GET", f"/v1/exchange/orders/{buy['order_id']}")[
+                "trades"][0]
         self.step("Settled on chain", "50 t → 钦州港务, 4,100.00 CNY less fees → 北港新材料 "
                   "(one transaction)", t)
 

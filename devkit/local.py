@@ -14,9 +14,9 @@ from chain.compile import compile_contracts
 from chain.deploy import deploy_all, error_abis
 from chain.node import AnvilNode
 from chain.outbox import Outbox
+from devkit.roster import bootstrap_roster, dev_account, dev_accounts
+from devkit.scenario import doc
 from registry.ledger import Ledger
-from tanhui.roster import bootstrap_roster, dev_account, dev_accounts
-from tanhui.scenario import doc
 
 
 @contextmanager

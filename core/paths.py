@@ -9,4 +9,4 @@ ROOT = Path(os.environ.get("TANHUI_ROOT", Path(__file__).resolve().parent.parent
 CONTRACTS_DIR = ROOT / "contracts"
 NODE_MODULES = ROOT / "node_modules"
 BUILD_DIR = ROOT / "build"
-SOLC_SHIM = Path(__file__).resolve().parent / "solcjs" / "solc"
+SOLC_SHIM = ROOT / "chain" / "solcjs" / "solc"

@@ -12,8 +12,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from chain.paths import ROOT
-from tanhui.ownership import make_private_dir
+from core.paths import ROOT
+from core.private import make_private_dir
 
 # anvil's well-known development mnemonic; only ever used for the embedded local chain.
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
@@ -93,6 +93,13 @@ class Settings(BaseSettings):
     def oracle_inbox(self) -> Path:
         """Where monitoring data waits for the oracle nodes: <inbox>/<project_id>/..."""
         return self.data_dir / "oracle" / "inbox"
+
+    @classmethod
+    def at(cls, data_dir: str | Path | None = None) -> Settings:
+        """The settings from the environment, with the data directory a command was given
+        (`--data-dir`) in place of the configured one."""
+        s = cls()
+        return s.model_copy(update={"data_dir": Path(data_dir)}) if data_dir else s
 
     def ensure_data_dir(self) -> Path:
         """The data directory, created if missing, readable by the service user only."""

@@ -1,4 +1,4 @@
-"""Generate the sample monitoring data set: `python -m oracle.sample_data OUT_DIR`.
+"""Generate the sample monitoring data set: `python -m devkit.sample_data OUT_DIR`.
 
 The generator is the source of the sample data (the files are never committed); the same seed
 always produces byte-identical files. It writes:
@@ -42,6 +42,7 @@ from pathlib import Path
 
 from coincurve import PrivateKey
 
+from chain.signatures import SECP256K1_N
 from oracle.canonical import decimal_text, reading_message
 from oracle.devices import Device, DeviceRegistry, DeviceStatus
 from oracle.keccak import keccak256
@@ -58,13 +59,12 @@ FOREST_BASELINE_UNTIL = date(2019, 12, 31)
 MANGROVE_AREA_HA = Decimal("253.3")
 FOREST_AREA_HA = Decimal("120.5")
 PLOT_AREA_M2 = Decimal(600)
-_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
 def device_key(device_id: str, project: str = MANGROVE_PROJECT, seed: int = 2024) -> bytes:
     """The deterministic sample private key of a device."""
     k = keccak256(f"tanhui sample device key|{project}|{device_id}|{seed}".encode())
-    if not 0 < int.from_bytes(k, "big") < _SECP256K1_N:  # pragma: no cover - negligible
+    if not 0 < int.from_bytes(k, "big") < SECP256K1_N:  # pragma: no cover - negligible
         k = keccak256(k)
     return k
 
