@@ -73,7 +73,8 @@ def test_a_trade_fails_settlement_only_for_what_happened_after_it_matched_and_no
     ex = cached_market(ledger, acc, directory / "exchange", market, INSTRUMENT, balance_ttl=0)
     run = Run()
     try:
-        with TestClient(create_app(db.settings, ledger, db.engine, ex.service)) as http:
+        app = create_app(db.settings, ledger, db.engine, ex.service, relayer=acc["governance"])
+        with TestClient(app) as http:
             for i, step in enumerate(steps):
                 _do(step, i, run, ex, http, db, ledger, acc, market)
             ex.worker.run_once()
