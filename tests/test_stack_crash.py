@@ -198,6 +198,7 @@ class Crashed:
     conn: Connection
     retries: dict[str, httpx.Response]  # Idempotency-Key / client order id → the retry's answer
     trades: list[dict[str, Any]]  # every trade of every order, once no settlement is pending
+    reader: dict[str, str]  # the regulator's key: members' orders are private reads
 
     def answer(self, w: Write) -> dict[str, Any]:
         body: dict[str, Any] = self.retries[w.key].json()
@@ -245,11 +246,12 @@ def crashed(request: pytest.FixtureRequest,
             post = post_write(http, keys["developer"])
             for w in stream.of("transfer") + stream.of("retirement") + stream.of("order"):
                 retries[w.key] = retried(post, w)
+            reader = {"Authorization": f"Bearer {keys['regulator']}"}
             trades = settled_trades(http, [retries[w.key].json()["order_id"]
                                            for w in stream.of("order")
-                                           if retries[w.key].status_code == 201])
+                                           if retries[w.key].status_code == 201], reader)
         yield Crashed(data, api, batch, stream, old_node, old_node_gone, nodes, conn, retries,
-                      trades)
+                      trades, reader)
     finally:
         stop(up)
 
@@ -270,13 +272,14 @@ def _status(pid: int) -> str:
         return "\nState:\tZ"
 
 
-def settled_trades(http: httpx.Client, order_ids: list[int],
+def settled_trades(http: httpx.Client, order_ids: list[int], reader: dict[str, str],
                    timeout: float = 60) -> list[dict[str, Any]]:
     """Every trade of the orders, once none is pending settlement."""
     deadline = time.monotonic() + timeout
     while True:
         trades = {t["trade_id"]: t for oid in order_ids
-                  for t in http.get(f"/v1/exchange/orders/{oid}").raise_for_status()
+                  for t in http.get(f"/v1/exchange/orders/{oid}", headers=reader)
+                  .raise_for_status()
                   .json()["trades"]}
         if all(t["settlement"] != "pending" for t in trades.values()):
             return list(trades.values())
@@ -359,7 +362,8 @@ def test_every_acknowledged_order_is_in_the_journal_under_its_id(crashed: Crashe
             assert retry.status_code == 201, retry.text
             assert retry.json()["replayed"] is True
             assert retry.json()["order_id"] == w.answer["order_id"]
-            held = http.get(f"/v1/exchange/orders/{w.answer['order_id']}").json()
+            held = http.get(f"/v1/exchange/orders/{w.answer['order_id']}",
+                            headers=crashed.reader).json()
             assert held["order_hash"] == w.answer["order_hash"]
 
 
