@@ -43,6 +43,11 @@ if TYPE_CHECKING:
 
 # What nodes answer when they already hold the very same signed bytes (anvil, geth, Besu).
 _ALREADY_KNOWN = ("already known", "already imported", "known transaction")
+NONCE_RETRIES = 3  # re-signings after a "nonce too low" refusal, before giving up
+
+
+def _nonce_too_low(exc: Exception) -> bool:
+    return "nonce too low" in str(exc).lower()
 
 _on_signed: ContextVar[Callable[[str], None] | None] = ContextVar("tanhui_on_signed",
                                                                   default=None)
@@ -303,32 +308,45 @@ class Chain:
         the outbox append (fsync'd), so a crash at any point leaves nothing sent that the
         outbox does not hold."""
         with self._lock(account.address):
-            nonce = self._nonces.get(account.address)
-            if nonce is None:
-                nonce = int(self.w3.eth.get_transaction_count(account.address, "pending"))
-            tx["nonce"] = nonce
-            signed = account.sign_transaction(tx)
-            tx_hash = "0x" + bytes(signed.hash).hex()
-            hook = _on_signed.get()
-            if hook is not None:
-                hook(tx_hash)
-            if self.outbox is not None:
-                self.outbox.append(self.chain_key, tx_hash, account.address, nonce,
-                                   purpose or "transaction", bytes(signed.raw_transaction))
-            try:
-                self.w3.eth.send_raw_transaction(signed.raw_transaction)
-            except Web3RPCError as exc:
-                if not self._accepted_anyway(exc, tx_hash):
-                    self._nonces.pop(account.address, None)  # resync from the node next time
-                    if self.outbox is not None:
-                        self.outbox.update([(tx_hash, {"state": "rejected",
-                                                       "detail": str(exc)[:500]})])
-                    raise
-            except Exception:
-                # no answer: the node may hold it or not; the reconciler finds out
-                self._nonces.pop(account.address, None)
+            for attempt in range(NONCE_RETRIES + 1):
+                try:
+                    return self._sign_and_send(tx, account, purpose)
+                except Web3RPCError as exc:
+                    # another process signs with this key too (a relayer shared by the API
+                    # and the exchange): the node refused the nonce, nothing was sent, so the
+                    # transaction is signed again at the node's next nonce
+                    if attempt == NONCE_RETRIES or not _nonce_too_low(exc):
+                        raise
+        raise AssertionError("unreachable")
+
+    def _sign_and_send(self, tx: dict[str, Any], account: LocalAccount, purpose: str) -> str:
+        """One signing at the sender's next nonce and its broadcast (under the sender's lock)."""
+        nonce = self._nonces.get(account.address)
+        if nonce is None:
+            nonce = int(self.w3.eth.get_transaction_count(account.address, "pending"))
+        tx["nonce"] = nonce
+        signed = account.sign_transaction(tx)
+        tx_hash = "0x" + bytes(signed.hash).hex()
+        hook = _on_signed.get()
+        if hook is not None:
+            hook(tx_hash)
+        if self.outbox is not None:
+            self.outbox.append(self.chain_key, tx_hash, account.address, nonce,
+                               purpose or "transaction", bytes(signed.raw_transaction))
+        try:
+            self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        except Web3RPCError as exc:
+            if not self._accepted_anyway(exc, tx_hash):
+                self._nonces.pop(account.address, None)  # resync from the node next time
+                if self.outbox is not None:
+                    self.outbox.update([(tx_hash, {"state": "rejected",
+                                                   "detail": str(exc)[:500]})])
                 raise
-            self._nonces[account.address] = nonce + 1
+        except Exception:
+            # no answer: the node may hold it or not; the reconciler finds out
+            self._nonces.pop(account.address, None)
+            raise
+        self._nonces[account.address] = nonce + 1
         return tx_hash
 
     def _accepted_anyway(self, exc: Web3RPCError, tx_hash: str) -> bool:

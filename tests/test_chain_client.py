@@ -8,9 +8,10 @@ from collections.abc import Iterator
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from chain.client import ChainRevert
+from chain.client import Chain, ChainRevert
 from devkit.roster import dev_account
 from registry.ledger import Ledger
+from tests.support.chain_faults import payment
 
 
 @pytest.fixture
@@ -52,3 +53,20 @@ def test_a_chain_gone_backwards_is_noticed_and_its_nonces_resync(
     again = ledger.c("Consortium").functions.admit(dev_account(32).address, "kept", bytes(32))
     sent = chain.wait(chain.send_nowait(again, sender), timeout=10)
     assert ledger.is_member(dev_account(32).address) and sent.block_number > 0
+
+
+def test_two_processes_signing_with_one_key_both_get_their_transactions_in(
+        ledger: Ledger, acc: dict[str, LocalAccount]) -> None:
+    """A relayer key shared by the API and a separate exchange process: each caches its next
+    nonce, so one of them is refused 'nonce too low'; nothing was sent, and it signs again at
+    the node's next nonce instead of failing the member's request."""
+    here = ledger.chain
+    there = Chain(here.url)  # the other process's client
+    here.reset_nonces()
+    sender = acc["governance"]
+    to = dev_account(33).address
+    here.wait(here.send_raw(payment(here, to), sender))  # caches its next nonce
+    there.wait(there.send_raw(payment(there, to), sender))  # takes that nonce
+    late = here.wait(here.send_raw(payment(here, to), sender))  # refused once, then re-signed
+    assert late.block_number > 0
+    assert here.w3.eth.get_balance(to) == 3 * 10**15
