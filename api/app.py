@@ -24,7 +24,7 @@ from web3.exceptions import TimeExhausted
 
 from api.chain_errors import revert_code, revert_details, revert_message, revert_status
 from api.custody import Vault, load_master_key
-from api.errors import INBOX_STATUS, ApiError
+from api.errors import EXCHANGE_STATUS, INBOX_STATUS, ApiError
 from api.fields import FIELD_CODES
 from api.forwarding import Relayer, relayer_account
 from api.limits import RequestLimits
@@ -48,7 +48,8 @@ from api.routes import (
 from chain.client import ChainRevert
 from core.config import Settings
 from core.db import session_factory
-from exchange.service import ExchangeError, ExchangeService
+from exchange.errors import ExchangeError
+from exchange.service import ExchangeService
 from oracle.inbox import Inbox, InboxError
 from registry.ledger import Ledger
 
@@ -75,7 +76,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ExchangeError)
     def _exchange_error(_: Request, exc: ExchangeError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message, exc.details)
+        return _error(EXCHANGE_STATUS.get(exc.code, 409), exc.code, exc.message, exc.details)
 
     @app.exception_handler(InboxError)
     def _inbox_error(_: Request, exc: InboxError) -> JSONResponse:

@@ -38,3 +38,17 @@ INBOX_STATUS = {
     "unknown_data_kind": 422, "empty_file": 422, "unreadable_file": 422,
     "record_not_found": 404,
 }
+
+# The exchange's refusals (exchange/errors.py) by status; any other code (a conflict with the
+# book, the member's balances or limits, the chain's record) is 409.
+EXCHANGE_STATUS = {
+    **dict.fromkeys((
+        "tick_violation", "lot_violation", "outside_price_band", "invalid_quantity",
+        "invalid_price", "protection_price_required", "auction_order_type",
+        "delivery_batch_required", "fill_below_one_fen", "ineligible_batch",
+        "invalid_instrument", "lot_tick_below_one_fen", "invalid_order", "invalid_reason",
+        "max_fee_too_low", "mismatched_orders", "order_expired"), 422),
+    **dict.fromkeys(("unknown_instrument", "unknown_order", "unknown_trade"), 404),
+    "not_order_owner": 403,
+    "bad_signature": 401,
+}

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from exchange.errors import ExchangeError
 from exchange.onchain import SettlementChain
-from exchange.service import ExchangeError, ExchangeService
+from exchange.service import ExchangeService
 
 MAX_REASON = 200
 
@@ -24,22 +25,22 @@ def fail_trade(service: ExchangeService, chain: SettlementChain, trade_id: int,
     `settle_failed`; both sides' reservations are released); returns the trade's view."""
     reason = reason.strip()
     if not reason or len(reason) > MAX_REASON:
-        raise ExchangeError(422, "invalid_reason", f"say why, in 1 to {MAX_REASON} characters")
+        raise ExchangeError("invalid_reason", f"say why, in 1 to {MAX_REASON} characters")
     with service.settling:
         t = service.trades.get(trade_id)
         if t is None:
             old = service.archive.trade(trade_id) if service._archived else None
             if old is None:
-                raise ExchangeError(404, "unknown_trade", f"trade {trade_id} does not exist")
-            raise ExchangeError(409, "trade_not_pending", f"the trade is {old['settlement']}",
+                raise ExchangeError("unknown_trade", f"trade {trade_id} does not exist")
+            raise ExchangeError("trade_not_pending", f"the trade is {old['settlement']}",
                                 {"settlement": old["settlement"]})
         if t.status != "pending":
-            raise ExchangeError(409, "trade_not_pending", f"the trade is {t.status}",
+            raise ExchangeError("trade_not_pending", f"the trade is {t.status}",
                                 {"settlement": t.status, "reason": t.reason})
         if chain.is_settled(trade_id):
             tx_hash = chain.settlement_txs([trade_id]).get(trade_id, "")
             service.mark_settled([trade_id], tx_hash)
-            raise ExchangeError(409, "trade_settled_on_chain", "the chain has settled this "
+            raise ExchangeError("trade_settled_on_chain", "the chain has settled this "
                                 "trade; it is now journaled as settled", {"tx_hash": tx_hash})
         service.mark_failed([trade_id], f"operator: {reason}")
         return service.trades[trade_id].view()

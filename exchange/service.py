@@ -38,6 +38,7 @@ from chain.signatures import checksum, recover
 from core.units import UNITS_PER_TONNE
 from exchange.archive import Archive
 from exchange.engine import Engine
+from exchange.errors import ExchangeError
 from exchange.expiry import ExpiryQueue, expires_by
 from exchange.fanout import Fanout
 from exchange.freezes import FreezeCache, FreezeState, refusal
@@ -87,14 +88,6 @@ JOURNAL_FORMAT = 2
 
 class JournalFormatError(RuntimeError):
     """The journal was written by an exchange whose orders had other signed fields."""
-
-
-class ExchangeError(Exception):
-    """A refused request, with a stable code (rendered as 4xx by the API)."""
-
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.details = status, code, message, details
 
 
 @dataclass(frozen=True)
@@ -763,11 +756,11 @@ class ExchangeService:
         against both limits and the ±30 % block band, risk-checked, journaled, settled like
         any trade."""
         if buy.side != 0 or sell.side != 1 or buy.instrument != sell.instrument:
-            raise ExchangeError(422, "mismatched_orders", "a block trade needs a buy and a sell "
+            raise ExchangeError("mismatched_orders", "a block trade needs a buy and a sell "
                                 "of one instrument")
         if not sell.price <= price <= buy.price or not 0 < quantity <= min(buy.quantity,
                                                                          sell.quantity):
-            raise ExchangeError(422, "mismatched_orders", "price or quantity outside the "
+            raise ExchangeError("mismatched_orders", "price or quantity outside the "
                                 "orders' limits")
         listing = self._listing(str(buy.instrument))
         verified, digests = [], []
@@ -775,14 +768,14 @@ class ExchangeService:
             digest = order_digest(order, self.domain)
             signer = recover_signer(order, sig, self.domain, digest)
             if signer is None or signer.lower() != order.trader.lower():
-                raise ExchangeError(401, "bad_signature", "a signature is not its trader's")
+                raise ExchangeError("bad_signature", "a signature is not its trader's")
             if digest in self.by_digest or (self._archived and self.archive.has_digest(digest)):
-                raise ExchangeError(409, "duplicate_order", "an order was already used")
+                raise ExchangeError("duplicate_order", "an order was already used")
             verified.append(_spelled(order, signer))
             digests.append(digest)
         buy, sell = verified
         if buy.trader.lower() == sell.trader.lower():
-            raise ExchangeError(422, "self_trade", "buyer and seller are the same member")
+            raise ExchangeError("self_trade", "buyer and seller are the same member")
         sized_buy = replace(buy, price=price, quantity=quantity, time_in_force=0)
         sized_sell = replace(sell, price=price, quantity=quantity, time_in_force=0)
         held_buy = self._held(sized_buy, listing)
@@ -802,7 +795,7 @@ class ExchangeService:
         if not trades:
             reason = next((str(ev.reason) for ev in events if isinstance(ev, Rejected)),
                           "rejected")
-            raise ExchangeError(409, reason, f"block trade refused: {reason}")
+            raise ExchangeError(reason, f"block trade refused: {reason}")
         return trades[0]
 
     def _events(self, events: list[Event]) -> list[Event]:
@@ -905,13 +898,13 @@ class ExchangeService:
                         credit_class: CreditClass | None = None) -> None:
         with self.lock:
             if spec.instrument in self.listings:
-                raise ExchangeError(409, "instrument_exists", "the instrument is listed")
+                raise ExchangeError("instrument_exists", "the instrument is listed")
             if (batch_id == 0) == (credit_class is None):
-                raise ExchangeError(422, "invalid_instrument",
+                raise ExchangeError("invalid_instrument",
                                     "an instrument is one batch or one credit class")
             problem = listing_problem(spec)
             if problem is not None:
-                raise ExchangeError(422, problem, "a lot at one tick must be worth at least 1 "
+                raise ExchangeError(problem, "a lot at one tick must be worth at least 1 "
                                     "fen (lot units × tick fen/t ≥ 1,000,000)",
                                     {"lot": spec.lot, "tick": spec.tick})
             seq, events = self._commit({"type": "instrument", "batch_id": batch_id,
@@ -934,7 +927,7 @@ class ExchangeService:
         with self.lock:
             listing = self._listing(instrument)
             if listing.spec.status not in (Status.AUCTION, Status.SINGLE_LOT):
-                raise ExchangeError(409, "not_in_auction", "the instrument is not in a call "
+                raise ExchangeError("not_in_auction", "the instrument is not in a call "
                                     "auction")
             lot = self.lot_orders.get(instrument)
             seq, events = self._commit({"type": "uncross", "instrument": instrument})
@@ -955,17 +948,17 @@ class ExchangeService:
         digest = order_digest(order, self.domain)
         signer = recover_signer(order, signature, self.domain, digest)
         if signer is None or signer.lower() != order.trader.lower() or order.side != 1:
-            raise ExchangeError(401, "bad_signature", "the lot needs its seller's signed sell")
+            raise ExchangeError("bad_signature", "the lot needs its seller's signed sell")
         order = _spelled(order, signer)
         held = self._held(order, listing)
         with self.lock:
             if digest in self.by_digest or (self._archived and self.archive.has_digest(digest)):
-                raise ExchangeError(409, "duplicate_order", "this order was already used")
+                raise ExchangeError("duplicate_order", "this order was already used")
             batch = self._check(order, listing, "lot", held, digest=digest)
             # the engine's own refusal, checked first so that a refused lot journals nothing
             if self.engine.books[listing.spec.instrument].orders or listing.spec.status in (
                     Status.HALTED, Status.SINGLE_LOT):
-                raise ExchangeError(409, "instrument_busy", "the instrument has resting orders "
+                raise ExchangeError("instrument_busy", "the instrument has resting orders "
                                     "or an auction already")
             seq, events = self._commit({"type": "lot", "batch_id": batch,
                                         **_signed(order, signature)})
@@ -989,7 +982,7 @@ class ExchangeService:
     def _listing(self, instrument: str) -> Listing:
         listing = self.listings.get(instrument)
         if listing is None:
-            raise ExchangeError(404, "unknown_instrument", f"instrument {instrument} is not listed")
+            raise ExchangeError("unknown_instrument", f"instrument {instrument} is not listed")
         return listing
 
     # -- order entry ---------------------------------------------------------------------------
@@ -1019,7 +1012,7 @@ class ExchangeService:
         digest = order_digest(order, self.domain)
         signer = recover_signer(order, signature, self.domain, digest)
         if signer is None or signer.lower() != order.trader.lower():
-            raise ExchangeError(401, "bad_signature", "the signature is not the trader's")
+            raise ExchangeError("bad_signature", "the signature is not the trader's")
         order = _spelled(order, signer)
         # chain reads happen before the lock, so a slow node never stalls other orders
         held = self._held(order, listing)
@@ -1029,7 +1022,7 @@ class ExchangeService:
             if found is not None:
                 known, known_digest, existing = found
                 if known_digest != digest:
-                    raise ExchangeError(409, "duplicate_client_order_id",
+                    raise ExchangeError("duplicate_client_order_id",
                                         "this client order id names another order",
                                         {"order_id": known})
                 # the original may still be waiting for its fsync: so does this answer
@@ -1053,7 +1046,7 @@ class ExchangeService:
         own = self.engine.books[listing.spec.instrument].own_order_in_the_way(
             Side(order.side), order.price, order.trader, order.quantity)
         if own is not None:
-            raise ExchangeError(409, "self_trade", "the order would trade with the trader's own "
+            raise ExchangeError("self_trade", "the order would trade with the trader's own "
                                 "resting order", {"resting_order_id": own.order_id,
                                                   "price": own.price})
 
@@ -1100,13 +1093,13 @@ class ExchangeService:
         batch = order.batch_id
         if order.side == 1:
             if batch == 0:
-                raise ExchangeError(422, "delivery_batch_required",
+                raise ExchangeError("delivery_batch_required",
                                     "a sell signs the batch it delivers (batch_id)")
             if batch not in self._deliverable(listing):
-                raise ExchangeError(422, "ineligible_batch", f"batch {batch} cannot deliver "
+                raise ExchangeError("ineligible_batch", f"batch {batch} cannot deliver "
                                     f"instrument {order.instrument}")
         elif batch != 0 and batch != listing.batch_id:
-            raise ExchangeError(422, "ineligible_batch", "a buy names batch_id 0 (any batch the "
+            raise ExchangeError("ineligible_batch", "a buy names batch_id 0 (any batch the "
                                 "instrument admits) or the instrument's own batch",
                                 {"batch_id": batch})
 
@@ -1124,7 +1117,7 @@ class ExchangeService:
             batches = [b for b in batches if b not in self.frozen.batches
                        and not (self.freezes is not None and self.freezes.batch(b))]
         if not batches:
-            raise ExchangeError(409, "insufficient_balance", "no batch can deliver instrument "
+            raise ExchangeError("insufficient_balance", "no batch can deliver instrument "
                                 f"{instrument} yet", {"free": 0})
         free = {b: self.balances.credits(trader, b) - self.reserved_credits(trader, b)
                 for b in batches}
@@ -1137,62 +1130,61 @@ class ExchangeService:
         of the order as signed (a block trade checks re-sized copies)."""
         now = int(self.clock())
         if expires_by(order.expiry, now):
-            raise ExchangeError(422, "order_expired", "the order's expiry has passed or is too "
+            raise ExchangeError("order_expired", "the order's expiry has passed or is too "
                                 "close to settle (expiry.py)", {"expiry": order.expiry,
                                                                 "now": now})
         code = held.frozen or self.frozen.stops(order.trader, order.side, order.batch_id,
                                                 listing.batch_id)
         if code is not None:
-            raise ExchangeError(409, code, "the regulator froze the "
+            raise ExchangeError(code, "the regulator froze the "
                                 + ("account" if code == "account_frozen" else "batch"),
                                 {"batch_id": order.batch_id or listing.batch_id}
                                 if code == "batch_frozen" else None)
         if order.side not in (0, 1) or order.time_in_force not in (0, 1, 2):
-            raise ExchangeError(422, "invalid_order", "side or time in force out of range")
+            raise ExchangeError("invalid_order", "side or time in force out of range")
         if order.nonce < self.min_nonce.get(order.trader, 0) or digest in self.voided:
-            raise ExchangeError(409, "order_cancelled_on_chain", "the trader voided this order "
+            raise ExchangeError("order_cancelled_on_chain", "the trader voided this order "
                                 "on chain (Settlement.cancelOrder or raiseMinNonce)")
         if self._nonce_used(order.trader, order.nonce):
-            raise ExchangeError(409, "nonce_used", "the trader signed another order with this "
+            raise ExchangeError("nonce_used", "the trader signed another order with this "
                                 "nonce (a nonce names one order)", {"nonce": order.nonce})
         if order.max_fee_bps < self.taker_fee_bps:
-            raise ExchangeError(422, "max_fee_too_low", "the order's signed fee cap is below "
+            raise ExchangeError("max_fee_too_low", "the order's signed fee cap is below "
                                 "the fee it may be charged", {"max_fee_bps": order.max_fee_bps,
                                                                "fee_bps": self.taker_fee_bps})
         if listing.spec.lot * order.price < UNITS_PER_TONNE:
-            raise ExchangeError(422, "fill_below_one_fen", "a lot at this price is worth less "
+            raise ExchangeError("fill_below_one_fen", "a lot at this price is worth less "
                                 "than 1 fen", {"lot": listing.spec.lot, "price": order.price})
         if not in_session(listing.spec, now):
-            raise ExchangeError(409, "outside_trading_hours", "the instrument is not trading now",
+            raise ExchangeError("outside_trading_hours", "the instrument is not trading now",
                                 {"session_open": listing.spec.session_open,
                                  "session_close": listing.spec.session_close})
         problem = check_order(listing.spec, order.price, order.quantity, block)
         if problem is not None:
-            status = 409 if str(problem) in ("instrument_halted", "instrument_closed") else 422
-            raise ExchangeError(status, str(problem), f"order refused: {problem}")
+            raise ExchangeError(str(problem), f"order refused: {problem}")
         trader = order.trader
         lim = self.limits
         if lim.max_order_quantity and order.quantity > lim.max_order_quantity:
-            raise ExchangeError(409, "member_limit", "the order exceeds the per-order limit",
+            raise ExchangeError("member_limit", "the order exceeds the per-order limit",
                                 {"max_order_quantity": lim.max_order_quantity})
         if lim.max_open_orders and self.open_orders.get(trader, 0) >= lim.max_open_orders:
-            raise ExchangeError(409, "member_limit", "too many open orders",
+            raise ExchangeError("member_limit", "too many open orders",
                                 {"max_open_orders": lim.max_open_orders})
         if not held.ready:
-            raise ExchangeError(409, "settlement_not_approved",
+            raise ExchangeError("settlement_not_approved",
                                 "approve the settlement contract for credits and cash first")
         if order.side == 1:
             batch = order.batch_id
             free = held.credits.get(batch, 0) - self.reserved_credits(trader, batch)
             if free < order.quantity:
-                raise ExchangeError(409, "insufficient_balance",
+                raise ExchangeError("insufficient_balance",
                                     f"not enough free credits in batch {batch}",
                                     {"free": free, "needed": order.quantity, "batch_id": batch})
             return batch
         needed = self.cash_for(order.quantity, order.price)
         free = held.cash - self.reserved_cash(trader)
         if free < needed:
-            raise ExchangeError(409, "insufficient_balance", "not enough free cash",
+            raise ExchangeError("insufficient_balance", "not enough free cash",
                                 {"free": free, "needed": needed})
         return 0
 
@@ -1277,13 +1269,13 @@ class ExchangeService:
             if rec is None:
                 old = self.order(order_id)  # archived (finished), or 404
                 if old["trader"].lower() != trader.lower():
-                    raise ExchangeError(403, "not_order_owner",
+                    raise ExchangeError("not_order_owner",
                                         "the order belongs to another trader")
-                raise ExchangeError(409, "order_not_open", f"the order is {old['status']}")
+                raise ExchangeError("order_not_open", f"the order is {old['status']}")
             if rec.order.trader.lower() != trader.lower():
-                raise ExchangeError(403, "not_order_owner", "the order belongs to another trader")
+                raise ExchangeError("not_order_owner", "the order belongs to another trader")
             if rec.status not in ("new", "open"):
-                raise ExchangeError(409, "order_not_open", f"the order is {rec.status}")
+                raise ExchangeError("order_not_open", f"the order is {rec.status}")
             seq, events = self._commit({"type": "cancel", "order_id": order_id})
             view = rec.view()
         self._durable(seq, events)
@@ -1295,10 +1287,10 @@ class ExchangeService:
         rec = self.orders.get(order_id)
         if rec is None:
             old = self.order(order_id)  # archived (finished), or 404
-            raise ExchangeError(409, "order_not_open", f"the order is {old['status']}")
+            raise ExchangeError("order_not_open", f"the order is {old['status']}")
         signer = recover(cancel_digest(rec.digest, self.domain), signature)
         if signer is None or signer.lower() != rec.order.trader.lower():
-            raise ExchangeError(401, "bad_signature", "the cancel is not signed by the order's "
+            raise ExchangeError("bad_signature", "the cancel is not signed by the order's "
                                 "trader")
         return self.cancel(rec.order.trader, order_id)
 
@@ -1320,7 +1312,7 @@ class ExchangeService:
         if rec is None:
             old = self.archive.order(order_id) if self._archived else None
             if old is None:
-                raise ExchangeError(404, "unknown_order", f"order {order_id} does not exist")
+                raise ExchangeError("unknown_order", f"order {order_id} does not exist")
             return old
         return {**rec.view(), "trades": self._trades_of(order_id)}
 

@@ -100,9 +100,9 @@ def fail_trade_command(
 ) -> None:
     """Fail a stuck trade with a reason (the exchange must be stopped; while it runs, use
     POST /v1/exchange/trades/{id}/fail). Refused if the chain has settled it."""
+    from exchange.errors import ExchangeError
     from exchange.operator import fail_trade
     from exchange.runtime import open_exchange
-    from exchange.service import ExchangeError
     from tanhui.ownership import DataDirInUse, DataDirLock
     from tanhui.services import connect, exchange_account
 

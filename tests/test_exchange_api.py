@@ -167,8 +167,9 @@ def test_reservations_kept_by_events_equal_a_recount(
 def test_per_member_limits_refuse_oversized_orders_and_too_many_open_orders(
     ledger: Ledger, acc: dict[str, LocalAccount], tmp_path: Path, market: int
 ) -> None:
+    from exchange.errors import ExchangeError
     from exchange.instruments import InstrumentSpec
-    from exchange.service import ExchangeError, MemberLimits
+    from exchange.service import MemberLimits
 
     ex = open_exchange(ledger, tmp_path / "limited", acc["exchange"], balance_ttl=0,
                        limits=MemberLimits(max_order_quantity=5 * T, max_open_orders=2))

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 
 from api.app import create_app
 from devkit.scenario import doc
+from exchange.errors import ExchangeError
 from exchange.onchain import SettlementChain
 from exchange.runtime import Exchange
-from exchange.service import ExchangeError
 from registry.ledger import Ledger
 from tests.support.api import ApiDatabase
 from tests.support.failures import PRICE, T, cached_market
