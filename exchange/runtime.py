@@ -9,10 +9,12 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
+from exchange.balances import Balances
 from exchange.freezes import chain_cache
 from exchange.onchain import SettlementChain
+from exchange.records import MemberLimits
 from exchange.reservations import SharedReservations
-from exchange.service import Balances, ExchangeService, MemberLimits
+from exchange.service import ExchangeService
 from exchange.settlement_worker import SettlementWorker
 from registry.ledger import Ledger
 

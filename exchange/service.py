@@ -30,13 +30,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from chain.signatures import checksum, recover
 from core.units import UNITS_PER_TONNE
 from exchange.archive import Archive
+from exchange.balances import Balances
 from exchange.engine import Engine
 from exchange.errors import ExchangeError
 from exchange.expiry import ExpiryQueue, expires_by
@@ -72,7 +73,9 @@ from exchange.orders import (
     Trade,
     Uncross,
 )
-from exchange.reservations import CASH, SharedReservations
+from exchange.records import Finished, Held, Listing, MemberLimits, OrderRecord, TradeRecord
+from exchange.reservations import SharedReservations
+from exchange.risk import Risk
 from exchange.signing import (
     Domain,
     Order,
@@ -88,155 +91,6 @@ JOURNAL_FORMAT = 2
 
 class JournalFormatError(RuntimeError):
     """The journal was written by an exchange whose orders had other signed fields."""
-
-
-@dataclass(frozen=True)
-class MemberLimits:
-    """Per-member pre-trade limits (the same for every member; 0 = no limit)."""
-
-    max_order_quantity: int = 0  # credit units per order
-    max_open_orders: int = 0  # resting orders per member across instruments
-
-
-@dataclass
-class Listing:
-    """An instrument as the exchange trades it: engine spec + what settles on chain."""
-
-    spec: InstrumentSpec
-    batch_id: int  # the batch delivered (spot per batch); 0 for a class
-    credit_class: CreditClass | None = None  # a class: any eligible batch delivers
-    # the previous close: the last price of continuous trading or an auction (block trades
-    # do not count), and the China-time trading day it traded on; `reference_day` is the day
-    # the reference was last set (listing, the exchange's status call, or the daily roll)
-    last_price: int = 0
-    last_day: int = 0
-    reference_day: int = 0
-    # the trade that set the close (0: from before the trades in memory), and the close before
-    # the trades in memory: where the close goes back to if its trades fail settlement
-    last_trade: int = 0
-    base_price: int = 0
-    base_day: int = 0
-
-
-Finished = tuple[list["OrderRecord"], list["TradeRecord"]]  # (orders, trades) to archive
-
-
-@dataclass(frozen=True)
-class Held:
-    """What the chain says a trader holds for one order (read before the lock)."""
-
-    ready: bool  # approved the settlement contract for credits and cash
-    cash: int  # for a buy
-    credits: dict[int, int]  # for a sell: balance of each batch it could deliver
-    frozen: str | None = None  # account_frozen | batch_frozen: the chain says so
-
-
-@dataclass
-class OrderRecord:
-    order_id: int
-    order: Order
-    signature: bytes
-    digest: bytes
-    otype: str
-    status: str = "new"  # new | open | filled | cancelled | expired | rejected
-    filled: int = 0
-    reason: str = ""
-    resting: bool = False
-    batch_id: int = 0  # a sell's delivery batch (the instrument's, or chosen in its class)
-
-    def view(self) -> dict[str, Any]:
-        o = self.order
-        return {"order_id": self.order_id, "trader": o.trader, "instrument": o.instrument,
-                "side": "buy" if o.side == 0 else "sell", "batch_id": o.batch_id,
-                "price": o.price, "quantity": o.quantity, "max_fee_bps": o.max_fee_bps,
-                "time_in_force": ("gtc", "ioc", "fok")[o.time_in_force],
-                "type": self.otype, "nonce": o.nonce, "expiry": o.expiry,
-                "client_order_id": "0x" + o.client_order_id.hex(),
-                "order_hash": "0x" + self.digest.hex(), "status": self.status,
-                "filled": self.filled, "remaining": o.quantity - self.filled if (
-                    self.status in ("new", "open")) else 0, "reason": self.reason,
-                "delivery_batch": self.batch_id if o.side == 1 else None}
-
-
-@dataclass
-class TradeRecord:
-    trade: Trade
-    batch_id: int
-    buy_order: int
-    sell_order: int
-    status: str = "pending"  # pending | settled | failed
-    tx_hash: str = ""
-    reason: str = ""  # why it failed: the contract's error, or the operator's reason
-    at_fault: str = ""  # the side that error names ("buyer", "seller"), "" if neither
-
-    def view(self) -> dict[str, Any]:
-        t = self.trade
-        return {"trade_id": t.trade_id, "instrument": int(t.instrument), "price": t.price,
-                "quantity": t.quantity, "buyer": t.buyer, "seller": t.seller,
-                "taker_side": "buy" if t.taker_side == Side.BUY else "sell",
-                "buy_order": self.buy_order, "sell_order": self.sell_order, "ts": t.ts,
-                "kind": t.kind, "batch_id": self.batch_id, "settlement": self.status,
-                "tx_hash": self.tx_hash, "reason": self.reason, "at_fault": self.at_fault}
-
-
-class Balances:
-    """What the chain says a trader holds, cached: risk reads it on every order.
-
-    Stale-while-revalidate: a value older than `ttl` is still used while a background thread
-    fetches a fresh one, so order entry never waits for the node (only a trader's very first
-    order does). A balance that fell on chain since (credits moved away outside the exchange)
-    can therefore let an order through for up to about `ttl`; its trade then fails settlement
-    and is marked failed, nothing moves.
-    """
-
-    def __init__(self, credits: Callable[[str, int], int], cash: Callable[[str], int],
-                 ready: Callable[[str], bool], ttl: float = 1.0) -> None:
-        self._credits, self._cash, self._ready, self.ttl = credits, cash, ready, ttl
-        self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
-        self._refreshing: set[tuple[Any, ...]] = set()
-        self._guard = threading.Lock()
-
-    def _get(self, key: tuple[Any, ...], fn: Callable[[], Any], ttl: float) -> Any:
-        hit = self._cache.get(key)
-        now = time.monotonic()
-        if hit is None or ttl <= 0:
-            value = fn()
-            self._cache[key] = (now, value)
-            return value
-        if now - hit[0] >= ttl:
-            with self._guard:
-                start = key not in self._refreshing
-                self._refreshing.add(key)
-            if start:
-                threading.Thread(target=self._refresh, args=(key, fn), daemon=True).start()
-        return hit[1]
-
-    def _refresh(self, key: tuple[Any, ...], fn: Callable[[], Any]) -> None:
-        try:
-            self._cache[key] = (time.monotonic(), fn())
-        except Exception:  # the node is unreachable: keep the old value, retry next time
-            pass
-        finally:
-            with self._guard:
-                self._refreshing.discard(key)
-
-    def credits(self, trader: str, batch_id: int) -> int:
-        return int(self._get(("c", trader, batch_id), lambda: self._credits(trader, batch_id),
-                             self.ttl))
-
-    def cash(self, trader: str) -> int:
-        return int(self._get(("m", trader), lambda: self._cash(trader), self.ttl))
-
-    def ready(self, trader: str) -> bool:
-        """Approvals change rarely: a positive answer is revalidated 30 times less often."""
-        hit = self._cache.get(("r", trader))
-        ttl = 30 * self.ttl if hit is not None and hit[1] else 0.0
-        return bool(self._get(("r", trader), lambda: self._ready(trader), ttl))
-
-    def forget(self, *traders: str) -> None:
-        """After a settlement: the next read of these traders goes to the node."""
-        for key in [k for k in list(self._cache) if k[1] in traders]:
-            self._cache.pop(key, None)
 
 
 class ExchangeService:
@@ -256,7 +110,8 @@ class ExchangeService:
         # batches a class instrument may deliver (the chain's rule; SettlementChain)
         self.eligible = eligible or (lambda _: [])
         self.limits = limits or MemberLimits()
-        self.open_orders: dict[str, int] = {}  # resting orders per member
+        # pre-trade risk and the reservations it keeps, applied with every event (risk.py)
+        self.risk = Risk(taker_fee_bps, self.limits)
         self.balances = balances
         self.taker_fee_bps = taker_fee_bps
         self.snapshot_every = snapshot_every
@@ -282,17 +137,9 @@ class ExchangeService:
         self.trades: dict[int, TradeRecord] = {}
         self.order_trades: dict[int, list[int]] = {}  # order id → its trade ids, in order
         self.market = MarketData()
-        # Reservations, kept up to date by every event so a risk check is two lookups:
-        # credits of open sells and unsettled sales per (trader, batch); cash of open buys (at
-        # their limit, with the taker fee) and unsettled purchases per trader.
-        self.res_credits: dict[tuple[str, int], int] = {}
-        self.res_cash: dict[str, int] = {}
-        self.order_cash: dict[int, int] = {}
         self.lot_orders: dict[str, int] = {}  # instrument → the offered lot's order id
-        # the reservations shared with API processes (share_reservations), and what changed
-        # since they were last written
+        # the reservations shared with API processes (share_reservations)
         self.shared: SharedReservations | None = None
-        self._dirty: set[tuple[str, int]] = set()
         self._sharing = threading.Lock()
         # what traders voided on chain (Settlement.cancelOrder / raiseMinNonce), and the next
         # block to read for it; such orders are cancelled in the book and never accepted
@@ -413,7 +260,7 @@ class ExchangeService:
                     self.by_client.pop((r.order.trader, r.order.client_order_id), None)
                     self.nonces.get(r.order.trader, set()).discard(r.order.nonce)
                     self.order_trades.pop(r.order_id, None)
-                    self.order_cash.pop(r.order_id, None)
+                    self.risk.order_cash.pop(r.order_id, None)
             for t in trades:
                 if self.trades.get(t.trade.trade_id) is t:
                     del self.trades[t.trade.trade_id]
@@ -532,11 +379,11 @@ class ExchangeService:
                               order_digest(order, self.domain), "lot", status="open",
                               batch_id=self._delivery(entry, order))
             self._index(rec)
-            self._reserve_order(rec)
+            self.risk.reserve_order(rec)
             events = self.engine.process(OfferLot(str(order.instrument), order.trader,
                                                   order.quantity, order.price, ts))
             if any(isinstance(ev, Rejected) for ev in events):
-                self._release_order(rec, order.quantity)
+                self.risk.release_order(rec, order.quantity)
                 rec.status = "rejected"
             else:
                 self.lot_orders[str(order.instrument)] = seq
@@ -550,7 +397,7 @@ class ExchangeService:
                               hint if hint is not None else order_digest(order, self.domain),
                               entry.get("otype", "limit"), batch_id=self._delivery(entry, order))
             self._index(rec)
-            self._reserve_order(rec)
+            self.risk.reserve_order(rec)
             otype = OrderType.MARKET if rec.otype == "market" else OrderType.LIMIT
             cmd = Place(str(order.instrument), seq, order.trader, Side(order.side), order.price,
                         order.quantity, TimeInForce(order.time_in_force), otype, ts)
@@ -571,7 +418,7 @@ class ExchangeService:
                 t = self.trades.get(int(tid))
                 if t is not None and t.status == "pending":
                     t.status, t.tx_hash = "settled", entry.get("tx_hash", "")
-                    self._release_trade(t)
+                    self.risk.release_trade(t)
                     self.unconfirmed.setdefault(t.tx_hash, set()).add(t.trade.trade_id)
             return []
         if kind == "requeued":
@@ -580,7 +427,7 @@ class ExchangeService:
                 if t is not None and t.status == "settled":
                     self._unconfirm(t)
                     t.status, t.tx_hash = "pending", ""
-                    self._reserve_trade(t)
+                    self.risk.reserve_trade(t)
             return []
         if kind == "voided":
             return self._apply_voided(entry, ts)
@@ -604,7 +451,7 @@ class ExchangeService:
             if t is None or t.status != "pending":
                 continue
             t.status, t.reason, t.at_fault = "failed", entry.get("reason", ""), fault
-            self._release_trade(t)
+            self.risk.release_trade(t)
             self._uncount(t.trade)
             guilty = self.orders.get(t.sell_order if fault == "seller" else t.buy_order) if (
                 fault) else None
@@ -742,8 +589,8 @@ class ExchangeService:
             if isinstance(ev, Trade):
                 t = TradeRecord(ev, records[1].batch_id, seq, -seq)
                 self._record_trade(t)
-                self._add(self.res_credits, (ev.seller, t.batch_id), ev.quantity)
-                self._add(self.res_cash, ev.buyer, self.cash_for(ev.quantity, ev.price))
+                self.risk.add_credits(ev.seller, t.batch_id, ev.quantity)
+                self.risk.add_cash(ev.buyer, self.risk.cash_for(ev.quantity, ev.price))
                 self.market.on_trade(ev)
             elif isinstance(ev, Rejected):
                 for rec in records:
@@ -803,8 +650,7 @@ class ExchangeService:
             if isinstance(ev, Rested):
                 rec = self.orders[ev.order_id]
                 if not rec.resting:
-                    rec.resting = True
-                    self._add(self.open_orders, rec.order.trader, 1)
+                    self.risk.rest(rec)
                     self.expiring.add(rec.order.expiry, rec.order_id)
                 rec.status = "open"
             elif isinstance(ev, Accepted):
@@ -816,15 +662,15 @@ class ExchangeService:
                     rec.filled += ev.quantity
                     if rec.filled == rec.order.quantity:
                         rec.status = "filled"
-                        self._unrest(rec)
+                        self.risk.unrest(rec)
                 buy, sell = (maker, taker) if maker.order.side == 0 else (taker, maker)
                 # the buy's reservation shrinks to its remainder; the trade reserves its cash;
                 # the sold credits stay reserved (open sell → unsettled sale)
-                left = self.cash_for(buy.order.quantity - buy.filled, buy.order.price)
-                held = self.order_cash.get(buy.order_id, 0)
-                self.order_cash[buy.order_id] = left
-                self._add(self.res_cash, buy.order.trader,
-                          left - held + self.cash_for(ev.quantity, ev.price))
+                left = self.risk.cash_for(buy.order.quantity - buy.filled, buy.order.price)
+                held = self.risk.order_cash.get(buy.order_id, 0)
+                self.risk.order_cash[buy.order_id] = left
+                self.risk.add_cash(buy.order.trader,
+                          left - held + self.risk.cash_for(ev.quantity, ev.price))
                 self._record_trade(TradeRecord(ev, sell.batch_id, buy.order_id, sell.order_id))
                 self.market.on_trade(ev)
                 listing = self.listings[ev.instrument]
@@ -835,12 +681,12 @@ class ExchangeService:
                 if str(ev.reason) != "moved":
                     rec.status = "expired" if ev.reason == CancelReason.EXPIRED else "cancelled"
                     rec.reason = str(ev.reason)
-                    self._release_order(rec, ev.quantity)
-                    self._unrest(rec)
+                    self.risk.release_order(rec, ev.quantity)
+                    self.risk.unrest(rec)
             elif isinstance(ev, Rejected) and ev.order_id in self.orders:
                 rec = self.orders[ev.order_id]
                 if rec.status in ("new", "open"):
-                    self._release_order(rec, rec.order.quantity - rec.filled)
+                    self.risk.release_order(rec, rec.order.quantity - rec.filled)
                 rec.status, rec.reason = "rejected", str(ev.reason)
         return events
 
@@ -862,7 +708,7 @@ class ExchangeService:
         in commit order (fanout.py); snapshots when due. Changed reservations are written to
         the shared table first, so a change is visible to every API process before the
         request that made it is answered."""
-        if self.shared is not None and self._dirty:
+        if self.shared is not None and self.risk.has_changes:
             self._share()
         self.fanout.release(seq)
         if self._since_snapshot >= self.snapshot_every:
@@ -873,24 +719,20 @@ class ExchangeService:
         """From now on the reservation totals are kept in `shared` (exchange/reservations.py),
         starting with all of them."""
         with self._sharing, self.lock:
-            totals = {**{k: v for k, v in self.res_credits.items()},
-                      **{(a, CASH): v for a, v in self.res_cash.items()}}
-            shared.replace_all(totals)
-            self.shared, self._dirty = shared, set()
+            shared.replace_all(self.risk.totals())
+            self.shared = shared
 
     def _share(self) -> None:
         assert self.shared is not None
         with self._sharing:  # one writer at a time, so a later total is never overwritten
             with self.lock:
-                changes = {k: self.res_cash.get(k[0], 0) if k[1] == CASH else
-                           self.res_credits.get(k, 0) for k in self._dirty}
-                self._dirty = set()
+                changes = self.risk.take_changes()
             try:
                 self.shared.write(changes)
             except Exception:  # the database is busy: the next answer writes them again
                 log.exception("writing %d shared reservations failed", len(changes))
                 with self.lock:
-                    self._dirty |= set(changes)
+                    self.risk.changed_again(changes)
 
     # -- administration ------------------------------------------------------------------------
 
@@ -936,7 +778,7 @@ class ExchangeService:
                 self.lot_orders.pop(instrument)
                 rec = self.orders[lot]
                 rec.status, rec.reason = "cancelled", "auction_unfilled"
-                self._release_order(rec, rec.order.quantity)
+                self.risk.release_order(rec, rec.order.quantity)
         self._durable(seq, events)
         return trades
 
@@ -1162,106 +1004,26 @@ class ExchangeService:
         problem = check_order(listing.spec, order.price, order.quantity, block)
         if problem is not None:
             raise ExchangeError(str(problem), f"order refused: {problem}")
-        trader = order.trader
-        lim = self.limits
-        if lim.max_order_quantity and order.quantity > lim.max_order_quantity:
-            raise ExchangeError("member_limit", "the order exceeds the per-order limit",
-                                {"max_order_quantity": lim.max_order_quantity})
-        if lim.max_open_orders and self.open_orders.get(trader, 0) >= lim.max_open_orders:
-            raise ExchangeError("member_limit", "too many open orders",
-                                {"max_open_orders": lim.max_open_orders})
-        if not held.ready:
-            raise ExchangeError("settlement_not_approved",
-                                "approve the settlement contract for credits and cash first")
-        if order.side == 1:
-            batch = order.batch_id
-            free = held.credits.get(batch, 0) - self.reserved_credits(trader, batch)
-            if free < order.quantity:
-                raise ExchangeError("insufficient_balance",
-                                    f"not enough free credits in batch {batch}",
-                                    {"free": free, "needed": order.quantity, "batch_id": batch})
-            return batch
-        needed = self.cash_for(order.quantity, order.price)
-        free = held.cash - self.reserved_cash(trader)
-        if free < needed:
-            raise ExchangeError("insufficient_balance", "not enough free cash",
-                                {"free": free, "needed": needed})
-        return 0
+        return self.risk.check(order, held)
 
     def cash_for(self, quantity: int, price: int) -> int:
-        """Most a buy can cost: quantity × price rounded up (as the contract charges the
-        buyer) plus the taker fee (rounded up here, down on chain, so the reservation always
-        covers the fee charged)."""
-        value = quantity * price
-        return -(-value // UNITS_PER_TONNE) + -(-value * self.taker_fee_bps // (
-            10_000 * UNITS_PER_TONNE))
+        """Most a buy of `quantity` at `price` can cost, fee included (risk.py)."""
+        return self.risk.cash_for(quantity, price)
 
     def reserved_credits(self, trader: str, batch_id: int) -> int:
         """Credits promised by open sells and unsettled sold trades of that batch."""
-        return self.res_credits.get((trader, batch_id), 0)
+        return self.risk.reserved_credits(trader, batch_id)
 
     def reserved_cash(self, trader: str) -> int:
         """Cash promised by open buys and unsettled purchases."""
-        return self.res_cash.get(trader, 0)
-
-    def _add(self, book: dict[Any, int], key: Any, delta: int) -> None:
-        if self.shared is not None:
-            if book is self.res_credits:
-                self._dirty.add(key)
-            elif book is self.res_cash:
-                self._dirty.add((key, CASH))
-        value = book.get(key, 0) + delta
-        if value:
-            book[key] = value
-        else:
-            book.pop(key, None)
-
-    def _reserve_order(self, rec: OrderRecord) -> None:
-        o = rec.order
-        remaining = o.quantity - rec.filled
-        if o.side == 1:
-            self._add(self.res_credits, (o.trader, rec.batch_id), remaining)
-        else:
-            cash = self.cash_for(remaining, o.price)
-            self.order_cash[rec.order_id] = cash
-            self._add(self.res_cash, o.trader, cash)
-
-    def _release_order(self, rec: OrderRecord, quantity: int) -> None:
-        o = rec.order
-        if o.side == 1:
-            self._add(self.res_credits, (o.trader, rec.batch_id), -quantity)
-        else:
-            self._add(self.res_cash, o.trader, -self.order_cash.pop(rec.order_id, 0))
-
-    def _reserve_trade(self, t: TradeRecord) -> None:
-        """An unsettled trade holds the seller's credits and the buyer's cash."""
-        self._add(self.res_credits, (t.trade.seller, t.batch_id), t.trade.quantity)
-        self._add(self.res_cash, t.trade.buyer, self.cash_for(t.trade.quantity, t.trade.price))
-
-    def _release_trade(self, t: TradeRecord) -> None:
-        self._add(self.res_credits, (t.trade.seller, t.batch_id), -t.trade.quantity)
-        self._add(self.res_cash, t.trade.buyer, -self.cash_for(t.trade.quantity, t.trade.price))
-
-    def _unrest(self, rec: OrderRecord) -> None:
-        if rec.resting:
-            rec.resting = False
-            self._add(self.open_orders, rec.order.trader, -1)
+        return self.risk.reserved_cash(trader)
 
     def _rebuild_reservations(self) -> None:
-        self.res_credits.clear()
-        self.res_cash.clear()
-        self.order_cash.clear()
-        self.open_orders.clear()
+        self.risk.rebuild(self.orders.values(), self.trades.values())
         self.expiring.clear()
         for rec in self.orders.values():
             if rec.status in ("new", "open"):
-                self._reserve_order(rec)
-                rec.resting = True
-                self._add(self.open_orders, rec.order.trader, 1)
                 self.expiring.add(rec.order.expiry, rec.order_id)
-        for t in self.trades.values():
-            if t.status == "pending":
-                self._reserve_trade(t)
 
     def cancel(self, trader: str, order_id: int) -> dict[str, Any]:
         with self.lock:
@@ -1322,7 +1084,7 @@ class ExchangeService:
             pending = [t for t in self.trades.values() if t.status == "pending"]
             return {"journal_seq": self.journal.last_seq,
                     "instruments": len(self.listings),
-                    "open_orders": sum(self.open_orders.values()),
+                    "open_orders": sum(self.risk.open_orders.values()),
                     "pending_trades": len(pending),
                     "oldest_pending_trade_ts": min((t.trade.ts for t in pending), default=None),
                     "failed_trades": sum(1 for t in self.trades.values()

@@ -34,7 +34,8 @@ from chain.reconcile import Reconciler, fate_of
 from exchange.failures import at_fault, isolate
 from exchange.freezes import read_freezes
 from exchange.onchain import Fill, SettlementChain
-from exchange.service import ExchangeService, TradeRecord
+from exchange.records import TradeRecord
+from exchange.service import ExchangeService
 
 log = logging.getLogger("tanhui.settlement")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from chain.client import Chain, ChainRevert
@@ -64,9 +65,10 @@ def test_two_processes_signing_with_one_key_both_get_their_transactions_in(
     there = Chain(here.url)  # the other process's client
     here.reset_nonces()
     sender = acc["governance"]
-    to = dev_account(33).address
-    here.wait(here.send_raw(payment(here, to), sender))  # caches its next nonce
-    there.wait(there.send_raw(payment(there, to), sender))  # takes that nonce
-    late = here.wait(here.send_raw(payment(here, to), sender))  # refused once, then re-signed
+    to = Account.create().address  # a fresh address: its balance is only what is sent here
+    # three different amounts: no two of the transactions can be the same bytes
+    here.wait(here.send_raw(payment(here, to, 1 * 10**15), sender))  # caches its next nonce
+    there.wait(there.send_raw(payment(there, to, 2 * 10**15), sender))  # takes that nonce
+    late = here.wait(here.send_raw(payment(here, to, 4 * 10**15), sender))  # refused, re-signed
     assert late.block_number > 0
-    assert here.w3.eth.get_balance(to) == 3 * 10**15
+    assert here.w3.eth.get_balance(to) == 7 * 10**15

@@ -154,14 +154,14 @@ def test_reservations_kept_by_events_equal_a_recount(
     api.call("DELETE", f"/v1/exchange/orders/{b['order_id']}", "trader2")
 
     def counted() -> tuple[dict[tuple[str, int], int], dict[str, int]]:
-        return dict(s.res_credits), dict(s.res_cash)
+        return dict(s.risk.credits), dict(s.risk.cash)
 
     live = counted()
     assert live[0] and live[1]
     s._rebuild_reservations()
     assert counted() == live
     ex.worker.run_once()
-    assert s.res_credits == {} and s.res_cash == {}  # everything settled, nothing open
+    assert s.risk.credits == {} and s.risk.cash == {}  # everything settled, nothing open
 
 
 def test_per_member_limits_refuse_oversized_orders_and_too_many_open_orders(
@@ -169,7 +169,7 @@ def test_per_member_limits_refuse_oversized_orders_and_too_many_open_orders(
 ) -> None:
     from exchange.errors import ExchangeError
     from exchange.instruments import InstrumentSpec
-    from exchange.service import MemberLimits
+    from exchange.records import MemberLimits
 
     ex = open_exchange(ledger, tmp_path / "limited", acc["exchange"], balance_ttl=0,
                        limits=MemberLimits(max_order_quantity=5 * T, max_open_orders=2))
@@ -246,7 +246,7 @@ def test_a_negotiated_block_trade_settles_without_touching_the_book(
     try:  # a replay rebuilds the block trade, settled, with both orders
         assert {k: t.view() for k, t in again.service.trades.items()} == {
             k: t.view() for k, t in ex.service.trades.items()}
-        assert again.service.res_cash == {} and again.service.res_credits == {}
+        assert again.service.risk.cash == {} and again.service.risk.credits == {}
     finally:
         again.service.close()
 

@@ -142,7 +142,7 @@ def test_class_listings_and_delivery_batches_survive_a_restart(
             ex.service.listings[str(CLASS)].credit_class)
         assert after.service.orders[sell["order_id"]].view() == (
             ex.service.orders[sell["order_id"]].view())
-        assert after.service.res_credits == ex.service.res_credits
+        assert after.service.risk.credits == ex.service.risk.credits
     finally:
         after.service.close()
 

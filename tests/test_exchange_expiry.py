@@ -48,7 +48,7 @@ def test_the_worker_expires_resting_orders_when_nothing_else_happens(
     assert ex.worker.watch_once() == 1
     assert api.read(f"/v1/exchange/orders/{buy['order_id']}", "regulator")["status"] == "expired"
     assert ex.service.reserved_cash(acc["trader2"].address) == 0
-    assert ex.service.open_orders == {}
+    assert ex.service.risk.open_orders == {}
 
 
 def test_a_trade_matched_just_before_the_margin_settles_on_chain(
@@ -75,6 +75,6 @@ def test_the_journal_replays_an_expiry_whatever_the_clock_says_then(
         view = after.service.order(int(sell["order_id"]))  # type: ignore[call-overload]
         assert (view["status"], view["reason"]) == ("expired", "expired")
         assert after.service.engine.snapshot() == ex.service.engine.snapshot()
-        assert after.service.open_orders == {}
+        assert after.service.risk.open_orders == {}
     finally:
         after.service.close()

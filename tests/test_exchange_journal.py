@@ -115,7 +115,8 @@ def test_a_second_writer_on_the_same_journal_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_journal_of_an_earlier_order_format_is_refused_not_misread(tmp_path: Path) -> None:
-    from exchange.service import JOURNAL_FORMAT, Balances, ExchangeService, JournalFormatError
+    from exchange.balances import Balances
+    from exchange.service import JOURNAL_FORMAT, ExchangeService, JournalFormatError
     from exchange.signing import Domain
 
     def service(directory: Path) -> ExchangeService:

@@ -33,9 +33,12 @@ def test_restart_keeps_chain_state_and_reuses_deployment(tmp_path, acc):
 
 
 def test_deployment_record_is_refused_when_chain_lost_its_code(tmp_path):
+    """The chain's state is gone and so is the outbox that could have re-sent what it lost (a
+    deployment whose transactions were not yet final would be re-sent and come back)."""
     Runtime.start(_settings(tmp_path)).stop()
-    for state in ("anvil-state.json", "anvil-state.json.gz"):
-        (tmp_path / state).unlink()
+    for state in ("anvil-state.json", "anvil-state.json.gz", "outbox.db", "outbox.db-wal",
+                  "outbox.db-shm"):
+        (tmp_path / state).unlink(missing_ok=True)
     with pytest.raises(DeploymentError, match="no code"):
         Runtime.start(_settings(tmp_path))
 
