@@ -61,7 +61,7 @@ def moved(request: Request, account: str) -> None:
     balances from the chain again on its next order."""
     service = _service(request)
     if service is not None:
-        service.balances.forget(to_checksum_address(account))
+        service.forget_balances(to_checksum_address(account))
 
 
 def outflows(view: ChainView, sender: str, to: str, data: bytes) -> dict[Key, int]:

@@ -27,9 +27,9 @@ def fail_trade(service: ExchangeService, chain: SettlementChain, trade_id: int,
     if not reason or len(reason) > MAX_REASON:
         raise ExchangeError("invalid_reason", f"say why, in 1 to {MAX_REASON} characters")
     with service.settling:
-        t = service.trades.get(trade_id)
+        t = service.trade(trade_id)
         if t is None:
-            old = service.archive.trade(trade_id) if service._archived else None
+            old = service.archived_trade(trade_id)
             if old is None:
                 raise ExchangeError("unknown_trade", f"trade {trade_id} does not exist")
             raise ExchangeError("trade_not_pending", f"the trade is {old['settlement']}",
@@ -43,4 +43,6 @@ def fail_trade(service: ExchangeService, chain: SettlementChain, trade_id: int,
             raise ExchangeError("trade_settled_on_chain", "the chain has settled this "
                                 "trade; it is now journaled as settled", {"tx_hash": tx_hash})
         service.mark_failed([trade_id], f"operator: {reason}")
-        return service.trades[trade_id].view()
+        failed = service.trade(trade_id)
+        assert failed is not None  # still in memory: it was pending a moment ago
+        return failed.view()

@@ -58,8 +58,7 @@ def open_exchange(ledger: Ledger, directory: Path, settler: LocalAccount,
                               freezes=chain_cache(sc, balance_ttl))
     if shared is not None:
         service.share_reservations(shared)
-    if service.chain_cursor == 0:  # nothing read yet: on-chain cancels start at deployment
-        service.chain_cursor = ledger.deployment.block
+    service.follow_chain_from(ledger.deployment.block)  # on-chain cancels since deployment
     if service.frozen.cursor == 0:  # so do freezes
         service.frozen.cursor = ledger.deployment.block
     worker = SettlementWorker(service, sc, settler, batch_size)

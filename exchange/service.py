@@ -26,6 +26,7 @@ so a trade whose block the chain loses can still be re-queued.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -1077,6 +1078,58 @@ class ExchangeService:
                 raise ExchangeError("unknown_order", f"order {order_id} does not exist")
             return old
         return {**rec.view(), "trades": self._trades_of(order_id)}
+
+    def trade(self, trade_id: int) -> TradeRecord | None:
+        """A trade still in memory (pending, or settled but not yet final or archived)."""
+        return self.trades.get(trade_id)
+
+    def archived_trade(self, trade_id: int) -> dict[str, Any] | None:
+        """A finished trade's view from the archive, None if there is none."""
+        return self.archive.trade(trade_id) if self._archived else None
+
+    def orders_of(self, t: TradeRecord) -> tuple[OrderRecord, OrderRecord]:
+        """The signed buy and sell orders of a trade (kept in memory until it is final)."""
+        return self.orders[t.buy_order], self.orders[t.sell_order]
+
+    def listing(self, instrument: str) -> Listing:
+        """A listed instrument; `unknown_instrument` for one that is not."""
+        return self._listing(instrument)
+
+    def market_trades(self, instrument: str, limit: int) -> list[dict[str, Any]]:
+        self._listing(instrument)
+        return self.market.trades(instrument, limit)
+
+    def market_candles(self, instrument: str, interval: str, limit: int) -> list[dict[str, Any]]:
+        self._listing(instrument)
+        return self.market.candles(instrument, interval, limit)
+
+    def market_stats(self, instrument: str, now_ms: int) -> dict[str, Any]:
+        self._listing(instrument)
+        return self.market.stats_24h(instrument, now_ms)
+
+    def subscribe(self, instrument: str, levels: int,
+                  listener: Callable[[str, dict[str, Any]], None]) -> dict[str, Any]:
+        """Adds a listener of released events (fanout.py) and returns the depth snapshot taken
+        at the same instant, so no event falls between the two."""
+        with self.lock:
+            snapshot = self.depth(instrument, levels)
+            self.fanout.listeners.append(listener)
+        return snapshot
+
+    def unsubscribe(self, listener: Callable[[str, dict[str, Any]], None]) -> None:
+        with contextlib.suppress(ValueError):  # the feed drops a listener that failed
+            self.fanout.listeners.remove(listener)
+
+    def forget_balances(self, *traders: str) -> None:
+        """The next check of these traders reads the chain (after an approval or a transfer
+        outside the exchange)."""
+        self.balances.forget(*traders)
+
+    def follow_chain_from(self, block: int) -> None:
+        """Where the reading of on-chain cancels starts, if nothing was read yet."""
+        with self.lock:
+            if self.chain_cursor == 0:
+                self.chain_cursor = block
 
     def status(self) -> dict[str, Any]:
         """For operators: how far the journal is, what is working, what waits for the chain."""

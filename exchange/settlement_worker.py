@@ -52,8 +52,7 @@ class SettlementWorker:
         self._next_reconcile = 0.0
 
     def fill_of(self, t: TradeRecord) -> Fill:
-        buy = self.service.orders[t.buy_order]
-        sell = self.service.orders[t.sell_order]
+        buy, sell = self.service.orders_of(t)
         return Fill(t.trade.trade_id, t.batch_id, t.trade.quantity, t.trade.price,
                     t.trade.maker_order_id == t.buy_order, buy.order, buy.signature,
                     sell.order, sell.signature)
@@ -121,7 +120,7 @@ class SettlementWorker:
     def fail(self, t: TradeRecord, why: ChainRevert) -> None:
         """Journals a trade that cannot settle, with the contract's error and the side it
         names (see docs: the innocent side's reservation is released with it)."""
-        buy, sell = self.service.orders[t.buy_order], self.service.orders[t.sell_order]
+        buy, sell = self.service.orders_of(t)
         fault = at_fault(why.error.args if why.error else {}, t.trade.buyer, t.trade.seller,
                          buy.digest, sell.digest)
         self.service.mark_failed([t.trade.trade_id], why.name or "reverted", fault)

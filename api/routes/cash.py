@@ -112,6 +112,6 @@ def approve(request: Request, caller: CallerDep, view: ViewDep,
                                                                 only_missing=False)
     service = _exchange(request)
     if service is not None:
-        service.balances.forget(caller.address)  # the next order reads the new approval
+        service.forget_balances(caller.address)  # the next order reads the new approval
     return {"account": caller.address, "settlement": settlement,
             "tx_hashes": [credits.tx_hash, cash_tx.tx_hash]}

@@ -12,7 +12,6 @@ Prices are integers in fen per tonne; quantities integers in credit units (1 t =
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from dataclasses import asdict
@@ -413,8 +412,7 @@ def depth(instrument: Id, request: Request,
 def trades(instrument: Id, request: Request,
            limit: Annotated[int, Query(ge=1, le=1_000)] = 100) -> list[dict[str, Any]]:
     s = _service(request)
-    s._listing(str(instrument))
-    return s.market.trades(str(instrument), limit)
+    return s.market_trades(str(instrument), limit)
 
 
 @router.get("/candles/{instrument}")
@@ -422,15 +420,13 @@ def candles(instrument: Id, request: Request,
             interval: Literal["1m", "1h", "1d"] = "1m",
             limit: Annotated[int, Query(ge=1, le=1_000)] = 200) -> list[dict[str, Any]]:
     s = _service(request)
-    s._listing(str(instrument))
-    return s.market.candles(str(instrument), interval, limit)
+    return s.market_candles(str(instrument), interval, limit)
 
 
 @router.get("/stats/{instrument}")
 def stats(instrument: Id, request: Request) -> dict[str, Any]:
     s = _service(request)
-    s._listing(str(instrument))
-    return s.market.stats_24h(str(instrument), int(time.time() * 1000))
+    return s.market_stats(str(instrument), int(time.time() * 1000))
 
 
 # events a stream holds for a client that reads slower than the market moves; past it the
@@ -465,9 +461,7 @@ async def stream(websocket: WebSocket, instrument: int) -> None:
         if name == str(instrument):
             loop.call_soon_threadsafe(offer, event)
 
-    with s.lock:
-        snapshot = s.depth(str(instrument), 50)
-        s.listeners.append(listener)
+    snapshot = s.subscribe(str(instrument), 50, listener)
     try:
         await websocket.send_json({"type": "snapshot", **snapshot})
         while True:
@@ -484,5 +478,4 @@ async def stream(websocket: WebSocket, instrument: int) -> None:
     except WebSocketDisconnect:
         pass
     finally:
-        with contextlib.suppress(ValueError):  # the feed drops a listener that failed
-            s.listeners.remove(listener)
+        s.unsubscribe(listener)
