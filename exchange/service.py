@@ -37,6 +37,7 @@ from typing import Any
 
 from chain.signatures import checksum, recover
 from core.units import UNITS_PER_TONNE
+from exchange import snapshots
 from exchange.archive import Archive
 from exchange.balances import Balances
 from exchange.engine import Engine
@@ -192,7 +193,7 @@ class ExchangeService:
     def _capture(self) -> tuple[int, dict[str, Any], Finished]:
         """A consistent copy of the live state, taken under the lock and kept cheap: orders
         and trades are captured as (record, its mutable fields); their immutable parts (the
-        signed order, the trade) are encoded later without the lock (`_encode_snapshot`).
+        signed order, the trade) are encoded later without the lock (snapshots.py).
         Finished orders and trades (archive.py) are set apart for the archive."""
         with self.lock:
             seq = self.journal.last_seq
@@ -252,7 +253,7 @@ class ExchangeService:
                 [(r.order_id, r.digest, r.order.trader, r.order.client_order_id,
                   {**r.view(), "trades": self._trades_of(r.order_id)}) for r in orders],
                 [(t.trade.trade_id, t.view()) for t in trades])
-        self.journal.write_snapshot(seq, _encode_snapshot(captured))
+        self.journal.write_snapshot(seq, snapshots.encode(captured))
         with self.lock:
             for r in orders:
                 if self.orders.get(r.order_id) is r:
@@ -291,21 +292,20 @@ class ExchangeService:
             self.listings[name] = Listing(self.engine.specs.get(name, spec), raw["batch_id"],
                                           _class_of(raw.get("class")),
                                           *raw.get("close", (0, 0, 0)))
-        for oid, o, sig, otype, status, filled, reason, *rest in state["orders"]:
-            order = Order(**{**o, "client_order_id": bytes.fromhex(o["client_order_id"])})
-            batch = rest[0] if rest else self.listings[str(order.instrument)].batch_id
-            rec = OrderRecord(oid, order, bytes.fromhex(sig), order_digest(order, self.domain),
-                              otype, status, filled, reason, batch_id=batch)
+        for o in snapshots.orders_of(state):
+            batch = (o.batch_id if o.batch_id is not None
+                     else self.listings[str(o.order.instrument)].batch_id)
+            rec = OrderRecord(o.order_id, o.order, o.signature,
+                              order_digest(o.order, self.domain), o.otype, o.status, o.filled,
+                              o.reason, batch_id=batch)
             self._index(rec)
-        for t, batch_id, buy, sell, status, tx, reason, *fault in state["trades"]:
-            trade = Trade(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], Side(t[9]),
-                          t[10], t[11])
-            self._record_trade(TradeRecord(trade, batch_id, buy, sell, status, tx, reason,
-                                           fault[0] if fault else ""))
-            if status == "settled":
-                self.unconfirmed.setdefault(tx, set()).add(trade.trade_id)
-            if status != "failed":  # a failed trade never counts in market data
-                self.market.on_trade(trade)
+        for t in snapshots.trades_of(state):
+            self._record_trade(TradeRecord(t.trade, t.batch_id, t.buy_order, t.sell_order,
+                                           t.status, t.tx_hash, t.reason, t.at_fault))
+            if t.status == "settled":
+                self.unconfirmed.setdefault(t.tx_hash, set()).add(t.trade.trade_id)
+            if t.status != "failed":  # a failed trade never counts in market data
+                self.market.on_trade(t.trade)
         self.lot_orders.update(state.get("lot_orders", {}))
         self.voided.update(bytes.fromhex(h) for h in state.get("voided", []))
         self.min_nonce.update(state.get("min_nonce", {}))
@@ -1231,19 +1231,6 @@ class ExchangeService:
         self.archive.close()
 
 
-def _encode_snapshot(captured: dict[str, Any]) -> dict[str, Any]:
-    """The snapshot as plain data, from what `_capture` took under the lock."""
-    return {
-        **captured,
-        "orders": [[r.order_id, {**vars(r.order),
-                                 "client_order_id": r.order.client_order_id.hex()},
-                    r.signature.hex(), r.otype, status, filled, reason, r.batch_id]
-                   for r, status, filled, reason in captured["orders"]],
-        "trades": [[list(t.trade), t.batch_id, t.buy_order, t.sell_order, status, tx, reason,
-                    fault] for t, status, tx, reason, fault in captured["trades"]],
-    }
-
-
 def _spelled(order: Order, signer: str) -> Order:
     """The order with its trader spelled as the checksummed signer: reservations, limits and
     client order ids are keyed by that string, so every spelling of an address must be one."""
@@ -1252,11 +1239,7 @@ def _spelled(order: Order, signer: str) -> Order:
 
 def _signed(o: Order, signature: bytes) -> dict[str, Any]:
     """A signed order as the journal keeps it."""
-    return {"signature": "0x" + signature.hex(), "order": {
-        "trader": o.trader, "side": o.side, "instrument": o.instrument, "batch_id": o.batch_id,
-        "price": o.price, "quantity": o.quantity, "max_fee_bps": o.max_fee_bps,
-        "time_in_force": o.time_in_force, "nonce": o.nonce, "expiry": o.expiry,
-        "client_order_id": "0x" + o.client_order_id.hex()}}
+    return {"signature": "0x" + signature.hex(), "order": o.to_json()}
 
 
 def _class_of(raw: dict[str, Any] | None) -> CreditClass | None:
@@ -1264,7 +1247,4 @@ def _class_of(raw: dict[str, Any] | None) -> CreditClass | None:
 
 
 def _order_of(o: dict[str, Any]) -> Order:
-    return Order(checksum(o["trader"]), int(o["side"]), int(o["instrument"]),
-                 int(o["price"]), int(o["quantity"]), int(o["time_in_force"]), int(o["nonce"]),
-                 int(o["expiry"]), bytes.fromhex(o["client_order_id"][2:]),
-                 batch_id=int(o["batch_id"]), max_fee_bps=int(o["max_fee_bps"]))
+    return Order.from_json(o)
