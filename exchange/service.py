@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +156,6 @@ class ExchangeService:
         self.listeners = self.fanout.listeners
         self._since_snapshot = 0
         self._snapshotting = threading.Lock()
-        self._digest_hint: bytes | None = None  # the live path computed it already
         self._replay()
 
     # -- recovery ------------------------------------------------------------------------------
@@ -351,94 +351,127 @@ class ExchangeService:
 
     # -- applying journal entries (live and replay share this) ---------------------------------
 
-    def _apply(self, entry: dict[str, Any], replay: bool = False) -> list[Event]:
+    def _apply(self, entry: dict[str, Any], replay: bool = False,
+               digest: bytes | None = None) -> list[Event]:
+        """Applies one journal entry to the state and returns the engine's events; the same
+        code runs live and on replay, so a replay rebuilds exactly what was answered. `digest`
+        is an order's EIP-712 hash when the live path has computed it already."""
         kind = entry["type"]
-        seq = int(entry["seq"])
-        ts = int(entry.get("ts", 0))
-        if kind == "format":
-            return []
-        if kind == "instrument":
-            spec = InstrumentSpec(**{**entry["spec"], "status": Status(entry["spec"]["status"])})
-            self.engine.add_instrument(spec)
-            self.listings[spec.instrument] = Listing(spec, int(entry["batch_id"]),
-                                                     _class_of(entry.get("class")),
-                                                     reference_day=trading_day(ts))
-            return []
-        if kind == "status":
-            events = self.engine.process(SetStatus(entry["instrument"], entry["status"],
-                                                   int(entry.get("reference_price", 0)), ts))
-            listing = self.listings[entry["instrument"]]
-            listing.spec = self.engine.specs[entry["instrument"]]
-            if int(entry.get("reference_price", 0)) > 0:
-                listing.reference_day = trading_day(ts)
-            return events
-        if kind == "block":
-            return self._apply_block(entry, seq, ts)
-        if kind == "lot":
-            order = _order_of(entry["order"])
-            rec = OrderRecord(seq, order, bytes.fromhex(entry["signature"][2:]),
-                              order_digest(order, self.domain), "lot", status="open",
-                              batch_id=self._delivery(entry, order))
-            self._index(rec)
-            self.risk.reserve_order(rec)
-            events = self.engine.process(OfferLot(str(order.instrument), order.trader,
-                                                  order.quantity, order.price, ts))
-            if any(isinstance(ev, Rejected) for ev in events):
-                self.risk.release_order(rec, order.quantity)
-                rec.status = "rejected"
-            else:
-                self.lot_orders[str(order.instrument)] = seq
-                self.listings[str(order.instrument)].spec = self.engine.specs[
-                    str(order.instrument)]
-            return events
-        if kind == "order":
-            order = _order_of(entry["order"])
-            hint, self._digest_hint = self._digest_hint, None
-            rec = OrderRecord(seq, order, bytes.fromhex(entry["signature"][2:]),
-                              hint if hint is not None else order_digest(order, self.domain),
-                              entry.get("otype", "limit"), batch_id=self._delivery(entry, order))
-            self._index(rec)
-            self.risk.reserve_order(rec)
-            otype = OrderType.MARKET if rec.otype == "market" else OrderType.LIMIT
-            cmd = Place(str(order.instrument), seq, order.trader, Side(order.side), order.price,
-                        order.quantity, TimeInForce(order.time_in_force), otype, ts)
-            return self._events(self.engine.process(cmd))
-        if kind == "uncross":
-            events = self._events(self.engine.process(Uncross(entry["instrument"], ts)))
-            self.listings[entry["instrument"]].spec = self.engine.specs[entry["instrument"]]
-            return events
-        if kind == "cancel":
-            rec = self.orders[int(entry["order_id"])]
-            return self._events(self.engine.process(
-                Cancel(str(rec.order.instrument), rec.order_id, rec.order.trader, ts)))
-        if kind == "cancel_all":
-            return self._events(self.engine.process(
-                CancelAll(entry["instrument"], checksum(entry["trader"]), ts)))
-        if kind == "settled":
-            for tid in entry["trade_ids"]:
-                t = self.trades.get(int(tid))
-                if t is not None and t.status == "pending":
-                    t.status, t.tx_hash = "settled", entry.get("tx_hash", "")
-                    self.risk.release_trade(t)
-                    self.unconfirmed.setdefault(t.tx_hash, set()).add(t.trade.trade_id)
-            return []
-        if kind == "requeued":
-            for tid in entry["trade_ids"]:
-                t = self.trades.get(int(tid))
-                if t is not None and t.status == "settled":
-                    self._unconfirm(t)
-                    t.status, t.tx_hash = "pending", ""
-                    self.risk.reserve_trade(t)
-            return []
-        if kind == "voided":
-            return self._apply_voided(entry, ts)
-        if kind == "frozen":
-            return self._apply_frozen(entry, ts)
-        if kind == "expire":
-            return self._cancel_all_of(entry["order_ids"], CancelReason.EXPIRED, ts)
-        if kind == "settle_failed":
-            return self._apply_failed(entry, ts)
-        raise ValueError(f"unknown journal entry {kind!r}")
+        handler = self._handlers.get(kind)
+        if handler is None:
+            raise ValueError(f"unknown journal entry {kind!r}")
+        return handler(entry, int(entry["seq"]), int(entry.get("ts", 0)), digest)
+
+    @cached_property
+    def _handlers(self) -> dict[str, Callable[[dict[str, Any], int, int, bytes | None],
+                                               list[Event]]]:
+        """One handler per journal entry type (the module docstring lists them)."""
+        return {
+            "format": lambda e, seq, ts, d: [],
+            "instrument": self._on_instrument,
+            "status": self._on_status,
+            "block": lambda e, seq, ts, d: self._apply_block(e, seq, ts),
+            "lot": self._on_lot,
+            "order": self._on_order,
+            "uncross": self._on_uncross,
+            "cancel": self._on_cancel,
+            "cancel_all": self._on_cancel_all,
+            "settled": self._on_settled,
+            "requeued": self._on_requeued,
+            "voided": lambda e, seq, ts, d: self._apply_voided(e, ts),
+            "frozen": lambda e, seq, ts, d: self._apply_frozen(e, ts),
+            "expire": lambda e, seq, ts, d: self._cancel_all_of(e["order_ids"],
+                                                                CancelReason.EXPIRED, ts),
+            "settle_failed": lambda e, seq, ts, d: self._apply_failed(e, ts),
+        }
+
+    def _on_instrument(self, entry: dict[str, Any], seq: int, ts: int,
+                       _: bytes | None) -> list[Event]:
+        spec = InstrumentSpec(**{**entry["spec"], "status": Status(entry["spec"]["status"])})
+        self.engine.add_instrument(spec)
+        self.listings[spec.instrument] = Listing(spec, int(entry["batch_id"]),
+                                                 _class_of(entry.get("class")),
+                                                 reference_day=trading_day(ts))
+        return []
+
+    def _on_status(self, entry: dict[str, Any], seq: int, ts: int,
+                   _: bytes | None) -> list[Event]:
+        events = self.engine.process(SetStatus(entry["instrument"], entry["status"],
+                                               int(entry.get("reference_price", 0)), ts))
+        listing = self.listings[entry["instrument"]]
+        listing.spec = self.engine.specs[entry["instrument"]]
+        if int(entry.get("reference_price", 0)) > 0:
+            listing.reference_day = trading_day(ts)
+        return events
+
+    def _on_lot(self, entry: dict[str, Any], seq: int, ts: int,
+                _: bytes | None) -> list[Event]:
+        order = _order_of(entry["order"])
+        rec = OrderRecord(seq, order, bytes.fromhex(entry["signature"][2:]),
+                          order_digest(order, self.domain), "lot", status="open",
+                          batch_id=self._delivery(entry, order))
+        self._index(rec)
+        self.risk.reserve_order(rec)
+        events = self.engine.process(OfferLot(str(order.instrument), order.trader,
+                                              order.quantity, order.price, ts))
+        if any(isinstance(ev, Rejected) for ev in events):
+            self.risk.release_order(rec, order.quantity)
+            rec.status = "rejected"
+        else:
+            self.lot_orders[str(order.instrument)] = seq
+            self.listings[str(order.instrument)].spec = self.engine.specs[
+                str(order.instrument)]
+        return events
+
+    def _on_order(self, entry: dict[str, Any], seq: int, ts: int,
+                  digest: bytes | None) -> list[Event]:
+        order = _order_of(entry["order"])
+        rec = OrderRecord(seq, order, bytes.fromhex(entry["signature"][2:]),
+                          digest if digest is not None else order_digest(order, self.domain),
+                          entry.get("otype", "limit"), batch_id=self._delivery(entry, order))
+        self._index(rec)
+        self.risk.reserve_order(rec)
+        otype = OrderType.MARKET if rec.otype == "market" else OrderType.LIMIT
+        cmd = Place(str(order.instrument), seq, order.trader, Side(order.side), order.price,
+                    order.quantity, TimeInForce(order.time_in_force), otype, ts)
+        return self._events(self.engine.process(cmd))
+
+    def _on_uncross(self, entry: dict[str, Any], seq: int, ts: int,
+                    _: bytes | None) -> list[Event]:
+        events = self._events(self.engine.process(Uncross(entry["instrument"], ts)))
+        self.listings[entry["instrument"]].spec = self.engine.specs[entry["instrument"]]
+        return events
+
+    def _on_cancel(self, entry: dict[str, Any], seq: int, ts: int,
+                   _: bytes | None) -> list[Event]:
+        rec = self.orders[int(entry["order_id"])]
+        return self._events(self.engine.process(
+            Cancel(str(rec.order.instrument), rec.order_id, rec.order.trader, ts)))
+
+    def _on_cancel_all(self, entry: dict[str, Any], seq: int, ts: int,
+                       _: bytes | None) -> list[Event]:
+        return self._events(self.engine.process(
+            CancelAll(entry["instrument"], checksum(entry["trader"]), ts)))
+
+    def _on_settled(self, entry: dict[str, Any], seq: int, ts: int,
+                    _: bytes | None) -> list[Event]:
+        for tid in entry["trade_ids"]:
+            t = self.trades.get(int(tid))
+            if t is not None and t.status == "pending":
+                t.status, t.tx_hash = "settled", entry.get("tx_hash", "")
+                self.risk.release_trade(t)
+                self.unconfirmed.setdefault(t.tx_hash, set()).add(t.trade.trade_id)
+        return []
+
+    def _on_requeued(self, entry: dict[str, Any], seq: int, ts: int,
+                     _: bytes | None) -> list[Event]:
+        for tid in entry["trade_ids"]:
+            t = self.trades.get(int(tid))
+            if t is not None and t.status == "settled":
+                self._unconfirm(t)
+                t.status, t.tx_hash = "pending", ""
+                self.risk.reserve_trade(t)
+        return []
 
     def _apply_failed(self, entry: dict[str, Any], ts: int) -> list[Event]:
         """Trades that will never settle. Both sides' reservations for them are released; the
@@ -691,11 +724,12 @@ class ExchangeService:
                 rec.status, rec.reason = "rejected", str(ev.reason)
         return events
 
-    def _commit(self, entry: dict[str, Any]) -> tuple[int, list[Event]]:
+    def _commit(self, entry: dict[str, Any],
+                digest: bytes | None = None) -> tuple[int, list[Event]]:
         """Journal write + apply, under the lock; the caller syncs before answering."""
         entry.setdefault("ts", int(self.clock() * 1000))
         seq = self.journal.write(entry)
-        events = self._apply({**entry, "seq": seq})
+        events = self._apply({**entry, "seq": seq}, digest=digest)
         self.fanout.stage(seq, events)
         self._since_snapshot += 1
         return seq, events
@@ -873,9 +907,9 @@ class ExchangeService:
             self._roll_reference(listing)
             batch = self._check(order, listing, otype, held, digest=digest)
             self._refuse_self_trade(order, listing)
-            self._digest_hint = digest
             seq, events = self._commit({
-                "type": "order", "otype": otype, "batch_id": batch, **_signed(order, signature)})
+                "type": "order", "otype": otype, "batch_id": batch, **_signed(order, signature)},
+                digest=digest)
             view = {**self.orders[seq].view(), "trades": self._trades_of(seq), "replayed": False}
         return seq, events, view
 
