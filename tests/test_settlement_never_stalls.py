@@ -1,9 +1,12 @@
 """Property, on the real service and chain: random orders, registry transfers through the API
-and transfers made on chain outside it, with settlement passes in between. A trade fails
-settlement only when its seller moved the credits away on chain, outside the API, after the
-exchange accepted the sell (its last look at that balance: a resting sell is matched later
-without another look); the API refuses to move reserved credits, so its transfers never fail a
-trade. After the worker's pass nothing stays pending.
+and transfers made on chain outside it, account freezes by the regulator, and orders that
+expire while time moves on, with settlement passes in between. A trade fails settlement only
+by something that happened on chain after the exchange accepted the order of the side at
+fault: its seller moved the credits away outside the API (a resting sell is matched later
+without another look at the balance), or the regulator froze that side's account (the worker
+follows freezes at its next pass; a match before it fails). The API refuses to move reserved
+credits, so its transfers never fail a trade, and an order never trades past its expiry, so
+no trade fails `OrderExpired`. After the worker's pass nothing stays pending.
 
 Balances are read fresh (no cache): the one other way a trade can fail, a sell accepted on a
 balance cached before an on-chain transfer, is the bisection test's subject
@@ -40,15 +43,23 @@ api_transfer_st = st.tuples(st.just("api_transfer"), st.integers(0, 1), st.integ
 chain_transfer_st = st.tuples(st.just("chain_transfer"), st.integers(0, 1), st.integers(0, 40))
 cross_st = st.tuples(st.just("cross"), st.integers(0, 1), st.integers(0, 1), st.integers(1, 40))
 settle_st = st.tuples(st.just("settle"))
+freeze_st = st.tuples(st.just("freeze"), st.sampled_from(("trader1", "trader2", "trader3")))
+# a cross of orders that expire 11-20 s after the exchange's clock (their margin is 10 s)
+short_st = st.tuples(st.just("short"), st.integers(0, 1), st.integers(0, 1),
+                     st.integers(1, 40), st.integers(11, 20))
+advance_st = st.tuples(st.just("advance"), st.integers(1, 15))  # the exchange's clock, seconds
 steps_st = st.lists(st.one_of(cross_st, cross_st, order_st, api_transfer_st, chain_transfer_st,
-                              chain_transfer_st, settle_st), min_size=1, max_size=16)
+                              chain_transfer_st, settle_st, freeze_st, short_st, advance_st),
+                    min_size=1, max_size=16)
 
 
 @dataclass
 class Run:
     accepted_at: dict[int, int] = field(default_factory=dict)  # order id → step
     moved_on_chain: dict[str, list[int]] = field(default_factory=dict)  # seller → steps
+    frozen_at: dict[str, list[int]] = field(default_factory=dict)  # account → steps
     nonces: dict[str, int] = field(default_factory=dict)
+    now: list[float] = field(default_factory=lambda: [0.0])  # the exchange's clock
 
 
 @pytest.fixture
@@ -72,6 +83,9 @@ def test_a_trade_fails_settlement_only_for_what_happened_after_it_matched_and_no
     directory = tmp_path_factory.mktemp("stall")
     ex = cached_market(ledger, acc, directory / "exchange", market, INSTRUMENT, balance_ttl=0)
     run = Run()
+    # the exchange's clock starts at the chain's and moves only by `advance` steps
+    run.now[0] = float(chain.w3.eth.get_block("latest")["timestamp"])
+    ex.service.clock = lambda: run.now[0]
     try:
         app = create_app(db.settings, ledger, db.engine, ex.service, relayer=acc["governance"])
         with TestClient(app) as http:
@@ -83,9 +97,14 @@ def test_a_trade_fails_settlement_only_for_what_happened_after_it_matched_and_no
         assert ex.service.pending_trades() == []  # settlement never stalls
         for tid, t in trades.items():
             if t.status == "failed":
-                since = run.accepted_at[t.sell_order]
-                later = [s for s in run.moved_on_chain.get(t.trade.seller, []) if s > since]
-                assert later and t.at_fault == "seller", (tid, t.reason, run)
+                assert "OrderExpired" not in t.reason, (tid, t.reason, run)
+                assert t.at_fault in ("buyer", "seller"), (tid, t.reason, run)
+                side = t.trade.seller if t.at_fault == "seller" else t.trade.buyer
+                since = run.accepted_at[t.sell_order if t.at_fault == "seller"
+                                        else t.buy_order]
+                events = run.frozen_at.get(side, []) + (
+                    run.moved_on_chain.get(side, []) if t.at_fault == "seller" else [])
+                assert any(s > since for s in events), (tid, t.reason, run)
             else:
                 assert t.status == "settled" and ex.chain.is_settled(tid)
     finally:
@@ -98,13 +117,14 @@ def _do(step: tuple[object, ...], i: int, run: Run, ex: Exchange, http: TestClie
         db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount], market: int) -> None:
     kind = step[0]
     if kind == "order":
-        _, side, who, tonnes, ticks = step
+        _, side, who, tonnes, ticks, *life = step
         seat = (SELLERS if side == "sell" else BUYERS)[int(str(who))]
         nonce = run.nonces.get(seat, 0) + 1
         run.nonces[seat] = nonce
+        expiry = int(run.now[0]) + (int(str(life[0])) if life else 3_600)
         try:
             view = submit(ex, acc, seat, str(side), int(str(tonnes)) * T, nonce, INSTRUMENT,
-                          market, price=PRICE + int(str(ticks)))
+                          market, price=PRICE + int(str(ticks)), expiry=expiry)
         except ExchangeError:
             return  # refused (not enough free balance, self-trade…): nothing to settle
         run.accepted_at[int(str(view["order_id"]))] = i
@@ -114,18 +134,32 @@ def _do(step: tuple[object, ...], i: int, run: Run, ex: Exchange, http: TestClie
         for seat, side in ((seller, "sell"), (buyer, "buy")):
             _do(("order", side, (SELLERS if side == "sell" else BUYERS).index(seat), tonnes,
                  0), i, run, ex, http, db, ledger, acc, market)
+    elif kind == "short":  # a cross of orders that expire soon after
+        _, who, whom, tonnes, life = step
+        seller, buyer = SELLERS[int(str(who))], BUYERS[int(str(whom))]
+        for seat, side in ((seller, "sell"), (buyer, "buy")):
+            _do(("order", side, (SELLERS if side == "sell" else BUYERS).index(seat), tonnes,
+                 0, life), i, run, ex, http, db, ledger, acc, market)
+    elif kind == "advance":
+        run.now[0] += int(str(step[1]))
+        ex.service.expire_due()
+    elif kind == "freeze":
+        account = acc[str(step[1])].address
+        if not ledger.is_frozen(account):
+            ledger.freeze_account(acc["regulator"], account)
+        run.frozen_at.setdefault(account, []).append(i)
     elif kind == "api_transfer":
         _, who, tonnes = step
         seat = SELLERS[int(str(who))]
         r = http.post("/v1/transfers", headers={"Authorization": f"Bearer {db.keys[seat]}"},
                       json={"to": acc["developer"].address, "batch_id": market,
                             "amount": str(tonnes)})
-        assert r.status_code in (201, 409), r.text
+        assert r.status_code in (201, 403, 409), r.text  # 403/409: reserved, or frozen
     elif kind == "chain_transfer":
         _, who, keep = step
         seat = SELLERS[int(str(who))]
         amount = ledger.balance(acc[seat].address, market) - int(str(keep)) * T
-        if amount > 0:
+        if amount > 0 and not ledger.is_frozen(acc[seat].address):
             ledger.transfer(acc[seat], acc["developer"].address, market, amount)
             run.moved_on_chain.setdefault(acc[seat].address, []).append(i)
     else:
