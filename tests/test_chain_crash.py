@@ -7,7 +7,6 @@ replaying its Idempotency-Key answers accordingly, every time."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -24,11 +23,10 @@ from chain.node import AnvilNode
 from chain.state import durable_state_file
 from core.config import Settings
 from devkit.roster import dev_accounts
-from devkit.scenario import Scenario, doc
 from exchange.onchain import SettlementChain
 from tanhui.services import connect
 from tests.support.chain_faults import children
-from tests.support.processes import stack_env, start, stop, wait_healthy
+from tests.support.processes import stack_env, start, stocked_market, stop, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 T = 1_000_000
@@ -37,19 +35,6 @@ INSTRUMENT = 1
 
 sys.path.insert(0, str(ROOT / "examples"))
 from trader_client import TraderClient  # noqa: E402
-
-
-def prepare(data: Path) -> tuple[int, dict[str, str]]:
-    """A batch: the developer keeps most of it, trader1 sells 200 t, trader2 buys with 5 M CNY."""
-    conn = connect(Settings(data_dir=data, _env_file=None))  # type: ignore[call-arg]
-    acc = dev_accounts()
-    sc = SettlementChain(conn.ledger)
-    batch = Scenario(conn.ledger, acc).batch(quantity=1_000 * T).batch_id
-    conn.ledger.transfer(acc["developer"], acc["trader1"].address, batch, 200 * T)
-    sc.deposit(acc["bank"], acc["trader2"].address, 5_000_000_00, doc("wire"))
-    for seat in ("trader1", "trader2"):
-        sc.approve_trading(acc[seat])
-    return batch, json.loads(next(data.glob("dev-api-keys-*.json")).read_text())
 
 
 def up(env: dict[str, str]) -> subprocess.Popen[str]:
@@ -97,7 +82,7 @@ def test_a_killed_chain_node_loses_no_acknowledged_transfer_or_settlement(
     api = f"http://127.0.0.1:{env['TANHUI_API_PORT']}"
     stack = up(env)
     try:
-        batch, keys = prepare(data)
+        batch, keys = stocked_market(data)
         r = httpx.post(api + "/v1/exchange/instruments",
                        headers={"Authorization": f"Bearer {keys['exchange']}"},
                        json={"instrument": INSTRUMENT, "batch_id": batch,

@@ -4,7 +4,6 @@ acknowledged, duplicates nothing, and leaves chain balances reconciled with the 
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -21,10 +20,8 @@ import pytest
 from chain.node import free_port
 from core.config import Settings
 from devkit.roster import dev_accounts
-from devkit.scenario import Scenario, doc
-from exchange.onchain import SettlementChain
 from tanhui.services import connect
-from tests.support.processes import start, stop, tanhui_up, wait_healthy
+from tests.support.processes import start, stocked_market, stop, tanhui_up, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 T = 1_000_000
@@ -33,20 +30,6 @@ INSTRUMENT = 1
 
 sys.path.insert(0, str(ROOT / "examples"))
 from trader_client import TraderClient  # noqa: E402
-
-
-def prepare(data: Path) -> tuple[int, dict[str, str]]:
-    """A batch, 200 t with trader1, 5 M CNY with trader2, both approved for settlement."""
-    conn = connect(Settings(data_dir=data, _env_file=None))  # type: ignore[call-arg]
-    acc = dev_accounts()
-    sc = SettlementChain(conn.ledger)
-    batch = Scenario(conn.ledger, acc).batch(quantity=1_000 * T).batch_id
-    conn.ledger.transfer(acc["developer"], acc["trader1"].address, batch, 200 * T)
-    sc.deposit(acc["bank"], acc["trader2"].address, 5_000_000_00, doc("wire"))
-    for seat in ("trader1", "trader2"):
-        sc.approve_trading(acc[seat])
-    keys = json.loads(next(data.glob("dev-api-keys-*.json")).read_text())
-    return batch, keys
 
 
 def exchange_process(env: dict[str, str], port: int) -> subprocess.Popen[str]:
@@ -82,7 +65,7 @@ def wait_all_settled(url: str, order_ids: list[int], key: str,
 
 def test_the_example_client_trades_and_sees_settlement(tmp_path: Path) -> None:
     with tanhui_up(tmp_path / "data", exchange=False) as env:
-        batch, keys = prepare(tmp_path / "data")
+        batch, keys = stocked_market(tmp_path / "data")
         port = free_port()
         proc = exchange_process(env, port)
         try:
@@ -120,7 +103,7 @@ def test_the_example_client_trades_and_sees_settlement(tmp_path: Path) -> None:
 def test_kill_minus_nine_loses_no_acknowledged_order_or_trade(tmp_path: Path) -> None:
     rnd = random.Random(7)
     with tanhui_up(tmp_path / "data", exchange=False) as env:
-        batch, keys = prepare(tmp_path / "data")
+        batch, keys = stocked_market(tmp_path / "data")
         acc = dev_accounts()
         port = free_port()
         url = f"http://127.0.0.1:{port}"

@@ -5,7 +5,6 @@ with the exchange stopped, after which nothing of it is reserved."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from pathlib import Path
@@ -16,11 +15,9 @@ from chain.node import free_port
 from core.config import Settings
 from core.db import make_engine
 from devkit.roster import dev_accounts
-from devkit.scenario import Scenario, doc
-from exchange.onchain import SettlementChain
 from exchange.reservations import SharedReservations
 from tanhui.services import connect
-from tests.support.processes import TANHUI, start, stop, tanhui_up, wait_healthy
+from tests.support.processes import TANHUI, start, stocked_market, stop, tanhui_up, wait_healthy
 
 T = 1_000_000
 PRICE = 60_000
@@ -30,15 +27,9 @@ def test_the_registry_beside_the_exchange_process_respects_its_reservations(
         tmp_path: Path) -> None:
     data = tmp_path / "data"
     with tanhui_up(data, exchange=False) as env:
+        batch, keys = stocked_market(data)
         conn = connect(Settings(data_dir=data, _env_file=None))  # type: ignore[call-arg]
         acc = dev_accounts()
-        sc = SettlementChain(conn.ledger)
-        batch = Scenario(conn.ledger, acc).batch(quantity=1_000 * T).batch_id
-        conn.ledger.transfer(acc["developer"], acc["trader1"].address, batch, 200 * T)
-        sc.deposit(acc["bank"], acc["trader2"].address, 5_000_000_00, doc("wire"))
-        for seat in ("trader1", "trader2"):
-            sc.approve_trading(acc[seat])
-        keys = json.loads(next(data.glob("dev-api-keys-*.json")).read_text())
         registry = f"http://127.0.0.1:{env['TANHUI_API_PORT']}"
 
         def call(url: str, seat: str, path: str, body: dict[str, object]) -> httpx.Response:

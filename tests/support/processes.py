@@ -102,3 +102,26 @@ def tanhui_up(data: Path, exchange: bool = True) -> Iterator[dict[str, str]]:
         yield env
     finally:
         stop(up)
+
+
+def stocked_market(data: Path) -> tuple[int, dict[str, str]]:
+    """On the stack running in `data`: a batch of 1,000 t, 200 t of it with trader1 (the
+    seller), 5 M CNY with trader2 (the buyer), both approved for settlement; and the
+    development API keys by seat."""
+    import json
+
+    from core.config import Settings
+    from devkit.roster import dev_accounts
+    from devkit.scenario import Scenario, doc
+    from exchange.onchain import SettlementChain
+    from tanhui.services import connect
+
+    conn = connect(Settings(data_dir=data, _env_file=None))  # type: ignore[call-arg]
+    acc = dev_accounts()
+    sc = SettlementChain(conn.ledger)
+    batch = Scenario(conn.ledger, acc).batch(quantity=1_000 * 1_000_000).batch_id
+    conn.ledger.transfer(acc["developer"], acc["trader1"].address, batch, 200 * 1_000_000)
+    sc.deposit(acc["bank"], acc["trader2"].address, 5_000_000_00, doc("wire"))
+    for seat in ("trader1", "trader2"):
+        sc.approve_trading(acc[seat])
+    return batch, json.loads(next(data.glob("dev-api-keys-*.json")).read_text())
