@@ -17,7 +17,7 @@ import fcntl
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,9 @@ class Journal:
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._flush_scheduled = False
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="journal-sync")
+        # run on the sync thread after each group fsync and before its waiters are answered
+        # (the exchange writes its shared reservation totals there: once per group)
+        self.after_sync: Callable[[], None] | None = None
         self.last_seq = self._recover()
         self._written = self._synced = self.last_seq
         self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115 - kept open
@@ -148,7 +151,8 @@ class Journal:
         self._flush_scheduled = False
         waiters, self._waiters = self._waiters, []
         loop = asyncio.get_running_loop()
-        done = loop.run_in_executor(self._executor, self.sync, max(s for s, _ in waiters))
+        done = loop.run_in_executor(self._executor, self._sync_for_waiters,
+                                    max(s for s, _ in waiters))
 
         def answer(f: asyncio.Future[None]) -> None:
             error = f.exception()
@@ -161,6 +165,11 @@ class Journal:
                     future.set_exception(error)
 
         done.add_done_callback(answer)
+
+    def _sync_for_waiters(self, seq: int) -> None:
+        self.sync(seq)
+        if self.after_sync is not None:
+            self.after_sync()  # on the sync thread, before any waiter is answered
 
     def entries(self, after: int = 0) -> Iterator[dict[str, Any]]:
         with open(self.path, "rb") as f:

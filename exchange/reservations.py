@@ -17,8 +17,10 @@ credit batch has id 0). Amounts are integers (credit units, fen), stored as BigI
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import BigInteger, Engine, String, delete, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -46,6 +48,7 @@ class SharedReservations:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._writing = threading.Lock()  # writes land in the order their values were taken
+        self._raw: Any = None  # the driver connection `write` keeps between writes
 
     def replace_all(self, totals: Mapping[Key, int]) -> None:
         """The table becomes exactly `totals` (on start: what the journal rebuilt)."""
@@ -57,18 +60,37 @@ class SharedReservations:
                 conn.execute(insert(ExchangeReservation), rows)
 
     def write(self, changes: Mapping[Key, int]) -> None:
-        """Sets these keys to these totals (0 deletes the row), in one transaction."""
+        """Sets these keys to these totals (0 deletes the row), in one transaction. Written
+        once per group commit on the order path, so as two driver-level statements (an upsert
+        and a delete, each one executemany) rather than ORM statements per key: a few hundred
+        microseconds for a group instead of milliseconds."""
         if not changes:
             return
-        with self.engine.begin() as conn:
-            for account, batch_id in changes:
-                conn.execute(delete(ExchangeReservation).where(
-                    ExchangeReservation.account == account,
-                    ExchangeReservation.batch_id == batch_id))
-            rows = [{"account": a, "batch_id": b, "amount": v}
-                    for (a, b), v in changes.items() if v]
-            if rows:
-                conn.execute(insert(ExchangeReservation), rows)
+        with self._writing:
+            conn = self._raw or self.engine.raw_connection()  # kept: the order path reuses it
+            mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+            kept = [(a, b, v) for (a, b), v in changes.items() if v]
+            gone = [(a, b) for (a, b), v in changes.items() if not v]
+            try:
+                cur = conn.cursor()
+                if kept:
+                    cur.executemany(
+                        "INSERT INTO exchange_reservations (account, batch_id, amount) "
+                        f"VALUES ({mark}, {mark}, {mark}) ON CONFLICT (account, batch_id) "
+                        "DO UPDATE SET amount = excluded.amount", kept)
+                if gone:
+                    cur.executemany(
+                        "DELETE FROM exchange_reservations WHERE account = "
+                        f"{mark} AND batch_id = {mark}", gone)
+                cur.close()
+                conn.commit()
+            except Exception:
+                self._raw = None
+                with contextlib.suppress(Exception):
+                    conn.rollback()
+                    conn.close()
+                raise
+            self._raw = conn
 
     def reserved(self, account: str, batch_id: int) -> int:
         """Reserved credit units of `batch_id` (or fen, for CASH) of a checksummed account."""

@@ -745,6 +745,10 @@ class ExchangeService:
         request that made it is answered."""
         if self.shared is not None and self.risk.has_changes:
             self._share()
+        self._release(seq)
+
+    def _release(self, seq: int) -> None:
+        """Events up to durable entry `seq` to the listeners; a snapshot when due."""
         self.fanout.release(seq)
         if self._since_snapshot >= self.snapshot_every:
             self._since_snapshot = 0
@@ -756,12 +760,16 @@ class ExchangeService:
         with self._sharing, self.lock:
             shared.replace_all(self.risk.totals())
             self.shared = shared
+            # once per group fsync, on the journal's sync thread, before its answers
+            self.journal.after_sync = self._share
 
     def _share(self) -> None:
         assert self.shared is not None
         with self._sharing:  # one writer at a time, so a later total is never overwritten
             with self.lock:
                 changes = self.risk.take_changes()
+            if not changes:
+                return
             try:
                 self.shared.write(changes)
             except Exception:  # the database is busy: the next answer writes them again
@@ -877,8 +885,8 @@ class ExchangeService:
         """`submit` for an event loop: the same checks and engine step, then the answer waits
         for the journal's group fsync without holding up the loop (Journal.durable)."""
         seq, _events, view = self._accept(order, signature, otype)
-        await self.journal.durable(seq)
-        self._published(seq)
+        await self.journal.durable(seq)  # shared reservations written then too (_share)
+        self._release(seq)
         return view
 
     def _accept(self, order: Order, signature: bytes,

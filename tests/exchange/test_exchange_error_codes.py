@@ -10,7 +10,7 @@ from api.errors import EXCHANGE_STATUS
 from exchange.errors import ExchangeError
 from exchange.orders import Reject
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = (ROOT / "docs" / "api.md").read_text()
 
 

@@ -28,7 +28,7 @@ from tanhui.services import connect
 from tests.support.chain_faults import children
 from tests.support.processes import stack_env, start, stocked_market, stop, wait_healthy
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 T = 1_000_000
 PRICE = 60_000
 INSTRUMENT = 1

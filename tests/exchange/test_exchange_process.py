@@ -23,7 +23,7 @@ from devkit.roster import dev_accounts
 from tanhui.services import connect
 from tests.support.processes import start, stocked_market, stop, tanhui_up, wait_healthy
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 T = 1_000_000
 PRICE = 60_000
 INSTRUMENT = 1

@@ -10,7 +10,7 @@ no trade fails `OrderExpired`. After the worker's pass nothing stays pending.
 
 Balances are read fresh (no cache): the one other way a trade can fail, a sell accepted on a
 balance cached before an on-chain transfer, is the bisection test's subject
-(tests/test_settlement_failures.py)."""
+(tests/exchange/test_settlement_failures.py)."""
 
 from __future__ import annotations
 

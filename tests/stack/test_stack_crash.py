@@ -33,7 +33,7 @@ from tests.support.chain_faults import children
 from tests.support.indexing import assert_index_matches_chain
 from tests.support.processes import chain_nodes_on, stack_env, start_up, stop
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 T = 1_000_000
 PRICE = 60_000
 INSTRUMENT = 1

@@ -356,7 +356,7 @@ MATRIX: tuple[Row, ...] = (
         lambda w, s: (w.address(s), w.counterparty(s), 500),
         contract_error="NotSettlementContract"),
     # Settlement: the exchange lists, sets fees and settles; traders cancel their own orders
-    # (anyone may call, but only for orders it signed: see tests/test_settlement.py).
+    # (anyone may call, but only for orders it signed: see tests/exchange/test_settlement.py).
     Row("Settlement", "listInstrument(uint64,uint64,uint64,uint64,uint64,uint64,uint64)",
         roles("EXCHANGE"), "consortium", lambda w, s: (9, w.batch, 0, 0, 0, TONNE, 1)),
     Row("Settlement", "delistInstrument(uint64)", roles("EXCHANGE"), "consortium",

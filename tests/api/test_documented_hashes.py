@@ -12,7 +12,7 @@ from oracle.node import DisturbanceDoc
 from oracle.period import Period
 from oracle.records import validate_scenes
 
-DOC = (Path(__file__).resolve().parents[1] / "docs" / "oracle-data.md").read_text()
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "oracle-data.md").read_text()
 
 
 def block_after(marker: str, lang: str = "") -> str:

@@ -40,7 +40,7 @@ from tests.support.processes import (
 )
 
 Account.enable_unaudited_hdwallet_features()
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # Floors from the ground up. A package may import packages on lower floors only; packages on
 # one floor do not import each other. Development fixtures (devkit) stand beside the product:
