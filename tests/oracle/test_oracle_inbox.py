@@ -61,6 +61,15 @@ def fill(inbox: Inbox, session: Session, project: int, raw: Path, now: int) -> N
         inbox.submit(session, project, YEAR, name, (raw / src).read_bytes(), now)
 
 
+def attested_by(inbox: Inbox, session: Session, project: int, raw: Path, ledger: Ledger,
+                acc: dict[str, LocalAccount], state: Path, *seats: str) -> int:
+    """The inbox filled with the sample files and the report attested by `seats`; its id."""
+    fill(inbox, session, project, raw, now_of(ledger))
+    for seat in seats:
+        node(ledger, acc, seat, inbox.root, state).run_once()
+    return ledger.report_of(project, YEAR.start, YEAR.end)
+
+
 def now_of(ledger: Ledger) -> int:
     return int(ledger.chain.w3.eth.get_block("latest")["timestamp"])
 
@@ -94,10 +103,7 @@ def test_data_of_an_attested_period_is_final(
     project: int, raw: Path
 ) -> None:
     inbox = installed(tmp_path, ledger, session, project, raw)
-    fill(inbox, session, project, raw, now_of(ledger))
-    for seat in ("oracle1", "oracle2"):
-        node(ledger, acc, seat, inbox.root, tmp_path).run_once()
-    assert ledger.report_of(project, YEAR.start, YEAR.end)
+    assert attested_by(inbox, session, project, raw, ledger, acc, tmp_path, "oracle1", "oracle2")
     with pytest.raises(InboxError) as err:
         inbox.submit(session, project, YEAR, "scenes-late.json",
                      (raw / "scenes.json").read_bytes(), now_of(ledger))
@@ -111,10 +117,8 @@ def test_a_proof_comes_only_from_data_that_still_has_the_attested_root(
     project: int, raw: Path
 ) -> None:
     inbox = installed(tmp_path, ledger, session, project, raw)
-    fill(inbox, session, project, raw, now_of(ledger))
-    for seat in ("oracle1", "oracle2"):
-        node(ledger, acc, seat, inbox.root, tmp_path).run_once()
-    report_id = ledger.report_of(project, YEAR.start, YEAR.end)
+    report_id = attested_by(inbox, session, project, raw, ledger, acc, tmp_path,
+                            "oracle1", "oracle2")
     proof = inbox.prove(report_id, "readings.csv", 1, now_of(ledger))
     assert ledger.verify_record(report_id, proof.record, list(proof.proof))
     with pytest.raises(InboxError) as err:
@@ -134,9 +138,8 @@ def test_a_proof_of_a_report_not_yet_attested_is_refused(
     project: int, raw: Path
 ) -> None:
     inbox = installed(tmp_path, ledger, session, project, raw)
-    fill(inbox, session, project, raw, now_of(ledger))
-    node(ledger, acc, "oracle1", inbox.root, tmp_path).run_once()  # 1 of 2 votes
-    report_id = ledger.report_of(project, YEAR.start, YEAR.end)
+    report_id = attested_by(inbox, session, project, raw, ledger, acc, tmp_path,
+                            "oracle1")  # 1 of 2 votes
     with pytest.raises(InboxError) as err:
         inbox.prove(report_id, "readings.csv", 1, now_of(ledger))
     assert err.value.code == "report_not_attested"
