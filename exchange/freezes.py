@@ -22,18 +22,14 @@ listing it (nothing else can deliver it); a class instrument keeps trading its o
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_utils import function_signature_to_4byte_selector
-
+from chain.abi import selector_of
 from chain.signatures import checksum
+from exchange.balances import StaleCache
 from exchange.onchain import SettlementChain
-
-IS_FROZEN = function_signature_to_4byte_selector("isFrozen(address)")
 
 ACCOUNT_FROZEN = "account_frozen"
 BATCH_FROZEN = "batch_frozen"
@@ -87,57 +83,32 @@ class FreezeCache:
 
     def __init__(self, account: Callable[[str], bool], batch: Callable[[int], bool],
                  ttl: float = 1.0) -> None:
-        self._read: dict[str, Callable[[Any], bool]] = {"a": account, "b": batch}
-        self.ttl = ttl
-        self._cache: dict[tuple[str, Any], tuple[float, bool]] = {}
-        self._refreshing: set[tuple[str, Any]] = set()
-        self._guard = threading.Lock()
+        self._account, self._batch, self.ttl = account, batch, ttl
+        self._cache = StaleCache()
 
     def account(self, trader: str) -> bool:
-        return self._get(("a", checksum(trader)))
+        trader = checksum(trader)
+        return bool(self._cache.get(("a", trader), lambda: self._account(trader), self.ttl))
 
     def batch(self, batch_id: int) -> bool:
-        return self._get(("b", int(batch_id)))
+        batch_id = int(batch_id)
+        return bool(self._cache.get(("b", batch_id), lambda: self._batch(batch_id), self.ttl))
 
     def learned(self, accounts: dict[str, bool], batches: dict[int, bool]) -> None:
         """Freezes and unfreezes seen in events: they replace what was cached."""
-        now = time.monotonic()
         for account, frozen in accounts.items():
-            self._cache[("a", checksum(account))] = (now, frozen)
+            self._cache.put(("a", checksum(account)), frozen)
         for batch, frozen in batches.items():
-            self._cache[("b", int(batch))] = (now, frozen)
-
-    def _get(self, key: tuple[str, Any]) -> bool:
-        hit = self._cache.get(key)
-        now = time.monotonic()
-        if hit is None or self.ttl <= 0:
-            value = bool(self._read[key[0]](key[1]))
-            self._cache[key] = (now, value)
-            return value
-        if now - hit[0] >= self.ttl:
-            with self._guard:
-                start = key not in self._refreshing
-                self._refreshing.add(key)
-            if start:
-                threading.Thread(target=self._refresh, args=(key,), daemon=True).start()
-        return hit[1]
-
-    def _refresh(self, key: tuple[str, Any]) -> None:
-        try:
-            self._cache[key] = (time.monotonic(), bool(self._read[key[0]](key[1])))
-        except Exception:  # the node is unreachable: keep the old value, retry next time
-            pass
-        finally:
-            with self._guard:
-                self._refreshing.discard(key)
+            self._cache.put(("b", int(batch)), frozen)
 
 
 def chain_cache(sc: SettlementChain, ttl: float) -> FreezeCache:
     """A FreezeCache reading the deployment's Consortium and CarbonCredits."""
     consortium = str(sc.ledger.c("Consortium").address)
+    is_frozen = selector_of(sc.ledger.deployment.abis["Consortium"], "isFrozen")
 
     def account(trader: str) -> bool:
-        return bool(sc.chain.call_words(consortium, IS_FROZEN, trader))
+        return bool(sc.chain.call_words(consortium, is_frozen, trader))
 
     def batch(batch_id: int) -> bool:
         try:
