@@ -58,10 +58,6 @@ class MessageType:
     def attrs(self) -> tuple[str, ...]:
         return tuple(f.attr for f in self.fields)
 
-    @cached_property
-    def abi_tuple(self) -> str:
-        return f"({','.join(f.type for f in self.fields)})"
-
     def message(self, obj: Any) -> dict[str, Any]:
         """The EIP-712 message of `obj` (addresses checksummed)."""
         return {f.name: _signed_value(f.type, getattr(obj, f.attr)) for f in self.fields}

@@ -112,11 +112,9 @@ class ExchangeService:
         self.expiring = ExpiryQueue()  # resting orders by signed expiry (expiry.py)
         # batches a class instrument may deliver (the chain's rule; SettlementChain)
         self.eligible = eligible or (lambda _: [])
-        self.limits = limits or MemberLimits()
         # pre-trade risk and the reservations it keeps, applied with every event (risk.py)
-        self.risk = Risk(taker_fee_bps, self.limits)
+        self.risk = Risk(taker_fee_bps, limits or MemberLimits())
         self.balances = balances
-        self.taker_fee_bps = taker_fee_bps
         self.snapshot_every = snapshot_every
         self.clock = clock
         self.lock = threading.RLock()
@@ -1049,6 +1047,11 @@ class ExchangeService:
             raise ExchangeError(str(problem), f"order refused: {problem}")
         return self.risk.check(order, held)
 
+    @property
+    def taker_fee_bps(self) -> int:
+        """The fee an order may be charged as taker (its signed cap must cover it)."""
+        return self.risk.taker_fee_bps
+
     def cash_for(self, quantity: int, price: int) -> int:
         """Most a buy of `quantity` at `price` can cost, fee included (risk.py)."""
         return self.risk.cash_for(quantity, price)
@@ -1132,10 +1135,6 @@ class ExchangeService:
     def orders_of(self, t: TradeRecord) -> tuple[OrderRecord, OrderRecord]:
         """The signed buy and sell orders of a trade (kept in memory until it is final)."""
         return self.orders[t.buy_order], self.orders[t.sell_order]
-
-    def listing(self, instrument: str) -> Listing:
-        """A listed instrument; `unknown_instrument` for one that is not."""
-        return self._listing(instrument)
 
     def market_trades(self, instrument: str, limit: int) -> list[dict[str, Any]]:
         self._listing(instrument)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import re
 import threading
 from collections.abc import Iterator, Mapping
@@ -34,6 +33,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from chain.state import write_atomically
 from oracle import intake
 from oracle.devices import DeviceRegistry
 from oracle.loaders import LoadError, parse_csv_records, parse_json_records
@@ -257,14 +257,4 @@ class Inbox:
 
 def _atomic_write(path: Path, data: bytes | bytearray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # the rename itself survives a crash
-    finally:
-        os.close(dir_fd)
+    write_atomically(path, bytes(data))  # temporary file, fsync, rename, fsync of the dir
