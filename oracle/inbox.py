@@ -133,28 +133,39 @@ class Inbox:
 
     # -- writes ------------------------------------------------------------------------------
 
-    def install(self, session: Session, project_id: int, spec_json: Mapping[str, Any],
-                devices: DeviceRegistry) -> ProjectSpec:
-        """Sets how a project is monitored and its device registry. A device key registered
-        for another project is refused (`device_registered_elsewhere`) and nothing changes."""
-        try:
-            spec = ProjectSpec.from_json({**spec_json, "project_id": project_id})
-        except (ReportError, ValueError) as exc:
-            raise InboxError("invalid_spec", str(exc)) from None
+    def install(self, session: Session, project_id: int,
+                spec_json: Mapping[str, Any] | None = None,
+                devices: DeviceRegistry | None = None) -> ProjectSpec:
+        """Sets how a project is monitored, its device registry, or both (what is not given
+        stays as it is; a project needs a spec). A device key registered for another project
+        is refused (`device_registered_elsewhere`) and nothing changes."""
+        if spec_json is None:
+            spec = self.spec(project_id)
+            if spec is None:
+                raise InboxError("no_monitoring_spec", "set the project's monitoring spec "
+                                 "first")
+        else:
+            try:
+                spec = ProjectSpec.from_json({**spec_json, "project_id": project_id})
+            except (ReportError, ValueError) as exc:
+                raise InboxError("invalid_spec", str(exc)) from None
         d = self.project_dir(project_id)
         with self._writing():
-            try:
-                intake.bind_devices(session, project_id, devices)
-                session.commit()
-            except intake.DeviceTaken as exc:
-                session.rollback()
-                raise InboxError("device_registered_elsewhere",
-                                 f"{exc}: a device key signs for one project only",
-                                 {"device_id": exc.device_id, "address": exc.address,
-                                  "project_id": exc.project_id}) from None
-            _atomic_write(d / "project.json", json.dumps(spec.to_json()).encode())
-            _atomic_write(d / "devices.json",
-                          json.dumps(devices.to_json(), ensure_ascii=False).encode())
+            if devices is not None:
+                try:
+                    intake.bind_devices(session, project_id, devices)
+                    session.commit()
+                except intake.DeviceTaken as exc:
+                    session.rollback()
+                    raise InboxError("device_registered_elsewhere",
+                                     f"{exc}: a device key signs for one project only",
+                                     {"device_id": exc.device_id, "address": exc.address,
+                                      "project_id": exc.project_id}) from None
+            if spec_json is not None:
+                _atomic_write(d / "project.json", json.dumps(spec.to_json()).encode())
+            if devices is not None:
+                _atomic_write(d / "devices.json",
+                              json.dumps(devices.to_json(), ensure_ascii=False).encode())
         return spec
 
     def submit(self, session: Session, project_id: int, period: Period, name: str,
@@ -181,12 +192,9 @@ class Inbox:
             rows = parse_json_records(text) if name.endswith(".json") else parse_csv_records(text)
         except (UnicodeDecodeError, LoadError) as exc:
             raise InboxError("unreadable_file", str(exc), {"name": name}) from None
-        registry = None
-        if kind == "readings":
-            if not (d / "devices.json").exists():
-                raise InboxError("no_devices", "readings need the project's device "
-                                 "registry")
-            registry = DeviceRegistry.load(d / "devices.json")
+        registry = self.devices(project_id) if kind == "readings" else None
+        if kind == "readings" and registry is None:
+            raise InboxError("no_devices", "readings need the project's device registry")
         result = validate_kind(kind, rows, registry=registry, period=period, now=now)
         with self._writing():
             self._refuse_if_final(project_id, period)  # attested while we validated

@@ -63,15 +63,9 @@ def ingest(
             try:
                 period = checked_period(start, end)
                 if spec is not None or devices is not None:
-                    current = inbox.spec(project)
-                    spec_json = (json.loads(spec.read_text()) if spec is not None
-                                 else current.to_json() if current is not None else None)
-                    if spec_json is None:
-                        raise _fail("install the project's spec first (--spec project.json)")
-                    registry = (DeviceRegistry.load(devices) if devices is not None
-                                else inbox.devices(project)
-                                or DeviceRegistry.of(str(spec_json.get("code", "")), ()))
-                    inbox.install(session, project, spec_json, registry)
+                    inbox.install(session, project,
+                                  json.loads(spec.read_text()) if spec is not None else None,
+                                  DeviceRegistry.load(devices) if devices is not None else None)
             except (InboxError, ReportError, ValueError, OSError) as exc:
                 raise _fail(str(exc)) from None
             now = int(conn.chain.w3.eth.get_block("latest")["timestamp"])
