@@ -507,13 +507,8 @@ class ExchangeService:
         if floors:
             hit += [r for r in self.orders.values() if r.status in ("new", "open")
                     and r.order.nonce < floors.get(r.order.trader, 0)]
-        events: list[Event] = []
-        for rec in {r.order_id: r for r in hit
-                    if r.status in ("new", "open") and r.otype != "lot"}.values():
-            events += self._events(self.engine.process(Cancel(
-                str(rec.order.instrument), rec.order_id, rec.order.trader, ts,
-                CancelReason.ON_CHAIN)))
-        return events
+        return self._cancel_all_of(list(dict.fromkeys(r.order_id for r in hit)),
+                                   CancelReason.ON_CHAIN, ts)
 
     def _cancel_all_of(self, order_ids: list[int], reason: CancelReason,
                        ts: int) -> list[Event]:
@@ -555,7 +550,7 @@ class ExchangeService:
                                         "batches": {str(b): f for b, f in batches.items()},
                                         "to_block": to_block})
         self._durable(seq, events)
-        return sum(1 for ev in events if isinstance(ev, Cancelled))
+        return _cancelled(events)
 
     def _expire_due(self) -> list[Event]:
         """Journals the resting orders whose expiry (less the margin, expiry.py) the clock
@@ -574,7 +569,7 @@ class ExchangeService:
             seq = self.journal.last_seq
         if events:
             self._durable(seq, events)
-        return sum(1 for ev in events if isinstance(ev, Cancelled))
+        return _cancelled(events)
 
     def _uncount(self, trade: Trade) -> None:
         """A trade that failed settlement leaves market data, and the close it set goes back
@@ -601,7 +596,7 @@ class ExchangeService:
             seq, events = self._commit({"type": "voided", "hashes": [h.hex() for h in hashes],
                                         "floors": floors, "to_block": to_block})
         self._durable(seq, events)
-        return sum(1 for ev in events if isinstance(ev, Cancelled))
+        return _cancelled(events)
 
     def _apply_block(self, entry: dict[str, Any], seq: int, ts: int) -> list[Event]:
         """A negotiated block trade: both signed orders (the buy gets order id `seq`, the sell
@@ -1270,6 +1265,11 @@ class ExchangeService:
             self._snapshotting.release()
         self.journal.close()
         self.archive.close()
+
+
+def _cancelled(events: list[Event]) -> int:
+    """How many orders these events took out of the book."""
+    return sum(1 for ev in events if isinstance(ev, Cancelled))
 
 
 def _spelled(order: Order, signer: str) -> Order:
