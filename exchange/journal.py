@@ -53,8 +53,10 @@ class Journal:
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._flush_scheduled = False
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="journal-sync")
-        # run on the sync thread after each group fsync and before its waiters are answered
-        # (the exchange writes its shared reservation totals there: once per group)
+        # run on the event loop after each group fsync, before that group's waiters are
+        # answered: the exchange writes its shared reservation totals there, once per group.
+        # On the loop rather than the sync thread, because a thread that must win the GIL back
+        # from a busy loop several times per write waits far longer than the write takes.
         self.after_sync: Callable[[], None] | None = None
         self.last_seq = self._recover()
         self._written = self._synced = self.last_seq
@@ -151,11 +153,15 @@ class Journal:
         self._flush_scheduled = False
         waiters, self._waiters = self._waiters, []
         loop = asyncio.get_running_loop()
-        done = loop.run_in_executor(self._executor, self._sync_for_waiters,
-                                    max(s for s, _ in waiters))
+        done = loop.run_in_executor(self._executor, self.sync, max(s for s, _ in waiters))
 
         def answer(f: asyncio.Future[None]) -> None:
             error = f.exception()
+            if error is None and self.after_sync is not None:
+                try:
+                    self.after_sync()
+                except Exception as e:  # the waiters learn it
+                    error = e
             for _, future in waiters:
                 if future.done():
                     continue
@@ -165,11 +171,6 @@ class Journal:
                     future.set_exception(error)
 
         done.add_done_callback(answer)
-
-    def _sync_for_waiters(self, seq: int) -> None:
-        self.sync(seq)
-        if self.after_sync is not None:
-            self.after_sync()  # on the sync thread, before any waiter is answered
 
     def entries(self, after: int = 0) -> Iterator[dict[str, Any]]:
         with open(self.path, "rb") as f:

@@ -67,7 +67,7 @@ class SharedReservations:
         if not changes:
             return
         with self._writing:
-            conn = self._raw or self.engine.raw_connection()  # kept: the order path reuses it
+            conn = self._raw or self._connect()  # kept: the order path reuses it
             mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
             kept = [(a, b, v) for (a, b), v in changes.items() if v]
             gone = [(a, b) for (a, b), v in changes.items() if not v]
@@ -91,6 +91,21 @@ class SharedReservations:
                     conn.close()
                 raise
             self._raw = conn
+
+    def _connect(self) -> Any:
+        """The order path's connection, with commits that are visible at once but not flushed
+        to disk: the table is rebuilt from the journal whenever the exchange starts
+        (`replace_all`), so after a machine crash nothing it held is needed, and an fsync per
+        group commit on top of the journal's own would halve order entry."""
+        conn = self.engine.raw_connection()
+        cur = conn.cursor()
+        if self.engine.dialect.name == "sqlite":
+            cur.execute("PRAGMA synchronous = OFF")
+        elif self.engine.dialect.name == "postgresql":
+            cur.execute("SET synchronous_commit TO OFF")
+        cur.close()
+        conn.commit()
+        return conn
 
     def reserved(self, account: str, batch_id: int) -> int:
         """Reserved credit units of `batch_id` (or fen, for CASH) of a checksummed account."""
