@@ -34,8 +34,8 @@ def reserved(request: Request, account: str, batch_id: int) -> int:
     a = to_checksum_address(account)
     service = _service(request)
     if service is not None:
-        return service.reserved_cash(a) if batch_id == CASH else service.reserved_credits(
-            a, batch_id)
+        reads = service.reads
+        return reads.reserved_cash(a) if batch_id == CASH else reads.reserved_credits(a, batch_id)
     return SharedReservations(request.app.state.engine).reserved(a, batch_id)
 
 

@@ -26,10 +26,10 @@ def fail_trade(service: ExchangeService, chain: SettlementChain, trade_id: int,
     reason = reason.strip()
     if not reason or len(reason) > MAX_REASON:
         raise ExchangeError("invalid_reason", f"say why, in 1 to {MAX_REASON} characters")
-    with service.settling:
-        t = service.trade(trade_id)
+    with service.settlement.settling:
+        t = service.reads.trade(trade_id)
         if t is None:
-            old = service.archived_trade(trade_id)
+            old = service.reads.archived_trade(trade_id)
             if old is None:
                 raise ExchangeError("unknown_trade", f"trade {trade_id} does not exist")
             raise ExchangeError("trade_not_pending", f"the trade is {old['settlement']}",
@@ -39,10 +39,10 @@ def fail_trade(service: ExchangeService, chain: SettlementChain, trade_id: int,
                                 {"settlement": t.status, "reason": t.reason})
         if chain.is_settled(trade_id):
             tx_hash = chain.settlement_txs([trade_id]).get(trade_id, "")
-            service.mark_settled([trade_id], tx_hash)
+            service.settlement.mark_settled([trade_id], tx_hash)
             raise ExchangeError("trade_settled_on_chain", "the chain has settled this "
                                 "trade; it is now journaled as settled", {"tx_hash": tx_hash})
-        service.mark_failed([trade_id], f"operator: {reason}")
-        failed = service.trade(trade_id)
+        service.settlement.mark_failed([trade_id], f"operator: {reason}")
+        failed = service.reads.trade(trade_id)
         assert failed is not None  # still in memory: it was pending a moment ago
         return failed.view()

@@ -107,6 +107,15 @@ class Risk:
             self.order_cash[rec.order_id] = cash
             self.add_cash(o.trader, cash)
 
+    def fill(self, buy: OrderRecord, quantity: int, price: int) -> None:
+        """A buy traded `quantity` at `price` (its `filled` already counts it): its order's
+        reservation shrinks to the remainder, and the trade reserves what it costs until it
+        settles. A sell's credits need no move: open sell and unsettled sale reserve alike."""
+        left = self.cash_for(buy.order.quantity - buy.filled, buy.order.price)
+        held = self.order_cash.get(buy.order_id, 0)
+        self.order_cash[buy.order_id] = left
+        self.add_cash(buy.order.trader, left - held + self.cash_for(quantity, price))
+
     def release_order(self, rec: OrderRecord, quantity: int) -> None:
         o = rec.order
         if o.side == 1:

@@ -58,10 +58,8 @@ def open_exchange(ledger: Ledger, directory: Path, settler: LocalAccount,
                               freezes=chain_cache(sc, balance_ttl))
     if shared is not None:
         service.share_reservations(shared)
-    service.follow_chain_from(ledger.deployment.block)  # on-chain cancels since deployment
-    if service.frozen.cursor == 0:  # so do freezes
-        service.frozen.cursor = ledger.deployment.block
-    worker = SettlementWorker(service, sc, settler, batch_size)
+    service.settlement.follow_chain_from(ledger.deployment.block)  # cancels, freezes: all
+    worker = SettlementWorker(service.settlement, sc, settler, batch_size)
     try:  # before any order is taken: settlements the chain lost are pending again
         worker.reconcile(force=True)
     except Exception:  # the node is unreachable: the worker's loop tries again

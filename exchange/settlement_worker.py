@@ -35,15 +35,15 @@ from exchange.failures import at_fault, isolate
 from exchange.freezes import read_freezes
 from exchange.onchain import Fill, SettlementChain
 from exchange.records import TradeRecord
-from exchange.service import ExchangeService
+from exchange.settlement_feed import SettlementFeed
 
 log = logging.getLogger("tanhui.settlement")
 
 
 class SettlementWorker:
-    def __init__(self, service: ExchangeService, chain: SettlementChain, account: LocalAccount,
+    def __init__(self, feed: SettlementFeed, chain: SettlementChain, account: LocalAccount,
                  batch_size: int = 100, reconcile_interval: float = 1.0) -> None:
-        self.service = service
+        self.feed = feed
         self.sc = chain
         self.account = account
         self.batch_size = batch_size
@@ -52,7 +52,7 @@ class SettlementWorker:
         self._next_reconcile = 0.0
 
     def fill_of(self, t: TradeRecord) -> Fill:
-        buy, sell = self.service.orders_of(t)
+        buy, sell = self.feed.orders_of(t)
         return Fill(t.trade.trade_id, t.batch_id, t.trade.quantity, t.trade.price,
                     t.trade.maker_order_id == t.buy_order, buy.order, buy.signature,
                     sell.order, sell.signature)
@@ -60,8 +60,8 @@ class SettlementWorker:
     def run_once(self) -> int:
         """Settles what is pending; returns how many trades were confirmed."""
         settled = 0
-        with self.service.settling:
-            pending = self.service.pending_trades()
+        with self.feed.settling:
+            pending = self.feed.pending_trades()
             for i in range(0, len(pending), self.batch_size):
                 chunk = pending[i:i + self.batch_size]
                 reverted = self._attempt(chunk)
@@ -83,9 +83,9 @@ class SettlementWorker:
         except ChainRevert as exc:
             return exc
         ids = [t.trade.trade_id for t in chunk]
-        self.service.mark_settled(ids, tx_hash)
+        self.feed.mark_settled(ids, tx_hash)
         if self.sc.chain.finality.is_final(sent.block_number, sent.block_number, time.time()):
-            self.service.confirm_settlement(tx_hash)  # a finality chain: it stays
+            self.feed.confirm_settlement(tx_hash)  # a finality chain: it stays
         log.info("settled %d trades in %s", len(ids), tx_hash)
         return len(ids)
 
@@ -100,7 +100,7 @@ class SettlementWorker:
             for tid in done:
                 by_tx.setdefault(found.get(tid, ""), []).append(tid)
             for tx_hash, ids in by_tx.items():
-                self.service.mark_settled(ids, tx_hash)
+                self.feed.mark_settled(ids, tx_hash)
         rest = [t for t in chunk if t.trade.trade_id not in done]
         settled = 0
 
@@ -120,10 +120,10 @@ class SettlementWorker:
     def fail(self, t: TradeRecord, why: ChainRevert) -> None:
         """Journals a trade that cannot settle, with the contract's error and the side it
         names (see docs: the innocent side's reservation is released with it)."""
-        buy, sell = self.service.orders_of(t)
+        buy, sell = self.feed.orders_of(t)
         fault = at_fault(why.error.args if why.error else {}, t.trade.buyer, t.trade.seller,
                          buy.digest, sell.digest)
-        self.service.mark_failed([t.trade.trade_id], why.name or "reverted", fault)
+        self.feed.mark_failed([t.trade.trade_id], why.name or "reverted", fault)
         log.warning("trade %d cannot settle: %s (%s)", t.trade.trade_id, why, fault or "?")
 
     def reconcile(self, force: bool = False) -> int:
@@ -142,11 +142,11 @@ class SettlementWorker:
     def reconcile_settlements(self) -> int:
         """Settled trades checked against the chain; the lost ones re-queued (see above)."""
         requeued = 0
-        for tx_hash, ids in self.service.unconfirmed_settlements().items():
+        for tx_hash, ids in self.feed.unconfirmed_settlements().items():
             if tx_hash:
                 fate = fate_of(self.sc.chain, tx_hash)
                 if fate.state == "final" and fate.success:
-                    self.service.confirm_settlement(tx_hash)
+                    self.feed.confirm_settlement(tx_hash)
                     continue
                 if not fate.failed:
                     continue  # mined but not final yet, or about to be re-sent
@@ -155,21 +155,22 @@ class SettlementWorker:
                 why = "settled on chain by an unknown transaction"
             lost = [tid for tid in ids if not self.sc.is_settled(tid)]
             if lost:
-                self.service.requeue_lost(lost, why)
+                self.feed.requeue_lost(lost, why)
                 requeued += len(lost)
                 log.warning("re-queued %d trades: settlement lost (%s)", len(lost), why)
             if len(lost) < len(ids) or not tx_hash:
-                self.service.confirm_settlement(tx_hash)  # the rest is settled on chain
+                self.feed.confirm_settlement(tx_hash)  # the rest is settled on chain
         return requeued
 
     def watch_once(self) -> int:
         """Cancels in the book what traders voided on chain since the last look, and the
         orders of accounts and batches the regulator froze (freezes.py), and expires what is
         due (expiry.py): those orders can never settle. Returns how many orders it took out."""
-        accounts, batches, end = read_freezes(self.sc, self.service.frozen.cursor)
-        out = self.service.apply_freezes(accounts, batches, end)
-        hashes, floors, end = self.sc.voided_orders(self.service.chain_cursor)
-        return out + self.service.void_onchain(hashes, floors, end) + self.service.expire_due()
+        freezes_from, cancels_from = self.feed.chain_cursors()
+        accounts, batches, end = read_freezes(self.sc, freezes_from)
+        out = self.feed.apply_freezes(accounts, batches, end)
+        hashes, floors, end = self.sc.voided_orders(cancels_from)
+        return out + self.feed.void_onchain(hashes, floors, end) + self.feed.expire_due()
 
     def run(self, stop: threading.Event, interval: float = 0.5) -> None:
         while not stop.is_set():

@@ -173,7 +173,7 @@ def domain(request: Request) -> dict[str, Any]:
             "read": {"types": {"ReadAccount": READ_FIELDS}, "primaryType": "ReadAccount",
                      "header": READ_TOKEN_HEADER, "max_ttl_s": MAX_READ_TOKEN_TTL_S},
             # an order's maxFeeBps must be at least this (the fee it may be charged as taker)
-            "fees": {"fee_bps": s.taker_fee_bps},
+            "fees": {"fee_bps": s.reads.taker_fee_bps},
             "units": {"price": "fen per tonne", "quantity": "credit units (1 t = 1,000,000)",
                       "fees": "basis points of a fill's value"}}
 
@@ -188,7 +188,7 @@ def instruments(request: Request) -> list[dict[str, Any]]:
              "reference_price": v.spec.reference_price, "band_bps": v.spec.band_bps,
              "block_band_bps": v.spec.block_band_bps, "status": str(v.spec.status),
              "session_open_s": v.spec.session_open, "session_close_s": v.spec.session_close}
-            for k, v in sorted(s.listings.items(), key=lambda kv: int(kv[0]))]
+            for k, v in sorted(s.reads.listings.items(), key=lambda kv: int(kv[0]))]
 
 
 @router.post("/instruments", status_code=201)
@@ -201,7 +201,7 @@ def list_instrument(body: InstrumentIn, request: Request, caller: CallerDep, vie
     Exchange."""
     s = _service(request)
     require_role(view, caller, "EXCHANGE")
-    if str(body.instrument) in s.listings:
+    if str(body.instrument) in s.reads.listings:
         raise ApiError(409, "instrument_exists", f"instrument {body.instrument} is listed")
     c = body.credit_class
     if (body.batch_id is None) == (c is None):
@@ -313,7 +313,7 @@ def _place_custodial(body: PlaceIn, request: Request) -> dict[str, Any]:
     if o.side == "sell" and batch == 0:  # the server picks the batch, then signs it
         batch = s.delivery_batch(trader, str(o.instrument))
     nonce = s.next_nonce(trader, take=True) if o.nonce is None else o.nonce
-    order = _as_order(o, trader, batch, s.taker_fee_bps if o.max_fee_bps is None
+    order = _as_order(o, trader, batch, s.reads.taker_fee_bps if o.max_fee_bps is None
                       else o.max_fee_bps, nonce)
     return s.submit(order, sign_order(caller.key(), order, s.domain), body.type)
 
@@ -344,7 +344,8 @@ def open_orders(request: Request,
     trader's own (API key or read token) or the regulator's (api/read_access.py)."""
     require_reader_of(view, reader, trader)
     who = checksum(trader)
-    items = _service(request).open_orders_of(who, None if instrument is None else str(instrument))
+    items = _service(request).reads.open_orders_of(
+        who, None if instrument is None else str(instrument))
     return {"trader": who, "items": items}
 
 
@@ -366,7 +367,7 @@ def get_order(order_id: Id, request: Request, reader: ReaderDep,
               view: ViewDep) -> dict[str, Any]:
     """An order with its trades (counterparties, settlement). Its trader's or the
     regulator's; another member gets `403 forbidden_account`."""
-    found = _service(request).order(order_id)
+    found = _service(request).reads.order(order_id)
     require_reader_of(view, reader, str(found["trader"]))
     return found
 
@@ -405,14 +406,14 @@ def cancel_all(body: CancelAllIn, request: Request, caller: CallerDep) -> dict[s
 def depth(instrument: Id, request: Request,
           levels: Annotated[int, Query(ge=1, le=500)] = 20) -> dict[str, Any]:
     """Price levels [price, quantity, orders], best first, with the book's sequence number."""
-    return _service(request).depth(str(instrument), levels)
+    return _service(request).reads.depth(str(instrument), levels)
 
 
 @router.get("/trades/{instrument}")
 def trades(instrument: Id, request: Request,
            limit: Annotated[int, Query(ge=1, le=1_000)] = 100) -> list[dict[str, Any]]:
     s = _service(request)
-    return s.market_trades(str(instrument), limit)
+    return s.reads.market_trades(str(instrument), limit)
 
 
 @router.get("/candles/{instrument}")
@@ -420,13 +421,13 @@ def candles(instrument: Id, request: Request,
             interval: Literal["1m", "1h", "1d"] = "1m",
             limit: Annotated[int, Query(ge=1, le=1_000)] = 200) -> list[dict[str, Any]]:
     s = _service(request)
-    return s.market_candles(str(instrument), interval, limit)
+    return s.reads.market_candles(str(instrument), interval, limit)
 
 
 @router.get("/stats/{instrument}")
 def stats(instrument: Id, request: Request) -> dict[str, Any]:
     s = _service(request)
-    return s.market_stats(str(instrument), int(time.time() * 1000))
+    return s.reads.market_stats(str(instrument), int(time.time() * 1000))
 
 
 # events a stream holds for a client that reads slower than the market moves; past it the
@@ -443,7 +444,7 @@ async def stream(websocket: WebSocket, instrument: int) -> None:
     name no member (public market data is anonymous)."""
     s: ExchangeService | None = getattr(websocket.app.state, "exchange", None)
     await websocket.accept()
-    if s is None or str(instrument) not in s.listings:
+    if s is None or str(instrument) not in s.reads.listings:
         await websocket.send_json({"error": {"code": "unknown_instrument"}})
         await websocket.close(code=1008)
         return
@@ -461,7 +462,7 @@ async def stream(websocket: WebSocket, instrument: int) -> None:
         if name == str(instrument):
             loop.call_soon_threadsafe(offer, event)
 
-    snapshot = s.subscribe(str(instrument), 50, listener)
+    snapshot = s.reads.subscribe(str(instrument), 50, listener)
     try:
         await websocket.send_json({"type": "snapshot", **snapshot})
         while True:
@@ -478,4 +479,4 @@ async def stream(websocket: WebSocket, instrument: int) -> None:
     except WebSocketDisconnect:
         pass
     finally:
-        s.unsubscribe(listener)
+        s.reads.unsubscribe(listener)

@@ -61,7 +61,7 @@ def health(request: Request, session: SessionDep, view: ViewDep,
         except Exception as exc:  # the node stopped answering between the two calls
             body.update(chain_reachable=False, chain_error=type(exc).__name__)
     exchange = getattr(request.app.state, "exchange", None)
-    body["exchange"] = exchange.status() if exchange is not None else None
+    body["exchange"] = exchange.reads.status() if exchange is not None else None
     healthy = (body["chain_reachable"] and body["db_ok"]
                and body["index_status"] not in INDEX_UNHEALTHY)
     body["status"] = "ok" if healthy else "degraded"

@@ -108,18 +108,19 @@ def test_a_restarted_service_replays_its_journal_exactly(
              status=201)
     api.post("/v1/exchange/orders", None, signed(acc, ex, "trader2", "buy", PRICE - 50, T, 2),
              status=201)
-    before = (ex.service.engine.snapshot(), {k: r.view() for k, r in ex.service.orders.items()},
-              {k: t.view() for k, t in ex.service.trades.items()})
+    state = ex.service.state
+    before = (state.engine.snapshot(), {k: r.view() for k, r in state.orders.items()},
+              {k: t.view() for k, t in state.trades.items()})
     ex.service.snapshot()
     api.post("/v1/exchange/orders", None, signed(acc, ex, "trader2", "buy", PRICE, T, 3),
              status=201)
     ex.service.close()  # one process per journal: the old one stops first
     after = open_exchange(ledger, tmp_path / "exchange", acc["exchange"])
     try:
-        assert after.service.engine.snapshot() == ex.service.engine.snapshot()
-        assert {k: t.view() for k, t in after.service.trades.items()} == {
-            k: t.view() for k, t in ex.service.trades.items()}
-        assert len(after.service.trades) == len(before[2]) + 1
+        assert after.service.state.engine.snapshot() == ex.service.state.engine.snapshot()
+        assert {k: t.view() for k, t in after.service.state.trades.items()} == {
+            k: t.view() for k, t in ex.service.state.trades.items()}
+        assert len(after.service.state.trades) == len(before[2]) + 1
     finally:
         after.service.close()
 
@@ -158,7 +159,7 @@ def test_reservations_kept_by_events_equal_a_recount(
 
     live = counted()
     assert live[0] and live[1]
-    s._rebuild_reservations()
+    s.state.rebuild_reservations()
     assert counted() == live
     ex.worker.run_once()
     assert s.risk.credits == {} and s.risk.cash == {}  # everything settled, nothing open
@@ -244,8 +245,8 @@ def test_a_negotiated_block_trade_settles_without_touching_the_book(
     ex.service.close()  # one process per journal: the old one stops first
     again = open_exchange(ledger, ex.service.journal.directory, acc["exchange"])
     try:  # a replay rebuilds the block trade, settled, with both orders
-        assert {k: t.view() for k, t in again.service.trades.items()} == {
-            k: t.view() for k, t in ex.service.trades.items()}
+        assert {k: t.view() for k, t in again.service.state.trades.items()} == {
+            k: t.view() for k, t in ex.service.state.trades.items()}
         assert again.service.risk.cash == {} and again.service.risk.credits == {}
     finally:
         again.service.close()
@@ -313,9 +314,9 @@ def test_a_snapshot_taken_in_the_background_restores_the_same_state(
     assert snap is not None and 3 <= snap[0] <= ex.service.journal.last_seq
     after = open_exchange(ledger, tmp_path / "exchange", acc["exchange"])
     try:
-        assert after.service.engine.snapshot() == ex.service.engine.snapshot()
-        assert {k: r.view() for k, r in after.service.orders.items()} == {
-            k: r.view() for k, r in ex.service.orders.items()}
+        assert after.service.state.engine.snapshot() == ex.service.state.engine.snapshot()
+        assert {k: r.view() for k, r in after.service.state.orders.items()} == {
+            k: r.view() for k, r in ex.service.state.orders.items()}
     finally:
         after.service.close()
 
@@ -344,7 +345,7 @@ def test_a_trader_cancels_with_a_signed_cancel_and_nobody_else_can(
     path = f"/v1/exchange/orders/{order['order_id']}/cancel"
     other = {"signature": "0x" + sign_cancel(acc["trader2"], digest, ex.chain.domain).hex()}
     assert api.error("POST", path, None, other, 401) == "bad_signature"
-    assert ex.service.orders[order["order_id"]].status == "open"
+    assert ex.service.state.orders[order["order_id"]].status == "open"
     mine = {"signature": "0x" + sign_cancel(acc["trader1"], digest, ex.chain.domain).hex()}
     assert api.post(path, None, mine)["status"] == "cancelled"
     assert api.error("POST", path, None, mine, 409) == "order_not_open"  # replayed: no effect
@@ -381,7 +382,7 @@ def test_the_previous_close_becomes_the_next_days_reference_price(
     ex.service.close()  # one process per journal: the old one stops first
     after = open_exchange(ledger, tmp_path / "exchange", acc["exchange"])
     try:  # the roll is journaled: replay (at any clock) comes back to the same reference
-        assert after.service.listings[str(INSTRUMENT)].spec.reference_price == close
+        assert after.service.reads.listings[str(INSTRUMENT)].spec.reference_price == close
     finally:
         after.service.close()
 
@@ -397,7 +398,7 @@ def test_a_reference_the_exchange_sets_on_a_new_day_is_not_rolled_over(
              {"status": "open", "reference_price": PRICE})
     high = signed(acc, ex, "trader1", "sell", 71_500, T, 2, expiry=int(now) + 30 * 86_400)
     assert api.error("POST", "/v1/exchange/orders", None, high, 422) == "outside_price_band"
-    assert ex.service.listings[str(INSTRUMENT)].spec.reference_price == PRICE
+    assert ex.service.reads.listings[str(INSTRUMENT)].spec.reference_price == PRICE
 
 
 def _as_order(body: dict[str, object]) -> Order:
@@ -447,8 +448,8 @@ def test_raising_the_minimum_nonce_on_chain_voids_older_orders(
     ex.service.close()
     replayed = open_exchange(ledger, tmp_path / "exchange", acc["exchange"])
     try:  # the journal keeps what the chain said
-        assert replayed.service.min_nonce == {acc["trader2"].address: 10}
-        assert replayed.service.orders[old["order_id"]].status == "cancelled"
+        assert replayed.service.state.min_nonce == {acc["trader2"].address: 10}
+        assert replayed.service.state.orders[old["order_id"]].status == "cancelled"
     finally:
         replayed.service.close()
 
@@ -470,7 +471,7 @@ def test_finished_history_moves_to_the_archive_and_is_still_answered(
                 sell["order_id"]: api.read(f"/v1/exchange/orders/{sell['order_id']}", "trader1")}
     ex.service.snapshot()
     s = ex.service
-    assert set(s.orders) == {rest["order_id"]} and s.trades == {}  # only what is live
+    assert set(s.state.orders) == {rest["order_id"]} and s.state.trades == {}  # only what is live
     for oid, view in finished.items():  # the same answers, from the archive
         assert api.read(f"/v1/exchange/orders/{oid}", "regulator") == view
     again = api.post("/v1/exchange/orders", None, sell_body, status=201)
@@ -483,10 +484,10 @@ def test_finished_history_moves_to_the_archive_and_is_still_answered(
     ex.service.close()
     after = open_exchange(ledger, tmp_path / "exchange", acc["exchange"])
     try:  # a restart starts from the slim snapshot; the archive still answers
-        assert set(after.service.orders) == {rest["order_id"]}
-        assert after.service.order(sell["order_id"]) == finished[sell["order_id"]]
-        assert after.service.reserved_cash(acc["trader2"].address) == (
-            ex.service.reserved_cash(acc["trader2"].address))
+        assert set(after.service.state.orders) == {rest["order_id"]}
+        assert after.service.reads.order(sell["order_id"]) == finished[sell["order_id"]]
+        assert after.service.reads.reserved_cash(acc["trader2"].address) == (
+            ex.service.reads.reserved_cash(acc["trader2"].address))
     finally:
         after.service.close()
 
@@ -500,8 +501,8 @@ def test_an_order_still_open_keeps_its_settled_trades_in_memory(
                    signed(acc, ex, "trader2", "buy", PRICE, 2 * T, 1), status=201)
     assert ex.worker.run_once() == 1
     ex.service.snapshot()
-    assert sell["order_id"] in ex.service.orders  # 3 t still open
-    assert buy["order_id"] not in ex.service.orders  # filled and settled: archived
+    assert sell["order_id"] in ex.service.state.orders  # 3 t still open
+    assert buy["order_id"] not in ex.service.state.orders  # filled and settled: archived
     [trade] = api.read(f"/v1/exchange/orders/{sell['order_id']}", "trader1")["trades"]
     assert trade["settlement"] == "settled"
     assert api.read(f"/v1/exchange/orders/{buy['order_id']}", "trader2")["trades"] == [trade]
@@ -516,17 +517,18 @@ def test_a_crash_between_archiving_and_the_snapshot_loses_and_duplicates_nothing
                    signed(acc, ex, "trader2", "buy", PRICE, 2 * T, 1), status=201)
     assert ex.worker.run_once() == 1
     s = ex.service
-    orders, trades = s._finished()
+    orders, trades = s.state.finished()
     s.archive.put([(r.order_id, r.digest, r.order.trader, r.order.client_order_id,
-                    {**r.view(), "trades": s._trades_of(r.order_id)}) for r in orders],
+                    s.state.view(r)) for r in orders],
                   [(t.trade.trade_id, t.view()) for t in trades])
     s.close()  # "crash": archived, but no snapshot written and nothing dropped
     after = open_exchange(ledger, tmp_path / "exchange", acc["exchange"])
     try:
-        view = after.service.order(buy["order_id"])  # replayed into memory, also archived
+        view = after.service.reads.order(buy["order_id"])  # replayed into memory, also archived
         assert view["status"] == "filled" and view["trades"][0]["settlement"] == "settled"
         after.service.snapshot()  # archiving the same rows again is harmless
-        assert after.service.orders == {} and after.service.order(buy["order_id"]) == view
+        assert after.service.state.orders == {}
+        assert after.service.reads.order(buy["order_id"]) == view
         assert after.service.archive.counts() == (2, 1)
     finally:
         after.service.close()
@@ -617,7 +619,7 @@ def test_a_buyer_without_cash_cannot_collect_credits_with_dust_orders(
              "reference_price": 5_000}
     assert api.error("POST", "/v1/exchange/instruments", "exchange", dusty,
                      422) == "lot_tick_below_one_fen"
-    assert "13" not in ex.service.listings
+    assert "13" not in ex.service.reads.listings
     api.post("/v1/exchange/instruments", "exchange", {**dusty, "lot": 200}, status=201)
     api.post("/v1/exchange/orders", None,
              signed(acc, ex, "trader1", "sell", 5_000, 8_000, 1, instrument=13), status=201)
@@ -637,7 +639,7 @@ def test_an_instrument_listed_on_chain_cannot_be_re_pointed_through_the_api(
     again = {"instrument": 14, "batch_id": other, "tick": 5, "lot": T, "reference_price": PRICE}
     assert api.error("POST", "/v1/exchange/instruments", "exchange", again,
                      409) == "chain_instrument_id_used"
-    assert "14" not in ex.service.listings
+    assert "14" not in ex.service.reads.listings
     onchain = ledger.chain.call(ex.chain.settlement.functions.instrumentOf(14))
     assert onchain[0] == market
 
@@ -673,7 +675,7 @@ def test_a_nonce_names_one_order_of_its_trader(
              status=201)  # another trader's nonce 5
     api.call("DELETE", f"/v1/exchange/orders/{placed['order_id']}", "trader2", None, 200)
     ex.service.snapshot()  # the cancelled order moves to the archive
-    assert placed["order_id"] not in ex.service.orders
+    assert placed["order_id"] not in ex.service.state.orders
     assert api.error("POST", "/v1/exchange/orders", None, other, 409) == "nonce_used"
     who = acc["trader2"].address
     assert api.read(f"/v1/exchange/nonces/{who}", "trader2") == {"trader": who, "next_nonce": 6}

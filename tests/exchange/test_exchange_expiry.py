@@ -34,7 +34,7 @@ def test_a_resting_order_past_its_expiry_less_the_margin_is_expired_and_never_ma
     assert (buy["status"], buy["trades"]) == ("open", [])
     view = api.read(f"/v1/exchange/orders/{sell['order_id']}", "regulator")
     assert (view["status"], view["reason"], view["remaining"]) == ("expired", "expired", 0)
-    assert ex.service.reserved_credits(acc["trader1"].address, view["delivery_batch"]) == 0
+    assert ex.service.reads.reserved_credits(acc["trader1"].address, view["delivery_batch"]) == 0
     assert api.get(f"/v1/exchange/depth/{INSTRUMENT}")["asks"] == []
 
 
@@ -47,7 +47,7 @@ def test_the_worker_expires_resting_orders_when_nothing_else_happens(
     ex.service.clock = lambda: float(now + 60 - EXPIRY_MARGIN_S)
     assert ex.worker.watch_once() == 1
     assert api.read(f"/v1/exchange/orders/{buy['order_id']}", "regulator")["status"] == "expired"
-    assert ex.service.reserved_cash(acc["trader2"].address) == 0
+    assert ex.service.reads.reserved_cash(acc["trader2"].address) == 0
     assert ex.service.risk.open_orders == {}
 
 
@@ -72,9 +72,9 @@ def test_the_journal_replays_an_expiry_whatever_the_clock_says_then(
     assert ex.service.expire_due() == 1
     after = reopened(ex, ledger, acc)  # its clock is the wall clock: before the expiry
     try:
-        view = after.service.order(int(sell["order_id"]))  # type: ignore[call-overload]
+        view = after.service.reads.order(int(sell["order_id"]))  # type: ignore[call-overload]
         assert (view["status"], view["reason"]) == ("expired", "expired")
-        assert after.service.engine.snapshot() == ex.service.engine.snapshot()
+        assert after.service.state.engine.snapshot() == ex.service.state.engine.snapshot()
         assert after.service.risk.open_orders == {}
     finally:
         after.service.close()

@@ -27,19 +27,19 @@ def test_an_operator_fails_a_pending_trade_and_its_reservations_are_released(
         api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger, market: int,
         tmp_path: Path) -> None:
     tid = _cross(api, ex, acc, 5 * T, 1)
-    assert ex.service.reserved_cash(acc["trader2"].address) > 0
+    assert ex.service.reads.reserved_cash(acc["trader2"].address) > 0
     out = api.post(f"/v1/exchange/trades/{tid}/fail", "exchange", {"reason": "disputed"})
     assert (out["settlement"], out["reason"]) == ("failed", "operator: disputed")
-    assert ex.service.reserved_cash(acc["trader2"].address) == 0
-    assert ex.service.reserved_credits(acc["trader1"].address, market) == 0
+    assert ex.service.reads.reserved_cash(acc["trader2"].address) == 0
+    assert ex.service.reads.reserved_credits(acc["trader1"].address, market) == 0
     assert ex.worker.run_once() == 0 and not ex.chain.is_settled(tid)
     assert ledger.balance(acc["trader2"].address, market) == 0
     # journaled: a replay of the journal has it failed
     ex.service.close()
     again = open_exchange(ledger, ex.service.journal.directory, acc["exchange"], balance_ttl=0)
     try:
-        assert again.service.trades[tid].reason == "operator: disputed"
-        assert again.service.reserved_cash(acc["trader2"].address) == 0
+        assert again.service.state.trades[tid].reason == "operator: disputed"
+        assert again.service.reads.reserved_cash(acc["trader2"].address) == 0
     finally:
         again.stop()
         ex.service = again.service  # closed already: the fixture's stop closes nothing twice
@@ -56,12 +56,12 @@ def test_a_settled_trade_cannot_be_failed(api: Api, ex: Exchange,
 def test_a_trade_the_chain_settled_behind_the_journal_is_journaled_settled_not_failed(
         api: Api, ex: Exchange, acc: dict[str, LocalAccount]) -> None:
     tid = _cross(api, ex, acc, 5 * T, 1)
-    [t] = ex.service.pending_trades()
+    [t] = ex.service.settlement.pending_trades()
     ex.chain.settle(acc["exchange"], [ex.worker.fill_of(t)])  # the journal did not see it
     assert api.error("POST", f"/v1/exchange/trades/{tid}/fail", "exchange",
                      {"reason": "stuck"}, 409) == "trade_settled_on_chain"
-    assert ex.service.trades[tid].status == "settled"
-    assert ex.service.trades[tid].tx_hash
+    assert ex.service.state.trades[tid].status == "settled"
+    assert ex.service.state.trades[tid].tx_hash
 
 
 def test_failing_a_trade_is_for_the_exchange_only_and_names_a_known_trade(
@@ -73,4 +73,4 @@ def test_failing_a_trade_is_for_the_exchange_only_and_names_a_known_trade(
                      {"reason": "x"}, 404) == "unknown_trade"
     assert api.error("POST", f"/v1/exchange/trades/{tid}/fail", "exchange",
                      {"reason": ""}, 422) != ""
-    assert ex.service.trades[tid].status == "pending"
+    assert ex.service.state.trades[tid].status == "pending"

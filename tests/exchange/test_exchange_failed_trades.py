@@ -32,7 +32,7 @@ def _settled_then_matched(api: Api, ex: Exchange, acc: dict[str, LocalAccount]) 
 def _fail_it(ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger) -> None:
     ledger.freeze_account(acc["regulator"], acc["trader1"].address, doc("inquiry"))
     assert ex.worker.run_once() == 0
-    assert [t.status for t in ex.service.trades.values()][-1] == "failed"
+    assert [t.status for t in ex.service.state.trades.values()][-1] == "failed"
 
 
 def _market(api: Api) -> tuple[object, ...]:
@@ -50,7 +50,7 @@ def test_a_failed_trade_is_not_in_last_price_candles_or_24h_stats(
     _settled_then_matched(api, ex, acc)
     _fail_it(ex, acc, ledger)
     assert _market(api) == ((1, T, GOOD, GOOD), [(T, GOOD, GOOD, 1)], [GOOD])
-    assert ex.service.listings[str(INSTRUMENT)].last_price == GOOD
+    assert ex.service.reads.listings[str(INSTRUMENT)].last_price == GOOD
 
 
 def test_a_failed_trade_does_not_set_the_next_days_reference_price(
@@ -72,14 +72,14 @@ def test_market_data_after_replay_and_snapshot_leaves_failed_trades_out(
     ex.service.snapshot()  # the settled trade may be archived; the matched one is kept
     first = reopened(ex, ledger, acc)
     try:
-        assert list(first.service.trades) == [2]  # the settled one is archived: out of memory
+        assert list(first.service.state.trades) == [2]  # the settled one is archived: out of memory
         _fail_it(first, acc, ledger)
-        assert first.service.listings[str(INSTRUMENT)].last_price == GOOD
+        assert first.service.reads.listings[str(INSTRUMENT)].last_price == GOOD
         first.service.snapshot()
         again = reopened(first, ledger, acc)
         try:
-            assert again.service.listings[str(INSTRUMENT)].last_price == GOOD
-            assert BAD not in [t.price for t in again.service.market.recent(str(INSTRUMENT))]
+            assert again.service.reads.listings[str(INSTRUMENT)].last_price == GOOD
+            assert BAD not in [t.price for t in again.service.state.market.recent(str(INSTRUMENT))]
         finally:
             again.service.close()
     finally:

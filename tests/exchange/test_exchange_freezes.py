@@ -22,7 +22,7 @@ def test_a_frozen_traders_order_is_refused_at_entry(
     ledger.freeze_account(acc["regulator"], acc["trader1"].address, doc("inquiry"))
     assert refusal(api, signed(acc, ex, "trader1", "sell", PRICE, T, 1)) == (
         409, "account_frozen")
-    assert ex.service.orders == {}  # nothing journaled for it
+    assert ex.service.state.orders == {}  # nothing journaled for it
 
 
 def test_orders_for_a_frozen_batch_are_refused_at_entry(
@@ -56,7 +56,7 @@ def test_a_resting_order_of_an_account_frozen_on_chain_is_cancelled_and_not_trad
     view = api.read(f"/v1/exchange/orders/{sell['order_id']}", "regulator")
     assert (view["status"], view["reason"], view["remaining"]) == (
         "cancelled", "account_frozen", 0)
-    assert ex.service.reserved_credits(acc["trader1"].address, view["delivery_batch"]) == 0
+    assert ex.service.reads.reserved_credits(acc["trader1"].address, view["delivery_batch"]) == 0
     buy = place(api, signed(acc, ex, "trader2", "buy", PRICE, 5 * T, 1))
     assert (buy["status"], buy["trades"]) == ("open", [])
     assert api.get(f"/v1/exchange/depth/{INSTRUMENT}")["asks"] == []
@@ -72,7 +72,7 @@ def test_a_resting_sell_of_a_batch_frozen_on_chain_is_cancelled(
     for order in (sell, buy):
         view = api.read(f"/v1/exchange/orders/{order['order_id']}", "regulator")
         assert (view["status"], view["reason"]) == ("cancelled", "batch_frozen")
-    assert ex.service.reserved_cash(acc["trader2"].address) == 0
+    assert ex.service.reads.reserved_cash(acc["trader2"].address) == 0
 
 
 def test_an_unfreeze_on_chain_lifts_the_refusal(
@@ -81,12 +81,12 @@ def test_an_unfreeze_on_chain_lifts_the_refusal(
     trader = acc["trader1"].address
     ledger.freeze_account(acc["regulator"], trader, doc("inquiry"))
     ex.worker.watch_once()
-    assert trader in ex.service.frozen.accounts
+    assert trader in ex.service.state.frozen.accounts
     assert refusal(api, signed(acc, ex, "trader1", "sell", PRICE, T, 1)) == (
         409, "account_frozen")
     ledger.unfreeze_account(acc["regulator"], trader, doc("lifted"))
     ex.worker.watch_once()
-    assert trader not in ex.service.frozen.accounts
+    assert trader not in ex.service.state.frozen.accounts
     assert place(api, signed(acc, ex, "trader1", "sell", PRICE, T, 2))["status"] == "open"
 
 
@@ -96,12 +96,12 @@ def test_the_journal_replays_freezes_and_their_cancellations(
     sell = place(api, signed(acc, ex, "trader1", "sell", PRICE, 5 * T, 1))
     ledger.freeze_account(acc["regulator"], acc["trader1"].address, doc("inquiry"))
     ex.worker.watch_once()
-    before = ex.service.orders[int(sell["order_id"])].view()  # type: ignore[call-overload]
+    before = ex.service.state.orders[int(sell["order_id"])].view()  # type: ignore[call-overload]
     after = reopened(ex, ledger, acc)
     try:
-        assert after.service.orders[before["order_id"]].view() == before
-        assert after.service.frozen == ex.service.frozen
-        assert after.service.engine.snapshot() == ex.service.engine.snapshot()
+        assert after.service.state.orders[before["order_id"]].view() == before
+        assert after.service.state.frozen == ex.service.state.frozen
+        assert after.service.state.engine.snapshot() == ex.service.state.engine.snapshot()
     finally:
         after.service.close()
 
@@ -123,7 +123,7 @@ def test_the_innocent_side_of_a_trade_that_fails_settlement_is_left_whole(
     assert (trade["settlement"], trade["reason"]) == ("failed", "AccountFrozen")
     assert ex.chain.cash_balance(buyer) == cash
     assert ledger.balance(buyer, market) == 0
-    assert ex.service.reserved_cash(buyer) == 0
+    assert ex.service.reads.reserved_cash(buyer) == 0
     assert api.read(f"/v1/exchange/orders/{buy['order_id']}", "regulator")["status"] == "filled"
     again = place(api, signed(acc, ex, "trader2", "buy", PRICE, 5 * T, 2))
     assert again["status"] == "open"
@@ -137,7 +137,7 @@ def test_a_snapshot_keeps_the_freezes_followed(
     ex.service.snapshot()
     after = reopened(ex, ledger, acc)
     try:
-        assert after.service.frozen == ex.service.frozen
-        assert acc["trader1"].address in after.service.frozen.accounts
+        assert after.service.state.frozen == ex.service.state.frozen
+        assert acc["trader1"].address in after.service.state.frozen.accounts
     finally:
         after.service.close()

@@ -44,7 +44,7 @@ def open_market(ledger: Ledger, acc: dict[str, LocalAccount], directory: Path,
                 batch: int) -> Exchange:
     """The exchange on `directory` (a restart when it exists: journal replay, reconciliation)."""
     ex = open_exchange(ledger, directory, acc["exchange"], balance_ttl=0)
-    if str(INSTRUMENT) not in ex.service.listings:
+    if str(INSTRUMENT) not in ex.service.reads.listings:
         ex.service.list_instrument(InstrumentSpec(str(INSTRUMENT), lot=T,
                                                   reference_price=PRICE), batch)
     return ex
@@ -63,8 +63,8 @@ def cross(ex: Exchange, acc: dict[str, LocalAccount], quantity: int, batch: int)
 
 def reserved(ex: Exchange, acc: dict[str, LocalAccount], batch: int) -> tuple[int, int]:
     s = ex.service
-    return (s.reserved_credits(acc["trader1"].address, batch),
-            s.reserved_cash(acc["trader2"].address))
+    return (s.reads.reserved_credits(acc["trader1"].address, batch),
+            s.reads.reserved_cash(acc["trader2"].address))
 
 
 def settlements_of(ledger: Ledger, trade_id: int) -> int:
@@ -79,9 +79,9 @@ def test_a_settled_trade_whose_transaction_is_gone_is_requeued_on_start_and_sett
     before = ledger.chain.rpc("evm_snapshot")
     tid = cross(ex, acc, 5 * T, batch)
     held = reserved(ex, acc, batch)
-    assert held == (5 * T, ex.service.cash_for(5 * T, PRICE))
+    assert held == (5 * T, ex.service.reads.cash_for(5 * T, PRICE))
     assert ex.worker.run_once() == 1
-    tx = ex.service.trades[tid].tx_hash
+    tx = ex.service.state.trades[tid].tx_hash
     assert reserved(ex, acc, batch) == (0, 0)
     ex.stop()
 
@@ -90,12 +90,12 @@ def test_a_settled_trade_whose_transaction_is_gone_is_requeued_on_start_and_sett
 
     ex = open_market(ledger, acc, tmp_path / "exchange", batch)
     try:
-        t = ex.service.trades[tid]
+        t = ex.service.state.trades[tid]
         assert (t.status, t.tx_hash) == ("pending", "")
         assert reserved(ex, acc, batch) == held
         assert ex.worker.run_once() == 1
-        assert ex.service.trades[tid].status == "settled" and ex.chain.is_settled(tid)
-        assert ledger.chain.receipt(ex.service.trades[tid].tx_hash) is not None
+        assert ex.service.state.trades[tid].status == "settled" and ex.chain.is_settled(tid)
+        assert ledger.chain.receipt(ex.service.state.trades[tid].tx_hash) is not None
         assert settlements_of(ledger, tid) == 1
         assert ledger.balance(acc["trader2"].address, batch) == 5 * T
         assert ex.worker.reconcile(force=True) == 0 and ex.worker.run_once() == 0
@@ -104,8 +104,8 @@ def test_a_settled_trade_whose_transaction_is_gone_is_requeued_on_start_and_sett
     # the re-queue is journaled: a second restart sees it settled, not pending
     ex = open_market(ledger, acc, tmp_path / "exchange", batch)
     try:
-        assert ex.service.trades[tid].status == "settled"
-        assert ex.service.pending_trades() == []
+        assert ex.service.state.trades[tid].status == "settled"
+        assert ex.service.settlement.pending_trades() == []
     finally:
         ex.stop()
 
@@ -120,7 +120,7 @@ def test_a_settlement_that_reverts_when_re_sent_is_requeued_then_failed_with_its
     before = ledger.chain.rpc("evm_snapshot")
     tid = cross(ex, acc, 5 * T, batch)
     assert ex.worker.run_once() == 1
-    tx = ex.service.trades[tid].tx_hash
+    tx = ex.service.state.trades[tid].tx_hash
     ex.stop()
 
     ledger.chain.rpc("evm_revert", before)
@@ -133,9 +133,9 @@ def test_a_settlement_that_reverts_when_re_sent_is_requeued_then_failed_with_its
     try:
         receipt = chain.receipt(tx)
         assert receipt is not None and receipt["status"] == 0  # re-sent, reverted
-        assert ex.service.trades[tid].status == "pending"  # re-queued
+        assert ex.service.state.trades[tid].status == "pending"  # re-queued
         assert ex.worker.run_once() == 0
-        t = ex.service.trades[tid]
+        t = ex.service.state.trades[tid]
         assert t.status == "failed" and t.reason
         assert not ex.chain.is_settled(tid) and settlements_of(ledger, tid) == 0
         assert reserved(ex, acc, batch) == (0, 0)

@@ -113,7 +113,7 @@ def test_a_withdrawal_may_not_take_cash_of_an_unsettled_purchase(
     api.post("/v1/exchange/orders", None, signed(acc, ex, "trader2", "buy", PRICE, 10 * T, 1),
              status=201)
     c = api.read(f"/v1/exchange/cash/{who}", "trader2")
-    assert c["reserved_fen"] == ex.service.cash_for(10 * T, PRICE)
+    assert c["reserved_fen"] == ex.service.reads.cash_for(10 * T, PRICE)
     body = {"account": who, "amount_fen": c["balance_fen"], "reference": "payout-all"}
     assert api.error("POST", "/v1/exchange/cash/withdrawals", "bank", body,
                      409) == "reserved_by_exchange"
@@ -150,7 +150,7 @@ def test_an_api_without_the_exchange_sees_its_reservations_through_the_database(
     who = acc["trader2"].address
     ex.service.submit(*_order(ex, acc, "trader2", 0, 10 * T))  # buys 10 t: unsettled
     cash = api.read(f"/v1/exchange/cash/{who}", "trader2")
-    assert cash["reserved_fen"] == ex.service.cash_for(10 * T, PRICE)
+    assert cash["reserved_fen"] == ex.service.reads.cash_for(10 * T, PRICE)
     assert ex.worker.run_once() == 1  # settled: reservations shrink in the table too
     assert api.read(f"/v1/exchange/cash/{who}", "trader2")["reserved_fen"] == 0
     api.post("/v1/transfers", "trader1",
@@ -179,6 +179,6 @@ def _order(ex: Exchange, acc: dict[str, LocalAccount], seat: str, side: int,
            quantity: int) -> tuple[Order, bytes]:
     """A signed GTC order on instrument 41 at PRICE."""
     o = Order(acc[seat].address, side, 41, PRICE, quantity, 0, 7 + side,
-              int(time.time()) + 3_600, batch_id=ex.service.listings["41"].batch_id if side
+              int(time.time()) + 3_600, batch_id=ex.service.reads.listings["41"].batch_id if side
               else 0, max_fee_bps=100)
     return o, sign_order(acc[seat], o, ex.chain.domain)

@@ -28,14 +28,15 @@ def test_an_order_crossing_its_traders_own_resting_order_is_refused_and_changes_
     s = ex.service
     rest = api.post("/v1/exchange/orders", None,
                     signed(acc, ex, "trader1", "sell", PRICE, 2 * T, 1), status=201)
-    before = (s.journal.last_seq, s.depth(str(INSTRUMENT)), s.reserved_cash(acc["trader1"].address))
+    before = (s.journal.last_seq, s.reads.depth(str(INSTRUMENT)),
+              s.reads.reserved_cash(acc["trader1"].address))
     r = api.raw("POST", "/v1/exchange/orders", None,
                 signed(acc, ex, "trader1", "buy", PRICE, T, 2))
     assert r.status_code == 409, r.text
     assert r.json()["error"]["code"] == "self_trade"
     assert r.json()["error"]["details"]["resting_order_id"] == rest["order_id"]
-    assert (s.journal.last_seq, s.depth(str(INSTRUMENT)),
-            s.reserved_cash(acc["trader1"].address)) == before
+    assert (s.journal.last_seq, s.reads.depth(str(INSTRUMENT)),
+            s.reads.reserved_cash(acc["trader1"].address)) == before
     # nothing was used up: the same nonce places a non-crossing buy
     api.post("/v1/exchange/orders", None,
              signed(acc, ex, "trader1", "buy", PRICE - 5, T, 2), status=201)
@@ -51,7 +52,7 @@ def test_an_order_that_would_fill_against_others_first_and_then_meet_its_own_is_
     code = api.error("POST", "/v1/exchange/orders", None,
                      signed(acc, ex, "trader1", "buy", PRICE + 5, 2 * T, 2), 409)
     assert code == "self_trade"
-    assert ex.service.trades == {}  # not even the fill against trader3 happened
+    assert ex.service.state.trades == {}  # not even the fill against trader3 happened
     assert api.get(f"/v1/exchange/depth/{INSTRUMENT}")["asks"] == [[PRICE, T, 1],
                                                                  [PRICE + 5, T, 1]]
 

@@ -37,8 +37,8 @@ def test_two_trades_that_settle_alone_but_not_together_fail_only_the_later_one(
 
         ex.worker.run_once()
 
-        trades = ex.service.trades
-        assert ex.service.pending_trades() == []
+        trades = ex.service.state.trades
+        assert ex.service.settlement.pending_trades() == []
         assert [trades[t].status for t in innocent + first] == ["settled"] * 3
         [guilty] = second
         assert (trades[guilty].status, trades[guilty].at_fault) == ("failed", "seller")
@@ -47,8 +47,8 @@ def test_two_trades_that_settle_alone_but_not_together_fail_only_the_later_one(
         assert all(ex.chain.is_settled(t) for t in innocent + first)
         assert ledger.balance(seller, market) == 20 * T
         # the innocent buyer's cash for the failed trade is free again
-        assert ex.service.reserved_cash(acc["trader2"].address) == 0
-        assert ex.service.reserved_credits(seller, market) == 0
+        assert ex.service.reads.reserved_cash(acc["trader2"].address) == 0
+        assert ex.service.reads.reserved_credits(seller, market) == 0
     finally:
         ex.stop()
 
@@ -63,16 +63,16 @@ def test_a_trade_failed_by_bisection_stays_failed_with_its_reason_after_a_restar
         place(ex, acc, "trader1", "sell", 40 * T, 2, INSTRUMENT, market)
         [tid] = trade_ids(place(ex, acc, "trader2", "buy", 40 * T, 2, INSTRUMENT, market))
         ex.worker.run_once()
-        assert ex.service.trades[tid].status == "failed"
+        assert ex.service.state.trades[tid].status == "failed"
     finally:
         ex.stop()
     ex = cached_market(ledger, acc, tmp_path / "exchange", market, INSTRUMENT)
     try:
-        t = ex.service.trades[tid]
+        t = ex.service.state.trades[tid]
         assert (t.status, t.reason, t.at_fault) == ("failed", "ERC1155InsufficientBalance",
                                                     "seller")
-        assert ex.service.pending_trades() == []
-        assert ex.service.reserved_cash(acc["trader2"].address) == 0
+        assert ex.service.settlement.pending_trades() == []
+        assert ex.service.reads.reserved_cash(acc["trader2"].address) == 0
         assert ex.worker.run_once() == 0
     finally:
         ex.stop()
@@ -92,11 +92,11 @@ def test_a_batch_of_trades_that_each_revert_alone_fails_each_with_the_side_it_na
         broke += trade_ids(place(ex, acc, "trader2", "buy", 10 * T, 2, INSTRUMENT, market))
         sc.withdraw(acc["bank"], acc["trader2"].address, 500_000_00, doc("payout"))
         ex.worker.run_once()
-        trades = ex.service.trades
+        trades = ex.service.state.trades
         assert [(trades[t].status, trades[t].at_fault) for t in broke] == [
             ("failed", "buyer")] * 2
         assert trades[fine[0]].status == "settled"
         assert ledger.balance(acc["trader3"].address, market) == 10 * T
-        assert ex.service.reserved_credits(acc["trader1"].address, market) == 0
+        assert ex.service.reads.reserved_credits(acc["trader1"].address, market) == 0
     finally:
         ex.stop()

@@ -29,25 +29,25 @@ def test_a_seller_at_fault_loses_its_resting_order_and_the_buyer_its_reservation
         buy = place(ex, acc, "trader2", "buy", 50 * T, 1, INSTRUMENT, market)
         [tid] = trade_ids(buy)
         ex.worker.run_once()
-        t = ex.service.trades[tid]
+        t = ex.service.state.trades[tid]
         assert (t.status, t.at_fault) == ("failed", "seller")
-        guilty = ex.service.order(int(str(sell["order_id"])))
+        guilty = ex.service.reads.order(int(str(sell["order_id"])))
         assert (guilty["status"], guilty["reason"]) == ("cancelled", "settlement_failed")
-        assert ex.service.depth(str(INSTRUMENT))["asks"] == []
-        innocent = ex.service.order(int(str(buy["order_id"])))
+        assert ex.service.reads.depth(str(INSTRUMENT))["asks"] == []
+        innocent = ex.service.reads.order(int(str(buy["order_id"])))
         assert innocent["status"] == "filled"  # matched once; not put back in the book
-        assert ex.service.depth(str(INSTRUMENT))["bids"] == []
-        assert ex.service.reserved_cash(buyer) == 0
-        assert ex.service.reserved_credits(seller, market) == 0
+        assert ex.service.reads.depth(str(INSTRUMENT))["bids"] == []
+        assert ex.service.reads.reserved_cash(buyer) == 0
+        assert ex.service.reads.reserved_credits(seller, market) == 0
     finally:
         ex.stop()
     ex = cached_market(ledger, acc, tmp_path / "exchange", market, INSTRUMENT)
     try:  # the journal replays the same outcome
-        assert ex.service.order(int(str(sell["order_id"])))["reason"] == "settlement_failed"
-        assert ex.service.trades[tid].at_fault == "seller"
-        assert ex.service.depth(str(INSTRUMENT))["asks"] == []
-        assert (ex.service.reserved_cash(buyer), ex.service.reserved_credits(seller, market)) \
-            == (0, 0)
+        assert ex.service.reads.order(int(str(sell["order_id"])))["reason"] == "settlement_failed"
+        assert ex.service.state.trades[tid].at_fault == "seller"
+        assert ex.service.reads.depth(str(INSTRUMENT))["asks"] == []
+        reads = ex.service.reads
+        assert (reads.reserved_cash(buyer), reads.reserved_credits(seller, market)) == (0, 0)
     finally:
         ex.stop()
 
@@ -62,17 +62,17 @@ def test_an_innocent_sellers_resting_remainder_keeps_its_place_and_only_the_fail
         buy = place(ex, acc, "trader2", "buy", 5 * T, 2, INSTRUMENT, market, price=PRICE - 5)
         SettlementChain(ledger).withdraw(acc["bank"], buyer, 500_000_00, doc("payout"))
         ex.worker.run_once()
-        t = ex.service.trades[tid]
+        t = ex.service.state.trades[tid]
         assert (t.status, t.at_fault) == ("failed", "buyer")
         assert t.reason == "ERC20InsufficientBalance"
-        innocent = ex.service.order(int(str(sell["order_id"])))
+        innocent = ex.service.reads.order(int(str(sell["order_id"])))
         assert (innocent["status"], innocent["remaining"]) == ("open", 20 * T)
-        assert ex.service.depth(str(INSTRUMENT))["asks"] == [[PRICE, 20 * T, 1]]
-        assert ex.service.reserved_credits(seller, market) == 20 * T  # 10 t free again
+        assert ex.service.reads.depth(str(INSTRUMENT))["asks"] == [[PRICE, 20 * T, 1]]
+        assert ex.service.reads.reserved_credits(seller, market) == 20 * T  # 10 t free again
         # only the order whose trade failed is cancelled: the buyer's other buy still rests
-        other = ex.service.order(int(str(buy["order_id"])))
+        other = ex.service.reads.order(int(str(buy["order_id"])))
         assert (other["status"], other["reason"]) == ("open", "")
-        assert ex.service.reserved_cash(buyer) == ex.service.cash_for(5 * T, PRICE - 5)
+        assert ex.service.reads.reserved_cash(buyer) == ex.service.reads.cash_for(5 * T, PRICE - 5)
     finally:
         ex.stop()
 
@@ -87,12 +87,12 @@ def test_a_buyer_at_fault_loses_the_resting_remainder_of_the_order_that_failed(
         [tid] = trade_ids(buy)
         SettlementChain(ledger).withdraw(acc["bank"], buyer, 500_000_00, doc("payout"))
         ex.worker.run_once()
-        assert ex.service.trades[tid].at_fault == "buyer"
-        guilty = ex.service.order(int(str(buy["order_id"])))
+        assert ex.service.state.trades[tid].at_fault == "buyer"
+        guilty = ex.service.reads.order(int(str(buy["order_id"])))
         assert (guilty["status"], guilty["reason"]) == ("cancelled", "settlement_failed")
-        assert ex.service.depth(str(INSTRUMENT))["bids"] == []
-        assert ex.service.reserved_cash(buyer) == 0
-        assert ex.service.reserved_credits(seller, market) == 0  # the seller's 10 t are free
+        assert ex.service.reads.depth(str(INSTRUMENT))["bids"] == []
+        assert ex.service.reads.reserved_cash(buyer) == 0
+        assert ex.service.reads.reserved_credits(seller, market) == 0  # the seller's 10 t are free
         assert ledger.balance(seller, market) == 100 * T
     finally:
         ex.stop()

@@ -92,9 +92,9 @@ def test_a_trade_fails_settlement_only_for_what_happened_after_it_matched_and_no
             for i, step in enumerate(steps):
                 _do(step, i, run, ex, http, db, ledger, acc, market)
             ex.worker.run_once()
-        trades = ex.service.trades
+        trades = ex.service.state.trades
         event(f"trades failed: {sum(t.status == 'failed' for t in trades.values()) > 0}")
-        assert ex.service.pending_trades() == []  # settlement never stalls
+        assert ex.service.settlement.pending_trades() == []  # settlement never stalls
         for tid, t in trades.items():
             if t.status == "failed":
                 assert "OrderExpired" not in t.reason, (tid, t.reason, run)
