@@ -27,7 +27,7 @@ from exchange.engine import Engine
 from exchange.instruments import InstrumentSpec
 from exchange.orders import Cancel, Command, Move, Place, Side, TimeInForce
 
-SYMBOL = "CCER-GX-MW-2024"
+SYMBOL = 1  # the instrument id, as on chain
 MID = 60_000  # 600.00 CNY per tonne, in fen
 LOT = 1_000_000
 TARGET_RESTING = 1_000

@@ -70,7 +70,7 @@ def run(n_trades: int, batch_size: int, outbox: bool = True, split: bool = False
         sc.set_fees(acc["exchange"], acc["exchange"].address, MAKER_BPS, TAKER_BPS)
 
         # signed orders, then matching
-        engine = Engine([InstrumentSpec("1", tick=1, lot=T, reference_price=PRICE)])
+        engine = Engine([InstrumentSpec(1, tick=1, lot=T, reference_price=PRICE)])
         signed: dict[int, tuple[Order, bytes]] = {}
         t_sign = time.perf_counter()
         trades: list[Trade] = []

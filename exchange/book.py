@@ -58,7 +58,7 @@ class Order:
 class Book:
     """The resting orders of one instrument and the matching of incoming ones."""
 
-    def __init__(self, instrument: str, self_trade: SelfTrade = SelfTrade.CANCEL_TAKER,
+    def __init__(self, instrument: int, self_trade: SelfTrade = SelfTrade.CANCEL_TAKER,
                  trade_ids: Iterator[int] | None = None) -> None:
         self.instrument = instrument
         self.self_trade = self_trade

@@ -123,14 +123,15 @@ class Checkpoints:
         s = self.state
         s.engine = s.engine.restore(raw["engine"])
         s.next_nonces.update(raw["next_nonces"])
-        for name, listing in raw["listings"].items():
+        for listing in raw["listings"].values():
             spec = spec_of(listing["spec"])
-            s.listings[name] = Listing(s.engine.specs.get(name, spec), listing["batch_id"],
+            s.listings[spec.instrument] = Listing(s.engine.specs.get(spec.instrument, spec),
+                                                  listing["batch_id"],
                                        class_of(listing.get("class")),
                                        *listing.get("close", (0, 0, 0)))
         for o in snapshots.orders_of(raw):
             batch = (o.batch_id if o.batch_id is not None
-                     else s.listings[str(o.order.instrument)].batch_id)
+                     else s.listings[o.order.instrument].batch_id)
             s.index(OrderRecord(o.order_id, o.order, o.signature,
                                 order_digest(o.order, s.domain), o.otype, o.status, o.filled,
                                 o.reason, batch_id=batch))
@@ -141,7 +142,7 @@ class Checkpoints:
                 s.unconfirmed.setdefault(t.tx_hash, set()).add(t.trade.trade_id)
             if t.status != "failed":  # a failed trade never counts in market data
                 s.market.on_trade(t.trade)
-        s.lot_orders.update(raw.get("lot_orders", {}))
+        s.lot_orders.update({int(k): int(v) for k, v in raw.get("lot_orders", {}).items()})
         s.voided.update(bytes.fromhex(h) for h in raw.get("voided", []))
         s.min_nonce.update(raw.get("min_nonce", {}))
         s.chain_cursor = int(raw.get("chain_cursor", 0))

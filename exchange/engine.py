@@ -66,8 +66,8 @@ class Engine:
     def __init__(self, instruments: list[InstrumentSpec] | None = None,
                  self_trade: SelfTrade = SelfTrade.CANCEL_TAKER, next_trade_id: int = 1) -> None:
         self.self_trade = self_trade
-        self.specs: dict[str, InstrumentSpec] = {}
-        self.books: dict[str, Book] = {}
+        self.specs: dict[int, InstrumentSpec] = {}
+        self.books: dict[int, Book] = {}
         self._trade_counter = count(next_trade_id)
         self._last_trade_id = next_trade_id - 1
         for spec in instruments or []:
@@ -272,5 +272,5 @@ class Engine:
         for raw in data["instruments"]:
             engine.add_instrument(InstrumentSpec(**{**raw, "status": Status(raw["status"])}))
         for name, book in data["books"].items():
-            engine.books[name].restore(book)
+            engine.books[int(name)].restore(book)
         return engine

@@ -78,7 +78,7 @@ class StatusSet:
     """An instrument's status (and, with a price, its reference); `roll`: the daily roll."""
 
     TYPE: ClassVar[str] = "status"
-    instrument: str
+    instrument: int
     status: Status
     reference_price: int = 0
     roll: bool = False
@@ -92,7 +92,7 @@ class StatusSet:
 
     @classmethod
     def from_json(cls, raw: Json) -> StatusSet:
-        return cls(str(raw["instrument"]), Status(raw["status"]),
+        return cls(int(raw["instrument"]), Status(raw["status"]),
                    int(raw.get("reference_price", 0)), bool(raw.get("roll", False)))
 
 
@@ -157,14 +157,14 @@ class Uncrossed:
     """A call auction ends."""
 
     TYPE: ClassVar[str] = "uncross"
-    instrument: str
+    instrument: int
 
     def to_json(self) -> Json:
         return {"instrument": self.instrument}
 
     @classmethod
     def from_json(cls, raw: Json) -> Uncrossed:
-        return cls(str(raw["instrument"]))
+        return cls(int(raw["instrument"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +183,7 @@ class CancelRequested:
 @dataclass(frozen=True, slots=True)
 class CancelAllRequested:
     TYPE: ClassVar[str] = "cancel_all"
-    instrument: str
+    instrument: int
     trader: str
 
     def to_json(self) -> Json:
@@ -191,7 +191,7 @@ class CancelAllRequested:
 
     @classmethod
     def from_json(cls, raw: Json) -> CancelAllRequested:
-        return cls(str(raw["instrument"]), checksum(raw["trader"]))
+        return cls(int(raw["instrument"]), checksum(raw["trader"]))
 
 
 @dataclass(frozen=True, slots=True)

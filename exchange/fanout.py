@@ -26,7 +26,7 @@ from typing import Any
 
 from exchange.orders import Event
 
-Listener = Callable[[str, dict[str, Any]], None]
+Listener = Callable[[int, dict[str, Any]], None]
 
 # fields of engine events that name a member
 PRIVATE_FIELDS = frozenset({"member", "buyer", "seller"})

@@ -34,7 +34,7 @@ class Status(StrEnum):
 class InstrumentSpec:
     """One tradable instrument (a credit batch or a standardized credit class)."""
 
-    instrument: str
+    instrument: int
     tick: int = 1  # minor units (fen) per tonne
     lot: int = 1_000_000  # credit units (1 t)
     reference_price: int = 0  # 0: no band until a reference exists
@@ -49,6 +49,9 @@ class InstrumentSpec:
     lot_seller: str = ""
     lot_quantity: int = 0
     reserve_price: int = 0
+
+    def __post_init__(self) -> None:  # journals and snapshots of old spelled ids as strings
+        object.__setattr__(self, "instrument", int(self.instrument))
 
     def with_status(self, status: Status) -> InstrumentSpec:
         return replace(self, status=status)

@@ -24,7 +24,7 @@ KEEP = 100_000  # trades kept per instrument
 
 class MarketData:
     def __init__(self) -> None:
-        self._trades: dict[str, deque[Trade]] = {}
+        self._trades: dict[int, deque[Trade]] = {}
 
     def on_trade(self, trade: Trade) -> None:
         self._trades.setdefault(trade.instrument, deque(maxlen=KEEP)).append(trade)
@@ -36,23 +36,23 @@ class MarketData:
             with suppress(ValueError):  # it fell out of the window already
                 kept.remove(trade)
 
-    def last_close(self, instrument: str, skip: set[int] | None = None) -> Trade | None:
+    def last_close(self, instrument: int, skip: set[int] | None = None) -> Trade | None:
         """The newest counted trade that sets the close (block trades do not), leaving out the
         trade ids in `skip`."""
         return next((t for t in self.recent(instrument)
                      if t.kind != "block" and (skip is None or t.trade_id not in skip)), None)
 
-    def recent(self, instrument: str) -> Iterator[Trade]:
+    def recent(self, instrument: int) -> Iterator[Trade]:
         """The instrument's trades still counted, newest first."""
         return reversed(self._trades.get(instrument, deque()))
 
-    def trades(self, instrument: str, limit: int = 100) -> list[dict[str, Any]]:
+    def trades(self, instrument: int, limit: int = 100) -> list[dict[str, Any]]:
         recent = list(self._trades.get(instrument, ()))[-limit:]
         return [{"trade_id": t.trade_id, "price": t.price, "quantity": t.quantity, "ts": t.ts,
                  "taker_side": "buy" if int(t.taker_side) == 0 else "sell", "kind": t.kind,
                  "seq": t.seq} for t in reversed(recent)]
 
-    def candles(self, instrument: str, interval: str, limit: int = 200) -> list[dict[str, Any]]:
+    def candles(self, instrument: int, interval: str, limit: int = 200) -> list[dict[str, Any]]:
         """OHLCV per bucket: open, high, low, close prices; volume in units; value in fen
         (quantity × price / 1,000,000, rounded down per trade as settlement does)."""
         width = INTERVALS_MS[interval]
@@ -73,7 +73,7 @@ class MarketData:
                 c["trades"] += 1
         return [out[k] for k in sorted(out)][-limit:]
 
-    def stats_24h(self, instrument: str, now_ms: int) -> dict[str, Any]:
+    def stats_24h(self, instrument: int, now_ms: int) -> dict[str, Any]:
         window = [t for t in self._trades.get(instrument, ()) if t.ts > now_ms - DAY_MS]
         if not window:
             return {"instrument": int(instrument), "trades": 0, "volume": 0, "value": 0,

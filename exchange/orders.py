@@ -80,7 +80,7 @@ class CancelReason(StrEnum):
 class Place(NamedTuple):
     """A new order. `price` is the limit (for MARKET the protection price)."""
 
-    instrument: str
+    instrument: int
     order_id: int
     member: str
     side: Side
@@ -92,7 +92,7 @@ class Place(NamedTuple):
 
 
 class Cancel(NamedTuple):
-    instrument: str
+    instrument: int
     order_id: int
     member: str
     ts: int = 0
@@ -102,7 +102,7 @@ class Cancel(NamedTuple):
 class CancelAll(NamedTuple):
     """Cancels every resting order of `member` on the instrument."""
 
-    instrument: str
+    instrument: int
     member: str
     ts: int = 0
 
@@ -111,7 +111,7 @@ class Move(NamedTuple):
     """Replaces a resting order's price (and optionally quantity). Time priority is lost, as
     in exchange-core: the order is re-queued at the new price as if newly placed."""
 
-    instrument: str
+    instrument: int
     order_id: int
     member: str
     price: int
@@ -122,7 +122,7 @@ class Move(NamedTuple):
 class BlockTrade(NamedTuple):
     """A negotiated trade between two members at a price inside the block band."""
 
-    instrument: str
+    instrument: int
     trade_ref: int
     buyer: str
     seller: str
@@ -135,7 +135,7 @@ class Uncross(NamedTuple):
     """Ends a call auction: trades at the single clearing price, then opens continuous
     trading (or closes again for a single-lot auction)."""
 
-    instrument: str
+    instrument: int
     ts: int = 0
 
 
@@ -143,7 +143,7 @@ class SetStatus(NamedTuple):
     """Opens, halts, closes an instrument or starts an auction; sets the reference price (the
     band's centre) when `reference_price` is positive. A command, so replays reproduce it."""
 
-    instrument: str
+    instrument: int
     status: str
     reference_price: int = 0
     ts: int = 0
@@ -153,7 +153,7 @@ class OfferLot(NamedTuple):
     """Opens a single-lot auction: `quantity` offered by `seller` at `reserve_price` or more;
     bids collect until Uncross awards the lot."""
 
-    instrument: str
+    instrument: int
     seller: str
     quantity: int
     reserve_price: int
@@ -167,7 +167,7 @@ Command = Place | Cancel | CancelAll | Move | BlockTrade | Uncross | SetStatus |
 
 
 class Accepted(NamedTuple):
-    instrument: str
+    instrument: int
     seq: int
     order_id: int
     member: str
@@ -178,7 +178,7 @@ class Accepted(NamedTuple):
 
 
 class Trade(NamedTuple):
-    instrument: str
+    instrument: int
     seq: int
     trade_id: int
     price: int
@@ -193,7 +193,7 @@ class Trade(NamedTuple):
 
 
 class Cancelled(NamedTuple):
-    instrument: str
+    instrument: int
     seq: int
     order_id: int
     member: str
@@ -203,7 +203,7 @@ class Cancelled(NamedTuple):
 
 
 class Rejected(NamedTuple):
-    instrument: str
+    instrument: int
     seq: int
     order_id: int
     member: str
@@ -214,7 +214,7 @@ class Rejected(NamedTuple):
 class Rested(NamedTuple):
     """An order (or its remainder) now rests in the book."""
 
-    instrument: str
+    instrument: int
     seq: int
     order_id: int
     side: Side

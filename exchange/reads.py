@@ -33,7 +33,7 @@ class ExchangeReads:
         self._fanout, self._lock = fanout, lock
 
     @property
-    def listings(self) -> dict[str, Listing]:
+    def listings(self) -> dict[int, Listing]:
         return self._state.listings
 
     @property
@@ -70,7 +70,7 @@ class ExchangeReads:
         """A finished trade's view from the archive, None if there is none."""
         return self._archive.trade(trade_id)
 
-    def open_orders_of(self, trader: str, instrument: str | None = None) -> list[dict[str, Any]]:
+    def open_orders_of(self, trader: str, instrument: int | None = None) -> list[dict[str, Any]]:
         """A trader's orders still working (new or open), oldest first: what a client
         reconnecting after a crash needs to know."""
         if instrument is not None:
@@ -79,9 +79,9 @@ class ExchangeReads:
             return [self._state.view(r)
                     for r in sorted(self._state.orders.values(), key=lambda r: r.order_id)
                     if r.order.trader == trader and r.status in LIVE
-                    and (instrument is None or str(r.order.instrument) == instrument)]
+                    and (instrument is None or r.order.instrument == instrument)]
 
-    def depth(self, instrument: str, levels: int = 20) -> dict[str, Any]:
+    def depth(self, instrument: int, levels: int = 20) -> dict[str, Any]:
         self._state.listing(instrument)
         with self._lock:
             book = self._state.engine.books[instrument]
@@ -89,20 +89,20 @@ class ExchangeReads:
                     "bids": [list(x) for x in book.depth(Side.BUY, levels)],
                     "asks": [list(x) for x in book.depth(Side.SELL, levels)]}
 
-    def market_trades(self, instrument: str, limit: int) -> list[dict[str, Any]]:
+    def market_trades(self, instrument: int, limit: int) -> list[dict[str, Any]]:
         self._state.listing(instrument)
         return self._state.market.trades(instrument, limit)
 
-    def market_candles(self, instrument: str, interval: str, limit: int) -> list[dict[str, Any]]:
+    def market_candles(self, instrument: int, interval: str, limit: int) -> list[dict[str, Any]]:
         self._state.listing(instrument)
         return self._state.market.candles(instrument, interval, limit)
 
-    def market_stats(self, instrument: str, now_ms: int) -> dict[str, Any]:
+    def market_stats(self, instrument: int, now_ms: int) -> dict[str, Any]:
         self._state.listing(instrument)
         return self._state.market.stats_24h(instrument, now_ms)
 
-    def subscribe(self, instrument: str, levels: int,
-                  listener: Callable[[str, dict[str, Any]], None]) -> dict[str, Any]:
+    def subscribe(self, instrument: int, levels: int,
+                  listener: Callable[[int, dict[str, Any]], None]) -> dict[str, Any]:
         """Adds a listener of released events (fanout.py) and returns the depth snapshot taken
         at the same instant, so no event falls between the two."""
         with self._lock:
@@ -110,7 +110,7 @@ class ExchangeReads:
             self._fanout.listeners.append(listener)
         return snapshot
 
-    def unsubscribe(self, listener: Callable[[str, dict[str, Any]], None]) -> None:
+    def unsubscribe(self, listener: Callable[[int, dict[str, Any]], None]) -> None:
         with contextlib.suppress(ValueError):  # the feed drops a listener that failed
             self._fanout.listeners.remove(listener)
 

@@ -222,7 +222,7 @@ class ExchangeService:
 
     def _accept(self, order: Order, signature: bytes, otype: str) -> tuple[int, dict[str, Any]]:
         """Everything up to (not including) durability: (journal seq to wait for, answer)."""
-        listing = self.state.listing(str(order.instrument))
+        listing = self.state.listing(order.instrument)
         order, digest = self.admission.verify(order, signature)
         # chain reads happen before the lock, so a slow node never stalls other orders
         held = self.admission.held(order, listing)
@@ -285,7 +285,7 @@ class ExchangeService:
                                                                          sell.quantity):
             raise ExchangeError("mismatched_orders", "price or quantity outside the "
                                 "orders' limits")
-        listing = self.state.listing(str(buy.instrument))
+        listing = self.state.listing(buy.instrument)
         refusal = "a signature is not its trader's"
         buy, buy_digest = self.admission.verify(buy, buy_signature, refusal)
         sell, sell_digest = self.admission.verify(sell, sell_signature, refusal)
@@ -319,7 +319,7 @@ class ExchangeService:
         """Opens a single-lot auction with the seller's signed sell order: its quantity is the
         lot, its price the reserve. Bids are ordinary buy orders for exactly the lot; Uncross
         awards it to the best bid at or above the reserve (the earliest among equals)."""
-        listing = self.state.listing(str(order.instrument))
+        listing = self.state.listing(order.instrument)
         refusal = "the lot needs its seller's signed sell"
         order, digest = self.admission.verify(order, signature, refusal)
         if order.side != Side.SELL:
@@ -349,7 +349,7 @@ class ExchangeService:
                 self._handed_nonces[trader] = n + 1
             return n
 
-    def delivery_batch(self, trader: str, instrument: str) -> int:
+    def delivery_batch(self, trader: str, instrument: int) -> int:
         """For a custodial sell that names no batch, the one the server signs (admission.py)."""
         return self.admission.delivery_batch(trader, self.state.listing(instrument))
 
@@ -384,7 +384,7 @@ class ExchangeService:
                                 "trader")
         return self.cancel(rec.order.trader, order_id)
 
-    def cancel_all(self, trader: str, instrument: str) -> list[int]:
+    def cancel_all(self, trader: str, instrument: int) -> list[int]:
         self.state.listing(instrument)
         events = self.run(CancelAllRequested(instrument, checksum(trader)))
         return [ev.order_id for ev in events if isinstance(ev, Cancelled)]
@@ -407,11 +407,11 @@ class ExchangeService:
             seq, _ = self._commit(InstrumentListed(spec, batch_id, credit_class))
         self._durable(seq)
 
-    def set_status(self, instrument: str, status: Status, reference_price: int = 0) -> None:
+    def set_status(self, instrument: int, status: Status, reference_price: int = 0) -> None:
         self.state.listing(instrument)
         self.run(StatusSet(instrument, Status(status), reference_price))
 
-    def uncross(self, instrument: str) -> list[dict[str, Any]]:
+    def uncross(self, instrument: int) -> list[dict[str, Any]]:
         """Ends a call auction: everything that crosses trades at one clearing price, then
         continuous trading opens (exchange.auction); a lot no bid met is withdrawn."""
         self.expire_due()

@@ -76,7 +76,7 @@ class ExchangeState:
         self.market = MarketData()
         self.frozen = FreezeState()  # freezes read on chain (freezes.py)
         self.expiring = ExpiryQueue()  # resting orders by signed expiry (expiry.py)
-        self.listings: dict[str, Listing] = {}
+        self.listings: dict[int, Listing] = {}
         self.orders: dict[int, OrderRecord] = {}
         self.by_client: dict[tuple[str, bytes], int] = {}
         self.by_digest: dict[bytes, int] = {}
@@ -86,7 +86,7 @@ class ExchangeState:
         self.next_nonces: dict[str, int] = {}  # one past each trader's highest nonce ever
         self.trades: dict[int, TradeRecord] = {}
         self.order_trades: dict[int, list[int]] = {}  # order id → its trade ids, in order
-        self.lot_orders: dict[str, int] = {}  # instrument → the offered lot's order id
+        self.lot_orders: dict[int, int] = {}  # instrument → the offered lot's order id
         # what traders voided on chain (Settlement.cancelOrder / raiseMinNonce), and the next
         # block to read for it; such orders are cancelled in the book and never accepted
         self.voided: set[bytes] = set()
@@ -143,13 +143,13 @@ class ExchangeState:
         rec = OrderRecord(order_id, order, signed.signature,
                           digest if digest is not None else order_digest(order, self.domain),
                           otype, batch_id=batch_id or self.listings[
-                              str(order.instrument)].batch_id, **fields)
+                              order.instrument].batch_id, **fields)
         self.index(rec)
         return rec
 
     def _on_lot(self, e: LotOffered, seq: int, ts: int, _: bytes | None) -> list[Event]:
         order = e.signed.order
-        instrument = str(order.instrument)
+        instrument = order.instrument
         rec = self._record(seq, e.signed, "lot", e.batch_id, status="open")
         self.risk.reserve_order(rec)
         events = self.engine.process(OfferLot(instrument, order.trader, order.quantity,
@@ -167,7 +167,7 @@ class ExchangeState:
         rec = self._record(seq, e.signed, e.otype, e.batch_id, digest)
         self.risk.reserve_order(rec)
         otype = OrderType.MARKET if rec.otype == "market" else OrderType.LIMIT
-        cmd = Place(str(order.instrument), seq, order.trader, Side(order.side), order.price,
+        cmd = Place(order.instrument, seq, order.trader, Side(order.side), order.price,
                     order.quantity, TimeInForce(order.time_in_force), otype, ts)
         return self._events(self.engine.process(cmd))
 
@@ -178,7 +178,7 @@ class ExchangeState:
                    self._record(-seq, e.sell, "block", e.sell_batch, status="filled",
                                 filled=e.quantity)]
         buy, sell = e.buy.order, e.sell.order
-        events = self.engine.process(BlockTrade(str(buy.instrument), seq, buy.trader,
+        events = self.engine.process(BlockTrade(buy.instrument, seq, buy.trader,
                                                 sell.trader, e.price, e.quantity, ts))
         for ev in events:
             if isinstance(ev, Trade):
@@ -206,7 +206,7 @@ class ExchangeState:
     def _on_cancel(self, e: CancelRequested, seq: int, ts: int, _: bytes | None) -> list[Event]:
         rec = self.orders[e.order_id]
         return self._events(self.engine.process(
-            Cancel(str(rec.order.instrument), rec.order_id, rec.order.trader, ts)))
+            Cancel(rec.order.instrument, rec.order_id, rec.order.trader, ts)))
 
     def _on_cancel_all(self, e: CancelAllRequested, seq: int, ts: int,
                        _: bytes | None) -> list[Event]:
@@ -246,10 +246,10 @@ class ExchangeState:
             self._uncount(t.trade)
             guilty = self.orders.get(t.sell_order if e.at_fault == "seller"
                                      else t.buy_order) if e.at_fault else None
-            book = self.engine.books.get(str(guilty.order.instrument)) if guilty else None
+            book = self.engine.books.get(guilty.order.instrument) if guilty else None
             if guilty is not None and book is not None and guilty.order_id in book.orders:
                 events += self._events(self.engine.process(Cancel(
-                    str(guilty.order.instrument), guilty.order_id, guilty.order.trader, ts,
+                    guilty.order.instrument, guilty.order_id, guilty.order.trader, ts,
                     CancelReason.SETTLEMENT_FAILED)))
         return events
 
@@ -274,7 +274,7 @@ class ExchangeState:
                                                       key=lambda r: r.order_id)
                if rec.status in LIVE and (code := self.frozen.stops(
                    rec.order.trader, rec.order.side, rec.batch_id,
-                   self.listings[str(rec.order.instrument)].batch_id))]
+                   self.listings[rec.order.instrument].batch_id))]
         events: list[Event] = []
         for oid, code in hit:
             events += self.cancel_all_of([oid], CancelReason(code), ts)
@@ -287,7 +287,7 @@ class ExchangeState:
             rec = self.orders.get(int(oid))
             if rec is not None and rec.status in LIVE and rec.otype != "lot":
                 events += self._events(self.engine.process(Cancel(
-                    str(rec.order.instrument), rec.order_id, rec.order.trader, ts, reason)))
+                    rec.order.instrument, rec.order_id, rec.order.trader, ts, reason)))
         return events
 
     def _events(self, events: list[Event]) -> list[Event]:
@@ -398,7 +398,7 @@ class ExchangeState:
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def listing(self, instrument: str) -> Listing:
+    def listing(self, instrument: int) -> Listing:
         listing = self.listings.get(instrument)
         if listing is None:
             raise ExchangeError("unknown_instrument", f"instrument {instrument} is not listed")

@@ -201,7 +201,7 @@ def list_instrument(body: InstrumentIn, request: Request, caller: CallerDep, vie
     Exchange."""
     s = _service(request)
     require_role(view, caller, "EXCHANGE")
-    if str(body.instrument) in s.reads.listings:
+    if body.instrument in s.reads.listings:
         raise ApiError(409, "instrument_exists", f"instrument {body.instrument} is listed")
     c = body.credit_class
     if (body.batch_id is None) == (c is None):
@@ -216,7 +216,7 @@ def list_instrument(body: InstrumentIn, request: Request, caller: CallerDep, vie
             raise ApiError(422, "invalid_instrument", "vintage_from must precede vintage_to")
     session_open, session_close = body.session()
     credit_class = CreditClass(c.methodology_id, c.vintage_from, c.vintage_to) if c else None
-    spec = InstrumentSpec(str(body.instrument), tick=body.tick, lot=body.lot,
+    spec = InstrumentSpec(body.instrument, tick=body.tick, lot=body.lot,
                           reference_price=body.reference_price, band_bps=body.band_bps,
                           block_band_bps=body.block_band_bps, status=Status(body.status),
                           session_open=session_open, session_close=session_close)
@@ -238,7 +238,7 @@ def set_status(instrument: Id, body: StatusIn, request: Request,
                caller: CallerDep, view: ViewDep) -> dict[str, Any]:
     """Opens, halts or closes an instrument, or starts a call auction. Exchange."""
     require_role(view, caller, "EXCHANGE")
-    _service(request).set_status(str(instrument), Status(body.status), body.reference_price)
+    _service(request).set_status(instrument, Status(body.status), body.reference_price)
     return {"instrument": instrument, "status": body.status}
 
 
@@ -249,7 +249,7 @@ def uncross(instrument: Id, request: Request, caller: CallerDep,
     imbalance, then nearest the reference price, then the lower price), then opens continuous
     trading. Exchange."""
     require_role(view, caller, "EXCHANGE")
-    trades = _service(request).uncross(str(instrument))
+    trades = _service(request).uncross(instrument)
     return {"instrument": instrument, "trades": trades,
             "price": trades[0]["price"] if trades else None}
 
@@ -311,7 +311,7 @@ def _place_custodial(body: PlaceIn, request: Request) -> dict[str, Any]:
     trader = checksum(caller.address)
     batch = o.batch_id or 0
     if o.side == "sell" and batch == 0:  # the server picks the batch, then signs it
-        batch = s.delivery_batch(trader, str(o.instrument))
+        batch = s.delivery_batch(trader, o.instrument)
     nonce = s.next_nonce(trader, take=True) if o.nonce is None else o.nonce
     order = _as_order(o, trader, batch, s.reads.taker_fee_bps if o.max_fee_bps is None
                       else o.max_fee_bps, nonce)
@@ -345,7 +345,7 @@ def open_orders(request: Request,
     require_reader_of(view, reader, trader)
     who = checksum(trader)
     items = _service(request).reads.open_orders_of(
-        who, None if instrument is None else str(instrument))
+        who, None if instrument is None else instrument)
     return {"trader": who, "items": items}
 
 
@@ -395,7 +395,7 @@ def cancel_signed(order_id: Id, body: SignedCancelIn, request: Request) -> dict[
 @router.post("/orders/cancel-all")
 def cancel_all(body: CancelAllIn, request: Request, caller: CallerDep) -> dict[str, Any]:
     """Cancels every open order of the caller on an instrument."""
-    ids = _service(request).cancel_all(caller.address, str(body.instrument))
+    ids = _service(request).cancel_all(caller.address, body.instrument)
     return {"cancelled": ids}
 
 
@@ -406,14 +406,14 @@ def cancel_all(body: CancelAllIn, request: Request, caller: CallerDep) -> dict[s
 def depth(instrument: Id, request: Request,
           levels: Annotated[int, Query(ge=1, le=500)] = 20) -> dict[str, Any]:
     """Price levels [price, quantity, orders], best first, with the book's sequence number."""
-    return _service(request).reads.depth(str(instrument), levels)
+    return _service(request).reads.depth(instrument, levels)
 
 
 @router.get("/trades/{instrument}")
 def trades(instrument: Id, request: Request,
            limit: Annotated[int, Query(ge=1, le=1_000)] = 100) -> list[dict[str, Any]]:
     s = _service(request)
-    return s.reads.market_trades(str(instrument), limit)
+    return s.reads.market_trades(instrument, limit)
 
 
 @router.get("/candles/{instrument}")
@@ -421,13 +421,13 @@ def candles(instrument: Id, request: Request,
             interval: Literal["1m", "1h", "1d"] = "1m",
             limit: Annotated[int, Query(ge=1, le=1_000)] = 200) -> list[dict[str, Any]]:
     s = _service(request)
-    return s.reads.market_candles(str(instrument), interval, limit)
+    return s.reads.market_candles(instrument, interval, limit)
 
 
 @router.get("/stats/{instrument}")
 def stats(instrument: Id, request: Request) -> dict[str, Any]:
     s = _service(request)
-    return s.reads.market_stats(str(instrument), int(time.time() * 1000))
+    return s.reads.market_stats(instrument, int(time.time() * 1000))
 
 
 # events a stream holds for a client that reads slower than the market moves; past it the
@@ -444,7 +444,7 @@ async def stream(websocket: WebSocket, instrument: int) -> None:
     name no member (public market data is anonymous)."""
     s: ExchangeService | None = getattr(websocket.app.state, "exchange", None)
     await websocket.accept()
-    if s is None or str(instrument) not in s.reads.listings:
+    if s is None or instrument not in s.reads.listings:
         await websocket.send_json({"error": {"code": "unknown_instrument"}})
         await websocket.close(code=1008)
         return
@@ -458,11 +458,11 @@ async def stream(websocket: WebSocket, instrument: int) -> None:
         except asyncio.QueueFull:
             lagging.set()
 
-    def listener(name: str, event: dict[str, Any]) -> None:
-        if name == str(instrument):
+    def listener(name: int, event: dict[str, Any]) -> None:
+        if name == instrument:
             loop.call_soon_threadsafe(offer, event)
 
-    snapshot = s.reads.subscribe(str(instrument), 50, listener)
+    snapshot = s.reads.subscribe(instrument, 50, listener)
     try:
         await websocket.send_json({"type": "snapshot", **snapshot})
         while True:

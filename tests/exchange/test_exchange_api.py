@@ -176,7 +176,7 @@ def test_per_member_limits_refuse_oversized_orders_and_too_many_open_orders(
                        limits=MemberLimits(max_order_quantity=5 * T, max_open_orders=2))
     try:
         ex.chain.list_instrument(acc["exchange"], INSTRUMENT, batch_id=market, tick=5)
-        ex.service.list_instrument(InstrumentSpec(str(INSTRUMENT), tick=5, lot=T,
+        ex.service.list_instrument(InstrumentSpec(INSTRUMENT, tick=5, lot=T,
                                                   reference_price=PRICE), market)
 
         def submit(price: int, qty: int, nonce: int) -> str:
@@ -382,7 +382,7 @@ def test_the_previous_close_becomes_the_next_days_reference_price(
     ex.service.close()  # one process per journal: the old one stops first
     after = open_exchange(ledger, tmp_path / "exchange", acc["exchange"])
     try:  # the roll is journaled: replay (at any clock) comes back to the same reference
-        assert after.service.reads.listings[str(INSTRUMENT)].spec.reference_price == close
+        assert after.service.reads.listings[INSTRUMENT].spec.reference_price == close
     finally:
         after.service.close()
 
@@ -398,7 +398,7 @@ def test_a_reference_the_exchange_sets_on_a_new_day_is_not_rolled_over(
              {"status": "open", "reference_price": PRICE})
     high = signed(acc, ex, "trader1", "sell", 71_500, T, 2, expiry=int(now) + 30 * 86_400)
     assert api.error("POST", "/v1/exchange/orders", None, high, 422) == "outside_price_band"
-    assert ex.service.reads.listings[str(INSTRUMENT)].spec.reference_price == PRICE
+    assert ex.service.reads.listings[INSTRUMENT].spec.reference_price == PRICE
 
 
 def _as_order(body: dict[str, object]) -> Order:

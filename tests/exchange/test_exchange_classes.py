@@ -138,8 +138,8 @@ def test_class_listings_and_delivery_batches_survive_a_restart(
     ex.service.close()  # one process per journal: the old one stops first
     after = open_exchange(ledger, tmp_path / "exchange", acc["exchange"])
     try:
-        assert after.service.reads.listings[str(CLASS)].credit_class == (
-            ex.service.reads.listings[str(CLASS)].credit_class)
+        assert after.service.reads.listings[CLASS].credit_class == (
+            ex.service.reads.listings[CLASS].credit_class)
         assert after.service.state.orders[sell["order_id"]].view() == (
             ex.service.state.orders[sell["order_id"]].view())
         assert after.service.risk.credits == ex.service.risk.credits

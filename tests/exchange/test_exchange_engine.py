@@ -31,7 +31,7 @@ from exchange.orders import (
 )
 
 T = 1_000_000  # one tonne
-SYM = "CCER-GX-001"
+SYM = 1  # the instrument id, as on chain
 BUY, SELL = Side.BUY, Side.SELL
 
 
@@ -183,7 +183,7 @@ def test_a_halted_instrument_refuses_orders_but_allows_cancels():
     e.process(SetStatus(SYM, "halted"))
     assert of(place(e, 2, "b", SELL, 60_000, 1), Rejected)[0].reason == Reject.INSTRUMENT_HALTED
     assert of(e.process(Cancel(SYM, 1, "a")), Cancelled)
-    unknown = e.process(Place("NOPE", 3, "a", BUY, 1, T))
+    unknown = e.process(Place(999, 3, "a", BUY, 1, T))
     assert unknown[0].reason == Reject.UNKNOWN_INSTRUMENT  # type: ignore[union-attr]
 
 

@@ -50,7 +50,7 @@ def test_a_failed_trade_is_not_in_last_price_candles_or_24h_stats(
     _settled_then_matched(api, ex, acc)
     _fail_it(ex, acc, ledger)
     assert _market(api) == ((1, T, GOOD, GOOD), [(T, GOOD, GOOD, 1)], [GOOD])
-    assert ex.service.reads.listings[str(INSTRUMENT)].last_price == GOOD
+    assert ex.service.reads.listings[INSTRUMENT].last_price == GOOD
 
 
 def test_a_failed_trade_does_not_set_the_next_days_reference_price(
@@ -74,12 +74,12 @@ def test_market_data_after_replay_and_snapshot_leaves_failed_trades_out(
     try:
         assert list(first.service.state.trades) == [2]  # the settled one is archived: out of memory
         _fail_it(first, acc, ledger)
-        assert first.service.reads.listings[str(INSTRUMENT)].last_price == GOOD
+        assert first.service.reads.listings[INSTRUMENT].last_price == GOOD
         first.service.snapshot()
         again = reopened(first, ledger, acc)
         try:
-            assert again.service.reads.listings[str(INSTRUMENT)].last_price == GOOD
-            assert BAD not in [t.price for t in again.service.state.market.recent(str(INSTRUMENT))]
+            assert again.service.reads.listings[INSTRUMENT].last_price == GOOD
+            assert BAD not in [t.price for t in again.service.state.market.recent(INSTRUMENT)]
         finally:
             again.service.close()
     finally:

@@ -24,7 +24,7 @@ from exchange.orders import (
     Trade,
 )
 
-SYM = "X"
+SYM = 1
 MEMBERS = ["a", "b", "c", "d"]
 
 

@@ -44,8 +44,8 @@ def open_market(ledger: Ledger, acc: dict[str, LocalAccount], directory: Path,
                 batch: int) -> Exchange:
     """The exchange on `directory` (a restart when it exists: journal replay, reconciliation)."""
     ex = open_exchange(ledger, directory, acc["exchange"], balance_ttl=0)
-    if str(INSTRUMENT) not in ex.service.reads.listings:
-        ex.service.list_instrument(InstrumentSpec(str(INSTRUMENT), lot=T,
+    if INSTRUMENT not in ex.service.reads.listings:
+        ex.service.list_instrument(InstrumentSpec(INSTRUMENT, lot=T,
                                                   reference_price=PRICE), batch)
     return ex
 

@@ -131,7 +131,7 @@ def beside(db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount], tmp_pa
     e = open_exchange(ledger, tmp_path / "exchange", acc["exchange"], balance_ttl=0,
                       shared=SharedReservations(db.engine))
     e.chain.list_instrument(acc["exchange"], 41, batch_id=market, lot=T, tick=1)
-    e.service.list_instrument(InstrumentSpec("41", lot=T, tick=1, reference_price=PRICE),
+    e.service.list_instrument(InstrumentSpec(41, lot=T, tick=1, reference_price=PRICE),
                               market)
     try:
         yield e, open_api(db, ledger, acc)
@@ -179,6 +179,6 @@ def _order(ex: Exchange, acc: dict[str, LocalAccount], seat: str, side: int,
            quantity: int) -> tuple[Order, bytes]:
     """A signed GTC order on instrument 41 at PRICE."""
     o = Order(acc[seat].address, side, 41, PRICE, quantity, 0, 7 + side,
-              int(time.time()) + 3_600, batch_id=ex.service.reads.listings["41"].batch_id if side
+              int(time.time()) + 3_600, batch_id=ex.service.reads.listings[41].batch_id if side
               else 0, max_fee_bps=100)
     return o, sign_order(acc[seat], o, ex.chain.domain)

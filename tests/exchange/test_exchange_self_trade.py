@@ -28,14 +28,14 @@ def test_an_order_crossing_its_traders_own_resting_order_is_refused_and_changes_
     s = ex.service
     rest = api.post("/v1/exchange/orders", None,
                     signed(acc, ex, "trader1", "sell", PRICE, 2 * T, 1), status=201)
-    before = (s.journal.last_seq, s.reads.depth(str(INSTRUMENT)),
+    before = (s.journal.last_seq, s.reads.depth(INSTRUMENT),
               s.reads.reserved_cash(acc["trader1"].address))
     r = api.raw("POST", "/v1/exchange/orders", None,
                 signed(acc, ex, "trader1", "buy", PRICE, T, 2))
     assert r.status_code == 409, r.text
     assert r.json()["error"]["code"] == "self_trade"
     assert r.json()["error"]["details"]["resting_order_id"] == rest["order_id"]
-    assert (s.journal.last_seq, s.reads.depth(str(INSTRUMENT)),
+    assert (s.journal.last_seq, s.reads.depth(INSTRUMENT),
             s.reads.reserved_cash(acc["trader1"].address)) == before
     # nothing was used up: the same nonce places a non-crossing buy
     api.post("/v1/exchange/orders", None,

@@ -22,7 +22,7 @@ ORDERS_PER_THREAD = 24
 def _presigned(acc: dict[str, LocalAccount], ex: Exchange) -> list[list[tuple[Order, bytes]]]:
     """Per thread, signed orders that rest (a buy below, a sell above the price), with a few
     crossing ones that trade: every order makes two or more events."""
-    batch = ex.service.reads.listings[str(INSTRUMENT)].batch_id
+    batch = ex.service.reads.listings[INSTRUMENT].batch_id
     out: list[list[tuple[Order, bytes]]] = []
     nonce = {"trader1": 1_000, "trader2": 1_000}
     for t in range(THREADS):
@@ -61,7 +61,7 @@ def test_the_stream_delivers_strictly_increasing_seq_under_concurrent_order_entr
         for th in threads:
             th.join(timeout=120)
         assert not failures, failures
-        last = ex.service.reads.depth(str(INSTRUMENT))["seq"]
+        last = ex.service.reads.depth(INSTRUMENT)["seq"]
         assert last - snap["seq"] >= 2 * THREADS * ORDERS_PER_THREAD
         seqs = [int(ws.receive_json()["seq"]) for _ in range(last - snap["seq"])]
     assert seqs == list(range(snap["seq"] + 1, last + 1))

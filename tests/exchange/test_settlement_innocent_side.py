@@ -33,10 +33,10 @@ def test_a_seller_at_fault_loses_its_resting_order_and_the_buyer_its_reservation
         assert (t.status, t.at_fault) == ("failed", "seller")
         guilty = ex.service.reads.order(int(str(sell["order_id"])))
         assert (guilty["status"], guilty["reason"]) == ("cancelled", "settlement_failed")
-        assert ex.service.reads.depth(str(INSTRUMENT))["asks"] == []
+        assert ex.service.reads.depth(INSTRUMENT)["asks"] == []
         innocent = ex.service.reads.order(int(str(buy["order_id"])))
         assert innocent["status"] == "filled"  # matched once; not put back in the book
-        assert ex.service.reads.depth(str(INSTRUMENT))["bids"] == []
+        assert ex.service.reads.depth(INSTRUMENT)["bids"] == []
         assert ex.service.reads.reserved_cash(buyer) == 0
         assert ex.service.reads.reserved_credits(seller, market) == 0
     finally:
@@ -45,7 +45,7 @@ def test_a_seller_at_fault_loses_its_resting_order_and_the_buyer_its_reservation
     try:  # the journal replays the same outcome
         assert ex.service.reads.order(int(str(sell["order_id"])))["reason"] == "settlement_failed"
         assert ex.service.state.trades[tid].at_fault == "seller"
-        assert ex.service.reads.depth(str(INSTRUMENT))["asks"] == []
+        assert ex.service.reads.depth(INSTRUMENT)["asks"] == []
         reads = ex.service.reads
         assert (reads.reserved_cash(buyer), reads.reserved_credits(seller, market)) == (0, 0)
     finally:
@@ -67,7 +67,7 @@ def test_an_innocent_sellers_resting_remainder_keeps_its_place_and_only_the_fail
         assert t.reason == "ERC20InsufficientBalance"
         innocent = ex.service.reads.order(int(str(sell["order_id"])))
         assert (innocent["status"], innocent["remaining"]) == ("open", 20 * T)
-        assert ex.service.reads.depth(str(INSTRUMENT))["asks"] == [[PRICE, 20 * T, 1]]
+        assert ex.service.reads.depth(INSTRUMENT)["asks"] == [[PRICE, 20 * T, 1]]
         assert ex.service.reads.reserved_credits(seller, market) == 20 * T  # 10 t free again
         # only the order whose trade failed is cancelled: the buyer's other buy still rests
         other = ex.service.reads.order(int(str(buy["order_id"])))
@@ -90,7 +90,7 @@ def test_a_buyer_at_fault_loses_the_resting_remainder_of_the_order_that_failed(
         assert ex.service.state.trades[tid].at_fault == "buyer"
         guilty = ex.service.reads.order(int(str(buy["order_id"])))
         assert (guilty["status"], guilty["reason"]) == ("cancelled", "settlement_failed")
-        assert ex.service.reads.depth(str(INSTRUMENT))["bids"] == []
+        assert ex.service.reads.depth(INSTRUMENT)["bids"] == []
         assert ex.service.reads.reserved_cash(buyer) == 0
         assert ex.service.reads.reserved_credits(seller, market) == 0  # the seller's 10 t are free
         assert ledger.balance(seller, market) == 100 * T

@@ -72,7 +72,7 @@ def signed(acc: dict[str, LocalAccount], ex: Exchange, seat: str, side: str, pri
     a = acc[seat]
     expiry = expiry if expiry is not None else int(time.time()) + 3_600
     if batch is None:
-        listing = ex.service.reads.listings.get(str(instrument))
+        listing = ex.service.reads.listings.get(instrument)
         batch = listing.batch_id if side == "sell" and listing is not None else 0
     o = Order(a.address, 0 if side == "buy" else 1, instrument, price, qty,
               ("gtc", "ioc", "fok").index(tif), nonce, expiry, client.to_bytes(32, "big"),

@@ -28,8 +28,8 @@ def cached_market(ledger: Ledger, acc: dict[str, LocalAccount], directory: Path,
         SettlementChain(ledger).list_instrument(acc["exchange"], instrument, batch_id=batch,
                                                 lot=T, tick=1)
     ex = open_exchange(ledger, directory, acc["exchange"], balance_ttl=balance_ttl)
-    if str(instrument) not in ex.service.reads.listings:
-        ex.service.list_instrument(InstrumentSpec(str(instrument), lot=T, tick=1,
+    if instrument not in ex.service.reads.listings:
+        ex.service.list_instrument(InstrumentSpec(instrument, lot=T, tick=1,
                                                   reference_price=PRICE), batch)
     return ex
 
