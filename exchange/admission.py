@@ -63,14 +63,14 @@ class Admission:
         self._check_delivery(order, listing)
         frozen = None
         if self.freezes is not None:
-            batch = order.batch_id if order.side == 1 else listing.batch_id
+            batch = order.batch_id if order.side == Side.SELL else listing.batch_id
             frozen = refusal(self.freezes.account(order.trader),
                              bool(batch) and self.freezes.batch(batch))
         if frozen is not None:
             return Held(True, 0, {}, frozen)
         if not self.balances.ready(order.trader):
             return Held(False, 0, {})
-        if order.side == 0:
+        if order.side == Side.BUY:
             return Held(True, self.balances.cash(order.trader), {})
         return Held(True, 0, {order.batch_id: self.balances.credits(order.trader,
                                                                     order.batch_id)})
@@ -81,7 +81,7 @@ class Admission:
         admits) or, on a per-batch instrument, that batch (the engine matches by instrument,
         so a buy cannot restrict a class instrument to one of its batches)."""
         batch = order.batch_id
-        if order.side == 1:
+        if order.side == Side.SELL:
             if batch == 0:
                 raise ExchangeError("delivery_batch_required",
                                     "a sell signs the batch it delivers (batch_id)")
@@ -129,8 +129,6 @@ class Admission:
                                 + ("account" if code == "account_frozen" else "batch"),
                                 {"batch_id": order.batch_id or listing.batch_id}
                                 if code == "batch_frozen" else None)
-        if order.side not in (0, 1) or order.time_in_force not in (0, 1, 2):
-            raise ExchangeError("invalid_order", "side or time in force out of range")
         if order.nonce < self.state.min_nonce.get(order.trader, 0) or (
                 digest in self.state.voided):
             raise ExchangeError("order_cancelled_on_chain", "the trader voided this order "
@@ -164,7 +162,7 @@ class Admission:
         if listing.spec.status != Status.OPEN:
             return  # auctions and single lots handle their own (auction.py, engine)
         own = self.state.engine.books[listing.spec.instrument].own_order_in_the_way(
-            Side(order.side), order.price, order.trader, order.quantity)
+            order.side, order.price, order.trader, order.quantity)
         if own is not None:
             raise ExchangeError("self_trade", "the order would trade with the trader's own "
                                 "resting order", {"resting_order_id": own.order_id,

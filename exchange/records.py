@@ -71,7 +71,7 @@ class OrderRecord:
     def view(self) -> dict[str, Any]:
         o = self.order
         return {"order_id": self.order_id, "trader": o.trader, "instrument": o.instrument,
-                "side": "buy" if o.side == 0 else "sell", "batch_id": o.batch_id,
+                "side": "buy" if o.side == Side.BUY else "sell", "batch_id": o.batch_id,
                 "price": o.price, "quantity": o.quantity, "max_fee_bps": o.max_fee_bps,
                 "time_in_force": ("gtc", "ioc", "fok")[o.time_in_force],
                 "type": self.otype, "nonce": o.nonce, "expiry": o.expiry,
@@ -79,7 +79,7 @@ class OrderRecord:
                 "order_hash": "0x" + self.digest.hex(), "status": self.status,
                 "filled": self.filled, "remaining": o.quantity - self.filled if (
                     self.status in ("new", "open")) else 0, "reason": self.reason,
-                "delivery_batch": self.batch_id if o.side == 1 else None}
+                "delivery_batch": self.batch_id if o.side == Side.SELL else None}
 
 
 @dataclass

@@ -18,6 +18,7 @@ from typing import Any
 
 from core.units import UNITS_PER_TONNE
 from exchange.errors import ExchangeError
+from exchange.orders import Side
 from exchange.records import Held, MemberLimits, OrderRecord, TradeRecord
 from exchange.reservations import CASH
 from exchange.signing import Order
@@ -70,7 +71,7 @@ class Risk:
         if not held.ready:
             raise ExchangeError("settlement_not_approved",
                                 "approve the settlement contract for credits and cash first")
-        if order.side == 1:
+        if order.side == Side.SELL:
             batch = order.batch_id
             free = held.credits.get(batch, 0) - self.reserved_credits(trader, batch)
             if free < order.quantity:
@@ -100,7 +101,7 @@ class Risk:
     def reserve_order(self, rec: OrderRecord) -> None:
         o = rec.order
         remaining = o.quantity - rec.filled
-        if o.side == 1:
+        if o.side == Side.SELL:
             self.add_credits(o.trader, rec.batch_id, remaining)
         else:
             cash = self.cash_for(remaining, o.price)
@@ -118,7 +119,7 @@ class Risk:
 
     def release_order(self, rec: OrderRecord, quantity: int) -> None:
         o = rec.order
-        if o.side == 1:
+        if o.side == Side.SELL:
             self.add_credits(o.trader, rec.batch_id, -quantity)
         else:
             self.add_cash(o.trader, -self.order_cash.pop(rec.order_id, 0))

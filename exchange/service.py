@@ -54,7 +54,7 @@ from exchange.fanout import Fanout
 from exchange.freezes import FreezeCache
 from exchange.instruments import CreditClass, InstrumentSpec, Status, listing_problem, trading_day
 from exchange.journal import Journal
-from exchange.orders import Cancelled, Event, Rejected, Side, Trade
+from exchange.orders import Cancelled, Event, Rejected, Side, TimeInForce, Trade
 from exchange.reads import ExchangeReads
 from exchange.records import Listing, MemberLimits
 from exchange.reservations import SharedReservations
@@ -293,8 +293,9 @@ class ExchangeService:
             self.admission.refuse_used(digest)
         if buy.trader.lower() == sell.trader.lower():
             raise ExchangeError("self_trade", "buyer and seller are the same member")
-        sized_buy = replace(buy, price=price, quantity=quantity, time_in_force=0)
-        sized_sell = replace(sell, price=price, quantity=quantity, time_in_force=0)
+        sized_buy = replace(buy, price=price, quantity=quantity, time_in_force=TimeInForce.GTC)
+        sized_sell = replace(sell, price=price, quantity=quantity,
+                             time_in_force=TimeInForce.GTC)
         held_buy = self.admission.held(sized_buy, listing)
         held_sell = self.admission.held(sized_sell, listing)
         self.expire_due()

@@ -37,6 +37,7 @@ from eth_utils import keccak, to_checksum_address
 
 from chain.eip712 import Field, MessageType, digest
 from chain.signatures import checksum, recover
+from exchange.orders import Side, TimeInForce
 
 ORDER = MessageType("Order", (
     Field("trader", "address", "trader"),
@@ -93,16 +94,24 @@ class Order:
     come last here, with defaults, and in their signed places in the message)."""
 
     trader: str
-    side: int
+    side: Side
     instrument: int
     price: int
     quantity: int
-    time_in_force: int
+    time_in_force: TimeInForce
     nonce: int
     expiry: int
     client_order_id: bytes = field(default=bytes(32))
     batch_id: int = 0
     max_fee_bps: int = 0
+
+    def __post_init__(self) -> None:
+        """Side and time in force are their enums however the order was built (a signed
+        uint8 each; a value out of range is refused here, before any check or signature)."""
+        if type(self.side) is not Side:
+            object.__setattr__(self, "side", Side(self.side))
+        if type(self.time_in_force) is not TimeInForce:
+            object.__setattr__(self, "time_in_force", TimeInForce(self.time_in_force))
 
     def message(self) -> dict[str, Any]:
         return ORDER.message(self)
@@ -127,8 +136,8 @@ class Order:
         """The inverse of `to_json` (the trader checksummed; a client order id with or without
         its 0x)."""
         coid = str(o["client_order_id"])
-        return cls(checksum(o["trader"]), int(o["side"]), int(o["instrument"]),
-                   int(o["price"]), int(o["quantity"]), int(o["time_in_force"]),
+        return cls(checksum(o["trader"]), Side(int(o["side"])), int(o["instrument"]),
+                   int(o["price"]), int(o["quantity"]), TimeInForce(int(o["time_in_force"])),
                    int(o["nonce"]), int(o["expiry"]),
                    bytes.fromhex(coid[2:] if coid.startswith("0x") else coid),
                    batch_id=int(o["batch_id"]), max_fee_bps=int(o["max_fee_bps"]))

@@ -53,7 +53,6 @@ from exchange.orders import (
     Rested,
     SetStatus,
     Side,
-    TimeInForce,
     Trade,
     Uncross,
 )
@@ -167,8 +166,8 @@ class ExchangeState:
         rec = self._record(seq, e.signed, e.otype, e.batch_id, digest)
         self.risk.reserve_order(rec)
         otype = OrderType.MARKET if rec.otype == "market" else OrderType.LIMIT
-        cmd = Place(order.instrument, seq, order.trader, Side(order.side), order.price,
-                    order.quantity, TimeInForce(order.time_in_force), otype, ts)
+        cmd = Place(order.instrument, seq, order.trader, order.side, order.price,
+                    order.quantity, order.time_in_force, otype, ts)
         return self._events(self.engine.process(cmd))
 
     def _on_block(self, e: BlockAgreed, seq: int, ts: int, _: bytes | None) -> list[Event]:
@@ -325,7 +324,7 @@ class ExchangeState:
             if rec.filled == rec.order.quantity:
                 rec.status = "filled"
                 self.risk.unrest(rec)
-        buy, sell = (maker, taker) if maker.order.side == 0 else (taker, maker)
+        buy, sell = (maker, taker) if maker.order.side == Side.BUY else (taker, maker)
         # the buy's reservation shrinks to its remainder; the trade reserves its cash; the
         # sold credits stay reserved (open sell → unsettled sale)
         self.risk.fill(buy, ev.quantity, ev.price)

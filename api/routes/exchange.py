@@ -37,6 +37,7 @@ from api.read_access import (
 from chain.signatures import checksum
 from exchange.instruments import CreditClass, InstrumentSpec, Status, listing_problem
 from exchange.onchain import SettlementChain
+from exchange.orders import Side, TimeInForce
 from exchange.service import ExchangeService
 from exchange.signing import CANCEL_FIELDS, ORDER_FIELDS, READ_FIELDS, Order, sign_order
 
@@ -328,8 +329,8 @@ def _signed_order(o: OrderIn) -> Order:
 
 def _as_order(o: OrderIn, trader: str, batch_id: int, max_fee_bps: int, nonce: int) -> Order:
     # one spelling per member: risk reservations and idempotency keys are by address string
-    return Order(checksum(trader), 0 if o.side == "buy" else 1, o.instrument, o.price, o.quantity,
-                 ("gtc", "ioc", "fok").index(o.time_in_force), nonce, o.expiry,
+    return Order(checksum(trader), Side.BUY if o.side == "buy" else Side.SELL, o.instrument,
+                 o.price, o.quantity, TimeInForce[o.time_in_force.upper()], nonce, o.expiry,
                  bytes.fromhex(o.client_order_id[2:]), batch_id=batch_id,
                  max_fee_bps=max_fee_bps)
 
