@@ -66,23 +66,36 @@ class MessageType:
         """`obj` as the Solidity struct a contract call takes, in field order."""
         return tuple(_signed_value(f.type, getattr(obj, f.attr)) for f in self.fields)
 
+    @cached_property
+    def _words(self) -> tuple[tuple[str, int], ...]:
+        """(attribute, how it becomes a word) per field: 0 address, 1 bytes32, 2 uint."""
+        plan = []
+        for f in self.fields:
+            if f.type == "address":
+                plan.append((f.attr, 0))
+            elif f.type == "bytes32":
+                plan.append((f.attr, 1))
+            elif f.type.startswith("uint"):
+                plan.append((f.attr, 2))
+            else:
+                raise TypeError(f"{self.name}.{f.name}: {f.type} is not a one-word type")
+        return tuple(plan)
+
     def static_struct_hash(self, obj: Any) -> bytes:
         """keccak256(abi.encode(TYPEHASH, fields…)) for a type whose fields are all static
         one-word values (addresses, uintN, bytes32): the words are written directly, which is
         several times faster than a general encoder and gives the same bytes."""
         words = [self.typehash]
-        for f in self.fields:
-            v = getattr(obj, f.attr)
-            if f.type == "address":
+        for attr, kind in self._words:
+            v = getattr(obj, attr)
+            if kind == 2:
+                words.append(v.to_bytes(32, "big"))
+            elif kind == 0:
                 words.append(int(v, 16).to_bytes(32, "big"))
-            elif f.type == "bytes32":
-                if len(v) != 32:
-                    raise ValueError(f"{f.name} must be 32 bytes")
-                words.append(bytes(v))
-            elif f.type.startswith("uint"):
-                words.append(int(v).to_bytes(32, "big"))
+            elif len(v) != 32:
+                raise ValueError(f"{attr} must be 32 bytes")
             else:
-                raise TypeError(f"{self.name}.{f.name}: {f.type} is not a one-word type")
+                words.append(bytes(v))
         return keccak(b"".join(words))
 
     def document(self, domain: Mapping[str, Any], message: Mapping[str, Any]) -> dict[str, Any]:
