@@ -49,6 +49,7 @@ from chain.client import ChainRevert
 from core.config import Settings
 from core.db import session_factory
 from exchange.errors import ExchangeError
+from exchange.onchain import SettlementChain
 from exchange.service import ExchangeService
 from oracle.inbox import Inbox, InboxError
 from registry.ledger import Ledger
@@ -138,6 +139,7 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     forwarder = Relayer(ledger, relayer or relayer_account(settings))
     app.state.relayer = forwarder
     app.state.writer = ledger.via(forwarder)  # every write signed by its caller, relayed
+    app.state.settlement = SettlementChain(app.state.writer)  # CashToken, Settlement
     app.state.view = ChainView(ledger)
     app.state.inbox = Inbox(settings.oracle_inbox, ledger)
     app.state.exchange = exchange_service

@@ -12,6 +12,7 @@ from api.custody import Vault
 from api.forwarding import Relayer
 from api.onchain import ChainView
 from core.config import Settings
+from exchange.onchain import SettlementChain
 from oracle.inbox import Inbox
 from registry.ledger import Ledger
 
@@ -50,6 +51,13 @@ def get_writer(request: Request) -> Ledger:
     return writer
 
 
+def get_settlement(request: Request) -> SettlementChain:
+    """CashToken and Settlement calls, written through the relayer like every member write
+    (built once: it reads its ABI fragments from the deployment)."""
+    settlement: SettlementChain = request.app.state.settlement
+    return settlement
+
+
 def get_relayer(request: Request) -> Relayer:
     relayer: Relayer = request.app.state.relayer
     return relayer
@@ -64,6 +72,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 ViewDep = Annotated[ChainView, Depends(get_view)]
 WriterDep = Annotated[Ledger, Depends(get_writer)]
+SettlementDep = Annotated[SettlementChain, Depends(get_settlement)]
 RelayerDep = Annotated[Relayer, Depends(get_relayer)]
 VaultDep = Annotated[Vault, Depends(get_vault)]
 InboxDep = Annotated[Inbox, Depends(get_inbox)]

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from api import reserved
 from api.auth import Caller, CallerDep, require_role
-from api.deps import ViewDep, WriterDep
+from api.deps import SettlementDep, ViewDep
 from api.errors import ApiError
 from api.fields import STRICT, Address
 from api.onchain import ChainView
@@ -25,7 +25,6 @@ from api.read_access import ReaderDep, require_reader_of
 from exchange.onchain import SettlementChain
 from exchange.reservations import CASH
 from exchange.service import ExchangeService
-from registry.ledger import Ledger
 
 router = APIRouter(prefix="/v1/exchange", tags=["exchange cash and approvals"])
 
@@ -67,18 +66,18 @@ def cash(address: Address, request: Request, view: ViewDep,
 
 @router.post("/cash/deposits", status_code=201)
 def deposit(body: CashIn, request: Request, caller: CallerDep, view: ViewDep,
-            writer: WriterDep) -> dict[str, Any]:
+            settlement: SettlementDep) -> dict[str, Any]:
     """Books a member's incoming payment: mints that many fen to the member. Settlement bank."""
     require_role(view, caller, "BANK")
     if not view.is_member(body.account):
         raise ApiError(409, "not_a_member", "only consortium members hold exchange cash",
                        {"account": body.account})
-    return _book("deposit", body, caller, view, writer)
+    return _book("deposit", body, caller, view, settlement)
 
 
 @router.post("/cash/withdrawals", status_code=201)
 def withdraw(body: CashIn, request: Request, caller: CallerDep, view: ViewDep,
-             writer: WriterDep) -> dict[str, Any]:
+             settlement: SettlementDep) -> dict[str, Any]:
     """Books a payout to a member: burns that many fen, never cash the exchange has promised.
     Settlement bank."""
     require_role(view, caller, "BANK")
@@ -87,15 +86,15 @@ def withdraw(body: CashIn, request: Request, caller: CallerDep, view: ViewDep,
         raise ApiError(409, "insufficient_balance", "not enough cash to withdraw",
                        {"balance_fen": balance, "needed_fen": body.amount_fen})
     reserved.require_free(request, body.account, CASH, body.amount_fen, balance)
-    out = _book("withdraw", body, caller, view, writer)
+    out = _book("withdraw", body, caller, view, settlement)
     reserved.moved(request, body.account)
     return out
 
 
 def _book(fn: str, body: CashIn, caller: Caller, view: ChainView,
-          writer: Ledger) -> dict[str, Any]:
+          settlement: SettlementChain) -> dict[str, Any]:
     """CashToken.deposit or .withdraw as the bank, with the payment reference's hash."""
-    book = SettlementChain(writer).deposit if fn == "deposit" else SettlementChain(writer).withdraw
+    book = settlement.deposit if fn == "deposit" else settlement.withdraw
     sent = book(caller.key(), body.account, body.amount_fen, keccak(text=body.reference))
     return {"tx_hash": sent.tx_hash, "account": to_checksum_address(body.account),
             "amount_fen": body.amount_fen, "balance_fen": _cash(view, body.account)}
@@ -103,15 +102,14 @@ def _book(fn: str, body: CashIn, caller: Caller, view: ChainView,
 
 @router.post("/approvals", status_code=201)
 def approve(request: Request, caller: CallerDep, view: ViewDep,
-            writer: WriterDep) -> dict[str, Any]:
+            settlement: SettlementDep) -> dict[str, Any]:
     """Approves the Settlement contract for the caller's credits and cash (what every trader
     does once before trading). Any member, with its API key."""
     require_role(view, caller, "MEMBER")
-    settlement = str(view.ledger.c("Settlement").address)
-    credits, cash_tx = SettlementChain(writer).approve_trading(caller.key(), MAX_ALLOWANCE,
-                                                                only_missing=False)
+    credits, cash_tx = settlement.approve_trading(caller.key(), MAX_ALLOWANCE,
+                                                  only_missing=False)
     service = _exchange(request)
     if service is not None:
         service.forget_balances(caller.address)  # the next order reads the new approval
-    return {"account": caller.address, "settlement": settlement,
+    return {"account": caller.address, "settlement": str(settlement.settlement.address),
             "tx_hashes": [credits.tx_hash, cash_tx.tx_hash]}

@@ -25,7 +25,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from api.auth import CallerDep, authenticate, require_role
-from api.deps import ViewDep, WriterDep
+from api.deps import SettlementDep, ViewDep
 from api.errors import ApiError
 from api.fields import STRICT
 from api.read_access import (
@@ -36,7 +36,6 @@ from api.read_access import (
 )
 from chain.signatures import checksum
 from exchange.instruments import CreditClass, InstrumentSpec, Status, listing_problem
-from exchange.onchain import SettlementChain
 from exchange.orders import Side, TimeInForce
 from exchange.service import ExchangeService
 from exchange.signing import CANCEL_FIELDS, ORDER_FIELDS, READ_FIELDS, Order, sign_order
@@ -194,7 +193,7 @@ def instruments(request: Request) -> list[dict[str, Any]]:
 
 @router.post("/instruments", status_code=201)
 def list_instrument(body: InstrumentIn, request: Request, caller: CallerDep, view: ViewDep,
-                    writer: WriterDep) -> dict[str, Any]:
+                    settlement: SettlementDep) -> dict[str, Any]:
     """Lists a spot instrument, on chain (Settlement) and in the engine, for good: of one batch
     (`batch_id`), or of a standardized credit class (`credit_class`: methodology and vintage
     window), deliverable by any eligible batch. An id listed on chain before cannot be listed
@@ -225,7 +224,7 @@ def list_instrument(body: InstrumentIn, request: Request, caller: CallerDep, vie
     if problem is not None:
         raise ApiError(422, problem, "a lot at one tick must be worth at least 1 fen "
                        "(lot units × tick fen/t ≥ 1,000,000)", {"lot": body.lot, "tick": body.tick})
-    SettlementChain(writer).list_instrument(
+    settlement.list_instrument(
         caller.key(), body.instrument, body.batch_id or 0,
         *((c.methodology_id, c.vintage_from, c.vintage_to) if c else (0, 0, 0)),
         lot=body.lot, tick=body.tick)

@@ -15,10 +15,9 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from api.auth import CallerDep, require_role
-from api.deps import ViewDep
+from api.deps import SettlementDep, ViewDep
 from api.errors import ApiError
 from api.fields import STRICT
-from exchange.onchain import SettlementChain
 from exchange.operator import MAX_REASON, fail_trade
 from exchange.service import ExchangeService
 
@@ -35,10 +34,10 @@ class FailIn(BaseModel):
 
 @router.post("/trades/{trade_id}/fail")
 def fail(trade_id: TradeId, body: FailIn, request: Request, caller: CallerDep,
-         view: ViewDep) -> dict[str, Any]:
+         view: ViewDep, settlement: SettlementDep) -> dict[str, Any]:
     """Fails a pending trade that must not settle, with the operator's reason. Exchange."""
     service: ExchangeService | None = getattr(request.app.state, "exchange", None)
     if service is None:
         raise ApiError(503, "exchange_unavailable", "this API runs without the exchange")
     require_role(view, caller, "EXCHANGE")
-    return fail_trade(service, SettlementChain(view.ledger), trade_id, body.reason)
+    return fail_trade(service, settlement, trade_id, body.reason)
