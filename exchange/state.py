@@ -26,6 +26,7 @@ from exchange.entries import (
     LotOffered,
     OrderPlaced,
     OrdersExpired,
+    Signed,
     StatusSet,
     TradesFailed,
     TradesRequeued,
@@ -134,7 +135,7 @@ class ExchangeState:
             listing.reference_day = trading_day(ts)
         return events
 
-    def _record(self, order_id: int, signed: Any, otype: str, batch_id: int,
+    def _record(self, order_id: int, signed: Signed, otype: str, batch_id: int,
                 digest: bytes | None = None, **fields: Any) -> OrderRecord:
         """The order's record, indexed; a sell's batch 0 (entries from before class
         instruments) is the instrument's batch."""

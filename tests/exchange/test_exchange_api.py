@@ -285,6 +285,27 @@ def test_a_single_lot_auction_goes_to_the_best_bid_and_settles(
     assert ledger.balance(acc["trader2"].address, market) == 20 * T
 
 
+def test_a_lot_no_bid_met_is_withdrawn_and_a_replay_withdraws_it_too(
+    api: Api, ex: Exchange, acc: dict[str, LocalAccount], ledger: Ledger
+) -> None:
+    lot = api.post("/v1/exchange/lots", "exchange",
+                   signed(acc, ex, "trader1", "sell", PRICE, 20 * T, 1), status=201)
+    assert ex.service.reads.reserved_credits(acc["trader1"].address, lot["batch_id"]) == 20 * T
+    done = api.post(f"/v1/exchange/instruments/{INSTRUMENT}/uncross", "exchange")
+    assert done["trades"] == []
+    withdrawn = ex.service.reads.order(lot["order_id"])
+    assert (withdrawn["status"], withdrawn["reason"]) == ("cancelled", "auction_unfilled")
+    ex.service.close()  # one process per journal: the old one stops first
+    again = open_exchange(ledger, ex.service.journal.directory, acc["exchange"])
+    try:  # the withdrawal is part of the journaled uncross, so the replay repeats it
+        assert again.service.reads.order(lot["order_id"]) == withdrawn
+        assert again.service.reads.reserved_credits(acc["trader1"].address,
+                                                    lot["batch_id"]) == 0
+        assert again.service.state.lot_orders == {}
+    finally:
+        again.service.close()
+
+
 def test_orders_outside_the_trading_session_are_refused(
     api: Api, ex: Exchange, acc: dict[str, LocalAccount], market: int
 ) -> None:
