@@ -86,8 +86,8 @@ def run(n_trades: int, batch_size: int, outbox: bool = True, split: bool = False
             signed[2 * i + 2] = (buy, sign_order(buyer, buy, sc.domain))
         sign_s = time.perf_counter() - t_sign
         for i in range(n_trades):
-            engine.process(Place("1", 2 * i + 1, sellers[i % 10].address, Side.SELL, PRICE, T))
-            for ev in engine.process(Place("1", 2 * i + 2, buyers[(i // 10) % 10].address,
+            engine.process(Place(1, 2 * i + 1, sellers[i % 10].address, Side.SELL, PRICE, T))
+            for ev in engine.process(Place(1, 2 * i + 2, buyers[(i // 10) % 10].address,
                                            Side.BUY, PRICE, T)):
                 if isinstance(ev, Trade):
                     trades.append(ev)

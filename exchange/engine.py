@@ -18,8 +18,8 @@ per-member limits are the risk stage's job, before the journal.
 
 Interface for the service:
 
-    engine = Engine([InstrumentSpec("CCER-GX-001", tick=1, lot=TONNE, reference_price=6_000)])
-    events = engine.process(Place("CCER-GX-001", order_id=1, member="0xabc…", side=Side.BUY,
+    engine = Engine([InstrumentSpec(41, tick=1, lot=TONNE, reference_price=6_000)])
+    events = engine.process(Place(41, order_id=1, member="0xabc…", side=Side.BUY,
                                   price=6_000, quantity=5 * TONNE, ts=now_ms))
     state = engine.snapshot()          # plain JSON-able data
     again = Engine.restore(state)      # equivalent engine; replay later commands on it
