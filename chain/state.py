@@ -13,7 +13,13 @@ never asked to dump periodically, and two files hold the state:
   `chain.client.Finality` reads. When the head has not moved since the last dump, the file is
   not rewritten, only its mtime is moved on (it still holds every block mined so far; a change
   made without a block, by a development RPC such as anvil_setBalance, reaches it with the next
-  block or anvil's exit dump).
+  block or anvil's exit dump). anvil takes a dump in two reads, its blocks and transactions
+  first, then its accounts, and mines in between: a dump can hold the accounts after a block it
+  does not hold, so a start from it would have the block's transactions applied (their senders'
+  nonces used) without their receipts, and the outbox could neither find them nor send them
+  again. Such a dump is never written: when blocks were mined while it was taken, the first
+  transaction after its last block must not be counted in its sender's nonce, else the dump is
+  taken again (`holds_its_blocks`).
 - the **working file** `<state file>`: anvil's own (`--state`): it loads it at start and dumps
   to it on exit (SIGINT, which it also gets when its parent dies). Before anvil starts it is made
   the newest complete dump: anvil's exit dump when it parses whole and is newer than the durable
@@ -28,8 +34,8 @@ change from one restart to the next. The dump anvil loads is therefore first red
 canonical blocks (each the parent of the one above it), and the genesis anvil then serves is
 checked against it.
 
-The cost is one full dump per `interval` while blocks are being made and a head query
-otherwise (bench/state_dump.py).
+The cost is one full dump per `interval` while blocks are being made (parsed as well when blocks
+were mined while it was taken) and a head query otherwise (bench/state_dump.py).
 """
 
 from __future__ import annotations
@@ -47,9 +53,11 @@ from typing import Any
 
 import httpx
 import rlp
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 
 log = logging.getLogger(__name__)
+
+DUMP_ATTEMPTS = 5  # dumps taken in one save, while each one misses a block its accounts hold
 
 
 class IncompleteDump(ValueError):
@@ -191,6 +199,22 @@ def prepare_working_file(working: Path, durable: Path) -> tuple[Path, str | None
     return None
 
 
+def dumped_head(state: dict[str, Any]) -> int:
+    """The last block a dump holds (anvil writes the number as an integer or as hex)."""
+    value = state["best_block_number"]
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+def dumped_nonce(state: dict[str, Any], address: str) -> int:
+    """An account's nonce in a dump's accounts (0 for an account it does not hold)."""
+    accounts = state["accounts"]
+    account = accounts.get(address.lower()) or accounts.get(to_checksum_address(address))
+    if account is None:
+        return 0
+    value = account["nonce"]
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
 class StateSaver:
     """Writes the durable file of a running anvil every `interval` seconds, in a thread of the
     process that owns the node (which anvil dies with)."""
@@ -201,7 +225,7 @@ class StateSaver:
         self.interval = interval
         self.dumps = 0  # full dumps written
         self._http = httpx.Client(timeout=120)
-        self._saved_head: tuple[str, str] | None = None
+        self._saved_head: tuple[int, str] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = False
@@ -213,21 +237,56 @@ class StateSaver:
             raise RuntimeError(f"{method}: {answer['error']}")
         return answer["result"]
 
-    def save(self) -> bool:
-        """One dump, unless no block was made since the last one (then only the mtime moves
-        on); True if a dump was written."""
-        asked = time.time_ns()  # every block mined before now is in what follows
+    def _head(self) -> tuple[int, str]:
         head = self._rpc("eth_getBlockByNumber", "latest", False)
         assert isinstance(head, dict)
-        key = (str(head["number"]), str(head["hash"]))
-        if key == self._saved_head and self.durable.exists():
-            os.utime(self.durable, ns=(asked, asked))
-            return False
-        dump = self._rpc("anvil_dumpState")
-        assert isinstance(dump, str)
-        write_atomically(self.durable, bytes.fromhex(dump.removeprefix("0x")), asked)
-        self._saved_head = key
-        self.dumps += 1
+        return int(str(head["number"]), 16), str(head["hash"])
+
+    def save(self) -> bool:
+        """One dump, unless no block was made since the last one (then only the mtime moves
+        on); True if a dump was written. A dump whose accounts are ahead of its blocks is
+        taken again, up to DUMP_ATTEMPTS times; after that the durable file is left as it was
+        (mtime included: it must not claim blocks it lacks) until the next interval."""
+        for _ in range(DUMP_ATTEMPTS):
+            asked = time.time_ns()  # every block mined before now is in what follows
+            key = self._head()
+            if key == self._saved_head and self.durable.exists():
+                os.utime(self.durable, ns=(asked, asked))
+                return False
+            dump = self._rpc("anvil_dumpState")
+            assert isinstance(dump, str)
+            data = bytes.fromhex(dump.removeprefix("0x"))
+            if self.holds_its_blocks(data, key):
+                write_atomically(self.durable, data, asked)
+                self._saved_head = key
+                self.dumps += 1
+                return True
+            log.debug("a block was mined while the chain state was dumped: dumping again")
+        log.warning("no dump of the chain state held its own blocks in %d attempts (blocks "
+                    "are being mined without a pause): %s keeps the previous one",
+                    DUMP_ATTEMPTS, self.durable)
+        return False
+
+    def holds_its_blocks(self, data: bytes, head_before: tuple[int, str]) -> bool:
+        """Whether a dump (gzip'd, as anvil_dumpState returns it) asked when the head was
+        `head_before` (number, hash) holds every block its accounts reflect. anvil reads the
+        blocks first and the accounts after, each block's accounts are written before the block
+        is recorded, and blocks only go forward: so the accounts are those of the dump's last
+        block or of a later one, which the node then serves. The same head once the dump is
+        answered: nothing was mined in between. Else the first transaction mined after the
+        dump's last block tells: its sender's nonce in the dump is past it only if the dump's
+        accounts hold its block (blocks without transactions change no account)."""
+        after = self._head()
+        if after == head_before:
+            return True
+        state = json.loads(gzip.decompress(data))
+        for number in range(dumped_head(state) + 1, after[0] + 1):
+            block = self._rpc("eth_getBlockByNumber", hex(number), True)
+            if not isinstance(block, dict):
+                break
+            if block["transactions"]:
+                first = block["transactions"][0]
+                return dumped_nonce(state, str(first["from"])) <= int(str(first["nonce"]), 16)
         return True
 
     def _run(self) -> None:

@@ -6,16 +6,23 @@ which the outbox sends again; never the chain, its genesis or the deployment. Re
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from chain.reconcile import Reconciler
+from chain.state import StateSaver
 from core.config import Settings
-from devkit.roster import dev_accounts
+from devkit.roster import dev_account, dev_accounts
 from tanhui.durable import durable_chain, finality, replay_outbox
 from tanhui.services import Runtime, embedded_node
+from tests.support.chain_faults import CrashableAnvil, payment
 from tests.support.chain_state import (
     Payments,
     dumped_transactions,
@@ -179,6 +186,76 @@ def test_a_transaction_is_final_only_once_a_complete_dump_holding_it_is_on_disk(
             assert first.tx_hash in dumped_transactions(load_dump(path))
     finally:
         node.stop()
+
+
+def dump_of(answer: object) -> dict[str, Any]:
+    assert isinstance(answer, str)
+    state: dict[str, Any] = json.loads(gzip.decompress(bytes.fromhex(answer.removeprefix("0x"))))
+    return state
+
+
+BLOCK_PARTS = ("block", "best_block_number", "blocks", "transactions")
+
+
+def save_while_a_payment_is_mined(
+        anvil: CrashableAnvil,
+        answer_with: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]) -> str:
+    """One `StateSaver.save()` during which a payment is acknowledged: its first dump is
+    `answer_with(dump before the payment, dump after it)`, as anvil would answer had the
+    payment's block been mined while it was dumping; the payment's hash."""
+    chain = anvil.chain(anvil.state_file.parent / "outbox.db")
+    sender, payee = dev_account(1), dev_account(11)
+    chain.wait(chain.send_raw(payment(chain, payee), sender, "payment"))
+    saver = StateSaver(anvil.url, anvil.durable_file, interval=3600)
+    answer = saver._rpc
+    acknowledged: list[str] = []
+
+    def dumping_while_mining(method: str, *params: object) -> object:
+        if method != "anvil_dumpState" or acknowledged:
+            return answer(method, *params)
+        before = dump_of(answer(method))
+        acknowledged.append(chain.send_raw(payment(chain, payee), sender, "payment"))
+        chain.wait(acknowledged[0])
+        after = dump_of(answer(method))
+        return "0x" + gzip.compress(json.dumps(answer_with(before, after)).encode()).hex()
+
+    saver._rpc = dumping_while_mining  # type: ignore[method-assign]
+    try:
+        saver.save()
+    finally:
+        saver.stop()
+    assert chain.outbox is not None
+    chain.outbox.close()
+    return acknowledged[0]
+
+
+def test_a_dump_whose_accounts_are_past_its_blocks_never_becomes_the_durable_file(
+        tmp_path: Path) -> None:
+    """anvil reads its blocks and transactions, then its accounts, and mines in between: a
+    start from such a dump would count the payment in its sender's nonce without its receipt,
+    so the outbox could neither find it nor send it again."""
+    anvil = CrashableAnvil(tmp_path).start()
+    try:
+        paid = save_while_a_payment_is_mined(
+            anvil, lambda before, after: {**after, **{k: before[k] for k in BLOCK_PARTS}})
+        anvil.restart()  # kill -9, and a start from the durable file
+        restarted = anvil.chain(tmp_path / "outbox.db")
+        Reconciler(restarted).run_once(replay=True)
+        assert restarted.receipt(paid) is not None
+    finally:
+        anvil.stop()
+
+
+def test_a_dump_that_holds_its_blocks_is_written_though_blocks_followed_it(
+        tmp_path: Path) -> None:
+    anvil = CrashableAnvil(tmp_path).start()
+    try:
+        before = anvil.durable_file.stat().st_mtime_ns
+        paid = save_while_a_payment_is_mined(anvil, lambda before, after: before)
+        assert anvil.durable_file.stat().st_mtime_ns > before  # the first dump, as it was
+        assert paid not in dumped_transactions(load_dump(anvil.durable_file))
+    finally:
+        anvil.stop()
 
 
 pytestmark = pytest.mark.timeout(300)
