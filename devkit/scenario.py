@@ -188,8 +188,6 @@ class Scenario:
         report_id = self.report(project_id, quantity)
         batch_id = self.ledger.issue(self.acc["operator"], report_id).id
         b = self.ledger.batch(batch_id)
-        project = self.ledger.chain.call(
-            self.ledger.c("ProjectRegistry").functions.getProject(project_id)
-        )
-        return Batch(methodology_id, project_id, report_id, batch_id, int(b["issued"]),
-                     int(b["buffer"]), str(project[0]))
+        developer_of = self.ledger.project(project_id).developer
+        return Batch(methodology_id, project_id, report_id, batch_id, b.issued, b.buffer,
+                     developer_of)

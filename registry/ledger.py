@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
@@ -22,8 +22,10 @@ from chain.client import Chain, Sender, Sent
 from chain.deploy import CONTRACTS, Deployment
 from chain.records import Records
 from chain.roles import role_id
+from chain.structs import BatchView, Disturbance, Methodology, Project, Report
 
 ZERO32 = bytes(32)
+R = TypeVar("R")
 
 
 class Purpose(IntEnum):
@@ -151,9 +153,14 @@ class Ledger:
         return self.contracts[name]
 
     def read(self, contract: str, function: str, *args: Any) -> Any:
-        """A view function's answer, structs as dicts by the contract's own field names."""
+        """A view function's answer, structs as their typed records (`chain.structs`)."""
         fn = getattr(self.c(contract).functions, function)(*args)
         return self.records.decode(contract, function, self.chain.call(fn))
+
+    def record(self, cls: type[R], contract: str, function: str, *args: Any) -> R:
+        """A view function's one struct, as its record class `cls`."""
+        fn = getattr(self.c(contract).functions, function)(*args)
+        return self.records.decode_as(cls, contract, function, self.chain.call(fn))
 
     def _send(self, by: LocalAccount, contract: str, fn: str, *args: Any) -> Sent:
         return self.sender.send(getattr(self.c(contract).functions, fn)(*args), by)
@@ -233,6 +240,9 @@ class Ledger:
 
     # -- methodologies --------------------------------------------------------------------
 
+    def methodology(self, methodology_id: int) -> Methodology:
+        return self.record(Methodology, "MethodologyRegistry", "getMethodology", methodology_id)
+
     def register_methodology(
         self,
         by: LocalAccount,
@@ -268,6 +278,9 @@ class Ledger:
         return self._send(by, "MethodologyRegistry", "deprecate", methodology_id, reason_hash)
 
     # -- projects -------------------------------------------------------------------------
+
+    def project(self, project_id: int) -> Project:
+        return self.record(Project, "ProjectRegistry", "getProject", project_id)
 
     def register_project(
         self,
@@ -394,8 +407,8 @@ class Ledger:
         fn = self.c("DisturbanceReports").functions.submissionOf(disturbance_id, node)
         return bytes(self.chain.call(fn))
 
-    def disturbance(self, disturbance_id: int) -> dict[str, Any]:
-        return self.read("DisturbanceReports", "getDisturbance", disturbance_id)  # type: ignore[no-any-return]
+    def disturbance(self, disturbance_id: int) -> Disturbance:
+        return self.record(Disturbance, "DisturbanceReports", "getDisturbance", disturbance_id)
 
     # -- credits --------------------------------------------------------------------------
 
@@ -459,8 +472,8 @@ class Ledger:
     def buffer_balance(self, batch_id: int) -> int:
         return int(self.chain.call(self.c("CarbonCredits").functions.bufferBalance(batch_id)))
 
-    def batch(self, batch_id: int) -> dict[str, Any]:
-        return self.read("CarbonCredits", "getBatch", batch_id)  # type: ignore[no-any-return]
+    def batch(self, batch_id: int) -> BatchView:
+        return self.record(BatchView, "CarbonCredits", "getBatch", batch_id)
 
     def retirement(self, retirement_id: int) -> dict[str, Any]:
         """A retirement's full record, from its `Retired` event, checked against the hash the
@@ -510,5 +523,5 @@ class Ledger:
             record["caseReference"]))
         return bool(self.chain.call(fn))
 
-    def report(self, report_id: int) -> dict[str, Any]:
-        return self.read("MonitoringReports", "getReport", report_id)  # type: ignore[no-any-return]
+    def report(self, report_id: int) -> Report:
+        return self.record(Report, "MonitoringReports", "getReport", report_id)

@@ -95,7 +95,7 @@ def test_the_whole_flow_moves_credits_on_chain(api: Api) -> None:
     assert ledger.balance(acc["trader1"].address, ids["batch"]) == 173_600_000
     assert ledger.retirement(ids["retirement"])["holder"] == acc["trader1"].address
     batch = ledger.batch(ids["batch"])
-    assert (batch["issued"], batch["buffer"], batch["retired"]) == (
+    assert (batch.issued, batch.buffer, batch.retired) == (
         1000 * TONNE, 100 * TONNE, 326_400_000)
     # the members acted as themselves, without spending gas: the relayer paid
     w3 = ledger.chain.w3

@@ -144,7 +144,7 @@ def test_late_agreeing_votes_on_the_same_report_are_still_counted(
     period = s.period(world.first)
     rid = attest_both(ledger, acc, world.first, period, doc("root"), doc("a"))
     ledger.attest(acc["oracle3"], world.first, *period, doc("root"), 5 * TONNE, doc("a"))
-    assert ledger.report(rid)["submissions"] == 3
+    assert ledger.report(rid).submissions == 3
 
 
 # -- retirements: one slot, the full record provable --------------------------------------------

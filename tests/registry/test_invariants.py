@@ -412,9 +412,9 @@ def check_conservation_on_chain(run: Run) -> dict[tuple[str, int], int]:
         fn = ledger.c("CarbonCredits").functions.balanceOfBatch(holders, [bid] * len(holders))
         held = [int(x) for x in ledger.chain.call(fn)]
         view = ledger.batch(bid)
-        assert (view["issued"], view["buffer"], view["retired"], view["cancelled"],
-                view["frozen"]) == (b.issued, b.buffer, b.retired, b.cancelled, b.frozen)
-        assert view["issued"] == sum(held) + view["retired"] + view["cancelled"]
+        assert (view.issued, view.buffer, view.retired, view.cancelled,
+                view.frozen) == (b.issued, b.buffer, b.retired, b.cancelled, b.frozen)
+        assert view.issued == sum(held) + view.retired + view.cancelled
         for address, amount in zip(holders, held, strict=True):
             assert amount == m.balance(address, bid), (address, bid)
             if amount:
