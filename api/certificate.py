@@ -136,10 +136,11 @@ class RetirementFacts:
 
 def read_retirement(view: ChainView, retirement_id: int) -> RetirementFacts | None:
     """Everything about a retirement, from the contracts and their logs; None if unknown."""
-    r = view.retirement(retirement_id)
-    if r is None:
+    record = view.retirement(retirement_id)
+    if record is None:
         return None
-    batch_id = int(r["batchId"])
+    r = record.retirement
+    batch_id = r.batch_id
     events = view.logs_by_id("CarbonCredits", "Retired", retirement_id)
     event = events[0] if len(events) == 1 else None
     batch = view.batch(batch_id)
@@ -157,14 +158,14 @@ def read_retirement(view: ChainView, retirement_id: int) -> RetirementFacts | No
                            "name": m_events[0].args["name"]}
     return RetirementFacts(
         retirement_id=retirement_id,
-        holder=str(r["holder"]),
+        holder=r.holder,
         batch_id=batch_id,
-        purpose=int(r["purpose"]),
-        serial_start=int(r["serialStart"]),
-        amount=int(r["amount"]),
+        purpose=r.purpose,
+        serial_start=r.serial_start,
+        amount=r.amount,
         event=event,
         block_timestamp=view.block_timestamp(event.block_number) if event else None,
-        record_matches=bool(r["matches"]),
+        record_matches=record.matches,
         batch=batch,
         project=project,
         project_name=project_name,

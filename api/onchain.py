@@ -15,7 +15,7 @@ from eth_utils import to_checksum_address
 from chain.abi import DecodedEvent, EventDecoder
 from chain.client import ChainRevert
 from chain.structs import BatchView, Methodology, Project, Report
-from registry.ledger import Ledger, UnknownRetirement
+from registry.ledger import Ledger, RetirementRecord, UnknownRetirement
 
 T = TypeVar("T")
 
@@ -58,7 +58,7 @@ class ChainView:
     def batch(self, batch_id: int) -> BatchView | None:
         return _or_none(self.ledger.batch, batch_id)
 
-    def retirement(self, retirement_id: int) -> dict[str, Any] | None:
+    def retirement(self, retirement_id: int) -> RetirementRecord | None:
         """The full record from the `Retired` event, with `matches`: whether it hashes to what
         the chain stores for the id."""
         try:

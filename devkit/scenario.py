@@ -14,7 +14,8 @@ from typing import Literal
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from registry.ledger import Ledger, Location
+from chain.structs import Location
+from registry.ledger import Ledger
 
 DAY = 86_400
 PERIOD = 30 * DAY

@@ -27,7 +27,8 @@ from api.fields import (
     text,
 )
 from api.schemas import OptionalDecision, OptionalReason, ReasonIn, TxOut, tx
-from registry.ledger import Location, MethodologyStatus, ProjectStatus
+from chain.structs import Location
+from registry.ledger import MethodologyStatus, ProjectStatus
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"])
 

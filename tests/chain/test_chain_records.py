@@ -56,6 +56,10 @@ def test_the_records_json_is_keyed_by_the_contracts_own_names() -> None:
                                   "boundaryHash": b"\x01" * 32}
 
 
+def test_a_record_gives_back_the_tuple_a_call_takes() -> None:
+    assert named([LOCATION], RAW_LOCATION).to_abi() == RAW_LOCATION
+
+
 def test_the_ledger_reads_a_project_with_the_abis_fields(ledger: Ledger, acc: dict) -> None:
     s = Scenario(ledger, acc)
     project = ledger.project(s.project(s.methodology()))

@@ -85,7 +85,7 @@ def test_a_relayed_retirement_is_the_signers_retirement(setting: Setting, ledger
     assert retired["holder"] == dev
     assert (retired["amount"], retired["serialStart"]) == (326_400_000, 1)
     assert retired["caseReference"] == "(2025)闽0181民初123号"
-    assert ledger.retirement(retired["retirementId"])["holder"] == dev
+    assert ledger.retirement(retired["retirementId"]).retirement.holder == dev
     assert ledger.balance(dev, setting.batch) == held - 326_400_000
     assert ledger.events_of(sent, "ExecutedForwardRequest")[0].args == {
         "signer": dev, "nonce": 0, "success": True

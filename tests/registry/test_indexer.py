@@ -68,13 +68,11 @@ def test_batches_balances_and_retirements_equal_the_chain(
             for holder in [*h.holders, pool]:
                 assert queries.balance_of(s, holder, bid) == ledger.balance(holder, bid)
         for rid in h.retirements:
-            on_chain = ledger.retirement(rid)
+            record = ledger.retirement(rid).retirement
             row = queries.get_retirement(s, rid)
             assert row is not None
             assert (row["holder"], row["batch_id"], row["amount"], row["serial_start"]) == (
-                on_chain["holder"], on_chain["batchId"], on_chain["amount"],
-                on_chain["serialStart"],
-            )
+                record.holder, record.batch_id, record.amount, record.serial_start)
             assert row["serial_end"] == row["serial_start"] + row["amount"] - 1
 
 

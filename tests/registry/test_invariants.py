@@ -429,9 +429,9 @@ def check_serials(run: Run, events: list[Any]) -> None:
     for e in events:
         if e.name == "Retired":
             start, amount = int(e.args["serialStart"]), int(e.args["amount"])
-            record = run.ledger.retirement(int(e.args["retirementId"]))
-            assert (record["holder"], record["batchId"], record["serialStart"],
-                    record["amount"]) == (e.args["holder"], e.args["batchId"], start, amount)
+            record = run.ledger.retirement(int(e.args["retirementId"])).retirement
+            assert (record.holder, record.batch_id, record.serial_start,
+                    record.amount) == (e.args["holder"], e.args["batchId"], start, amount)
             ranges[int(e.args["batchId"])].append((start, start + amount - 1))
         elif e.name == "BufferCancelled":
             start, end = int(e.args["serialStart"]), int(e.args["serialEnd"])
