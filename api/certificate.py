@@ -32,6 +32,7 @@ from api.text import visible
 from chain.abi import DecodedEvent
 from chain.compile import Artifact, compile_contracts
 from chain.deploy import CONTRACTS
+from chain.structs import BatchView, Project
 from core.config import Settings
 from core.units import format_units
 from registry.ledger import Purpose
@@ -115,8 +116,8 @@ class RetirementFacts:
     event: DecodedEvent | None
     block_timestamp: int | None
     record_matches: bool
-    batch: dict[str, Any]
-    project: dict[str, Any] | None
+    batch: BatchView | None
+    project: Project | None
     project_name: str | None
     methodology: dict[str, Any] | None = field(default=None)
 
@@ -135,35 +136,36 @@ class RetirementFacts:
 
 def read_retirement(view: ChainView, retirement_id: int) -> RetirementFacts | None:
     """Everything about a retirement, from the contracts and their logs; None if unknown."""
-    r = view.retirement(retirement_id)
-    if r is None:
+    record = view.retirement(retirement_id)
+    if record is None:
         return None
-    batch_id = int(r["batchId"])
+    r = record.retirement
+    batch_id = r.batch_id
     events = view.logs_by_id("CarbonCredits", "Retired", retirement_id)
     event = events[0] if len(events) == 1 else None
-    batch = view.batch(batch_id) or {}
-    project_id = int(batch.get("projectId", 0))
+    batch = view.batch(batch_id)
+    project_id = batch.project_id if batch is not None else 0
     project = view.project(project_id) if project_id else None
     project_name = None
     methodology = None
     if project is not None:
         registered = view.logs_by_id("ProjectRegistry", "ProjectRegistered", project_id)
         project_name = str(registered[0].args["name"]) if registered else None
-        mid = int(project["methodologyId"])
+        mid = project.methodology_id
         m_events = view.logs_by_id("MethodologyRegistry", "MethodologyRegistered", mid)
         if m_events:
             methodology = {"id": mid, "code": m_events[0].args["code"],
                            "name": m_events[0].args["name"]}
     return RetirementFacts(
         retirement_id=retirement_id,
-        holder=str(r["holder"]),
+        holder=r.holder,
         batch_id=batch_id,
-        purpose=int(r["purpose"]),
-        serial_start=int(r["serialStart"]),
-        amount=int(r["amount"]),
+        purpose=r.purpose,
+        serial_start=r.serial_start,
+        amount=r.amount,
         event=event,
         block_timestamp=view.block_timestamp(event.block_number) if event else None,
-        record_matches=bool(r["matches"]),
+        record_matches=record.matches,
         batch=batch,
         project=project,
         project_name=project_name,
@@ -197,22 +199,22 @@ def retirement_json(facts: RetirementFacts, view: ChainView, settings: Settings)
         "contract": view.ledger.deployment.address("CarbonCredits"),
         "batch": {
             "batch_id": facts.batch_id,
-            "project_id": b.get("projectId"),
-            "report_id": b.get("reportId"),
-            "period_start": b.get("periodStart"),
-            "period_end": b.get("periodEnd"),
-            "issued_units": b.get("issued"),
-            "issued": format_units(int(b.get("issued", 0))),
+            "project_id": b.project_id if b else None,
+            "report_id": b.report_id if b else None,
+            "period_start": b.period_start if b else None,
+            "period_end": b.period_end if b else None,
+            "issued_units": b.issued if b else None,
+            "issued": format_units(b.issued if b else 0),
         },
         "project": None if p is None else {
-            "project_id": b.get("projectId"),
+            "project_id": b.project_id if b else None,
             "name": facts.project_name,
-            "developer": p["developer"],
-            "methodology_id": p["methodologyId"],
-            "division_code": p["location"]["divisionCode"],
-            "latitude": _degrees(p["location"]["latitudeE6"]),
-            "longitude": _degrees(p["location"]["longitudeE6"]),
-            "area_m2": p["location"]["areaM2"],
+            "developer": p.developer,
+            "methodology_id": p.methodology_id,
+            "division_code": p.location.division_code,
+            "latitude": _degrees(p.location.latitude_e6),
+            "longitude": _degrees(p.location.longitude_e6),
+            "area_m2": p.location.area_m2,
         },
         "methodology": facts.methodology,
         "certificate_url": certificate_url(settings, facts.retirement_id),
@@ -255,9 +257,9 @@ def render_certificate(facts: RetirementFacts, view: ChainView, settings: Settin
         "serial_first": serial_label(facts.batch_id, facts.serial_start),
         "serial_last": f"{facts.serial_end:012d}",
         "period": (
-            f"{_date(b['periodStart'])} – {_date(b['periodEnd'] - 1)}" if b else None
+            f"{_date(b.period_start)} – {_date(b.period_end - 1)}" if b else None
         ),
-        "vintage": _vintage(b["periodStart"], b["periodEnd"]) if b else None,
+        "vintage": _vintage(b.period_start, b.period_end) if b else None,
         "area_ha": (
             format_units(int(p["area_m2"]) * 100) if p else None  # m² -> ha, exact
         ),
@@ -393,8 +395,8 @@ def verify_retirement(view: ChainView, facts: RetirementFacts, claims: Claims) -
                             f"successful transaction {ev.tx_hash} carries the event" if ok
                             else f"transaction {ev.tx_hash} does not carry this retirement"))
     b = facts.batch
-    consumed = int(b.get("retired", 0)) + int(b.get("cancelled", 0))
-    ok = bool(b) and facts.serial_start >= 1 and facts.serial_end <= consumed <= int(b["issued"])
+    consumed = b.retired + b.cancelled if b else 0
+    ok = b is not None and facts.serial_start >= 1 and facts.serial_end <= consumed <= b.issued
     checks.append(Check(
         "serials_consumed", ok,
         f"serials {facts.serial_start}–{facts.serial_end} within the {consumed} consumed of "

@@ -14,7 +14,8 @@ from eth_utils import to_checksum_address
 
 from chain.abi import DecodedEvent, EventDecoder
 from chain.client import ChainRevert
-from registry.ledger import Ledger, UnknownRetirement
+from chain.structs import BatchView, Methodology, Project, Report
+from registry.ledger import Ledger, RetirementRecord, UnknownRetirement
 
 T = TypeVar("T")
 
@@ -42,23 +43,22 @@ class ChainView:
 
     # -- objects (None when unknown) ------------------------------------------------------
 
-    def methodology(self, methodology_id: int) -> dict[str, Any] | None:
-        return _or_none(self.ledger.read, "MethodologyRegistry", "getMethodology",
-                        methodology_id)
+    def methodology(self, methodology_id: int) -> Methodology | None:
+        return _or_none(self.ledger.methodology, methodology_id)
 
     def methodology_of_code(self, code: str) -> int:
         return int(self._call("MethodologyRegistry", "idOfCode", code))
 
-    def project(self, project_id: int) -> dict[str, Any] | None:
-        return _or_none(self.ledger.read, "ProjectRegistry", "getProject", project_id)
+    def project(self, project_id: int) -> Project | None:
+        return _or_none(self.ledger.project, project_id)
 
-    def report(self, report_id: int) -> dict[str, Any] | None:
+    def report(self, report_id: int) -> Report | None:
         return _or_none(self.ledger.report, report_id)
 
-    def batch(self, batch_id: int) -> dict[str, Any] | None:
+    def batch(self, batch_id: int) -> BatchView | None:
         return _or_none(self.ledger.batch, batch_id)
 
-    def retirement(self, retirement_id: int) -> dict[str, Any] | None:
+    def retirement(self, retirement_id: int) -> RetirementRecord | None:
         """The full record from the `Retired` event, with `matches`: whether it hashes to what
         the chain stores for the id."""
         try:

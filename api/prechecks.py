@@ -7,15 +7,14 @@ index. Anything they do not cover is still caught by simulating the call (a `cha
 
 from __future__ import annotations
 
-from typing import Any
-
 from api.errors import ApiError, not_found
 from api.onchain import ChainView
+from chain.structs import BatchView, Disturbance, Methodology, Project, Report
 from core.units import format_units
 from registry.ledger import DisturbanceStatus, MethodologyStatus, ProjectStatus, ReportStatus
 
 
-def methodology(view: ChainView, methodology_id: int) -> dict[str, Any]:
+def methodology(view: ChainView, methodology_id: int) -> Methodology:
     m = view.methodology(methodology_id)
     if m is None:
         raise not_found("methodology", methodology_id)
@@ -23,7 +22,7 @@ def methodology(view: ChainView, methodology_id: int) -> dict[str, Any]:
 
 
 def methodology_in(view: ChainView, methodology_id: int, *allowed: MethodologyStatus) -> None:
-    status = MethodologyStatus(methodology(view, methodology_id)["status"])
+    status = MethodologyStatus(methodology(view, methodology_id).status)
     if status not in allowed:
         raise ApiError(
             409,
@@ -34,16 +33,16 @@ def methodology_in(view: ChainView, methodology_id: int, *allowed: MethodologySt
         )
 
 
-def project(view: ChainView, project_id: int) -> dict[str, Any]:
+def project(view: ChainView, project_id: int) -> Project:
     p = view.project(project_id)
     if p is None:
         raise not_found("project", project_id)
     return p
 
 
-def project_in(view: ChainView, project_id: int, *allowed: ProjectStatus) -> dict[str, Any]:
+def project_in(view: ChainView, project_id: int, *allowed: ProjectStatus) -> Project:
     p = project(view, project_id)
-    status = ProjectStatus(p["status"])
+    status = ProjectStatus(p.status)
     if status not in allowed:
         raise ApiError(
             409,
@@ -55,11 +54,11 @@ def project_in(view: ChainView, project_id: int, *allowed: ProjectStatus) -> dic
     return p
 
 
-def report_in(view: ChainView, report_id: int, *allowed: ReportStatus) -> dict[str, Any]:
+def report_in(view: ChainView, report_id: int, *allowed: ReportStatus) -> Report:
     r = view.report(report_id)
     if r is None:
         raise not_found("report", report_id)
-    status = ReportStatus(r["status"])
+    status = ReportStatus(r.status)
     if status not in allowed:
         raise ApiError(
             409,
@@ -71,20 +70,20 @@ def report_in(view: ChainView, report_id: int, *allowed: ReportStatus) -> dict[s
     return r
 
 
-def batch(view: ChainView, batch_id: int) -> dict[str, Any]:
+def batch(view: ChainView, batch_id: int) -> BatchView:
     b = view.batch(batch_id)
     if b is None:
         raise not_found("batch", batch_id)
     return b
 
 
-def confirmed_disturbance(view: ChainView, disturbance_id: int) -> dict[str, Any]:
+def confirmed_disturbance(view: ChainView, disturbance_id: int) -> Disturbance:
     """A disturbance a verifier confirmed: the only ground for cancelling buffer credits."""
     count = int(view.chain.call(view.ledger.c("DisturbanceReports").functions.disturbanceCount()))
     if not 0 < disturbance_id <= count:
         raise not_found("disturbance", disturbance_id)
     d = view.ledger.disturbance(disturbance_id)
-    status = DisturbanceStatus(d["status"])
+    status = DisturbanceStatus(d.status)
     if status != DisturbanceStatus.CONFIRMED:
         raise ApiError(409, "invalid_disturbance_status",
                        f"disturbance {disturbance_id} is {status.name.lower()}, not confirmed",
@@ -92,9 +91,9 @@ def confirmed_disturbance(view: ChainView, disturbance_id: int) -> dict[str, Any
     return d
 
 
-def movable_batch(view: ChainView, batch_id: int) -> dict[str, Any]:
+def movable_batch(view: ChainView, batch_id: int) -> BatchView:
     b = batch(view, batch_id)
-    if b["frozen"]:
+    if b.frozen:
         raise ApiError(409, "batch_frozen", f"batch {batch_id} is frozen by the regulator",
                        {"batch_id": batch_id})
     return b

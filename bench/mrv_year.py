@@ -62,8 +62,8 @@ def run(days: int) -> dict[str, object]:
                               "status": outcome.status}
         assert outcome is not None
         report = ledger.report(outcome.onchain_id)
-        assert report["status"] == ReportStatus.ATTESTED
-        ledger.verify_report(acc["verifier"], outcome.onchain_id, report["attestedQuantity"],
+        assert report.status == ReportStatus.ATTESTED
+        ledger.verify_report(acc["verifier"], outcome.onchain_id, report.attested_quantity,
                              doc("verification"))
         batch = ledger.issue(acc["operator"], outcome.onchain_id).id
         issued = ledger.batch(batch)
@@ -80,10 +80,10 @@ def run(days: int) -> dict[str, object]:
             "nodes": per_node,
             "records_per_s_per_node": round(records / float(per_node["oracle1"]["seconds"]),
                                             0),  # type: ignore[arg-type]
-            "attested_quantity_t": int(report["attestedQuantity"]) / 1_000_000,
+            "attested_quantity_t": int(report.attested_quantity) / 1_000_000,
             "batch": batch,
-            "issued_units": int(issued["issued"]),
-            "buffer_units": int(issued["buffer"]),
+            "issued_units": int(issued.issued),
+            "buffer_units": int(issued.buffer),
         }
 
 

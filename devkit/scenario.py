@@ -14,7 +14,8 @@ from typing import Literal
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from registry.ledger import Ledger, Location
+from chain.structs import Location
+from registry.ledger import Ledger
 
 DAY = 86_400
 PERIOD = 30 * DAY
@@ -188,8 +189,6 @@ class Scenario:
         report_id = self.report(project_id, quantity)
         batch_id = self.ledger.issue(self.acc["operator"], report_id).id
         b = self.ledger.batch(batch_id)
-        project = self.ledger.chain.call(
-            self.ledger.c("ProjectRegistry").functions.getProject(project_id)
-        )
-        return Batch(methodology_id, project_id, report_id, batch_id, int(b["issued"]),
-                     int(b["buffer"]), str(project[0]))
+        developer_of = self.ledger.project(project_id).developer
+        return Batch(methodology_id, project_id, report_id, batch_id, b.issued, b.buffer,
+                     developer_of)

@@ -112,7 +112,7 @@ def chain_cache(sc: SettlementChain, ttl: float) -> FreezeCache:
 
     def batch(batch_id: int) -> bool:
         try:
-            return bool(sc.ledger.batch(batch_id)["frozen"])
+            return sc.ledger.batch(batch_id).frozen
         except Exception:  # an unknown batch: order entry refuses it for its own reasons
             return False
 

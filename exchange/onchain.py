@@ -197,7 +197,7 @@ class SettlementChain:
             count = int(self.chain.call(self.ledger.c("CarbonCredits").functions.batchCount()))
             for batch_id in range(len(self._batch_classes) + 1, count + 1):
                 b = self.ledger.batch(batch_id)
-                self._batch_classes.append((int(b["projectId"]), int(b["periodStart"])))
+                self._batch_classes.append((b.project_id, b.period_start))
             for project, _ in self._batch_classes:
                 if not self._project_methodology.get(project):  # unknown, or not approved yet
                     self._project_methodology[project] = self._approved_methodology(project)

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from chain.state import write_atomically
+from chain.structs import Report
 from oracle import intake
 from oracle.devices import DeviceRegistry
 from oracle.loaders import LoadError, parse_csv_records, parse_json_records
@@ -70,7 +71,7 @@ class Reports(Protocol):
 
     def report_of(self, project_id: int, period_start: int, period_end: int) -> int: ...
 
-    def report(self, report_id: int) -> dict[str, Any]: ...
+    def report(self, report_id: int) -> Report: ...
 
 
 @dataclass(frozen=True)
@@ -227,16 +228,16 @@ class Inbox:
         """The Merkle proof of one accepted record (file, 0-based position) of an attested
         report, from data whose root is still the attested one."""
         r = self.reports.report(report_id)
-        status = ReportStatus(int(r["status"]))
+        status = ReportStatus(r.status)
         if status not in (ReportStatus.ATTESTED, ReportStatus.VERIFIED):
             raise InboxError("report_not_attested", "proofs exist for attested reports "
                              "only", {"status": status.name.lower()})
-        period = Period(int(r["periodStart"]), int(r["periodEnd"]))
-        report = self.report(int(r["projectId"]), period, now)
-        if report.root != bytes(r["merkleRoot"]):
+        period = Period(r.period_start, r.period_end)
+        report = self.report(r.project_id, period, now)
+        if report.root != r.merkle_root:
             raise InboxError("data_changed",
                              "the stored data no longer matches the attested root",
-                             {"attested_root": "0x" + bytes(r["merkleRoot"]).hex(),
+                             {"attested_root": "0x" + r.merkle_root.hex(),
                               "data_root": "0x" + report.root.hex()})
         record = report.record_at(file, position)
         if record is None:
@@ -248,7 +249,7 @@ class Inbox:
 
     def _refuse_if_final(self, project_id: int, period: Period) -> None:
         report_id = self.reports.report_of(project_id, period.start, period.end)
-        if report_id and int(self.reports.report(report_id)["status"]) != ReportStatus.PENDING:
+        if report_id and self.reports.report(report_id).status != ReportStatus.PENDING:
             raise InboxError("period_attested", "the period's report is attested; its "
                              "data is final", {"report_id": report_id})
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
@@ -22,8 +22,18 @@ from chain.client import Chain, Sender, Sent
 from chain.deploy import CONTRACTS, Deployment
 from chain.records import Records
 from chain.roles import role_id
+from chain.structs import (
+    BatchView,
+    Disturbance,
+    Location,
+    Methodology,
+    Project,
+    Report,
+    Retirement,
+)
 
 ZERO32 = bytes(32)
+R = TypeVar("R")
 
 
 class Purpose(IntEnum):
@@ -73,24 +83,6 @@ class ReportStatus(IntEnum):
 
 
 @dataclass(frozen=True)
-class Location:
-    division_code: int
-    latitude_e6: int
-    longitude_e6: int
-    area_m2: int
-    boundary_hash: bytes
-
-    def as_tuple(self) -> tuple[int, int, int, int, bytes]:
-        return (
-            self.division_code,
-            self.latitude_e6,
-            self.longitude_e6,
-            self.area_m2,
-            self.boundary_hash,
-        )
-
-
-@dataclass(frozen=True)
 class Created:
     """An id created by a transaction, with the transaction."""
 
@@ -112,6 +104,19 @@ def retirement_record_hash(holder: str, batch_id: int, amount: int, serial_start
         [holder, batch_id, amount, serial_start, purpose, keccak(beneficiary),
          keccak(case_reference)],
     ))
+
+
+@dataclass(frozen=True)
+class RetirementRecord:
+    """A retirement as its `Retired` event records it, with the hash the chain stores for it:
+    `matches` is True when the event's record hashes to `record_hash`, i.e. every field is as
+    the chain recorded it."""
+
+    retirement: Retirement
+    record_hash: bytes
+    matches: bool
+    tx_hash: str
+    block_number: int
 
 
 @dataclass(frozen=True)
@@ -151,9 +156,14 @@ class Ledger:
         return self.contracts[name]
 
     def read(self, contract: str, function: str, *args: Any) -> Any:
-        """A view function's answer, structs as dicts by the contract's own field names."""
+        """A view function's answer, structs as their typed records (`chain.structs`)."""
         fn = getattr(self.c(contract).functions, function)(*args)
         return self.records.decode(contract, function, self.chain.call(fn))
+
+    def record(self, cls: type[R], contract: str, function: str, *args: Any) -> R:
+        """A view function's one struct, as its record class `cls`."""
+        fn = getattr(self.c(contract).functions, function)(*args)
+        return self.records.decode_as(cls, contract, function, self.chain.call(fn))
 
     def _send(self, by: LocalAccount, contract: str, fn: str, *args: Any) -> Sent:
         return self.sender.send(getattr(self.c(contract).functions, fn)(*args), by)
@@ -233,6 +243,9 @@ class Ledger:
 
     # -- methodologies --------------------------------------------------------------------
 
+    def methodology(self, methodology_id: int) -> Methodology:
+        return self.record(Methodology, "MethodologyRegistry", "getMethodology", methodology_id)
+
     def register_methodology(
         self,
         by: LocalAccount,
@@ -269,6 +282,9 @@ class Ledger:
 
     # -- projects -------------------------------------------------------------------------
 
+    def project(self, project_id: int) -> Project:
+        return self.record(Project, "ProjectRegistry", "getProject", project_id)
+
     def register_project(
         self,
         by: LocalAccount,
@@ -285,7 +301,7 @@ class Ledger:
             "register",
             name,
             methodology_id,
-            location.as_tuple(),
+            location.to_abi(),
             crediting_start,
             crediting_end,
             document_hash,
@@ -394,8 +410,8 @@ class Ledger:
         fn = self.c("DisturbanceReports").functions.submissionOf(disturbance_id, node)
         return bytes(self.chain.call(fn))
 
-    def disturbance(self, disturbance_id: int) -> dict[str, Any]:
-        return self.read("DisturbanceReports", "getDisturbance", disturbance_id)  # type: ignore[no-any-return]
+    def disturbance(self, disturbance_id: int) -> Disturbance:
+        return self.record(Disturbance, "DisturbanceReports", "getDisturbance", disturbance_id)
 
     # -- credits --------------------------------------------------------------------------
 
@@ -459,13 +475,12 @@ class Ledger:
     def buffer_balance(self, batch_id: int) -> int:
         return int(self.chain.call(self.c("CarbonCredits").functions.bufferBalance(batch_id)))
 
-    def batch(self, batch_id: int) -> dict[str, Any]:
-        return self.read("CarbonCredits", "getBatch", batch_id)  # type: ignore[no-any-return]
+    def batch(self, batch_id: int) -> BatchView:
+        return self.record(BatchView, "CarbonCredits", "getBatch", batch_id)
 
-    def retirement(self, retirement_id: int) -> dict[str, Any]:
+    def retirement(self, retirement_id: int) -> RetirementRecord:
         """A retirement's full record, from its `Retired` event, checked against the hash the
-        chain stores for it: `matches` is True when every field is as the chain recorded it.
-        Raises UnknownRetirement for an id the chain does not know."""
+        chain stores for it. Raises UnknownRetirement for an id the chain does not know."""
         credits = self.c("CarbonCredits")
         stored = bytes(self.chain.call(credits.functions.retirementHash(retirement_id)))
         if stored == ZERO32:
@@ -488,27 +503,21 @@ class Ledger:
         digest = retirement_record_hash(holder, batch_id, amount, serial_start, purpose,
                                         beneficiary, case)
         tx_hash = log["transactionHash"]
-        return {
-            "holder": holder,
-            "batchId": batch_id,
-            "purpose": purpose,
-            "serialStart": serial_start,
-            "amount": amount,
-            "beneficiary": beneficiary.decode("utf-8", "replace"),
-            "caseReference": case.decode("utf-8", "replace"),
-            "recordHash": stored,
-            "matches": digest == stored,
-            "txHash": tx_hash if isinstance(tx_hash, str) else "0x" + bytes(tx_hash).hex(),
-            "blockNumber": int(log["blockNumber"]),
-        }
+        return RetirementRecord(
+            retirement=Retirement(
+                holder=holder, batch_id=batch_id, amount=amount, serial_start=serial_start,
+                purpose=purpose, beneficiary=beneficiary.decode("utf-8", "replace"),
+                case_reference=case.decode("utf-8", "replace")),
+            record_hash=stored,
+            matches=digest == stored,
+            tx_hash=tx_hash if isinstance(tx_hash, str) else "0x" + bytes(tx_hash).hex(),
+            block_number=int(log["blockNumber"]),
+        )
 
-    def verify_retirement(self, retirement_id: int, record: dict[str, Any]) -> bool:
+    def verify_retirement(self, retirement_id: int, record: Retirement) -> bool:
         """The contract's own check of a full record (CarbonCredits.verifyRetirement)."""
-        fn = self.c("CarbonCredits").functions.verifyRetirement(retirement_id, (
-            record["holder"], int(record["batchId"]), int(record["amount"]),
-            int(record["serialStart"]), int(record["purpose"]), record["beneficiary"],
-            record["caseReference"]))
+        fn = self.c("CarbonCredits").functions.verifyRetirement(retirement_id, record.to_abi())
         return bool(self.chain.call(fn))
 
-    def report(self, report_id: int) -> dict[str, Any]:
-        return self.read("MonitoringReports", "getReport", report_id)  # type: ignore[no-any-return]
+    def report(self, report_id: int) -> Report:
+        return self.record(Report, "MonitoringReports", "getReport", report_id)

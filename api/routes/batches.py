@@ -82,7 +82,7 @@ def _set_frozen(batch_id: int, frozen: bool, body: ReasonIn | None, caller: Call
                 view: ViewDep, writer: WriterDep) -> dict[str, object]:
     require_role(view, caller, "REGULATOR")
     b = prechecks.batch(view, batch_id)
-    if b["frozen"] == frozen:
+    if b.frozen == frozen:
         code = "batch_already_frozen" if frozen else "batch_not_frozen"
         raise ApiError(409, code, f"batch {batch_id} is {'already' if frozen else 'not'} frozen",
                        {"batch_id": batch_id})
@@ -116,11 +116,11 @@ def cancel_buffer(batch_id: PathId, body: CancelIn, caller: CallerDep, view: Vie
     require_role(view, caller, "REGULATOR")
     b = prechecks.batch(view, batch_id)
     d = prechecks.confirmed_disturbance(view, body.disturbance_id)
-    if int(b["projectId"]) != int(d["projectId"]):
+    if b.project_id != d.project_id:
         raise ApiError(409, "disturbance_of_other_project",
                        "the batch belongs to another project than the disturbance",
                        {"batch_id": batch_id, "disturbance_id": body.disturbance_id})
-    remaining = int(d["confirmedLoss"]) - int(d["appliedLoss"])
+    remaining = d.confirmed_loss - d.applied_loss
     if body.amount > remaining:
         raise ApiError(409, "loss_exceeded", "the amount exceeds the confirmed loss not yet "
                        "applied", {"remaining_units": remaining,

@@ -25,7 +25,9 @@ from api.deps import InboxDep, SessionDep, ViewDep, WriterDep
 from api.errors import ApiError, not_found
 from api.fields import STRICT, NonZeroHash32, PathId, Tonnes, b32
 from api.limits import MAX_UPLOAD_BYTES
+from api.onchain import ChainView
 from api.schemas import TxOut, tx
+from chain.structs import Disturbance, Project, Report
 from oracle.devices import DeviceRegistry
 from oracle.inbox import FILE_NAME, checked_period
 from oracle.proofs import RecordProof
@@ -178,9 +180,9 @@ class DisturbanceOut(BaseModel):
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _may_submit(view: Any, caller: Any, project: dict[str, Any]) -> None:
+def _may_submit(view: Any, caller: Any, project: Project) -> None:
     """The project's developer, the registry operator or an oracle node may submit data."""
-    if str(project["developer"]).lower() == caller.address.lower():
+    if project.developer.lower() == caller.address.lower():
         require_role(view, caller, "MEMBER")
         return
     require_role(view, caller, "REGISTRY_OPERATOR", "ORACLE")
@@ -207,11 +209,11 @@ def _hex(v: Any) -> str:
     return "0x" + _bytes(v).hex()
 
 
-def _report_of(view: Any, report_id: int) -> dict[str, Any]:
+def _report_of(view: ChainView, report_id: int) -> Report:
     r = view.report(report_id)
     if r is None:
         raise not_found("report", report_id)
-    return dict(r)
+    return r
 
 
 # -- routes: data -----------------------------------------------------------------------------
@@ -225,7 +227,7 @@ def put_spec(project_id: PathId, body: SpecIn, caller: CallerDep, view: ViewDep,
     (`409 device_registered_elsewhere`). The project's developer or the registry operator."""
     p = prechecks.project_in(view, project_id, ProjectStatus.APPROVED, ProjectStatus.VALIDATED,
                              ProjectStatus.REGISTERED)
-    if str(p["developer"]).lower() != caller.address.lower():
+    if p.developer.lower() != caller.address.lower():
         require_role(view, caller, "REGISTRY_OPERATOR")
     try:
         registry = DeviceRegistry.from_json({"project": body.code, "devices": body.devices})
@@ -274,7 +276,7 @@ def get_period(project_id: PathId, period_start: int, period_end: int, view: Vie
     report_id = view.ledger.report_of(project_id, period.start, period.end)
     status = "none"
     if report_id:
-        status = ReportStatus(_report_of(view, report_id)["status"]).name.lower()
+        status = ReportStatus(_report_of(view, report_id).status).name.lower()
     return {
         "project_id": project_id, "period_start": period.start, "period_end": period.end,
         "files": report.summary()["files"], "counts": report.counts(),
@@ -292,8 +294,8 @@ def get_period(project_id: PathId, period_start: int, period_end: int, view: Vie
 def get_attestations(report_id: PathId, view: ViewDep) -> dict[str, Any]:
     """Every node's submission for a report, read from the chain: agreeing or not."""
     r = _report_of(view, report_id)
-    status = ReportStatus(r["status"])
-    root = bytes(r["merkleRoot"])
+    status = ReportStatus(r.status)
+    root = r.merkle_root
     attested_digest = None
     events = view.logs_by_id("MonitoringReports", "AttestationSubmitted", report_id)
     if status in (ReportStatus.ATTESTED, ReportStatus.VERIFIED):
@@ -302,7 +304,7 @@ def get_attestations(report_id: PathId, view: ViewDep) -> dict[str, Any]:
         from oracle.keccak import keccak256
 
         attested_digest = keccak256(encode(["bytes32", "uint256", "bytes32"], [
-            root, int(r["attestedQuantity"]), bytes(r["reportHash"])]))
+            root, r.attested_quantity, r.report_hash]))
     out = []
     for ev in events:
         a = ev.args
@@ -315,10 +317,10 @@ def get_attestations(report_id: PathId, view: ViewDep) -> dict[str, Any]:
         })
     threshold = int(view.ledger.chain.call(
         view.ledger.c("MonitoringReports").functions.threshold()))
-    return {"report_id": report_id, "project_id": int(r["projectId"]),
-            "period_start": int(r["periodStart"]), "period_end": int(r["periodEnd"]),
+    return {"report_id": report_id, "project_id": r.project_id,
+            "period_start": r.period_start, "period_end": r.period_end,
             "status": status.name.lower(), "threshold": threshold,
-            "submissions": int(r["submissions"]),
+            "submissions": r.submissions,
             "merkle_root": _hex(root) if any(root) else None, "attestations": out}
 
 
@@ -339,31 +341,31 @@ def verify_record(report_id: PathId, body: VerifyRecordIn, view: ViewDep) -> dic
     """Checks a record and its proof against the report's attested root, on chain: anyone can
     hold a reading and its proof and ask the contract, without trusting this server's data."""
     r = _report_of(view, report_id)
-    if ReportStatus(r["status"]) not in (ReportStatus.ATTESTED, ReportStatus.VERIFIED):
+    if ReportStatus(r.status) not in (ReportStatus.ATTESTED, ReportStatus.VERIFIED):
         raise ApiError(409, "report_not_attested", "only attested reports have a root",
-                       {"status": ReportStatus(r["status"]).name.lower()})
+                       {"status": ReportStatus(r.status).name.lower()})
     proof = RecordProof(body.record.encode(), b"", tuple(b32(p) for p in body.proof), b"")
     ok = view.ledger.verify_record(report_id, proof.record, list(proof.proof))
-    return {"report_id": report_id, "verified_on_chain": ok, "root": _hex(r["merkleRoot"])}
+    return {"report_id": report_id, "verified_on_chain": ok, "root": _hex(r.merkle_root)}
 
 
 # -- routes: disturbances ---------------------------------------------------------------------
 
 
-def _disturbance(view: Any, disturbance_id: int) -> dict[str, Any]:
+def _disturbance(view: ChainView, disturbance_id: int) -> Disturbance:
     if not 0 < disturbance_id <= int(view.ledger.chain.call(
             view.ledger.c("DisturbanceReports").functions.disturbanceCount())):
         raise not_found("disturbance", disturbance_id)
     return view.ledger.disturbance(disturbance_id)
 
 
-def _disturbance_out(disturbance_id: int, d: dict[str, Any]) -> dict[str, Any]:
-    return {"disturbance_id": disturbance_id, "project_id": int(d["projectId"]),
-            "kind": DisturbanceKind(d["kind"]).name.lower(), "occurred_at": int(d["occurredAt"]),
-            "status": DisturbanceStatus(d["status"]).name.lower(),
-            "submissions": int(d["submissions"]), "attested_loss_units": int(d["attestedLoss"]),
-            "confirmed_loss_units": int(d["confirmedLoss"]),
-            "applied_loss_units": int(d["appliedLoss"]), "evidence_hash": _hex(d["evidenceHash"])}
+def _disturbance_out(disturbance_id: int, d: Disturbance) -> dict[str, Any]:
+    return {"disturbance_id": disturbance_id, "project_id": d.project_id,
+            "kind": DisturbanceKind(d.kind).name.lower(), "occurred_at": d.occurred_at,
+            "status": DisturbanceStatus(d.status).name.lower(),
+            "submissions": d.submissions, "attested_loss_units": d.attested_loss,
+            "confirmed_loss_units": d.confirmed_loss,
+            "applied_loss_units": d.applied_loss, "evidence_hash": _hex(d.evidence_hash)}
 
 
 @router.get("/disturbances/{disturbance_id}", response_model=DisturbanceOut)
@@ -378,13 +380,13 @@ def confirm_disturbance(disturbance_id: PathId, body: ConfirmIn, caller: CallerD
     """Confirms the loss of an attested disturbance (at most the attested loss). Verifier."""
     require_role(view, caller, "VERIFIER")
     d = _disturbance(view, disturbance_id)
-    if DisturbanceStatus(d["status"]) != DisturbanceStatus.ATTESTED:
+    if DisturbanceStatus(d.status) != DisturbanceStatus.ATTESTED:
         raise ApiError(409, "invalid_disturbance_status",
                        f"disturbance {disturbance_id} is "
-                       f"{DisturbanceStatus(d['status']).name.lower()}")
-    if body.confirmed_loss > int(d["attestedLoss"]):
+                       f"{DisturbanceStatus(d.status).name.lower()}")
+    if body.confirmed_loss > d.attested_loss:
         raise ApiError(409, "loss_above_attested", "the confirmed loss exceeds the attested loss",
-                       {"attested_loss_units": int(d["attestedLoss"])})
+                       {"attested_loss_units": d.attested_loss})
     sent = writer.confirm_disturbance(caller.key(), disturbance_id, body.confirmed_loss,
                                       b32(body.statement_hash))
     return tx(sent)
@@ -397,14 +399,14 @@ def cancel_for_disturbance(disturbance_id: PathId, body: CancelIn, caller: Calle
     never more than the loss in total. Regulator."""
     require_role(view, caller, "REGULATOR")
     d = _disturbance(view, disturbance_id)
-    if DisturbanceStatus(d["status"]) != DisturbanceStatus.CONFIRMED:
+    if DisturbanceStatus(d.status) != DisturbanceStatus.CONFIRMED:
         raise ApiError(409, "invalid_disturbance_status",
                        f"disturbance {disturbance_id} is not confirmed")
     b = prechecks.batch(view, body.batch_id)
-    if int(b["projectId"]) != int(d["projectId"]):
+    if b.project_id != d.project_id:
         raise ApiError(409, "disturbance_of_other_project",
                        "the batch belongs to another project than the disturbance")
-    remaining = int(d["confirmedLoss"]) - int(d["appliedLoss"])
+    remaining = d.confirmed_loss - d.applied_loss
     if body.amount > remaining:
         raise ApiError(409, "loss_exceeded", "the amount exceeds the confirmed loss not yet "
                        "applied", {"remaining_units": remaining})

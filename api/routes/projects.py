@@ -27,7 +27,8 @@ from api.fields import (
     text,
 )
 from api.schemas import OptionalDecision, OptionalReason, ReasonIn, TxOut, tx
-from registry.ledger import Location, MethodologyStatus, ProjectStatus
+from chain.structs import Location
+from registry.ledger import MethodologyStatus, ProjectStatus
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"])
 
@@ -83,11 +84,11 @@ def register_project(
     developer."""
     require_role(view, caller, "MEMBER")
     m = prechecks.methodology(view, body.methodology_id)
-    if MethodologyStatus(m["status"]) != MethodologyStatus.APPROVED:
+    if MethodologyStatus(m.status) != MethodologyStatus.APPROVED:
         raise ApiError(409, "methodology_not_approved",
                        f"methodology {body.methodology_id} is not approved",
                        {"methodology_id": body.methodology_id,
-                        "status": MethodologyStatus(m["status"]).name.lower()})
+                        "status": MethodologyStatus(m.status).name.lower()})
     location = Location(body.division_code, body.latitude, body.longitude, body.area_m2,
                         b32(body.boundary_hash))
     created = writer.register_project(
@@ -105,7 +106,7 @@ def validate_project(
     developer)."""
     require_role(view, caller, "VERIFIER")
     p = prechecks.project_in(view, project_id, ProjectStatus.REGISTERED)
-    if p["developer"] == caller.address:
+    if p.developer == caller.address:
         raise ApiError(409, "conflict_of_interest", "a verifier cannot validate its own project",
                        {"project_id": project_id})
     sent = writer.validate_project(caller.key(), project_id, b32(body.validation_report_hash))

@@ -65,10 +65,10 @@ def attest(
     """Submits this oracle node's attestation of a project's monitoring period. Oracle."""
     require_role(view, caller, "ORACLE")
     p = prechecks.project_in(view, body.project_id, ProjectStatus.APPROVED)
-    if body.period_start < p["creditingStart"] or body.period_end > p["creditingEnd"]:
+    if body.period_start < p.crediting_start or body.period_end > p.crediting_end:
         raise ApiError(409, "period_outside_crediting",
                        "the period is outside the project's crediting period",
-                       {"crediting_start": p["creditingStart"], "crediting_end": p["creditingEnd"]})
+                       {"crediting_start": p.crediting_start, "crediting_end": p.crediting_end})
     if body.period_end > view.latest_timestamp():
         raise ApiError(409, "period_not_ended", "the monitoring period has not ended yet",
                        {"period_end": body.period_end})
@@ -76,11 +76,11 @@ def attest(
         caller.key(), body.project_id, body.period_start, body.period_end,
         b32(body.merkle_root), body.quantity, b32(body.report_hash),
     )
-    report = view.report(created.id) or {}
+    report = view.report(created.id)
     return {
         "report_id": created.id,
-        "status": ReportStatus(report.get("status", 0)).name.lower(),
-        "submissions": int(report.get("submissions", 0)),
+        "status": ReportStatus(report.status if report else 0).name.lower(),
+        "submissions": report.submissions if report else 0,
         **tx(created.sent),
     }
 
@@ -92,7 +92,7 @@ def verify_report(
     """Signs the verified quantity (at most the attested one) of an attested report. Verifier."""
     require_role(view, caller, "VERIFIER")
     r = prechecks.report_in(view, report_id, ReportStatus.ATTESTED)
-    attested = int(r["attestedQuantity"])
+    attested = r.attested_quantity
     if body.verified_quantity > attested:
         raise ApiError(409, "quantity_above_attested",
                        f"verified quantity exceeds the attested {format_units(attested)} t",

@@ -93,9 +93,9 @@ def test_the_whole_flow_moves_credits_on_chain(api: Api) -> None:
     ledger, acc = api.ledger, api.acc
     assert ledger.balance(acc["developer"].address, ids["batch"]) == 400 * TONNE
     assert ledger.balance(acc["trader1"].address, ids["batch"]) == 173_600_000
-    assert ledger.retirement(ids["retirement"])["holder"] == acc["trader1"].address
+    assert ledger.retirement(ids["retirement"]).retirement.holder == acc["trader1"].address
     batch = ledger.batch(ids["batch"])
-    assert (batch["issued"], batch["buffer"], batch["retired"]) == (
+    assert (batch.issued, batch.buffer, batch.retired) == (
         1000 * TONNE, 100 * TONNE, 326_400_000)
     # the members acted as themselves, without spending gas: the relayer paid
     w3 = ledger.chain.w3

@@ -164,7 +164,7 @@ def test_a_disturbance_is_confirmed_and_drawn_from_the_buffer_through_the_api(
     after = api.get(path)
     assert (after["confirmed_loss_units"], after["applied_loss_units"]) == (30 * TONNE,
                                                                             30 * TONNE)
-    assert api.ledger.batch(batch)["cancelled"] == 30 * TONNE
+    assert api.ledger.batch(batch).cancelled == 30 * TONNE
     assert api.error("GET", "/v1/oracle/disturbances/77", None, None, 404) == (
         "disturbance_not_found")
     assert doc("x")  # scenario documents are non-zero hashes

@@ -102,7 +102,7 @@ def test_verification_is_capped_by_the_attested_quantity_and_reports_can_be_reje
                 {"verified_quantity": "10.000001", "verification_hash": HASH}) == (
         409, "quantity_above_attested")
     api.post(f"/v1/reports/{attested}/reject", "verifier", {"reason_hash": HASH})
-    assert ReportStatus(api.ledger.report(attested)["status"]) == ReportStatus.REJECTED
+    assert ReportStatus(api.ledger.report(attested).status) == ReportStatus.REJECTED
     assert code(api, "POST", "/v1/batches", "operator", {"report_id": attested}) == (
         409, "chain_report_not_verified")
 
@@ -111,7 +111,7 @@ def test_batch_freeze_and_buffer_cancellation(api: Api) -> None:
     batch = Scenario(api.ledger, api.acc).batch(quantity=100 * TONNE, buffer_bps=1_000)
     bid = batch.batch_id
     assert api.post(f"/v1/batches/{bid}/freeze", "regulator", {"reason_hash": HASH})["frozen"]
-    assert api.ledger.batch(bid)["frozen"] is True
+    assert api.ledger.batch(bid).frozen is True
     assert code(api, "POST", f"/v1/batches/{bid}/freeze", "regulator") == (
         409, "batch_already_frozen")
     api.post(f"/v1/batches/{bid}/unfreeze", "regulator")
@@ -122,7 +122,7 @@ def test_batch_freeze_and_buffer_cancellation(api: Api) -> None:
                          {"amount": "2.5", "disturbance_id": typhoon}, status=201)
     assert (cancelled["serial_start"], cancelled["serial_end"]) == (1, 2_500_000)
     assert api.ledger.buffer_balance(bid) == 7_500_000
-    assert api.ledger.batch(bid)["cancelled"] == 2_500_000
+    assert api.ledger.batch(bid).cancelled == 2_500_000
     pending = s.disturbance(batch.project_id, TONNE, stage="attested")
     assert code(api, "POST", f"/v1/batches/{bid}/cancel-buffer", "regulator",
                 {"amount": "1", "disturbance_id": pending}) == (409, "invalid_disturbance_status")

@@ -131,7 +131,7 @@ def test_an_own_key_member_retires_through_the_relay(ctx: Ctx) -> None:
     retired = next(e for e in out["events"] if e["name"] == "Retired")["args"]
     assert (retired["holder"], retired["amount"], retired["serialStart"]) == (
         member.address, 326_400_000, 1)
-    assert ledger.retirement(retired["retirementId"])["holder"] == member.address
+    assert ledger.retirement(retired["retirementId"]).retirement.holder == member.address
     assert ledger.balance(member.address, bid) == 400 * TONNE - 326_400_000
     receipt = ledger.chain.w3.eth.get_transaction_receipt(out["tx_hash"])
     assert receipt["from"] != member.address  # the relayer sent it and paid

@@ -85,7 +85,7 @@ def test_a_relayed_retirement_is_the_signers_retirement(setting: Setting, ledger
     assert retired["holder"] == dev
     assert (retired["amount"], retired["serialStart"]) == (326_400_000, 1)
     assert retired["caseReference"] == "(2025)闽0181民初123号"
-    assert ledger.retirement(retired["retirementId"])["holder"] == dev
+    assert ledger.retirement(retired["retirementId"]).retirement.holder == dev
     assert ledger.balance(dev, setting.batch) == held - 326_400_000
     assert ledger.events_of(sent, "ExecutedForwardRequest")[0].args == {
         "signer": dev, "nonce": 0, "success": True
@@ -199,7 +199,7 @@ def test_a_relayer_cannot_lend_its_own_role(setting: Setting, ledger: Ledger) ->
     with pytest.raises(ChainRevert) as refused:
         setting.relay("regulator", setting.sign("trader1", freeze))
     assert refused.value.name == "FailedCall"
-    assert ledger.batch(setting.batch)["frozen"] is False
+    assert ledger.batch(setting.batch).frozen is False
 
 
 def test_a_regulators_signed_freeze_works_whoever_relays_it(setting: Setting,
@@ -209,7 +209,7 @@ def test_a_regulators_signed_freeze_works_whoever_relays_it(setting: Setting,
         setting.forwarder.functions.execute(setting.sign("regulator", freeze)),
         setting.acc["trader1"],
     )
-    assert ledger.batch(setting.batch)["frozen"] is True
+    assert ledger.batch(setting.batch).frozen is True
     assert ledger.events_of(sent, "BatchFreezeChanged")[0].args["by"] == (
         setting.acc["regulator"].address
     )

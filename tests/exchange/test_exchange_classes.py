@@ -38,8 +38,8 @@ def vintages(ledger: Ledger, acc: dict[str, LocalAccount], market: int) -> list[
 def listed(api: Api, ledger: Ledger, vintages: list[Batch]) -> dict[str, int]:
     first, second = (ledger.batch(b.batch_id) for b in vintages[:2])
     klass = {"methodology_id": vintages[0].methodology_id,
-             "vintage_from": int(first["periodStart"]),
-             "vintage_to": int(second["periodEnd"])}
+             "vintage_from": int(first.period_start),
+             "vintage_to": int(second.period_end)}
     api.post("/v1/exchange/instruments", "exchange",
              {"instrument": CLASS, "credit_class": klass, "tick": 5, "lot": T,
               "reference_price": PRICE}, status=201)

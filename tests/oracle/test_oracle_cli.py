@@ -68,10 +68,10 @@ def test_sample_data_goes_from_files_to_an_issued_batch_through_the_cli(
 
     report_id = conn.ledger.report_of(project, YEAR.start, YEAR.end)
     report = conn.ledger.report(report_id)
-    assert (report["status"], report["submissions"]) == (ReportStatus.ATTESTED, 3)
-    conn.ledger.verify_report(acc["verifier"], report_id, report["attestedQuantity"], doc("v"))
+    assert (report.status, report.submissions) == (ReportStatus.ATTESTED, 3)
+    conn.ledger.verify_report(acc["verifier"], report_id, report.attested_quantity, doc("v"))
     batch = conn.ledger.issue(acc["operator"], report_id).id
-    assert conn.ledger.batch(batch)["issued"] == report["attestedQuantity"]
+    assert conn.ledger.batch(batch).issued == report.attested_quantity
 
     again = run("oracle", "attest", "--node", "oracle1", env=env)
     assert again.returncode == 0 and "already" in again.stdout

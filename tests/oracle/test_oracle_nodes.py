@@ -64,21 +64,21 @@ def test_two_of_three_nodes_attest_and_the_verified_report_is_issued(
     first, second = nodes(ledger, acc, inbox, tmp_path, "oracle1", "oracle2")
     [o1] = first.run_once()
     assert o1.status == "attested"
-    assert ledger.report(o1.onchain_id)["status"] == ReportStatus.PENDING
+    assert ledger.report(o1.onchain_id).status == ReportStatus.PENDING
     [o2] = second.run_once()
     report = ledger.report(o2.onchain_id)
     assert (o2.status, o2.onchain_id) == ("attested", o1.onchain_id)
-    assert report["status"] == ReportStatus.ATTESTED
-    assert bytes(report["merkleRoot"]) == expected.root
-    assert report["attestedQuantity"] == expected.quantity_units
-    assert bytes(report["reportHash"]) == expected.report_hash
+    assert report.status == ReportStatus.ATTESTED
+    assert bytes(report.merkle_root) == expected.root
+    assert report.attested_quantity == expected.quantity_units
+    assert bytes(report.report_hash) == expected.report_hash
 
     ledger.verify_report(acc["verifier"], o1.onchain_id, expected.quantity_units, doc("v"))
     batch = ledger.issue(acc["operator"], o1.onchain_id).id
     issued = ledger.batch(batch)
-    assert issued["issued"] == expected.quantity_units
+    assert issued.issued == expected.quantity_units
     buffer = -(-expected.quantity_units * 1_000 // 10_000)  # rounded up, to the pool
-    assert issued["buffer"] == buffer
+    assert issued.buffer == buffer
     assert ledger.balance(acc["developer"].address, batch) == expected.quantity_units - buffer
 
 
@@ -113,7 +113,7 @@ def test_tampering_with_the_data_after_attestation_is_detected(
     readings.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
 
     again = build_report(inbox / str(project), YEAR, now=2_000_000_000)
-    assert again.root != bytes(ledger.report(report_id)["merkleRoot"])
+    assert again.root != bytes(ledger.report(report_id).merkle_root)
     edited = next(r for r in again.records() if b'"toc_percent":"9.99"' in r)
     proof = again.prove(edited)
     assert not ledger.verify_record(report_id, edited, list(proof.proof))
@@ -125,7 +125,7 @@ def test_one_node_offline_the_report_still_reaches_k_of_n(
     for n in nodes(ledger, acc, inbox, tmp_path, "oracle1", "oracle3"):  # oracle2 is down
         n.run_once()
     report_id = ledger.report_of(project, YEAR.start, YEAR.end)
-    assert ledger.report(report_id)["status"] == ReportStatus.ATTESTED
+    assert ledger.report(report_id).status == ReportStatus.ATTESTED
 
 
 def test_nodes_with_different_roots_do_not_attest_until_k_agree(
@@ -141,13 +141,13 @@ def test_nodes_with_different_roots_do_not_attest_until_k_agree(
     [b] = divergent.run_once()
     assert b.status == "attested"
     report = ledger.report(a.onchain_id)
-    assert (report["status"], report["submissions"]) == (ReportStatus.PENDING, 2)
+    assert (report.status, report.submissions) == (ReportStatus.PENDING, 2)
     digests = {ledger.submission_of(a.onchain_id, acc[s].address) for s in ("oracle1", "oracle3")}
     assert len(digests) == 2  # the disagreement is visible on chain
     [c] = node(ledger, acc, "oracle2", inbox, tmp_path / "state").run_once()
     report = ledger.report(c.onchain_id)
-    assert report["status"] == ReportStatus.ATTESTED
-    assert bytes(report["merkleRoot"]) == build_report(
+    assert report.status == ReportStatus.ATTESTED
+    assert bytes(report.merkle_root) == build_report(
         inbox / str(project), YEAR, now=2_000_000_000).root
 
 
@@ -162,7 +162,7 @@ def test_rerunning_a_period_never_attests_twice(
     amnesiac = node(ledger, acc, "oracle1", inbox, tmp_path / "fresh-state")
     [third] = amnesiac.run_once()
     assert (third.status, third.detail) == ("already", "found on chain")
-    assert ledger.report(first.onchain_id)["submissions"] == 1
+    assert ledger.report(first.onchain_id).submissions == 1
 
 
 def test_a_node_restarted_between_send_and_receipt_resumes_without_resending(
@@ -177,7 +177,7 @@ def test_a_node_restarted_between_send_and_receipt_resumes_without_resending(
     state.put(report_subject(project, YEAR), project, status="sent", tx_hash=tx_hash)
     [outcome] = OracleNode("oracle1", acc["oracle1"], ledger, inbox, state).run_once()
     assert outcome.status in ("attested", "already")
-    assert ledger.report(outcome.onchain_id)["submissions"] == 1
+    assert ledger.report(outcome.onchain_id).submissions == 1
 
 
 def test_a_node_restarted_while_its_attestation_is_pending_waits_for_it(
@@ -207,7 +207,7 @@ def test_a_node_restarted_while_its_attestation_is_pending_waits_for_it(
     [[outcome]] = outcomes
     assert (outcome.status, outcome.tx_hash) == ("attested", tx_hash)  # the CLI exits 0
     assert ledger.chain.w3.eth.get_transaction_count(oracle) == sent_before + 1
-    assert ledger.report(outcome.onchain_id)["submissions"] == 1
+    assert ledger.report(outcome.onchain_id).submissions == 1
 
 
 def test_bad_input_is_refused_per_record_and_only_good_records_are_attested(
@@ -235,7 +235,7 @@ def test_bad_input_is_refused_per_record_and_only_good_records_are_attested(
     for n in nodes(ledger, acc, inbox, tmp_path, "oracle1", "oracle2"):
         [outcome] = n.run_once()
     onchain = ledger.report(outcome.onchain_id)
-    assert bytes(onchain["merkleRoot"]) == report.root
+    assert bytes(onchain.merkle_root) == report.root
     forged_sig = forged[header.index("signature")].encode()
     assert not [r for r in report.records() if forged_sig in r and b'"value":"19.99"' in r]
 
@@ -270,8 +270,8 @@ def test_a_confirmed_disturbance_bounds_the_buffer_cancellation(
     assert refused.value.name == "LossExceeded"
     ledger.cancel_buffer_for_disturbance(acc["regulator"], disturbance_id, batch.batch_id,
                                          10 * TONNE)
-    assert ledger.batch(batch.batch_id)["cancelled"] == 30 * TONNE
-    assert ledger.disturbance(disturbance_id)["appliedLoss"] == 30 * TONNE
+    assert ledger.batch(batch.batch_id).cancelled == 30 * TONNE
+    assert ledger.disturbance(disturbance_id).applied_loss == 30 * TONNE
 
 
 def test_an_unconfirmed_disturbance_cancels_nothing(
@@ -341,5 +341,5 @@ def test_a_forest_ticket_area_is_attested_from_its_plot_inventories(
     for seat in ("oracle2", "oracle3"):
         [outcome] = node(ledger, acc, seat, tmp_path / "inbox", tmp_path / "state").run_once()
     onchain = ledger.report(outcome.onchain_id)
-    assert (onchain["status"], onchain["attestedQuantity"]) == (ReportStatus.ATTESTED,
+    assert (onchain.status, onchain.attested_quantity) == (ReportStatus.ATTESTED,
                                                                  expected.quantity_units)

@@ -71,7 +71,7 @@ def test_disagreeing_votes_are_counted_apart_and_do_not_decide_a_report(
     assert [ledger.chain.call(votes(rid, report_digest(doc(r), 5 * TONNE, doc("a"))))
             for r in ("r1", "r2")] == [1, 1]
     report = ledger.report(rid)
-    assert (report["status"], report["submissions"]) == (1, 2)  # pending, two votes
+    assert (report.status, report.submissions) == (1, 2)  # pending, two votes
 
 
 def test_the_vote_reaching_k_decides_a_report_and_a_late_vote_is_only_counted(
@@ -89,7 +89,7 @@ def test_the_vote_reaching_k_decides_a_report_and_a_late_vote_is_only_counted(
     digest = report_digest(doc("root"), 5 * TONNE, doc("rep"))
     votes = ledger.c("MonitoringReports").functions.votesFor(late.id, digest)
     assert ledger.chain.call(votes) == 3
-    assert (ledger.report(late.id)["status"], ledger.report(late.id)["submissions"]) == (2, 3)
+    assert (ledger.report(late.id).status, ledger.report(late.id).submissions) == (2, 3)
 
 
 def test_a_disturbance_needs_the_monitoring_report_threshold_of_agreeing_votes(
@@ -104,4 +104,4 @@ def test_a_disturbance_needs_the_monitoring_report_threshold_of_agreeing_votes(
     decided = [bool(ledger.events_of(c.sent, "DisturbanceAttested")) for c in sent]
     assert decided == [False, False, True]
     d = ledger.disturbance(sent[-1].id)
-    assert (d["status"], d["submissions"], d["attestedLoss"]) == (2, 3, 7 * TONNE)
+    assert (d.status, d.submissions, d.attested_loss) == (2, 3, 7 * TONNE)

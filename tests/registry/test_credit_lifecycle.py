@@ -90,7 +90,7 @@ def test_buffer_cancellation_consumes_serials_and_keeps_invariant(ledger, acc):
     ledger.cancel_buffer_for_disturbance(acc["regulator"], typhoon, b.batch_id, 40_000_000)
     batch = ledger.batch(b.batch_id)
     held = ledger.balance(acc["developer"].address, b.batch_id) + ledger.buffer_balance(b.batch_id)
-    assert batch["issued"] == held + batch["retired"] + batch["cancelled"]
+    assert batch.issued == held + batch.retired + batch.cancelled
     with pytest.raises(ChainRevert) as e:
         ledger.cancel_buffer_for_disturbance(acc["regulator"], typhoon, b.batch_id, 60_000_001)
     assert e.value.name == "InsufficientBuffer"
@@ -106,9 +106,9 @@ def test_ecological_compensation_requires_case_reference(ledger, acc):
 def test_overlapping_period_cannot_be_verified_twice(ledger, acc):
     b = issued_batch(ledger, acc)
     report = ledger.report(b.report_id)
-    r = ledger.attest(acc["oracle1"], b.project_id, report["periodStart"] + 1, report["periodEnd"],
+    r = ledger.attest(acc["oracle1"], b.project_id, report.period_start + 1, report.period_end,
                       b"\x09" * 32, 5, b"\x09" * 32)
-    ledger.attest(acc["oracle3"], b.project_id, report["periodStart"] + 1, report["periodEnd"],
+    ledger.attest(acc["oracle3"], b.project_id, report.period_start + 1, report.period_end,
                   b"\x09" * 32, 5, b"\x09" * 32)
     with pytest.raises(ChainRevert) as e:
         ledger.verify_report(acc["verifier"], r.id, 5, b"\x01" * 32)

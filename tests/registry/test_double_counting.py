@@ -13,8 +13,9 @@ from eth_account.signers.local import LocalAccount
 
 from chain.client import Chain, ChainRevert
 from chain.deploy import Deployment
+from chain.structs import Location
 from devkit.scenario import BASE_TIME, MAOWEI, Batch, Scenario, doc
-from registry.ledger import Ledger, Location, Purpose
+from registry.ledger import Ledger, Purpose
 
 TONNE = 1_000_000
 CREDITING_END = BASE_TIME + 40 * 365 * 86_400
@@ -144,7 +145,7 @@ def test_late_agreeing_votes_on_the_same_report_are_still_counted(
     period = s.period(world.first)
     rid = attest_both(ledger, acc, world.first, period, doc("root"), doc("a"))
     ledger.attest(acc["oracle3"], world.first, *period, doc("root"), 5 * TONNE, doc("a"))
-    assert ledger.report(rid)["submissions"] == 3
+    assert ledger.report(rid).submissions == 3
 
 
 # -- retirements: one slot, the full record provable --------------------------------------------
@@ -160,27 +161,28 @@ def test_a_retirement_record_read_from_its_event_matches_the_chain(
     ledger: Ledger, acc: dict[str, LocalAccount], world: World
 ) -> None:
     rid = retire(ledger, acc, world)
-    record = ledger.retirement(rid)
-    assert record["matches"] is True
+    read = ledger.retirement(rid)
+    assert read.matches is True
+    record = read.retirement
     assert ledger.verify_retirement(rid, record) is True
-    assert (record["holder"], record["amount"], record["serialStart"], record["beneficiary"],
-            record["caseReference"]) == (acc["developer"].address, 326_400_000, 1,
+    assert (record.holder, record.amount, record.serial_start, record.beneficiary,
+            record.case_reference) == (acc["developer"].address, 326_400_000, 1,
                                          "福清市人民检察院 Fuqing Procuratorate",
                                          "(2025)闽0181民初123号")
 
 
 @pytest.mark.parametrize(("field", "value"), [
-    ("holder", "0x" + "11" * 20), ("batchId", 999), ("amount", 1), ("serialStart", 2),
+    ("holder", "0x" + "11" * 20), ("batch_id", 999), ("amount", 1), ("serial_start", 2),
     ("purpose", int(Purpose.VOLUNTARY)), ("beneficiary", "某公司 Some company"),
-    ("caseReference", "(2025)闽0181民初124号"),
+    ("case_reference", "(2025)闽0181民初124号"),
 ])
 def test_a_retirement_record_with_any_field_changed_is_refused(
     ledger: Ledger, acc: dict[str, LocalAccount], world: World, field: str, value: object
 ) -> None:
     rid = retire(ledger, acc, world)
-    forged = {**ledger.retirement(rid), field: value}
     if field == "holder":
-        forged["holder"] = ledger.chain.w3.to_checksum_address(str(value))
+        value = ledger.chain.w3.to_checksum_address(str(value))
+    forged = replace(ledger.retirement(rid).retirement, **{field: value})
     assert ledger.verify_retirement(rid, forged) is False
 
 

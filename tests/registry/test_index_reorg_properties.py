@@ -98,7 +98,7 @@ def act(b: Base, s: Scenario, action: tuple[Any, ...]) -> None:
             toggle = ledger.revoke_role if ledger.has_role("BANK", address) else ledger.grant_role
             toggle(acc["governance"], "BANK", address)
         elif kind == "freeze_batch":
-            frozen = ledger.batch(bid)["frozen"]
+            frozen = ledger.batch(bid).frozen
             toggle = ledger.unfreeze_batch if frozen else ledger.freeze_batch
             toggle(acc["regulator"], bid, doc("batch-freeze"))
         elif kind == "issue_batch":

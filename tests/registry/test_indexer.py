@@ -62,20 +62,17 @@ def test_batches_balances_and_retirements_equal_the_chain(
             on_chain = ledger.batch(bid)
             row = queries.get_batch(s, bid)
             assert row is not None
-            assert {k: row[k] for k in ("issued", "buffer", "retired", "cancelled", "frozen")} == {
-                k: on_chain[k] for k in ("issued", "buffer", "retired", "cancelled", "frozen")
-            }
+            fields = ("issued", "buffer", "retired", "cancelled", "frozen")
+            assert {k: row[k] for k in fields} == {k: getattr(on_chain, k) for k in fields}
             assert row["buffer_pool"] == ledger.buffer_balance(bid)
             for holder in [*h.holders, pool]:
                 assert queries.balance_of(s, holder, bid) == ledger.balance(holder, bid)
         for rid in h.retirements:
-            on_chain = ledger.retirement(rid)
+            record = ledger.retirement(rid).retirement
             row = queries.get_retirement(s, rid)
             assert row is not None
             assert (row["holder"], row["batch_id"], row["amount"], row["serial_start"]) == (
-                on_chain["holder"], on_chain["batchId"], on_chain["amount"],
-                on_chain["serialStart"],
-            )
+                record.holder, record.batch_id, record.amount, record.serial_start)
             assert row["serial_end"] == row["serial_start"] + row["amount"] - 1
 
 
@@ -121,7 +118,7 @@ def test_reports_show_every_attestation_and_which_disagreed(
         rejected = queries.get_report(s, h.rejected_report)
     assert disputed is not None and rejected is not None
     assert disputed["status"] == ReportStatus.ATTESTED.name.lower()
-    assert disputed["submissions"] == ledger.report(h.disputed_report)["submissions"] == 3
+    assert disputed["submissions"] == ledger.report(h.disputed_report).submissions == 3
     by_node = {a["node"]: (a["agrees"], a["votes"]) for a in disputed["attestations"]}
     assert by_node == {
         acc["oracle1"].address: (True, 2),

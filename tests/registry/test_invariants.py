@@ -412,9 +412,9 @@ def check_conservation_on_chain(run: Run) -> dict[tuple[str, int], int]:
         fn = ledger.c("CarbonCredits").functions.balanceOfBatch(holders, [bid] * len(holders))
         held = [int(x) for x in ledger.chain.call(fn)]
         view = ledger.batch(bid)
-        assert (view["issued"], view["buffer"], view["retired"], view["cancelled"],
-                view["frozen"]) == (b.issued, b.buffer, b.retired, b.cancelled, b.frozen)
-        assert view["issued"] == sum(held) + view["retired"] + view["cancelled"]
+        assert (view.issued, view.buffer, view.retired, view.cancelled,
+                view.frozen) == (b.issued, b.buffer, b.retired, b.cancelled, b.frozen)
+        assert view.issued == sum(held) + view.retired + view.cancelled
         for address, amount in zip(holders, held, strict=True):
             assert amount == m.balance(address, bid), (address, bid)
             if amount:
@@ -429,9 +429,9 @@ def check_serials(run: Run, events: list[Any]) -> None:
     for e in events:
         if e.name == "Retired":
             start, amount = int(e.args["serialStart"]), int(e.args["amount"])
-            record = run.ledger.retirement(int(e.args["retirementId"]))
-            assert (record["holder"], record["batchId"], record["serialStart"],
-                    record["amount"]) == (e.args["holder"], e.args["batchId"], start, amount)
+            record = run.ledger.retirement(int(e.args["retirementId"])).retirement
+            assert (record.holder, record.batch_id, record.serial_start,
+                    record.amount) == (e.args["holder"], e.args["batchId"], start, amount)
             ranges[int(e.args["batchId"])].append((start, start + amount - 1))
         elif e.name == "BufferCancelled":
             start, end = int(e.args["serialStart"]), int(e.args["serialEnd"])

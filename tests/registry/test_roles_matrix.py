@@ -286,7 +286,7 @@ MATRIX: tuple[Row, ...] = (
         "register(string,uint256,(uint32,int32,int32,uint64,bytes32),uint64,uint64,bytes32)",
         roles("MEMBER"), "consortium",
         lambda w, s: ("钦州湾海草床 Qinzhou Bay seagrass", w.methodology_approved,
-                      MAOWEI.as_tuple(), 1_577_836_800, 1_893_456_000, doc("pdd"))),
+                      MAOWEI.to_abi(), 1_577_836_800, 1_893_456_000, doc("pdd"))),
     Row("ProjectRegistry", "validate(uint256,bytes32)", roles("VERIFIER"), "consortium",
         lambda w, s: (w.project_registered, doc("validation"))),
     Row("ProjectRegistry", "approve(uint256,bytes32)", roles("REGULATOR"), "consortium",
