@@ -222,6 +222,8 @@ def killed_while_waiting(db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAc
         if dropped and tx_hash:
             chain.rpc("anvil_dropTransaction", tx_hash)
         chain.rpc("evm_setAutomine", True)
+        if not dropped:  # automine takes what is pending in its own time: mine it now
+            chain.rpc("evm_mine")
     return str(tx_hash)
 
 
