@@ -22,6 +22,7 @@ SCENE_SCHEMA = "tanhui.remote-sensing.v1"
 PLOT_SCHEMA = "tanhui.field-plot.v1"
 LAB_SCHEMA = "tanhui.lab-sample.v1"
 KELP_SCHEMA = "tanhui.kelp-harvest.v1"
+SHELLFISH_SCHEMA = "tanhui.shellfish-harvest.v1"
 
 # Text that is already canonical decimal text (what decimal_text would return unchanged).
 CANONICAL_DECIMAL = re.compile(r"0|-?(?:[1-9][0-9]*(?:\.[0-9]*[1-9])?|0\.[0-9]*[1-9])")

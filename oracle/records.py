@@ -1,4 +1,5 @@
-"""Validation of the low-volume kinds: remote-sensing estimates, field plots, lab samples.
+"""Validation of the low-volume kinds: remote-sensing estimates, field plots, lab samples, and
+mariculture harvest lots (kelp; mussels and oysters).
 
 These arrive in hundreds or thousands per report, so each record is validated with its pydantic
 schema (oracle.schemas), then checked against the period and the clock, the species table (for
@@ -21,7 +22,15 @@ from oracle.canonical import decimal_text
 from oracle.period import Period, date_start
 from oracle.reasons import Reason
 from oracle.results import RawRecord, Rejection, ValidationResult
-from oracle.schemas import LabSample, PlotMeasurement, RemoteSensingEstimate, rejection_of
+from oracle.schemas import (
+    KelpHarvestRecord,
+    LabSample,
+    PlotMeasurement,
+    RemoteSensingEstimate,
+    ShellfishHarvestRecord,
+    drop_empty,
+    rejection_of,
+)
 
 M = TypeVar("M", bound=BaseModel)
 Problem = tuple[Reason, str | None, str]
@@ -206,4 +215,66 @@ def validate_lab_samples(
         period=period,
         now=now,
         seen=seen,
+    )
+
+
+def validate_kelp_harvests(
+    rows: Sequence[RawRecord],
+    *,
+    period: Period,
+    now: int,
+    seen: Collection[Hashable] = frozenset(),
+) -> ValidationResult[KelpHarvestRecord]:
+    """Kelp harvest lots; identity the lot id (a lot is weighed once). Empty CSV cells of the
+    optional lab fields mean "not analysed"."""
+    return _validate(
+        rows,
+        KelpHarvestRecord,
+        kind="kelp-harvest",
+        day=lambda m: m.harvested,
+        day_field="harvested",
+        identity=lambda m: m.lot_id,
+        canonical=lambda m: m.canonical(),
+        period=period,
+        now=now,
+        seen=seen,
+        prepare=lambda f: drop_empty(f, KelpHarvestRecord.OPTIONAL),
+    )
+
+
+def validate_shellfish_harvests(
+    rows: Sequence[RawRecord],
+    *,
+    period: Period,
+    now: int,
+    species: Collection[str] | None = None,
+    seen: Collection[Hashable] = frozenset(),
+) -> ValidationResult[ShellfishHarvestRecord]:
+    """Mussel and oyster harvest lots; identity the lot id. `species` is the set the methodology
+    has parameters for (defaults to oracle.shellfish's table)."""
+    if species is None:
+        from oracle.shellfish import SPECIES
+
+        species = SPECIES.keys()
+    known = species
+
+    def check(m: ShellfishHarvestRecord) -> Problem | None:
+        if m.species not in known:
+            return (Reason.UNKNOWN_SPECIES, "species",
+                    f"no parameters for species {m.species!r} (known: {', '.join(sorted(known))})")
+        return None
+
+    return _validate(
+        rows,
+        ShellfishHarvestRecord,
+        kind="shellfish-harvest",
+        day=lambda m: m.harvested,
+        day_field="harvested",
+        identity=lambda m: m.lot_id,
+        canonical=lambda m: m.canonical(),
+        period=period,
+        now=now,
+        seen=seen,
+        check=check,
+        prepare=lambda f: drop_empty(f, ShellfishHarvestRecord.OPTIONAL),
     )

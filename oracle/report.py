@@ -12,6 +12,7 @@ Inbox layout (docs/oracle-data.md §10)::
     <inbox>/<project_id>/devices.json        the project's device registry (public keys)
     <inbox>/<project_id>/<start>-<end>/      one monitoring period, unix seconds
         readings*.csv|json   scenes*.csv|json   lab-samples*.csv|json (or cores*)   plots*.csv|json
+        kelp-harvests*.csv|json   shellfish-harvests*.csv|json
 
 The report hash is keccak256 of the canonical JSON of `MonitoringReport.summary()`: schema,
 project, period, calculator and every parameter with its source, counts per kind and per
@@ -35,27 +36,65 @@ from oracle.canonical import canonical_json, decimal_text
 from oracle.devices import DeviceRegistry
 from oracle.forest import forest_increment
 from oracle.keccak import keccak256
+from oracle.kelp import (
+    DEFAULT_KELP_COMPONENTS,
+    KELP_COMPONENTS,
+    KELP_FACTORS,
+    KelpHarvest,
+    kelp_farm_removals,
+)
 from oracle.loaders import LoadError, load_records
+from oracle.mariculture import Factor, FactorError, check_components, resolve_factors
 from oracle.period import Period
 from oracle.proofs import RecordProof, ReportTree
 from oracle.quantities import Quantity
 from oracle.readings import validate_readings
-from oracle.records import validate_lab_samples, validate_plots, validate_scenes
+from oracle.records import (
+    validate_kelp_harvests,
+    validate_lab_samples,
+    validate_plots,
+    validate_scenes,
+    validate_shellfish_harvests,
+)
 from oracle.results import RawRecord, ValidationResult
-from oracle.schemas import LabSample, PlotMeasurement, RemoteSensingEstimate
+from oracle.schemas import (
+    KelpHarvestRecord,
+    LabSample,
+    PlotMeasurement,
+    RemoteSensingEstimate,
+    ShellfishHarvestRecord,
+)
 from oracle.sediment import SedimentCore
+from oracle.shellfish import (
+    SHELLFISH_COMPONENTS,
+    SHELLFISH_FACTORS,
+    ShellfishHarvest,
+    shellfish_removals,
+)
 
 REPORT_SCHEMA = "tanhui.monitoring-report.v1"
 SECONDS_PER_YEAR = 365 * 86_400
 
-Kind = Literal["readings", "scenes", "lab-samples", "plots"]
-KINDS: tuple[Kind, ...] = ("readings", "scenes", "lab-samples", "plots")
+Kind = Literal["readings", "scenes", "lab-samples", "plots", "kelp-harvests",
+               "shellfish-harvests"]
+KINDS: tuple[Kind, ...] = ("readings", "scenes", "lab-samples", "plots", "kelp-harvests",
+                           "shellfish-harvests")
 _PREFIXES: dict[str, Kind] = {
     "readings": "readings",
     "scenes": "scenes",
     "lab-samples": "lab-samples",
     "cores": "lab-samples",
     "plots": "plots",
+    "kelp-harvests": "kelp-harvests",
+    "shellfish-harvests": "shellfish-harvests",
+}
+
+Calculator = Literal["blue_carbon", "forest_increment", "kelp", "shellfish"]
+CALCULATORS: tuple[Calculator, ...] = ("blue_carbon", "forest_increment", "kelp", "shellfish")
+# The mariculture calculators: their overridable factors, their components (all, default).
+_MARICULTURE: dict[str, tuple[dict[str, Factor], tuple[str, ...], tuple[str, ...]]] = {
+    "kelp": (KELP_FACTORS, KELP_COMPONENTS, DEFAULT_KELP_COMPONENTS),
+    "shellfish": (SHELLFISH_FACTORS, SHELLFISH_COMPONENTS, SHELLFISH_COMPONENTS),
 }
 
 
@@ -87,12 +126,16 @@ class ProjectSpec:
 
     project_id: int
     code: str
-    calculator: Literal["blue_carbon", "forest_increment"]
+    calculator: Calculator
     area_ha: Decimal
     ecosystem: str = "mangrove"
     land_class: str = ""  # "" = the ecosystem's own name (see __post_init__)
     baseline_until: date | None = None
     minimum_deduction_percent: Decimal = Decimal(0)
+    # kelp / shellfish only: factor overrides (name, value), sorted; components to credit
+    # (None = the calculator's default set)
+    factors: tuple[tuple[str, Decimal], ...] = ()
+    components: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         # A seagrass project measured on the mangrove class would map no area and silently
@@ -104,9 +147,10 @@ class ProjectSpec:
     def from_json(cls, data: Mapping[str, Any]) -> ProjectSpec:
         try:
             calculator = data["calculator"]
-            if calculator not in ("blue_carbon", "forest_increment"):
+            if calculator not in CALCULATORS:
                 raise ReportError(f"unknown calculator {calculator!r}")
             baseline = data.get("baseline_until")
+            factors, components = _mariculture_options(calculator, data)
             spec = cls(
                 project_id=int(data["project_id"]),
                 code=str(data["code"]),
@@ -116,6 +160,8 @@ class ProjectSpec:
                 land_class=str(data.get("land_class") or ""),
                 baseline_until=date.fromisoformat(baseline) if baseline else None,
                 minimum_deduction_percent=Decimal(str(data.get("minimum_deduction_percent", 0))),
+                factors=factors,
+                components=components,
             )
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
             raise ReportError(f"project.json: {exc}") from exc
@@ -135,7 +181,15 @@ class ProjectSpec:
             out.update(ecosystem=self.ecosystem, land_class=self.land_class)
         if self.baseline_until is not None:
             out["baseline_until"] = self.baseline_until.isoformat()
+        if self.factors:
+            out["factors"] = {k: decimal_text(v) for k, v in self.factors}
+        if self.components is not None:
+            out["components"] = list(self.components)
         return out
+
+    @property
+    def factor_overrides(self) -> dict[str, Decimal]:
+        return dict(self.factors)
 
     @classmethod
     def load(cls, project_dir: Path) -> ProjectSpec:
@@ -143,6 +197,38 @@ class ProjectSpec:
         if not path.exists():
             raise ReportError(f"{path}: no project spec")
         return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _mariculture_options(calculator: str, data: Mapping[str, Any]
+                         ) -> tuple[tuple[tuple[str, Decimal], ...], tuple[str, ...] | None]:
+    """The spec's `factors` and `components`, checked against the calculator's tables (only
+    the kelp and shellfish calculators take them)."""
+    raw_factors = data.get("factors")
+    raw_components = data.get("components")
+    if calculator not in _MARICULTURE:
+        if raw_factors is not None or raw_components is not None:
+            raise ReportError(f"{calculator} takes no factors or components")
+        return (), None
+    table, allowed, default = _MARICULTURE[calculator]
+    overrides: dict[str, Decimal] = {}
+    if raw_factors is not None:
+        if not isinstance(raw_factors, Mapping):
+            raise ReportError("factors must be an object of name: decimal")
+        for name, value in raw_factors.items():
+            if isinstance(value, bool | float) or not isinstance(value, str | int | Decimal):
+                raise ReportError(f"factor {name} must be a decimal string")
+            overrides[str(name)] = Decimal(str(value))
+    components: tuple[str, ...] | None = None
+    try:
+        resolve_factors(table, overrides)
+        if raw_components is not None:
+            if not isinstance(raw_components, list | tuple) or not all(
+                    isinstance(c, str) for c in raw_components):
+                raise ReportError("components must be a list of names")
+            components = check_components(raw_components, allowed, default)
+    except FactorError as exc:
+        raise ReportError(str(exc)) from None
+    return tuple(sorted(overrides.items())), components
 
 
 @dataclass(frozen=True)
@@ -309,6 +395,10 @@ def validate_kind(kind: Kind, rows: Sequence[RawRecord], *, registry: DeviceRegi
         return validate_scenes(rows, period=period, now=now)
     if kind == "lab-samples":
         return validate_lab_samples(rows, period=period, now=now)
+    if kind == "kelp-harvests":
+        return validate_kelp_harvests(rows, period=period, now=now)
+    if kind == "shellfish-harvests":
+        return validate_shellfish_harvests(rows, period=period, now=now)
     return validate_plots(rows, period=period, now=now)
 
 
@@ -316,10 +406,44 @@ def _years(period: Period) -> Decimal:
     return Decimal(period.end - period.start) / Decimal(SECONDS_PER_YEAR)
 
 
+def _accepted(results: Mapping[Kind, ValidationResult[Any]], kind: Kind) -> list[Any]:
+    return list(results[kind].accepted) if kind in results else []
+
+
+def _cores(results: Mapping[Kind, ValidationResult[Any]]) -> list[SedimentCore]:
+    """The accepted lab samples as the calculators' sediment cores."""
+    samples: list[LabSample] = _accepted(results, "lab-samples")
+    return [
+        SedimentCore(s.core_id, s.depth_cm, decimal_text(s.accumulation_cm_per_yr),
+                     decimal_text(s.bulk_density_g_cm3), decimal_text(s.toc_percent),
+                     s.sampled.isoformat())
+        for s in samples
+    ]
+
+
 def calculate(spec: ProjectSpec, period: Period,
               results: Mapping[Kind, ValidationResult[Any]]) -> Quantity:
     """The methodology's quantity from the accepted records."""
     try:
+        if spec.calculator == "kelp":
+            kelp: list[KelpHarvestRecord] = _accepted(results, "kelp-harvests")
+            lots = [KelpHarvest(k.lot_id, k.harvested.isoformat(), k.fresh_weight_t,
+                                k.dry_matter_percent, k.carbon_percent_dry) for k in kelp]
+            return kelp_farm_removals(lots, years=_years(period), area_ha=spec.area_ha,
+                                      cores=_cores(results) or None,
+                                      factors=spec.factor_overrides,
+                                      components=spec.components,
+                                      minimum_deduction_percent=spec.minimum_deduction_percent)
+        if spec.calculator == "shellfish":
+            shells: list[ShellfishHarvestRecord] = _accepted(results, "shellfish-harvests")
+            bivalves = [ShellfishHarvest(r.lot_id, r.harvested.isoformat(), r.species,
+                                         r.fresh_weight_t, r.shell_percent,
+                                         r.shell_carbon_percent) for r in shells]
+            return shellfish_removals(bivalves, years=_years(period), area_ha=spec.area_ha,
+                                      cores=_cores(results) or None,
+                                      factors=spec.factor_overrides,
+                                      components=spec.components,
+                                      minimum_deduction_percent=spec.minimum_deduction_percent)
         if spec.calculator == "forest_increment":
             plots: list[PlotMeasurement] = list(results["plots"].accepted) if (
                 "plots" in results) else []
@@ -335,14 +459,7 @@ def calculate(spec: ProjectSpec, period: Period,
                               f"ecosystem {spec.ecosystem!r}; scenes map {', '.join(classes)})")
         area = mapped_area_ha(scenes, spec.land_class) if scenes else spec.area_ha
         area = min(area, spec.area_ha)
-        samples: list[LabSample] = list(results["lab-samples"].accepted) if (
-            "lab-samples" in results) else []
-        cores = [
-            SedimentCore(s.core_id, s.depth_cm, decimal_text(s.accumulation_cm_per_yr),
-                         decimal_text(s.bulk_density_g_cm3), decimal_text(s.toc_percent),
-                         s.sampled.isoformat())
-            for s in samples
-        ]
+        cores = _cores(results)
         return blue_carbon_removals(Ecosystem(spec.ecosystem), area, _years(period),
                                     cores=cores or None,
                                     minimum_deduction_percent=spec.minimum_deduction_percent)

@@ -1,4 +1,4 @@
-"""The documented record schemas (pydantic v2, strict) for the four kinds of monitoring data.
+"""The documented record schemas (pydantic v2, strict) for the kinds of monitoring data.
 
 These models are the contract at the edges: the API validates single records with them, the
 JSON Schema in docs/oracle-data.md comes from them, and the low-volume kinds (remote-sensing
@@ -17,16 +17,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError, model_validator
 from pydantic_core import PydanticCustomError, core_schema
 
 from oracle import fields as F
 from oracle.canonical import (
+    KELP_SCHEMA,
     LAB_SCHEMA,
     PLOT_SCHEMA,
     SCENE_SCHEMA,
+    SHELLFISH_SCHEMA,
     canonical_json,
     decimal_text,
     reading_record,
@@ -317,6 +319,97 @@ class LabSample(_Record):
                 "accumulation_cm_per_yr": self.accumulation_cm_per_yr,
             }
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Mariculture harvest lots (kelp; mussels and oysters)
+
+MAX_LOT_FRESH_WEIGHT_T = Decimal(100_000)  # a lot is one landing, not a season
+KELP_DRY_MATTER_PERCENT = (Decimal(3), Decimal(40))  # fresh kelp is 85-95 % water
+KELP_CARBON_PERCENT_DRY = (Decimal(10), Decimal(50))  # ~25-35 % C of dry matter
+MAX_SHELL_PERCENT = Decimal(95)
+SHELL_CARBON_PERCENT = (Decimal(5), Decimal(14))  # CaCO3 is 12.0 % C; organic matrix adds a bit
+
+
+def drop_empty(fields: Mapping[str, object], optional: tuple[str, ...]) -> dict[str, object]:
+    """A CSV row with its empty optional cells removed (absent, not "")."""
+    return {k: v for k, v in fields.items() if not (k in optional and v == "")}
+
+
+class KelpHarvestRecord(_Record):
+    """One harvested kelp lot: fresh weight at the weighbridge and, when the lot was analysed,
+    its dry-matter percent and carbon percent of dry matter (both or neither)."""
+
+    lot_id: Ident
+    harvested: Day
+    fresh_weight_t: Dec
+    dry_matter_percent: Dec | None = None
+    carbon_percent_dry: Dec | None = None
+
+    OPTIONAL: ClassVar[tuple[str, ...]] = ("dry_matter_percent", "carbon_percent_dry")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Self:
+        _check_positive("fresh_weight_t", self.fresh_weight_t, MAX_LOT_FRESH_WEIGHT_T, "t")
+        if (self.dry_matter_percent is None) != (self.carbon_percent_dry is None):
+            raise PydanticCustomError(
+                str(Reason.INCONSISTENT),
+                "dry_matter_percent and carbon_percent_dry are given together or not at all",
+            )
+        if self.dry_matter_percent is not None and self.carbon_percent_dry is not None:
+            _check_range("dry_matter_percent", self.dry_matter_percent,
+                         *KELP_DRY_MATTER_PERCENT, "%")
+            _check_range("carbon_percent_dry", self.carbon_percent_dry,
+                         *KELP_CARBON_PERCENT_DRY, "%")
+        return self
+
+    def canonical(self) -> bytes:
+        data: dict[str, object] = {
+            "schema": KELP_SCHEMA,
+            "lot_id": self.lot_id,
+            "harvested": self.harvested,
+            "fresh_weight_t": self.fresh_weight_t,
+        }
+        if self.dry_matter_percent is not None and self.carbon_percent_dry is not None:
+            data["dry_matter_percent"] = self.dry_matter_percent
+            data["carbon_percent_dry"] = self.carbon_percent_dry
+        return canonical_json(data)
+
+
+class ShellfishHarvestRecord(_Record):
+    """One harvested bivalve lot: species (`mussel` or `oyster`), total fresh weight, the shell
+    share of it weighed on a subsample, and, when analysed, the shells' carbon percent."""
+
+    lot_id: Ident
+    harvested: Day
+    species: Label
+    fresh_weight_t: Dec
+    shell_percent: Dec
+    shell_carbon_percent: Dec | None = None
+
+    OPTIONAL: ClassVar[tuple[str, ...]] = ("shell_carbon_percent",)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Self:
+        _check_positive("fresh_weight_t", self.fresh_weight_t, MAX_LOT_FRESH_WEIGHT_T, "t")
+        _check_positive("shell_percent", self.shell_percent, MAX_SHELL_PERCENT, "%")
+        if self.shell_carbon_percent is not None:
+            _check_range("shell_carbon_percent", self.shell_carbon_percent,
+                         *SHELL_CARBON_PERCENT, "%")
+        return self
+
+    def canonical(self) -> bytes:
+        data: dict[str, object] = {
+            "schema": SHELLFISH_SCHEMA,
+            "lot_id": self.lot_id,
+            "harvested": self.harvested,
+            "species": self.species,
+            "fresh_weight_t": self.fresh_weight_t,
+            "shell_percent": self.shell_percent,
+        }
+        if self.shell_carbon_percent is not None:
+            data["shell_carbon_percent"] = self.shell_carbon_percent
+        return canonical_json(data)
 
 
 # ---------------------------------------------------------------------------------------------
