@@ -15,7 +15,16 @@ always produces byte-identical files. It writes:
 - `cores.csv`      lab analyses of 24 sediment cores, three sections each (5, 15, 25 cm).
 - `plots.csv`      a forest carbon-ticket parcel (杉木/马尾松 plantation, Rong'an, Guangxi):
                    24 permanent 600 m² plots, surveyed in November 2019 and November 2024.
+- `kelp-harvests.csv`       a Lianjiang (连江, Fuzhou, Fujian) kelp farm's 2024 harvest: 12 lots,
+                   April–May, each analysed for dry matter and carbon.
+- `shellfish-harvests.csv`  a Shengsi (嵊泗 枸杞乡, Zhejiang) 厚壳贻贝 mussel farm's 2024 harvest:
+                   12 lots with their shell shares, half with shell carbon analyses.
+- `farm-cores.csv` lab analyses of 8 sediment cores under the mussel farm (3 sections each).
 - `manifest.json`  project ids, periods, areas, file names, record counts, and the faults.
+
+`farm_for_target(calculator, target_units)` builds a kelp or shellfish farm's spec and files
+whose computed quantity is at least a given target (the seeds' Lianjiang 326.4 t and Shengsi
+500 t cases), for end-to-end tests.
 
 Field data has faults, so the readings include a few, on purpose and deterministically:
 salinity spikes from biofouled sensors (statistical outliers), repeated transmissions
@@ -34,11 +43,12 @@ import csv
 import json
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
+from typing import Any, Literal
 
 from coincurve import PrivateKey
 
@@ -46,7 +56,9 @@ from chain.signatures import SECP256K1_N
 from oracle.canonical import decimal_text, reading_message
 from oracle.devices import Device, DeviceRegistry, DeviceStatus
 from oracle.keccak import keccak256
-from oracle.period import CHINA_TIME, date_start
+from oracle.period import CHINA_TIME, Period, date_start
+from oracle.report import KINDS, ProjectSpec, calculate, validate_kind
+from oracle.results import ValidationResult, raw_records
 from oracle.signatures import address_of_private_key, sign_message
 
 MANGROVE_PROJECT = "GX-QZ-MW-2024"
@@ -59,6 +71,12 @@ FOREST_BASELINE_UNTIL = date(2019, 12, 31)
 MANGROVE_AREA_HA = Decimal("253.3")
 FOREST_AREA_HA = Decimal("120.5")
 PLOT_AREA_M2 = Decimal(600)
+KELP_PROJECT = "FJ-LJ-KELP-2024"
+SHELLFISH_PROJECT = "ZJ-SS-MUSSEL-2024"
+KELP_AREA_HA = Decimal("180")  # raft culture sea area
+SHELLFISH_AREA_HA = Decimal("666.7")  # 万亩贻贝养殖区: 10,000 mu
+LIANJIANG_TARGET_UNITS = 326_400_000  # seed 001: 326.4 t macroalgae sediment + RDOC carbon
+SHENGSI_TARGET_UNITS = 500_000_000  # seed 001: 500 t mussel-farming sediment carbon
 
 
 def device_key(device_id: str, project: str = MANGROVE_PROJECT, seed: int = 2024) -> bytes:
@@ -342,6 +360,169 @@ def plots(seed: int) -> list[list[str]]:
     return rows
 
 
+KELP_HEADER = ["lot_id", "harvested", "fresh_weight_t", "dry_matter_percent",
+               "carbon_percent_dry"]
+SHELLFISH_HEADER = ["lot_id", "harvested", "species", "fresh_weight_t", "shell_percent",
+                    "shell_carbon_percent"]
+
+
+def _weight(base: Decimal, scale: Decimal) -> str:
+    """A lot weight in t, rounded up to the kilogram (so scaling up never falls short)."""
+    return str((base * scale).quantize(Decimal("0.001"), rounding=ROUND_CEILING))
+
+
+def kelp_harvests(seed: int = 2024, *, lots: int = 12, scale: Decimal = Decimal(1),
+                  analysed: bool = True) -> list[list[str]]:
+    """Harvest lots of a Saccharina raft farm, April–May 2024: 80–160 t fresh each (× `scale`),
+    dry matter 10–14 %, carbon 26–32 % of dry matter (empty when not `analysed`)."""
+    rnd = random.Random(seed + 4)
+    rows = []
+    for i in range(1, lots + 1):
+        day = date(2024, 4, 8) + timedelta(days=(i - 1) * 42 // max(1, lots))
+        weight = Decimal(rnd.randint(8000, 16000)) / 100
+        dry = Decimal(rnd.randint(100, 140)) / 10
+        carbon = Decimal(rnd.randint(260, 320)) / 10
+        rows.append([f"LJ-2024-L{i:03d}", day.isoformat(), _weight(weight, scale),
+                     str(dry) if analysed else "", str(carbon) if analysed else ""])
+    return rows
+
+
+def shellfish_harvests(seed: int = 2024, *, lots: int = 12, scale: Decimal = Decimal(1),
+                       species: str = "mussel") -> list[list[str]]:
+    """Harvest lots of a longline 厚壳贻贝 farm, June–October 2024: 150–300 t fresh each
+    (× `scale`), shell 52–60 % of fresh weight, every other lot with a shell carbon analysis."""
+    rnd = random.Random(seed + 5)
+    rows = []
+    for i in range(1, lots + 1):
+        day = date(2024, 6, 3) + timedelta(days=(i - 1) * 120 // max(1, lots))
+        weight = Decimal(rnd.randint(15000, 30000)) / 100
+        shell = Decimal(rnd.randint(520, 600)) / 10
+        carbon = Decimal(rnd.randint(114, 119)) / 10
+        rows.append([f"SS-2024-L{i:03d}", day.isoformat(), species, _weight(weight, scale),
+                     str(shell), str(carbon) if i % 2 else ""])
+    return rows
+
+
+def farm_cores(seed: int = 2024, *, cores_n: int = 8) -> list[list[str]]:
+    """Sediment cores under the mussel farm, sampled in August 2024: fine biodeposit-rich mud."""
+    rnd = random.Random(seed + 6)
+    rows = []
+    for i in range(1, cores_n + 1):
+        accumulation = Decimal(rnd.randint(40, 70)) / 100
+        toc0 = Decimal(rnd.randint(90, 130)) / 100
+        bd0 = Decimal(rnd.randint(70, 85)) / 100
+        sampled = (date(2024, 8, 12) + timedelta(days=i // 3)).isoformat()
+        for k, depth in enumerate((5, 15, 25)):
+            toc = toc0 - Decimal(rnd.randint(5, 15)) / 100 * k
+            bd = bd0 + Decimal(rnd.randint(3, 8)) / 100 * k
+            rows.append([f"SS-2024-C{i:02d}", sampled, str(depth), str(toc), str(bd),
+                         str(accumulation)])
+    return rows
+
+
+FARM_PERIOD = Period(date_start(YEAR_START), date_start(YEAR_END))
+
+
+@dataclass(frozen=True)
+class FarmData:
+    """A mariculture project's monitoring spec (project.json without its id), its period, its
+    data files (name → header and rows) and the quantity the oracle computes from them."""
+
+    spec: dict[str, Any]
+    period: Period
+    files: dict[str, tuple[list[str], list[list[str]]]]
+    quantity_units: int
+
+    def write(self, project_dir: Path, project_id: int) -> Path:
+        """project.json and the period's files under `project_dir` (an inbox's <id>/ folder);
+        returns the period's folder."""
+        data = project_dir / f"{self.period.start}-{self.period.end}"
+        data.mkdir(parents=True, exist_ok=True)
+        (project_dir / "project.json").write_text(
+            json.dumps({"project_id": project_id, **self.spec}, ensure_ascii=False))
+        for name, (header, rows) in self.files.items():
+            with (data / name).open("w", newline="", encoding="utf-8") as fh:
+                w = csv.writer(fh, lineterminator="\n")
+                w.writerow(header)
+                w.writerows(rows)
+        return data
+
+
+def _farm(calculator: str, spec: dict[str, Any], scale: Decimal, lots: int, seed: int,
+          cores: bool) -> FarmData:
+    files: dict[str, tuple[list[str], list[list[str]]]] = {}
+    if calculator == "kelp":
+        files["kelp-harvests.csv"] = (KELP_HEADER, kelp_harvests(seed, lots=lots, scale=scale))
+    else:
+        files["shellfish-harvests.csv"] = (SHELLFISH_HEADER,
+                                           shellfish_harvests(seed, lots=lots, scale=scale))
+    if cores:
+        files["lab-samples.csv"] = (CORE_HEADER, farm_cores(seed))
+    project = ProjectSpec.from_json({"project_id": 0, **spec})
+    results: dict[Any, ValidationResult[Any]] = {}
+    for name, (header, rows) in files.items():
+        kind = next(k for k in KINDS if name.startswith(k))
+        result = validate_kind(kind, raw_records([dict(zip(header, r, strict=True))
+                                                  for r in rows]),
+                               registry=None, period=FARM_PERIOD, now=FARM_PERIOD.end)
+        if result.rejected:
+            raise ValueError(f"{name}: {result.rejected[0].reason}: {result.rejected[0].message}")
+        results[kind] = result
+    q = calculate(project, FARM_PERIOD, results)
+    return FarmData(spec, FARM_PERIOD, files, q.quantity_units)
+
+
+def farm_for_target(
+    calculator: Literal["kelp", "shellfish"],
+    target_units: int,
+    *,
+    lots: int = 12,
+    seed: int = 2024,
+    cores: bool = False,
+    factors: Mapping[str, str] | None = None,
+    components: Sequence[str] | None = None,
+    minimum_deduction_percent: str = "0",
+) -> FarmData:
+    """A kelp farm (Lianjiang-like) or mussel farm (Shengsi-like) for the 2024 period whose
+    computed quantity is at least `target_units` (and within 0.1 % of it when the harvest can
+    reach it): the sample lots are scaled by a common factor, weights rounded up to the kg.
+
+    `cores` adds sediment cores under the farm (lab-samples.csv; the site-measured sediment
+    component, independent of the harvest). `factors`, `components` and
+    `minimum_deduction_percent` go into the spec as given. Raises ValueError when the target
+    cannot be reached (e.g. no harvest-based component is credited) or a lot would exceed the
+    schema's 100,000 t.
+    """
+    if calculator not in ("kelp", "shellfish"):
+        raise ValueError(f"no farm generator for calculator {calculator!r}")
+    spec: dict[str, Any] = {
+        "code": KELP_PROJECT if calculator == "kelp" else SHELLFISH_PROJECT,
+        "calculator": calculator,
+        "area_ha": str(KELP_AREA_HA if calculator == "kelp" else SHELLFISH_AREA_HA),
+        "minimum_deduction_percent": minimum_deduction_percent,
+    }
+    if factors:
+        spec["factors"] = dict(factors)
+    if components is not None:
+        spec["components"] = list(components)
+    one = _farm(calculator, spec, Decimal(1), lots, seed, cores)
+    two = _farm(calculator, spec, Decimal(2), lots, seed, cores)
+    slope = two.quantity_units - one.quantity_units  # units per unit of scale
+    fixed = one.quantity_units - slope  # what does not grow with the harvest
+    if fixed >= target_units:  # the cores alone reach it: the smallest harvest will do
+        return _farm(calculator, spec, Decimal("0.001"), lots, seed, cores)
+    if slope <= 0:
+        raise ValueError("the target cannot be reached: no credited component grows with the "
+                         "harvest")
+    scale = Decimal(target_units - fixed) / Decimal(slope)
+    for _ in range(50):
+        farm = _farm(calculator, spec, scale, lots, seed, cores)
+        if farm.quantity_units >= target_units:
+            return farm
+        scale *= Decimal("1.0001")
+    raise AssertionError("scaling did not reach the target")  # pragma: no cover
+
+
 def write(
     out: Path, *, days: int = 366, seed: int = 2024, faults: bool = True
 ) -> dict[str, object]:
@@ -360,9 +541,15 @@ def write(
     (out / "scenes.json").write_text(json.dumps(scene_rows, ensure_ascii=False, indent=1) + "\n")
     core_rows = cores(seed)
     plot_rows = plots(seed)
+    kelp_rows = kelp_harvests(seed)
+    shellfish_rows = shellfish_harvests(seed)
+    farm_core_rows = farm_cores(seed)
     for name, header, rows in (
         ("cores.csv", CORE_HEADER, core_rows),
         ("plots.csv", PLOT_HEADER, plot_rows),
+        ("kelp-harvests.csv", KELP_HEADER, kelp_rows),
+        ("shellfish-harvests.csv", SHELLFISH_HEADER, shellfish_rows),
+        ("farm-cores.csv", CORE_HEADER, farm_core_rows),
     ):
         with (out / name).open("w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh, lineterminator="\n")
@@ -387,6 +574,24 @@ def write(
             "baseline_until": FOREST_BASELINE_UNTIL.isoformat(),
             "area_ha": str(FOREST_AREA_HA),
             "plots": {"file": "plots.csv", "records": len(plot_rows)},
+        },
+        "kelp": {
+            "project": KELP_PROJECT,
+            "site": "连江 Lianjiang, Fuzhou, Fujian: Saccharina raft farm",
+            "calculator": "kelp",
+            "period": [FARM_PERIOD.start, FARM_PERIOD.end],
+            "area_ha": str(KELP_AREA_HA),
+            "kelp_harvests": {"file": "kelp-harvests.csv", "records": len(kelp_rows)},
+        },
+        "shellfish": {
+            "project": SHELLFISH_PROJECT,
+            "site": "嵊泗 枸杞乡 Gouqi, Shengsi, Zhejiang: 厚壳贻贝 longline mussel farm",
+            "calculator": "shellfish",
+            "period": [FARM_PERIOD.start, FARM_PERIOD.end],
+            "area_ha": str(SHELLFISH_AREA_HA),
+            "shellfish_harvests": {"file": "shellfish-harvests.csv",
+                                   "records": len(shellfish_rows)},
+            "cores": {"file": "farm-cores.csv", "records": len(farm_core_rows)},
         },
         "faults": (
             {
