@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal, localcontext
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 
 from oracle.canonical import decimal_text
 from oracle.quantities import (
@@ -34,6 +34,7 @@ from oracle.quantities import (
 from oracle.sediment import SedimentCore, burial_by_core
 
 MIN_CORES = 2
+GRAM = Decimal("0.000001")  # of a tonne: how finely the report states a component's net
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def combine(components: Sequence[Component], parameters: Mapping[str, str]) -> Q
     for c in components:
         params[f"{c.name}.gross_t_co2e"] = f"{c.gross_t_co2e:.6f}"
         params[f"{c.name}.deduction_percent"] = f"{c.deduction_percent:.4f}"
-        params[f"{c.name}.net_t_co2e"] = f"{c.net_t_co2e:.6f}"
+        params[f"{c.name}.net_t_co2e"] = str(c.net_t_co2e.quantize(GRAM, rounding=ROUND_FLOOR))
     params["deduction_percent"] = f"{effective:.4f} (effective: 1 − Σ net / Σ gross)"
     return Quantity(floor_units(net), gross, effective, net, params)
 
