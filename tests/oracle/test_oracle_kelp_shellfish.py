@@ -4,10 +4,13 @@ selection by a monitoring spec, refusals with stable reasons, and properties of 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 import pytest
+from eth_account.signers.local import LocalAccount
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +20,7 @@ from devkit.sample_data import (
     SHENGSI_TARGET_UNITS,
     farm_for_target,
 )
+from devkit.scenario import Scenario, doc
 from oracle.kelp import KelpHarvest, kelp_farm_removals
 from oracle.mariculture import FactorError
 from oracle.records import validate_kelp_harvests, validate_shellfish_harvests
@@ -24,6 +28,8 @@ from oracle.report import ProjectSpec, ReportError, build_report
 from oracle.results import raw_records
 from oracle.sediment import SedimentCore
 from oracle.shellfish import ShellfishHarvest, shellfish_removals
+from registry.ledger import Ledger, ReportStatus
+from tests.support.oracle_inbox import node
 
 D = Decimal
 YEAR = FARM_PERIOD
@@ -119,7 +125,7 @@ def test_a_higher_calcification_ratio_credits_less_shell_carbon():
 # --- spec selection and reports ---------------------------------------------------------------
 
 
-def write_project(tmp: Path, spec: dict[str, object], name: str, text: str) -> Path:
+def write_project(tmp: Path, spec: Mapping[str, object], name: str, text: str) -> Path:
     project = tmp / "7"
     data = project / f"{YEAR.start}-{YEAR.end}"
     data.mkdir(parents=True)
@@ -170,6 +176,29 @@ def test_the_shengsi_mussel_farm_reaches_its_500_tonnes(tmp_path: Path):
     assert report.quantity_units == farm.quantity_units >= SHENGSI_TARGET_UNITS
     shells = farm_for_target("shellfish", SHENGSI_TARGET_UNITS)  # from shells alone
     assert SHENGSI_TARGET_UNITS <= shells.quantity_units < SHENGSI_TARGET_UNITS * 1001 // 1000
+
+
+@pytest.mark.parametrize(("calculator", "target"), [("kelp", LIANJIANG_TARGET_UNITS),
+                                                    ("shellfish", SHENGSI_TARGET_UNITS)])
+def test_two_nodes_attest_a_farm_report_on_chain_and_it_is_issued(
+    ledger: Ledger, acc: dict[str, LocalAccount], tmp_path: Path,
+    calculator: Literal["kelp", "shellfish"], target: int
+) -> None:
+    s = Scenario(ledger, acc)
+    project = s.project(s.methodology())
+    farm = farm_for_target(calculator, target)
+    inbox = tmp_path / "inbox"
+    farm.write(inbox / str(project), project)
+    for seat in ("oracle1", "oracle2"):
+        node(ledger, acc, seat, inbox, tmp_path / "state").run_once()
+    report_id = ledger.report_of(project, YEAR.start, YEAR.end)
+    report = ledger.report(report_id)
+    expected = build_report(inbox / str(project), YEAR, now=YEAR.end)
+    assert report.status == ReportStatus.ATTESTED
+    assert bytes(report.merkle_root) == expected.root
+    assert report.attested_quantity == farm.quantity_units >= target
+    ledger.verify_report(acc["verifier"], report_id, farm.quantity_units, doc("v"))
+    assert ledger.batch(ledger.issue(acc["operator"], report_id).id).issued == farm.quantity_units
 
 
 def test_existing_specs_keep_their_report_document():
