@@ -484,8 +484,9 @@ def farm_for_target(
     minimum_deduction_percent: str = "0",
 ) -> FarmData:
     """A kelp farm (Lianjiang-like) or mussel farm (Shengsi-like) for the 2024 period whose
-    computed quantity is at least `target_units` (and within 0.1 % of it when the harvest can
-    reach it): the sample lots are scaled by a common factor, weights rounded up to the kg.
+    computed quantity is at least `target_units`, and just above it: the sample lots are scaled
+    by a common factor (weights rounded up to the kg), so for targets of tonnes the result is
+    within a few grams per lot of the target.
 
     `cores` adds sediment cores under the farm (lab-samples.csv; the site-measured sediment
     component, independent of the harvest). `factors`, `components` and
@@ -509,8 +510,10 @@ def farm_for_target(
     two = _farm(calculator, spec, Decimal(2), lots, seed, cores)
     slope = two.quantity_units - one.quantity_units  # units per unit of scale
     fixed = one.quantity_units - slope  # what does not grow with the harvest
-    if fixed >= target_units:  # the cores alone reach it: the smallest harvest will do
-        return _farm(calculator, spec, Decimal("0.001"), lots, seed, cores)
+    if fixed >= target_units:  # the cores alone may reach it: try the smallest harvest
+        smallest = _farm(calculator, spec, Decimal("0.001"), lots, seed, cores)
+        if smallest.quantity_units >= target_units:
+            return smallest
     if slope <= 0:
         raise ValueError("the target cannot be reached: no credited component grows with the "
                          "harvest")
