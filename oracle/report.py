@@ -31,6 +31,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+from oracle import fields as F
 from oracle.blue_carbon import Ecosystem, blue_carbon_removals, mapped_area_ha
 from oracle.canonical import canonical_json, decimal_text
 from oracle.devices import DeviceRegistry
@@ -217,7 +218,10 @@ def _mariculture_options(calculator: str, data: Mapping[str, Any]
         for name, value in raw_factors.items():
             if isinstance(value, bool | float) or not isinstance(value, str | int | Decimal):
                 raise ReportError(f"factor {name} must be a decimal string")
-            overrides[str(name)] = Decimal(str(value))
+            try:
+                overrides[str(name)] = F.decimal(value, f"factor {name}")
+            except F.FieldError as exc:
+                raise ReportError(exc.message) from None
     components: tuple[str, ...] | None = None
     try:
         resolve_factors(table, overrides)

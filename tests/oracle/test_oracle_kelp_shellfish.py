@@ -216,6 +216,8 @@ def test_existing_specs_keep_their_report_document():
     ({"calculator": "kelp", "factors": {"carbon_sink": "1"}}, "unknown factor 'carbon_sink'"),
     ({"calculator": "kelp", "factors": {"burial_share_of_npp_percent": 0.5}},
      "factor burial_share_of_npp_percent must be a decimal string"),
+    ({"calculator": "kelp", "factors": {"burial_share_of_npp_percent": "NaN"}},
+     "factor burial_share_of_npp_percent is not a decimal number"),
     ({"calculator": "shellfish", "components": ["shell", "tissue"]},
      "unknown component 'tissue'"),
     ({"calculator": "blue_carbon", "factors": {"x": "1"}}, "blue_carbon takes no factors"),
