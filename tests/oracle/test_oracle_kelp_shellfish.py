@@ -22,10 +22,12 @@ from devkit.sample_data import (
 )
 from devkit.scenario import Scenario, doc
 from oracle.kelp import KelpHarvest, kelp_farm_removals
+from oracle.loaders import parse_csv_records, parse_json_records
 from oracle.mariculture import FactorError
 from oracle.records import validate_kelp_harvests, validate_shellfish_harvests
 from oracle.report import ProjectSpec, ReportError, build_report
 from oracle.results import raw_records
+from oracle.schemas import KelpHarvestRecord, ShellfishHarvestRecord
 from oracle.sediment import SedimentCore
 from oracle.shellfish import ShellfishHarvest, shellfish_removals
 from registry.ledger import Ledger, ReportStatus
@@ -259,6 +261,27 @@ def test_bad_shellfish_lots_are_refused_with_a_stable_reason(row: dict[str, obje
     result = validate_shellfish_harvests(raw_records([{**good, **row}]), period=YEAR,
                                          now=YEAR.end)
     assert [str(r.reason) for r in result.rejected] == [reason]
+
+
+def test_harvest_lots_read_alike_from_csv_and_json():
+    csv = ("lot_id,harvested,fresh_weight_t,dry_matter_percent,carbon_percent_dry\n"
+           "L1,2024-04-01,100.50,12,25\nL2,2024-04-20,80,,\n")
+    text = ('[{"lot_id": "L1", "harvested": "2024-04-01", "fresh_weight_t": 100.5, '
+            '"dry_matter_percent": 12, "carbon_percent_dry": "25"}, '
+            '{"lot_id": "L2", "harvested": "2024-04-20", "fresh_weight_t": 80}]')
+    a = validate_kelp_harvests(parse_csv_records(csv), period=YEAR, now=YEAR.end)
+    b = validate_kelp_harvests(parse_json_records(text), period=YEAR, now=YEAR.end)
+    assert a.records == b.records and len(a.records) == 2
+    assert b'"fresh_weight_t":"100.5"' in a.records[0]
+    assert [KelpHarvest("L1", "2024-04-01", D("100.5"), D(12), D(25)).canonical(),
+            KelpHarvest("L2", "2024-04-20", D(80)).canonical()] == a.records
+
+
+def test_harvest_schemas_publish_a_json_schema():
+    for model in (KelpHarvestRecord, ShellfishHarvestRecord):
+        schema = model.model_json_schema()
+        assert schema["additionalProperties"] is False
+        assert {"lot_id", "harvested", "fresh_weight_t"} <= set(schema["required"])
 
 
 def test_one_lot_weighed_twice_differently_is_refused_as_conflicting():
