@@ -192,6 +192,15 @@ class ProjectSpec:
     def factor_overrides(self) -> dict[str, Decimal]:
         return dict(self.factors)
 
+    @property
+    def sink_category(self) -> str:
+        """The sink category the calculator measures, in the registry's snake-case spelling
+        (mangrove, seagrass, salt_marsh, macroalgae, shellfish, forest)."""
+        if self.calculator == "blue_carbon":
+            return self.ecosystem
+        return {"forest_increment": "forest", "kelp": "macroalgae",
+                "shellfish": "shellfish"}[self.calculator]
+
     @classmethod
     def load(cls, project_dir: Path) -> ProjectSpec:
         path = project_dir / "project.json"

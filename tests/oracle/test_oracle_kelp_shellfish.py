@@ -203,6 +203,18 @@ def test_two_nodes_attest_a_farm_report_on_chain_and_it_is_issued(
     assert ledger.batch(ledger.issue(acc["operator"], report_id).id).issued == farm.quantity_units
 
 
+@pytest.mark.parametrize(("spec", "category"), [
+    ({"calculator": "kelp"}, "macroalgae"),
+    ({"calculator": "shellfish"}, "shellfish"),
+    ({"calculator": "blue_carbon", "ecosystem": "seagrass"}, "seagrass"),
+    ({"calculator": "forest_increment", "baseline_until": "2019-12-31"}, "forest"),
+])
+def test_a_spec_names_the_sink_category_its_calculator_measures(spec: dict[str, object],
+                                                                category: str):
+    full = {"project_id": 1, "code": "X", "area_ha": "1", **spec}
+    assert ProjectSpec.from_json(full).sink_category == category
+
+
 def test_existing_specs_keep_their_report_document():
     spec = ProjectSpec.from_json({"project_id": 1, "code": "X", "calculator": "blue_carbon",
                                   "area_ha": "1"})
