@@ -33,6 +33,7 @@ from api.routes import (
     batches,
     cash,
     certificates,
+    compensation,
     credits,
     exchange,
     exchange_ops,
@@ -50,6 +51,7 @@ from core.config import Settings
 from core.db import session_factory
 from exchange.errors import ExchangeError
 from exchange.onchain import SettlementChain
+from registry.compensation import Compensation
 from exchange.service import ExchangeService
 from oracle.inbox import Inbox, InboxError
 from registry.ledger import Ledger
@@ -140,6 +142,7 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     app.state.relayer = forwarder
     app.state.writer = ledger.via(forwarder)  # every write signed by its caller, relayed
     app.state.settlement = SettlementChain(app.state.writer)  # CashToken, Settlement
+    app.state.compensation = Compensation(app.state.writer)  # orders and their offers
     app.state.view = ChainView(ledger)
     app.state.inbox = Inbox(settings.oracle_inbox, ledger)
     app.state.exchange = exchange_service
@@ -149,6 +152,6 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     # Routes are matched in order, one by one: the exchange's (order entry is the hot path)
     # come first; no other route shares their /v1/exchange prefix.
     for module in (exchange, exchange_ops, health, members, methodologies, projects, reports,
-                   batches, credits, relay, certificates, reads, oracle, cash):
+                   batches, credits, relay, certificates, reads, oracle, cash, compensation):
         app.include_router(module.router)
     return app

@@ -14,6 +14,7 @@ from api.onchain import ChainView
 from core.config import Settings
 from exchange.onchain import SettlementChain
 from oracle.inbox import Inbox
+from registry.compensation import Compensation
 from registry.ledger import Ledger
 
 
@@ -51,6 +52,12 @@ def get_writer(request: Request) -> Ledger:
     return writer
 
 
+def get_compensation(request: Request) -> Compensation:
+    """CompensationOrders and CompensationOffers, written through the relayer."""
+    comp: Compensation = request.app.state.compensation
+    return comp
+
+
 def get_settlement(request: Request) -> SettlementChain:
     """CashToken and Settlement calls, written through the relayer like every member write
     (built once: it reads its ABI fragments from the deployment)."""
@@ -73,6 +80,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 ViewDep = Annotated[ChainView, Depends(get_view)]
 WriterDep = Annotated[Ledger, Depends(get_writer)]
 SettlementDep = Annotated[SettlementChain, Depends(get_settlement)]
+CompensationDep = Annotated[Compensation, Depends(get_compensation)]
 RelayerDep = Annotated[Relayer, Depends(get_relayer)]
 VaultDep = Annotated[Vault, Depends(get_vault)]
 InboxDep = Annotated[Inbox, Depends(get_inbox)]

@@ -43,6 +43,12 @@ FIELD_CODES = frozenset(
         "case_reference_required",
         "invalid_period",
         "invalid_quantity",
+        "invalid_division_prefix",
+        "no_eligible_category",
+        "required_amount_missing",
+        "invalid_vintage",
+        "no_paying_party",
+        "duplicate_party",
     }
 )
 
@@ -63,6 +69,37 @@ def _amount(value: Any) -> int:
         return to_units(value)
     except AmountError as exc:
         raise PydanticCustomError(exc.code, str(exc)) from None
+
+
+_YUAN = re.compile(r"-?[0-9]{1,16}(\.[0-9]{1,30})?")
+_PREFIX = re.compile(r"[1-9][0-9](?:[0-9]{2}){0,2}")
+
+
+def _yuan(value: Any) -> int:
+    """Yuan as a decimal string -> fen; a fraction of a fen is refused, never rounded."""
+    if not isinstance(value, str) or not _YUAN.fullmatch(value):
+        raise PydanticCustomError(
+            "invalid_amount", "amount must be a decimal string of yuan, e.g. \"50000.00\""
+        )
+    whole, _, frac = value.partition(".")
+    if frac.rstrip("0") and len(frac.rstrip("0")) > 2:
+        raise PydanticCustomError("amount_too_precise", "yuan have at most 2 decimals (fen)")
+    fen = int(whole) * 100 + int((frac + "00")[:2]) * (-1 if whole.startswith("-") else 1)
+    if fen <= 0:
+        raise PydanticCustomError("amount_not_positive", "the amount must be positive")
+    if fen >= 2**127:
+        raise PydanticCustomError("amount_too_large", "the amount is too large")
+    return fen
+
+
+def _division_prefix(value: Any) -> int:
+    if not isinstance(value, str) or not _PREFIX.fullmatch(value):
+        raise PydanticCustomError(
+            "invalid_division_prefix",
+            "a region is an administrative-division code prefix of 2, 4 or 6 digits "
+            "(\"45\" Guangxi, \"4507\" Qinzhou)",
+        )
+    return int(value)
 
 
 def _address(value: Any) -> str:
@@ -148,6 +185,22 @@ Tonnes = Annotated[
     WithJsonSchema(
         {"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,6})?$", "examples": ["326.4"],
          "description": "tonnes CO2e as a decimal string, at most 6 decimals (1 g)"}
+    ),
+]
+Yuan = Annotated[
+    int,
+    BeforeValidator(_yuan),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,2})?$", "examples": ["50000.00"],
+         "description": "CNY as a decimal string of yuan, at most 2 decimals (1 fen)"}
+    ),
+]
+DivisionPrefix = Annotated[
+    int,
+    BeforeValidator(_division_prefix),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^[1-9][0-9]([0-9]{2}){0,2}$", "examples": ["45", "4507"],
+         "description": "administrative-division code prefix (GB/T 2260): 2, 4 or 6 digits"}
     ),
 ]
 Address = Annotated[

@@ -17,15 +17,21 @@ from sqlalchemy import Connection, Table, and_, bindparam, insert, select, updat
 
 from chain.abi import DecodedEvent
 from chain.roles import ROLE_BY_ID
+from registry import compensation_index
+from registry.categories import SinkCategory
 from registry.ledger import MethodologyStatus, ProjectStatus, Purpose, ReportStatus
 from registry.models import (
     Attestation,
     Balance,
     Batch,
     BufferCancellation,
+    CompensationOffer,
+    CompensationOrder,
     EventJournal,
     Member,
     Methodology,
+    OrderEvent,
+    OrderRetirement,
     Project,
     Report,
     Retirement,
@@ -129,21 +135,26 @@ class RangeWriter:
         self.retirements: list[dict[str, Any]] = []
         self.cancellations: list[dict[str, Any]] = []
         self.attestations: list[dict[str, Any]] = []
+        self.order_events: list[dict[str, Any]] = []
+        self.order_retirements: list[dict[str, Any]] = []
         self.deltas: dict[tuple[str, int], int] = defaultdict(int)
         self.members = Entities(table(Member), "address", complete)
         self.methodologies = Entities(table(Methodology), "id", complete)
         self.projects = Entities(table(Project), "id", complete)
         self.reports = Entities(table(Report), "id", complete)
         self.batches = Entities(table(Batch), "id", complete)
+        self.orders = Entities(table(CompensationOrder), "id", complete)
+        self.offers = Entities(table(CompensationOffer), "id", complete)
 
     def entities(self) -> tuple[Entities, ...]:
         """The entity tables, parents before children."""
-        return (self.members, self.methodologies, self.projects, self.reports, self.batches)
+        return (self.members, self.methodologies, self.projects, self.reports, self.batches,
+                self.orders, self.offers)
 
     def discard_rows(self) -> None:
         """Forgets the collected rows to append (the entities stay)."""
         for rows in (self.journal, self.transfers, self.retirements, self.cancellations,
-                     self.attestations):
+                     self.attestations, self.order_events, self.order_retirements):
             rows.clear()
         self.deltas.clear()
 
@@ -162,6 +173,12 @@ class RangeWriter:
             conn.execute(insert(table(Retirement)), self.retirements)
         if self.cancellations:
             conn.execute(insert(table(BufferCancellation)), self.cancellations)
+        self.orders.flush(conn)
+        self.offers.flush(conn)
+        if self.order_events:
+            conn.execute(insert(table(OrderEvent)), self.order_events)
+        if self.order_retirements:
+            conn.execute(insert(table(OrderRetirement)), self.order_retirements)
         if self.journal:
             conn.execute(insert(table(EventJournal)), self.journal)
 
@@ -225,6 +242,7 @@ class RangeWriter:
                 "document_hash": a["documentHash"],
                 "parameters_hash": a["parametersHash"],
                 "buffer_bps": int(a["bufferBps"]),
+                "category": SinkCategory(int(a["category"])).key,
                 "registrant": a["registrant"],
                 "status": MethodologyStatus.REGISTERED.name.lower(),
                 "status_reason_hash": None,
@@ -480,6 +498,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("CarbonCredits", "TransferSingle"): RangeWriter.transfer_single,
     ("CarbonCredits", "TransferBatch"): RangeWriter.transfer_batch,
 }
+HANDLERS.update(compensation_index.HANDLERS)
 
 # Events that only move credits: they append `transfers` rows and add to `balances`, and touch
 # no entity. Everything else in HANDLERS changes an entity (member, methodology, project,

@@ -106,6 +106,8 @@ class Methodology(Base):
     document_hash: Mapped[str] = mapped_column(HASH)
     parameters_hash: Mapped[str] = mapped_column(HASH)
     buffer_bps: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str] = mapped_column(String(30), default="unspecified",
+                                          server_default="unspecified")
     registrant: Mapped[str] = mapped_column(ADDRESS)
     status: Mapped[str] = mapped_column(String(20))
     status_reason_hash: Mapped[str | None] = mapped_column(HASH)
@@ -275,6 +277,86 @@ class BufferCancellation(Base):
     block_timestamp: Mapped[int] = mapped_column(BigInteger)
 
 
+class CompensationOrder(Base):
+    """An ecological-compensation order as its authority registered (and last amended) it,
+    with the running total the contract counted. `status` is the stored status; whether an
+    open order is overdue depends on the time of reading (registry.queries)."""
+
+    __tablename__ = "compensation_orders"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    case_number: Mapped[str] = mapped_column(Text)
+    case_hash: Mapped[str] = mapped_column(HASH, index=True)
+    authority: Mapped[str] = mapped_column(ADDRESS, index=True)
+    unit: Mapped[str] = mapped_column(String(10))
+    required: Mapped[int] = mapped_column(BigInteger)
+    fulfilled: Mapped[int] = mapped_column(BigInteger)
+    retired_amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20))
+    category_mask: Mapped[int] = mapped_column(Integer)
+    regions: Mapped[list[int]] = mapped_column(JSON)
+    vintage_from: Mapped[int] = mapped_column(BigInteger)
+    vintage_to: Mapped[int] = mapped_column(BigInteger)
+    deadline: Mapped[int] = mapped_column(BigInteger)
+    parties: Mapped[list[str]] = mapped_column(JSON)
+    party_names: Mapped[list[str]] = mapped_column(JSON)
+    authority_pays: Mapped[bool] = mapped_column(Boolean)
+    document_hash: Mapped[str] = mapped_column(HASH)
+    tx_hash: Mapped[str] = mapped_column(HASH)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class OrderEvent(Base):
+    """One step of an order's timeline (registered, amended, counted, fulfilled, closed, offer
+    made/withdrawn/taken), in chain order; `details` are the event's own fields."""
+
+    __tablename__ = "order_events"
+
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    order_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tx_hash: Mapped[str] = mapped_column(HASH)
+    block_timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class OrderRetirement(Base):
+    """A retirement the contract counted toward an order (at most one order per retirement):
+    `value` in the order's unit (micro-tonnes, or fen at the settled purchase price)."""
+
+    __tablename__ = "order_retirements"
+
+    retirement_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    order_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    holder: Mapped[str] = mapped_column(ADDRESS, index=True)
+    batch_id: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    value: Mapped[int] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = mapped_column(HASH)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class CompensationOffer(Base):
+    """A fixed-price offer a seller made to one order, with what remains of it."""
+
+    __tablename__ = "compensation_offers"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    order_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    seller: Mapped[str] = mapped_column(ADDRESS, index=True)
+    batch_id: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    remaining: Mapped[int] = mapped_column(BigInteger)
+    price_fen_per_tonne: Mapped[int] = mapped_column(BigInteger)
+    expiry: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20))
+    tx_hash: Mapped[str] = mapped_column(HASH)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+
+
 def table(model: type[Base]) -> Table:
     """The Core table of a model, for executemany inserts and updates without ORM objects."""
     t = model.__table__
@@ -299,5 +381,9 @@ INDEX_TABLES: tuple[Table, ...] = tuple(
         Transfer,
         Retirement,
         BufferCancellation,
+        CompensationOrder,
+        OrderEvent,
+        OrderRetirement,
+        CompensationOffer,
     )
 )

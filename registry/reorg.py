@@ -61,6 +61,8 @@ from registry.models import (
     Attestation,
     Balance,
     BufferCancellation,
+    OrderEvent,
+    OrderRetirement,
     EventJournal,
     IndexedBlock,
     Retirement,
@@ -176,7 +178,8 @@ def rewind(conn: Connection, keep_to: int, contract_of: Mapping[str, str]) -> in
     the caller's transaction; the caller moves the cursor. Returns the number of journal rows
     removed."""
     _subtract_transfers(conn, keep_to)
-    for model in (Transfer, Retirement, BufferCancellation, Attestation, IndexedBlock):
+    for model in (Transfer, Retirement, BufferCancellation, Attestation, OrderEvent,
+                  OrderRetirement, IndexedBlock):
         t = table(model)
         conn.execute(delete(t).where(t.c.block_number > keep_to))
     _rebuild_entities(conn, keep_to, contract_of)

@@ -49,7 +49,7 @@ class SpecIn(BaseModel):
     model_config = STRICT
 
     code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-    calculator: Literal["blue_carbon", "forest_increment"]
+    calculator: Literal["blue_carbon", "forest_increment", "kelp", "shellfish"]
     area_ha: Annotated[str, Field(pattern=r"^[0-9]{1,7}(\.[0-9]{1,6})?$")]
     ecosystem: Literal["mangrove", "salt_marsh", "seagrass"] = "mangrove"
     # the class of the scenes' `area_ha.<class>` columns that measures the project's
@@ -59,6 +59,12 @@ class SpecIn(BaseModel):
     minimum_deduction_percent: Annotated[
         str, Field(pattern=r"^[0-9]{1,2}(\.[0-9]{1,4})?$")
     ] = "0"
+    # the mariculture calculators' overridable factors (decimal strings, each within its
+    # published bounds) and the components they credit; the report's spec parser checks both
+    factors: dict[str, Annotated[str, Field(max_length=32)]] | None = Field(
+        default=None, max_length=16)
+    components: list[Annotated[str, Field(pattern=r"^[a-z_]{1,32}$")]] | None = Field(
+        default=None, max_length=8)
     devices: list[dict[str, Any]] = Field(default_factory=list, max_length=10_000)
 
     @field_validator("area_ha")

@@ -1,0 +1,180 @@
+"""How CompensationOrders and CompensationOffers events change the SQL index.
+
+The handlers take the block range's `RangeWriter` (registry.events) like the others: orders and
+offers are entities events overwrite; timeline steps and counted retirements are rows appended
+in chain order. An order's `fulfilled` total is the contract's own running total, copied from
+each `RetirementCounted`, never summed here, so the index cannot drift from the chain.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chain.abi import DecodedEvent
+from registry.categories import SinkCategory
+from registry.order_status import OrderStatus, OrderUnit
+
+if TYPE_CHECKING:
+    from registry.events import RangeWriter
+
+
+def _terms(t: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "unit": OrderUnit(int(t["unit"])).name.lower(),
+        "required": int(t["required"]),
+        "category_mask": int(t["categoryMask"]),
+        "regions": [int(r) for r in t["regions"]],
+        "vintage_from": int(t["vintageFrom"]),
+        "vintage_to": int(t["vintageTo"]),
+        "deadline": int(t["deadline"]),
+        "parties": list(t["parties"]),
+        "party_names": [str(n) for n in t["partyNames"]],
+        "authority_pays": bool(t["authorityPays"]),
+        "document_hash": t["documentHash"],
+    }
+
+
+def _step(w: RangeWriter, ev: DecodedEvent, ts: int, order_id: int, kind: str,
+          details: dict[str, Any]) -> None:
+    w.order_events.append(
+        {
+            "block_number": ev.block_number,
+            "log_index": ev.log_index,
+            "order_id": order_id,
+            "kind": kind,
+            "details": details,
+            "tx_hash": ev.tx_hash,
+            "block_timestamp": ts,
+        }
+    )
+
+
+def _plain(args: dict[str, Any]) -> dict[str, Any]:
+    """Event args as JSON-safe values (big integers as strings would be lossy elsewhere;
+    every figure here fits 128 bits, which JSON and Python keep exactly)."""
+    out: dict[str, Any] = {}
+    for k, v in args.items():
+        out[k] = _plain(v) if isinstance(v, dict) else v
+    return out
+
+
+def order_registered(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
+    a = ev.args
+    oid = int(a["orderId"])
+    w.orders.create(
+        oid,
+        {
+            "id": oid,
+            "case_number": str(a["caseNumber"]),
+            "case_hash": a["caseHash"],
+            "authority": a["authority"],
+            **_terms(a["terms"]),
+            "fulfilled": 0,
+            "retired_amount": 0,
+            "status": OrderStatus.OPEN.key,
+            "tx_hash": ev.tx_hash,
+            "block_number": ev.block_number,
+            "block_timestamp": ts,
+        },
+    )
+    _step(w, ev, ts, oid, "registered", _plain(a))
+
+
+def order_amended(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
+    a = ev.args
+    oid = int(a["orderId"])
+    w.orders.require(w.conn, oid, ev).update(_terms(a["terms"]))
+    _step(w, ev, ts, oid, "amended", _plain(a))
+
+
+def order_closed(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
+    a = ev.args
+    oid = int(a["orderId"])
+    w.orders.require(w.conn, oid, ev)["status"] = OrderStatus.CLOSED.key
+    _step(w, ev, ts, oid, "closed", _plain(a))
+
+
+def retirement_counted(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
+    a = ev.args
+    oid = int(a["orderId"])
+    order = w.orders.require(w.conn, oid, ev)
+    order["fulfilled"] = int(a["fulfilled"])
+    order["retired_amount"] += int(a["amount"])
+    if order["status"] == OrderStatus.OPEN.key:
+        order["status"] = OrderStatus.PARTLY_FULFILLED.key
+    w.order_retirements.append(
+        {
+            "retirement_id": int(a["retirementId"]),
+            "order_id": oid,
+            "holder": a["holder"],
+            "batch_id": int(a["batchId"]),
+            "amount": int(a["amount"]),
+            "value": int(a["value"]),
+            "tx_hash": ev.tx_hash,
+            "block_number": ev.block_number,
+            "block_timestamp": ts,
+        }
+    )
+    _step(w, ev, ts, oid, "counted", _plain(a))
+
+
+def order_fulfilled(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
+    a = ev.args
+    oid = int(a["orderId"])
+    w.orders.require(w.conn, oid, ev)["status"] = OrderStatus.FULFILLED.key
+    _step(w, ev, ts, oid, "fulfilled", _plain(a))
+
+
+def offer_made(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
+    a = ev.args
+    fid = int(a["offerId"])
+    w.offers.create(
+        fid,
+        {
+            "id": fid,
+            "order_id": int(a["orderId"]),
+            "seller": a["seller"],
+            "batch_id": int(a["batchId"]),
+            "amount": int(a["amount"]),
+            "remaining": int(a["amount"]),
+            "price_fen_per_tonne": int(a["priceFenPerTonne"]),
+            "expiry": int(a["expiry"]),
+            "status": "open",
+            "tx_hash": ev.tx_hash,
+            "block_number": ev.block_number,
+        },
+    )
+    _step(w, ev, ts, int(a["orderId"]), "offer_made", _plain(a))
+
+
+def offer_withdrawn(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
+    fid = int(ev.args["offerId"])
+    offer = w.offers.require(w.conn, fid, ev)
+    offer["status"] = "withdrawn"
+    _step(w, ev, ts, int(offer["order_id"]), "offer_withdrawn", _plain(ev.args))
+
+
+def offer_taken(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
+    a = ev.args
+    fid = int(a["offerId"])
+    offer = w.offers.require(w.conn, fid, ev)
+    offer["remaining"] -= int(a["amount"])
+    if offer["remaining"] == 0:
+        offer["status"] = "taken"
+    _step(w, ev, ts, int(offer["order_id"]), "offer_taken", _plain(a))
+
+
+def category_name(value: int) -> str:
+    return SinkCategory(value).key
+
+
+HANDLERS = {
+    ("CompensationOrders", "OrderRegistered"): order_registered,
+    ("CompensationOrders", "OrderAmended"): order_amended,
+    ("CompensationOrders", "OrderClosed"): order_closed,
+    ("CompensationOrders", "RetirementCounted"): retirement_counted,
+    ("CompensationOrders", "OrderFulfilled"): order_fulfilled,
+    ("CompensationOffers", "OfferMade"): offer_made,
+    ("CompensationOffers", "OfferWithdrawn"): offer_withdrawn,
+    ("CompensationOffers", "OfferTaken"): offer_taken,
+}
