@@ -34,7 +34,6 @@ from api.pages import (
     Line,
     VerificationPage,
     claims_url,
-    qr_svg,
     render_page,
 )
 from chain.abi import DecodedEvent
@@ -289,7 +288,7 @@ def render_certificate(facts: RetirementFacts, view: ChainView, settings: Settin
     frame = Frame(
         title_zh="碳汇注销证明", title_en="Carbon Credit Retirement Certificate",
         number=f"TH-R{facts.retirement_id:06d}",
-        qr=qr_svg(claims_url(page_url, paper_claims(facts))), verify_url=page_url,
+        verify_url=page_url, qr_url=claims_url(page_url, paper_claims(facts)),
     )
     return render_page(
         "retirement_certificate.html",
@@ -323,18 +322,18 @@ class Check:
 class Claims:
     """What a paper certificate states; each given field is checked against the chain."""
 
-    beneficiary: str | None = None
+    holder: str | None = None
+    batch_id: int | None = None
     amount_units: int | None = None
     serial_start: int | None = None
     serial_end: int | None = None
-    batch_id: int | None = None
-    holder: str | None = None
     purpose: str | None = None
+    beneficiary: str | None = None
     case_reference: str | None = None
-    tx_hash: str | None = None
     # a text too long for the QR code is carried as keccak-256 of its UTF-8 (paper_claims)
     beneficiary_hash: str | None = None
     case_reference_hash: str | None = None
+    tx_hash: str | None = None
 
     def given(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)
@@ -485,8 +484,10 @@ def claim_lines(facts: RetirementFacts, claims: Claims) -> list[ClaimLine]:
             ok = recorded is not None and str(claimed).lower() == str(recorded).lower()
         else:
             ok = claimed == recorded
-        out.append(ClaimLine(name, _shown(name, claimed, facts.batch_id),
-                             _shown(name, recorded, facts.batch_id), ok))
+        shown = _shown(name, recorded, facts.batch_id)
+        if name == "holder" and facts.holder_name:
+            shown = f"{facts.holder_name} · {shown}"
+        out.append(ClaimLine(name, _shown(name, claimed, facts.batch_id), shown, ok))
     return out
 
 

@@ -107,8 +107,13 @@ class Frame:
     title_zh: str  # 碳汇注销证明
     title_en: str  # Carbon Credit Retirement Certificate
     number: str  # the certificate number printed under the title, e.g. TH-R000001
-    qr: str  # inline SVG: qr_svg(claims_url(verify_url, the paper's claims))
     verify_url: str  # the verification page, printed under the QR code (without the claims)
+    qr_url: str  # what the QR code holds: claims_url(verify_url, the paper's claims)
+
+    @property
+    def qr(self) -> str:
+        """The QR code of `qr_url`, inline SVG (on screen it is also a link to it)."""
+        return qr_svg(self.qr_url)
 
 
 @dataclass(frozen=True)
