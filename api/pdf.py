@@ -91,8 +91,9 @@ def render_pdf(html: str, *, margin_mm: float, chromium: Path = DEFAULT_CHROMIUM
                 return pdf
             finally:
                 browser.close()
-    except PlaywrightError as exc:
-        raise PdfUnavailable("render_failed", f"Chromium could not print the page: "
-                             f"{str(exc).splitlines()[0]}") from None
+    except (PlaywrightError, OSError, RuntimeError) as exc:  # the driver or the browser failed
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise PdfUnavailable("render_failed", f"Chromium could not print the page: {first}") \
+            from None
     finally:
         _slots.release()

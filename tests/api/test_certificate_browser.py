@@ -13,12 +13,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from api.pages import qr_svg
-from api.pdf import page_count
+from api.fulfilment import render_fulfilment_certificate
+from api.pages import SHEET_MARGIN_MM, qr_svg
+from api.pdf import page_count, render_pdf
 from registry.ledger import Ledger
 from tests.support.api import PUBLIC_URL, Api, ApiDatabase, api_database, open_api
 from tests.support.browser import Browser, artifact, open_browser, require_browser
-from tests.support.certificates import HOLDER_NAME, retire_for_case
+from tests.support.certificates import HOLDER_NAME, lianjiang_fulfilment, retire_for_case
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +169,19 @@ def test_an_unknown_retirement_fails_visibly(api: Api, browser: Browser) -> None
     assert verdict(browser) == "false"
     assert "Retirement record" in failed_lines(browser)
     assert f"The chain has no retirement {rid + 1000}" in browser.page.inner_text("body")
+
+
+def test_the_fulfilment_certificate_prints_in_the_same_frame(api: Api, browser: Browser) -> None:
+    html = render_fulfilment_certificate(lianjiang_fulfilment(), api.db.settings)
+    browser.page.set_content(html)
+    browser.page.screenshot(path=artifact("fulfilment-certificate.png"), full_page=True)
+    assert browser.page.inner_text("h1") == "生态环境损害赔偿履行证明"
+    assert all("CJK" in f["familyName"] for f in browser.fonts_of("h1"))
+
+
+def test_the_fulfilment_certificate_is_one_a4_page(api: Api) -> None:
+    require_browser()
+    html = render_fulfilment_certificate(lianjiang_fulfilment(), api.db.settings)
+    pdf = render_pdf(html, margin_mm=SHEET_MARGIN_MM)
+    artifact("fulfilment-certificate.pdf").write_bytes(pdf)
+    assert page_count(pdf) == 1
