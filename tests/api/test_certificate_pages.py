@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.fulfilment import render_fulfilment_certificate
+from api.pages import TEMPLATES
 from registry.ledger import Ledger
 from tests.support.api import PUBLIC_URL, Api, ApiDatabase, api_database, open_api
 from tests.support.certificates import (
@@ -116,6 +117,8 @@ def test_pages_link_nowhere_but_the_registry(api: Api) -> None:
         api.http.get(f"/v1/retirements/{rid + 99}/verify.html").text,
         render_fulfilment_certificate(lianjiang_fulfilment(), api.db.settings),
     ]
+    for template in TEMPLATES.glob("*.html"):
+        assert re.search(r"https?://", template.read_text()) is None, template.name
     for html in pages:
         assert "<html" in html and outside_links(html) == []
         assert "@import" not in html and "url(" not in html and "<link" not in html
