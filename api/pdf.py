@@ -22,6 +22,7 @@ without it, or without Playwright, rendering raises `PdfUnavailable`, which the 
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -51,8 +52,6 @@ class PdfUnavailable(Exception):
 
 def page_count(pdf: bytes) -> int:
     """Pages in a PDF as Chromium writes it (one uncompressed `/Type /Page` per page)."""
-    import re
-
     return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf))
 
 
