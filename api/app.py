@@ -133,6 +133,11 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
         docs_url="/docs",
         openapi_url="/openapi.json",
     )
+    if settings.public_url is None:
+        log.warning(
+            "TANHUI_PUBLIC_URL is unset: certificates' QR codes and links point at %s, which "
+            "only this machine can open; set it to the registry's public address",
+            settings.base_url)
     app.state.settings = settings
     app.state.ledger = ledger
     app.state.engine = engine

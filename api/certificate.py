@@ -18,27 +18,34 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-import qrcode
-import qrcode.image.svg
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from eth_utils import is_address, keccak, to_checksum_address
 
+from api.fields import MAX_ID
 from api.onchain import ChainView
-from api.text import visible
+from api.pages import (
+    MAX_TEXT_CLAIM_BYTES,
+    Frame,
+    Line,
+    VerificationPage,
+    claims_url,
+    render_page,
+)
 from chain.abi import DecodedEvent
 from chain.compile import Artifact, compile_contracts
 from chain.deploy import CONTRACTS
-from chain.structs import BatchView, Project
+from chain.structs import BatchView, Project, Retirement
 from core.config import Settings
-from core.units import format_units
+from core.divisions import division_name
+from core.units import AmountError, format_units, to_units
 from registry.ledger import Purpose
 
 CST = timezone(timedelta(hours=8), "UTC+08:00")
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 @dataclass(frozen=True)
@@ -85,8 +92,18 @@ def certificate_url(settings: Settings, retirement_id: int) -> str:
     return f"{settings.base_url}/v1/retirements/{retirement_id}/certificate"
 
 
+def certificate_pdf_url(settings: Settings, retirement_id: int) -> str:
+    return f"{settings.base_url}/v1/retirements/{retirement_id}/certificate.pdf"
+
+
 def verify_url(settings: Settings, retirement_id: int) -> str:
+    """The verification as JSON, for programs."""
     return f"{settings.base_url}/v1/retirements/{retirement_id}/verify"
+
+
+def verify_page_url(settings: Settings, retirement_id: int) -> str:
+    """The verification as a bilingual page, for people: where the QR code leads."""
+    return f"{settings.base_url}/v1/retirements/{retirement_id}/verify.html"
 
 
 def _time(ts: int, tz: timezone) -> str:
@@ -120,6 +137,7 @@ class RetirementFacts:
     project: Project | None
     project_name: str | None
     methodology: dict[str, Any] | None = field(default=None)
+    holder_name: str | None = None
 
     @property
     def serial_end(self) -> int:
@@ -170,6 +188,7 @@ def read_retirement(view: ChainView, retirement_id: int) -> RetirementFacts | No
         project=project,
         project_name=project_name,
         methodology=methodology,
+        holder_name=view.member_name(r.holder, event.block_number if event else None),
     )
 
 
@@ -181,6 +200,7 @@ def retirement_json(facts: RetirementFacts, view: ChainView, settings: Settings)
     return {
         "retirement_id": facts.retirement_id,
         "holder": facts.holder,
+        "holder_name": facts.holder_name,
         "batch_id": facts.batch_id,
         "amount_units": facts.amount,
         "amount": format_units(facts.amount),
@@ -212,32 +232,43 @@ def retirement_json(facts: RetirementFacts, view: ChainView, settings: Settings)
             "developer": p.developer,
             "methodology_id": p.methodology_id,
             "division_code": p.location.division_code,
+            "division_name": _division(p.location.division_code),
             "latitude": _degrees(p.location.latitude_e6),
             "longitude": _degrees(p.location.longitude_e6),
             "area_m2": p.location.area_m2,
         },
         "methodology": facts.methodology,
         "certificate_url": certificate_url(settings, facts.retirement_id),
+        "certificate_pdf_url": certificate_pdf_url(settings, facts.retirement_id),
         "verify_url": verify_url(settings, facts.retirement_id),
+        "verify_page_url": verify_page_url(settings, facts.retirement_id),
     }
 
 
-def qr_svg(data: str) -> str:
-    """An inline SVG QR code (vector; no raster imaging library involved)."""
-    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, border=2)
-    svg: str = image.to_string(encoding="unicode")
-    return svg
+def _division(code: int) -> dict[str, str] | None:
+    name = division_name(code)
+    return None if name is None else {"zh": name.zh, "en": name.en, "matched": name.matched}
 
 
-@functools.cache
-def _templates() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
-        trim_blocks=True, lstrip_blocks=True,
-    )
-    # text read from the chain is shown, never obeyed (api.text); pages wrap it in <bdi>
-    env.filters["visible"] = visible
-    return env
+def paper_claims(facts: RetirementFacts) -> dict[str, str | int | None]:
+    """The lines a paper certificate states, as the verification page's query: the seven fields
+    of the record the contract hashed (`CarbonCredits.Retirement`), so the page can ask the
+    contract itself whether the paper's record is the one retired. A text too long for a QR
+    code travels as its keccak-256 hash (`beneficiary_hash`, `case_reference_hash`)."""
+    claims: dict[str, str | int | None] = {
+        "holder": facts.holder,
+        "batch_id": facts.batch_id,
+        "amount": format_units(facts.amount),
+        "serial_start": facts.serial_start,
+        "purpose": PURPOSES[facts.purpose].key,
+    }
+    for name, text in (("beneficiary", facts.beneficiary or ""),
+                       ("case_reference", facts.case_reference or "")):
+        if len(quote(text, safe="")) <= MAX_TEXT_CLAIM_BYTES:
+            claims[name] = text
+        else:
+            claims[f"{name}_hash"] = "0x" + keccak(text=text).hex()
+    return claims
 
 
 def _vintage(start: int, end: int) -> str:
@@ -247,27 +278,31 @@ def _vintage(start: int, end: int) -> str:
 
 
 def render_certificate(facts: RetirementFacts, view: ChainView, settings: Settings) -> str:
+    """The retirement certificate (templates/retirement_certificate.html in the shared A4
+    frame), its QR code carrying the paper's claims to the verification page."""
     data = retirement_json(facts, view, settings)
     b = facts.batch
     p = data["project"]
     ts = facts.block_timestamp
-    context = {
-        "r": data,
-        "purpose": PURPOSES[facts.purpose],
-        "serial_first": serial_label(facts.batch_id, facts.serial_start),
-        "serial_last": f"{facts.serial_end:012d}",
-        "period": (
-            f"{_date(b.period_start)} – {_date(b.period_end - 1)}" if b else None
-        ),
-        "vintage": _vintage(b.period_start, b.period_end) if b else None,
-        "area_ha": (
-            format_units(int(p["area_m2"]) * 100) if p else None  # m² -> ha, exact
-        ),
-        "retired_cst": _time(ts, CST) if ts is not None else None,
-        "retired_utc": _time(ts, UTC) if ts is not None else None,
-        "qr": qr_svg(data["verify_url"]),
-    }
-    return _templates().get_template("certificate.html").render(**context)
+    page_url = verify_page_url(settings, facts.retirement_id)
+    frame = Frame(
+        title_zh="碳汇注销证明", title_en="Carbon Credit Retirement Certificate",
+        number=f"TH-R{facts.retirement_id:06d}",
+        verify_url=page_url, qr_url=claims_url(page_url, paper_claims(facts)),
+    )
+    return render_page(
+        "retirement_certificate.html",
+        frame=frame,
+        r=data,
+        purpose=PURPOSES[facts.purpose],
+        serial_first=serial_label(facts.batch_id, facts.serial_start),
+        serial_last=f"{facts.serial_end:012d}",
+        period=f"{_date(b.period_start)} – {_date(b.period_end - 1)}" if b else None,
+        vintage=_vintage(b.period_start, b.period_end) if b else None,
+        area_ha=format_units(int(p["area_m2"]) * 100) if p else None,  # m² -> ha, exact
+        retired_cst=_time(ts, CST) if ts is not None else None,
+        retired_utc=_time(ts, UTC) if ts is not None else None,
+    )
 
 
 # -- verification -----------------------------------------------------------------------
@@ -287,15 +322,200 @@ class Check:
 class Claims:
     """What a paper certificate states; each given field is checked against the chain."""
 
-    beneficiary: str | None = None
+    holder: str | None = None
+    batch_id: int | None = None
     amount_units: int | None = None
     serial_start: int | None = None
     serial_end: int | None = None
-    batch_id: int | None = None
-    holder: str | None = None
     purpose: str | None = None
+    beneficiary: str | None = None
     case_reference: str | None = None
+    # a text too long for the QR code is carried as keccak-256 of its UTF-8 (paper_claims)
+    beneficiary_hash: str | None = None
+    case_reference_hash: str | None = None
     tx_hash: str | None = None
+
+    def given(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if getattr(self, f.name) is not None}
+
+
+@dataclass(frozen=True)
+class ClaimProblem:
+    """A claim that is not even well formed (the JSON route answers 422 with `code`)."""
+
+    name: str  # the query parameter
+    code: str
+    message: str
+    value: str
+
+
+_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+QUERY_TEXT_MAX = 1024  # longest text claim a query may carry
+
+
+def parse_claims(query: Mapping[str, str | int | None]) -> tuple[Claims, list[ClaimProblem]]:
+    """The claims of a verification query (the query parameters of `/verify` and of the page
+    the QR code opens), and what is malformed in it. The JSON route refuses a malformed claim
+    (422); the page shows it as a failed line, since a person holds that paper."""
+    problems: list[ClaimProblem] = []
+    out: dict[str, Any] = {}
+
+    def problem(name: str, code: str, message: str) -> None:
+        problems.append(ClaimProblem(name, code, message, str(query[name])))
+
+    def text(name: str) -> str | None:
+        v = query.get(name)
+        return None if v is None else str(v)
+
+    for name in ("beneficiary", "case_reference"):
+        out[name] = text(name)
+    amount = text("amount")
+    if amount is not None:
+        try:
+            out["amount_units"] = to_units(amount)
+        except AmountError as exc:
+            problem("amount", exc.code, str(exc))
+    holder = text("holder")
+    if holder is not None:
+        if is_address(holder):
+            out["holder"] = holder
+        else:
+            problem("holder", "invalid_address", "holder is not an address")
+    purpose = text("purpose")
+    if purpose is not None:
+        if purpose in PURPOSE_BY_KEY:
+            out["purpose"] = purpose
+        else:
+            problem("purpose", "invalid_purpose", "unknown purpose")
+    batches: set[int] = set()
+    batch_id = query.get("batch_id")
+    if batch_id is not None:
+        if str(batch_id).isdigit() and 1 <= int(batch_id) <= MAX_ID:
+            batches.add(int(batch_id))
+        else:
+            problem("batch_id", "invalid_batch_id", "batch_id is not a batch number")
+    for name in ("serial_start", "serial_end"):
+        value = text(name)
+        if value is None:
+            continue
+        try:
+            batch, serial = parse_serial(value)
+        except ValueError:
+            problem(name, "invalid_serial", f"{name} must be a serial number or TH-B…-… label")
+            continue
+        if serial > 2**128 or (batch is not None and batch > MAX_ID):
+            problem(name, "invalid_serial", f"{name} is out of range")
+            continue
+        out[name] = serial
+        if batch is not None:
+            batches.add(batch)
+    if len(batches) > 1:
+        problems.append(ClaimProblem("batch_id", "invalid_serial",
+                                     "the serials and batch_id name different batches",
+                                     ", ".join(str(b) for b in sorted(batches))))
+    elif batches:
+        out["batch_id"] = batches.pop()
+    for name in ("tx_hash", "beneficiary_hash", "case_reference_hash"):
+        value = text(name)
+        if value is None:
+            continue
+        if _HASH.fullmatch(value):
+            out[name] = value
+        else:
+            problem(name, "invalid_hash", f"{name} is not a 32-byte hex hash")
+    for name in ("beneficiary", "case_reference"):
+        if out[name] is not None and len(out[name]) > QUERY_TEXT_MAX:
+            problem(name, "invalid_text", f"{name} is longer than {QUERY_TEXT_MAX} characters")
+            out[name] = None
+    return Claims(**out), problems
+
+
+def _keccak_text(text: str | None) -> str | None:
+    return None if text is None else "0x" + keccak(text=text).hex()
+
+
+@dataclass(frozen=True)
+class ClaimLine:
+    """One line of a paper compared with the chain: what the paper states, what the chain
+    records (both as printed), and whether they agree."""
+
+    name: str  # the Claims field
+    stated: str
+    recorded: str
+    ok: bool
+
+
+def _shown(name: str, value: Any, batch_id: int) -> str:
+    if value is None:
+        return "—"
+    if name == "amount_units":
+        return f"{format_units(value)} t CO2e"
+    if name in ("serial_start", "serial_end"):
+        return serial_label(batch_id, value)
+    if name == "purpose" and value in PURPOSE_BY_KEY:
+        label = PURPOSES[PURPOSE_BY_KEY[value]]
+        return f"{label.zh} {label.en}"
+    if name == "batch_id":
+        return f"#{value}"
+    return str(value)
+
+
+def claim_lines(facts: RetirementFacts, claims: Claims) -> list[ClaimLine]:
+    """Each given claim against what the chain records for the retirement."""
+    actual: dict[str, Any] = {
+        "beneficiary": facts.beneficiary,
+        "amount_units": facts.amount,
+        "serial_start": facts.serial_start,
+        "serial_end": facts.serial_end,
+        "batch_id": facts.batch_id,
+        "holder": facts.holder,
+        "purpose": PURPOSES[facts.purpose].key,
+        "case_reference": facts.case_reference,
+        "tx_hash": facts.event.tx_hash if facts.event else None,
+        "beneficiary_hash": _keccak_text(facts.beneficiary),
+        "case_reference_hash": _keccak_text(facts.case_reference),
+    }
+    caseless = {"holder", "tx_hash", "beneficiary_hash", "case_reference_hash"}
+    out = []
+    for name, claimed in claims.given().items():
+        recorded = actual[name]
+        if name in caseless:
+            ok = recorded is not None and str(claimed).lower() == str(recorded).lower()
+        else:
+            ok = claimed == recorded
+        shown = _shown(name, recorded, facts.batch_id)
+        if name == "holder" and facts.holder_name:
+            shown = f"{facts.holder_name} · {shown}"
+        out.append(ClaimLine(name, _shown(name, claimed, facts.batch_id), shown, ok))
+    return out
+
+
+def paper_record(facts: RetirementFacts, claims: Claims) -> Retirement | None:
+    """The full record the paper states, when it states all of it (with a long text given by
+    its hash standing for the chain's text of that hash); None when a field is missing."""
+    def text(plain: str | None, digest: str | None, chain_text: str | None) -> str | None:
+        if plain is not None:
+            return plain
+        if digest is not None and chain_text is not None and \
+                digest.lower() == _keccak_text(chain_text):
+            return chain_text
+        return None
+
+    beneficiary = text(claims.beneficiary, claims.beneficiary_hash, facts.beneficiary)
+    case = text(claims.case_reference, claims.case_reference_hash, facts.case_reference)
+    if None in (claims.holder, claims.batch_id, claims.amount_units, claims.serial_start,
+                claims.purpose, beneficiary, case):
+        return None
+    assert claims.holder is not None and claims.batch_id is not None
+    assert claims.amount_units is not None and claims.serial_start is not None
+    assert claims.purpose is not None and beneficiary is not None and case is not None
+    return Retirement(
+        holder=to_checksum_address(claims.holder), batch_id=claims.batch_id,
+        amount=claims.amount_units,
+        serial_start=claims.serial_start, purpose=PURPOSE_BY_KEY[claims.purpose],
+        beneficiary=beneficiary, case_reference=case,
+    )
 
 
 @functools.cache
@@ -334,28 +554,19 @@ def _event_matches(ev: DecodedEvent, facts: RetirementFacts) -> list[str]:
     return [k for k, v in expected.items() if ev.args.get(k) != v]
 
 
-def _claim_checks(facts: RetirementFacts, claims: Claims) -> list[Check]:
-    actual: dict[str, Any] = {
-        "beneficiary": facts.beneficiary,
-        "amount_units": facts.amount,
-        "serial_start": facts.serial_start,
-        "serial_end": facts.serial_end,
-        "batch_id": facts.batch_id,
-        "holder": facts.holder.lower(),
-        "purpose": PURPOSES[facts.purpose].key,
-        "case_reference": facts.case_reference,
-        "tx_hash": facts.event.tx_hash.lower() if facts.event else None,
-    }
-    out = []
-    for name, claimed in vars(claims).items():
-        if claimed is None:
-            continue
-        if name in ("holder", "tx_hash"):
-            claimed = str(claimed).lower()
-        ok = claimed == actual[name]
-        shown = format_units(actual[name]) + " t" if name == "amount_units" else actual[name]
-        out.append(Check(f"claim_{name}", ok,
-                         "matches the chain" if ok else f"the chain records {shown!r}"))
+def _claim_checks(view: ChainView, facts: RetirementFacts, claims: Claims) -> list[Check]:
+    out = [
+        Check(f"claim_{line.name}", line.ok,
+              "matches the chain" if line.ok else f"the chain records {line.recorded!r}")
+        for line in claim_lines(facts, claims)
+    ]
+    record = paper_record(facts, claims)
+    if record is not None:
+        # the contract's own verdict on the whole record as printed (CarbonCredits.verifyRetirement)
+        ok = view.ledger.verify_retirement(facts.retirement_id, record)
+        out.append(Check("paper_record", ok,
+                         "CarbonCredits.verifyRetirement accepts the record as stated" if ok
+                         else "CarbonCredits.verifyRetirement refuses the record as stated"))
     return out
 
 
@@ -403,4 +614,110 @@ def verify_retirement(view: ChainView, facts: RetirementFacts, claims: Claims) -
         f"batch {facts.batch_id}" if ok else "serial range is not within the batch's consumed "
         "serials",
     ))
-    return checks + _claim_checks(facts, claims)
+    return checks + _claim_checks(view, facts, claims)
+
+
+# -- the verification page (where the QR code leads) --------------------------------------
+
+CLAIM_LABELS: dict[str, tuple[str, str]] = {
+    "holder": ("注销账户", "Retiring account"),
+    "batch_id": ("批次", "Credit batch"),
+    "amount_units": ("注销数量", "Amount retired"),
+    "amount": ("注销数量", "Amount retired"),
+    "serial_start": ("起始序列号", "First serial"),
+    "serial_end": ("终止序列号", "Last serial"),
+    "purpose": ("注销用途", "Purpose"),
+    "beneficiary": ("受益方", "Beneficiary"),
+    "beneficiary_hash": ("受益方（哈希）", "Beneficiary (hash)"),
+    "case_reference": ("案号", "Case reference"),
+    "case_reference_hash": ("案号（哈希）", "Case reference (hash)"),
+    "tx_hash": ("交易哈希", "Transaction hash"),
+}
+CHECK_LABELS: dict[str, tuple[str, str]] = {
+    "paper_record": ("证书所载记录经合约核验", "The record as stated, verified by the contract"),
+    "retirement_recorded": ("注销记录与链上哈希一致", "The record hashes to what the chain stores"),
+    "chain_id": ("区块链", "Chain"),
+    "contract_code": ("合约代码与部署记录一致", "Contract code is the deployed code"),
+    "retired_event": ("注销事件", "Retired event"),
+    "transaction_receipt": ("交易回执", "Transaction receipt"),
+    "serials_consumed": ("序列号已由批次消耗", "Serials consumed by the batch"),
+}
+
+
+def _record_rows(facts: RetirementFacts) -> list[tuple[str, str, str]]:
+    purpose = PURPOSES[facts.purpose]
+    holder = f"{facts.holder_name} · {facts.holder}" if facts.holder_name else facts.holder
+    rows = [
+        ("注销账户", "Retiring account", holder),
+        ("注销数量", "Amount retired", f"{format_units(facts.amount)} t CO2e"),
+        ("序列号", "Serial numbers",
+         serial_range_label(facts.batch_id, facts.serial_start, facts.serial_end)),
+        ("注销用途", "Purpose", f"{purpose.zh} {purpose.en}"),
+        ("受益方", "Beneficiary", facts.beneficiary or "—"),
+        ("案号", "Case reference", facts.case_reference or "—"),
+    ]
+    if facts.project is not None:
+        code = facts.project.location.division_code
+        name = division_name(code)
+        place = f"{name.zh} {name.en} ({code})" if name else str(code)
+        rows.append(("项目", "Project", f"{facts.project_name or '—'} · {place}"))
+    if facts.block_timestamp is not None:
+        rows.append(("注销时间", "Retired at",
+                     f"{_time(facts.block_timestamp, CST)} (UTC+8)"))
+    if facts.event is not None:
+        rows.append(("交易", "Transaction", facts.event.tx_hash))
+    return rows
+
+
+def verification_page(
+    settings: Settings, retirement_id: int, facts: RetirementFacts | None,
+    claims: Claims, problems: list[ClaimProblem], checks: list[Check],
+) -> VerificationPage:
+    """The bilingual verification page of a retirement: each claim the QR code carried, as the
+    paper states it and as the chain records it, then the chain's own checks."""
+    number = f"TH-R{retirement_id:06d}"
+    title = ("碳汇注销证明核验", "Retirement certificate verification")
+    malformed = [
+        Line(*CLAIM_LABELS.get(p.name, (p.name, p.name)), ok=False, stated=p.value,
+             recorded=None, detail=p.message)
+        for p in problems
+    ]
+    if facts is None:
+        missing = Line("注销记录", "Retirement record", ok=False,
+                       detail=f"链上没有编号为 {retirement_id} 的注销记录 · The chain has no "
+                       f"retirement {retirement_id}")
+        unmatched = [
+            Line(*CLAIM_LABELS[name], ok=False, stated=_shown(name, v, claims.batch_id or 0),
+                 recorded="—", detail="链上无此记录 · not on the chain")
+            for name, v in claims.given().items()
+        ]
+        return VerificationPage(*title, number=number, found=False,
+                                claims=[*malformed, *unmatched], checks=[missing], record=[])
+    lines = [
+        Line(*CLAIM_LABELS[c.name], ok=c.ok, stated=c.stated, recorded=c.recorded,
+             detail="与链上记录一致 · matches the chain" if c.ok
+             else "与链上记录不符 · differs from the chain")
+        for c in claim_lines(facts, claims)
+    ]
+    check_lines = [
+        Line(*CHECK_LABELS.get(c.name, (c.name, c.name)), ok=c.ok, detail=c.detail)
+        for c in checks if not c.name.startswith("claim_")
+    ]
+    given = claims.given()
+    note = ("", "")
+    if not given and not problems:
+        note = ("此链接未携带证书内容，请将下方链上记录与纸质证书逐项核对。",
+                "This link carries no claims: compare the chain's record below with the paper, "
+                "line by line.")
+    elif paper_record(facts, claims) is None:
+        note = ("此链接未携带完整的证书内容，仅核验所载各项。",
+                "This link carries only part of the certificate; only those lines are checked.")
+    return VerificationPage(
+        *title, number=number, found=True, claims=[*malformed, *lines], checks=check_lines,
+        record=_record_rows(facts), certificate_url=certificate_url(settings, retirement_id),
+        note_zh=note[0], note_en=note[1],
+    )
+
+
+def render_verification(page: VerificationPage) -> str:
+    return render_page("verification.html", page=page)

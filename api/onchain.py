@@ -120,6 +120,25 @@ class ChainView:
                 out.append(ev)
         return out
 
+    def member_name(self, account: str, at_block: int | None = None) -> str | None:
+        """The name `account` was admitted under (`MemberAdmitted`, the roster on chain): its
+        latest admission at or before `at_block` (a name as it stood then), else its latest;
+        None for an account never admitted."""
+        logs = self.chain.w3.eth.get_logs(
+            {
+                "address": to_checksum_address(self.ledger.deployment.address("Consortium")),
+                "fromBlock": self.ledger.deployment.block,
+                "toBlock": "latest",
+                "topics": [self.events.topic("MemberAdmitted"),
+                           "0x" + bytes.fromhex(account[2:]).rjust(32, b"\0").hex()],
+            }
+        )
+        names = [(int(log["blockNumber"]), ev.args["name"]) for log in logs
+                 if (ev := self.events.decode(dict(log))) is not None]
+        if at_block is not None and any(b <= at_block for b, _ in names):
+            names = [(b, n) for b, n in names if b <= at_block]
+        return str(names[-1][1]) if names else None
+
     def receipt_events(self, tx_hash: str) -> tuple[dict[str, Any], list[DecodedEvent]]:
         """A transaction's receipt and its logs decoded (only logs of known events)."""
         receipt: dict[str, Any] = dict(

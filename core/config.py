@@ -37,7 +37,14 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     public_url: str | None = Field(
-        default=None, description="Base URL printed on certificates (defaults to the API's own)."
+        default=None,
+        description="Base URL printed on certificates and carried by their QR codes (defaults to "
+        "the API's own listening address, which only this machine can open).",
+    )
+    chromium_path: Path = Field(
+        default=Path("/usr/bin/chromium"),
+        description="The Chromium that prints certificates to PDF (Debian's, installed by "
+        "scripts/bootstrap); without it PDFs answer 503 pdf_unavailable.",
     )
     deployer_key: str | None = Field(
         default=None, description="Hex private key of the governance account on an external chain."
