@@ -58,12 +58,13 @@ class Methodology:
 
     ABI_TYPE: ClassVar[str] = "struct MethodologyRegistry.Methodology"
     ABI_NAMES: ClassVar[tuple[str, ...]] = (
-        "status", "bufferBps", "registrant", "documentHash", "parametersHash",
+        "status", "bufferBps", "registrant", "category", "documentHash", "parametersHash",
     )
 
     status: int
     buffer_bps: int
     registrant: str
+    category: int
     document_hash: bytes
     parameters_hash: bytes
 
@@ -72,6 +73,7 @@ class Methodology:
             "status": self.status,
             "bufferBps": self.buffer_bps,
             "registrant": self.registrant,
+            "category": self.category,
             "documentHash": self.document_hash,
             "parametersHash": self.parameters_hash,
         }
@@ -81,6 +83,7 @@ class Methodology:
             self.status,
             self.buffer_bps,
             self.registrant,
+            self.category,
             self.document_hash,
             self.parameters_hash,
         )

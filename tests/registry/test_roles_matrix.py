@@ -44,6 +44,7 @@ from devkit.roster import SEATS, Seat, dev_account
 from devkit.scenario import MAOWEI, Scenario, doc
 from exchange.onchain import Fill, SettlementChain
 from exchange.signing import Order, sign_order
+from registry.categories import SinkCategory
 from registry.ledger import Ledger, Purpose
 
 TONNE = 1_000_000
@@ -271,10 +272,10 @@ MATRIX: tuple[Row, ...] = (
     Row("Consortium", "rollbackDefaultAdminDelay()", roles("GOVERNANCE"), "admin",
         lambda w, s: ()),
     # MethodologyRegistry: registered by the operator, decided by the regulator.
-    Row("MethodologyRegistry", "register(string,string,bytes32,bytes32,uint16)",
+    Row("MethodologyRegistry", "register(string,string,bytes32,bytes32,uint16,uint8)",
         roles("REGISTRY_OPERATOR"), "consortium",
         lambda w, s: ("CM-BC-900-V01", "海草床修复 Seagrass restoration", doc("method"),
-                      doc("params"), 1_500)),
+                      doc("params"), 1_500, int(SinkCategory.SEAGRASS))),
     Row("MethodologyRegistry", "approve(uint256)", roles("REGULATOR"), "consortium",
         lambda w, s: (w.methodology_registered,)),
     Row("MethodologyRegistry", "reject(uint256,bytes32)", roles("REGULATOR"), "consortium",
