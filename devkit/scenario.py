@@ -117,14 +117,18 @@ class Scenario:
         return m.id
 
     def project(self, methodology_id: int, developer: str = "developer",
-                stage: ProjectStage = "approved") -> int:
+                stage: ProjectStage = "approved", division_code: int | None = None) -> int:
         """A project of `developer` carried to `stage`, on a parcel of its own (numbered after
-        the projects already registered, so several builders can share a chain state)."""
+        the projects already registered, so several builders can share a chain state); in the
+        Maowei Sea (450702) unless another administrative division is given."""
         count = int(self.ledger.chain.call(
             self.ledger.c("ProjectRegistry").functions.projectCount()))
+        location = parcel(count + 1)
+        if division_code is not None:
+            location = replace(location, division_code=division_code)
         p = self.ledger.register_project(
             self.acc[developer], "钦州茅尾海红树林修复 Maowei Sea mangrove restoration",
-            methodology_id, parcel(count + 1), BASE_TIME,
+            methodology_id, location, BASE_TIME,
             BASE_TIME + CREDITING_YEARS * 365 * DAY, doc(self._tag("pdd")),
         )
         if stage in ("validated", "approved"):
