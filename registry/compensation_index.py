@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from chain.abi import DecodedEvent
 from registry.categories import SinkCategory
-from registry.order_status import OrderStatus, OrderUnit
+from registry.compensation import OrderStatus, Unit as OrderUnit
 
 if TYPE_CHECKING:
     from registry.events import RangeWriter

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.categories import categories_of_mask
-from registry.order_status import OrderStatus
+from registry.compensation import OrderStatus
 from registry.models import (
     Batch,
     CompensationOffer,

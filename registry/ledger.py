@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
@@ -31,6 +31,10 @@ from chain.structs import (
     Report,
     Retirement,
 )
+from registry.categories import SinkCategory
+
+if TYPE_CHECKING:
+    from registry.compensation import Compensation
 
 ZERO32 = bytes(32)
 R = TypeVar("R")
@@ -150,6 +154,13 @@ class Ledger:
         other.sender = sender
         return other
 
+    @property
+    def compensation(self) -> Compensation:
+        """Compensation orders and offers (registry.compensation), through this sender."""
+        from registry.compensation import Compensation
+
+        return Compensation(self)
+
     # -- plumbing -------------------------------------------------------------------------
 
     def c(self, name: str) -> Contract:
@@ -254,6 +265,7 @@ class Ledger:
         document_hash: bytes,
         parameters_hash: bytes,
         buffer_bps: int,
+        category: SinkCategory,
     ) -> Created:
         sent = self._send(
             by,
@@ -264,8 +276,13 @@ class Ledger:
             document_hash,
             parameters_hash,
             buffer_bps,
+            int(category),
         )
         return self._created(sent, "MethodologyRegistered", "methodologyId")
+
+    def sink_category_of(self, methodology_id: int) -> SinkCategory:
+        fn = self.c("MethodologyRegistry").functions.sinkCategoryOf(methodology_id)
+        return SinkCategory(int(self.chain.call(fn)))
 
     def approve_methodology(self, by: LocalAccount, methodology_id: int) -> Sent:
         return self._send(by, "MethodologyRegistry", "approve", methodology_id)
