@@ -51,9 +51,9 @@ from core.config import Settings
 from core.db import session_factory
 from exchange.errors import ExchangeError
 from exchange.onchain import SettlementChain
-from registry.compensation import Compensation
 from exchange.service import ExchangeService
 from oracle.inbox import Inbox, InboxError
+from registry.compensation import Compensation
 from registry.ledger import Ledger
 
 log = logging.getLogger("tanhui.api")

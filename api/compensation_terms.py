@@ -11,6 +11,7 @@ here first with a stable code, so a malformed order never costs a transaction.
 from __future__ import annotations
 
 import calendar
+import time
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -49,7 +50,7 @@ def year_start(year: int) -> int:
 
 def year_of(instant: int) -> int:
     """The China-time calendar year an instant falls in."""
-    return int(calendar.gmtime(instant + CHINA_OFFSET).tm_year)
+    return int(time.gmtime(instant + CHINA_OFFSET).tm_year)
 
 
 class TermsIn(BaseModel):

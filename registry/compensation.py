@@ -19,7 +19,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from chain.client import Sent
+from chain.client import Chain, Sent
 from chain.structs import Offer, OrderView
 from chain.structs import Terms as TermsRecord
 from registry.categories import SinkCategory, categories_of_mask, category_mask
@@ -264,3 +264,37 @@ class Compensation:
             order_fulfilled=bool(self.ledger.events_of(sent, "OrderFulfilled")),
         )
 
+
+    # -- for retries and pre-checks ----------------------------------------------------------
+
+    @property
+    def chain(self) -> Chain:
+        return self.ledger.chain
+
+    def counted_of(self, sent: Sent, order_id: int, batch_id: int,
+                   amount: int) -> CountedRetirement:
+        """The counted retirement a landed `retireForOrder` transaction made (a retry of a
+        request whose answer was lost)."""
+        return self._counted(sent, order_id, batch_id, amount)
+
+    def taken_of(self, sent: Sent, offer_id: int) -> TakenOffer:
+        """What a landed `take` transaction bought and retired."""
+        taken = self.ledger.events_of(sent, "OfferTaken")[0].args
+        offer = self.offer(offer_id)
+        return TakenOffer(offer_id, int(taken["paid"]),
+                          self._counted(sent, offer.order_id, offer.batch_id,
+                                        int(taken["amount"])))
+
+    def offer_count(self) -> int:
+        return int(self.ledger.chain.call(
+            self.ledger.c("CompensationOffers").functions.offerCount()))
+
+    def cost_of(self, offer_id: int, amount: int) -> int:
+        """Fen the buyer pays for `amount` of an offer (rounded up, as the contract charges)."""
+        return offer_cost(amount, self.offer(offer_id).price_fen_per_tonne)
+
+    def offers_approved(self, seller: str) -> bool:
+        """Whether `seller` lets the offers contract retire its credits when an offer is taken."""
+        fn = self.ledger.c("CarbonCredits").functions.isApprovedForAll(seller,
+                                                                       self.offers_address)
+        return bool(self.ledger.chain.call(fn))

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from chain.abi import DecodedEvent
 from registry.categories import SinkCategory
-from registry.compensation import OrderStatus, Unit as OrderUnit
+from registry.compensation import OrderStatus
+from registry.compensation import Unit as OrderUnit
 
 if TYPE_CHECKING:
     from registry.events import RangeWriter
@@ -71,7 +72,7 @@ def order_registered(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
             **_terms(a["terms"]),
             "fulfilled": 0,
             "retired_amount": 0,
-            "status": OrderStatus.OPEN.key,
+            "status": OrderStatus.OPEN.name.lower(),
             "tx_hash": ev.tx_hash,
             "block_number": ev.block_number,
             "block_timestamp": ts,
@@ -90,7 +91,7 @@ def order_amended(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
 def order_closed(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
     a = ev.args
     oid = int(a["orderId"])
-    w.orders.require(w.conn, oid, ev)["status"] = OrderStatus.CLOSED.key
+    w.orders.require(w.conn, oid, ev)["status"] = OrderStatus.CLOSED.name.lower()
     _step(w, ev, ts, oid, "closed", _plain(a))
 
 
@@ -100,8 +101,8 @@ def retirement_counted(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
     order = w.orders.require(w.conn, oid, ev)
     order["fulfilled"] = int(a["fulfilled"])
     order["retired_amount"] += int(a["amount"])
-    if order["status"] == OrderStatus.OPEN.key:
-        order["status"] = OrderStatus.PARTLY_FULFILLED.key
+    if order["status"] == OrderStatus.OPEN.name.lower():
+        order["status"] = OrderStatus.PARTLY_FULFILLED.name.lower()
     w.order_retirements.append(
         {
             "retirement_id": int(a["retirementId"]),
@@ -121,7 +122,7 @@ def retirement_counted(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
 def order_fulfilled(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
     a = ev.args
     oid = int(a["orderId"])
-    w.orders.require(w.conn, oid, ev)["status"] = OrderStatus.FULFILLED.key
+    w.orders.require(w.conn, oid, ev)["status"] = OrderStatus.FULFILLED.name.lower()
     _step(w, ev, ts, oid, "fulfilled", _plain(a))
 
 

@@ -26,7 +26,7 @@ from registry.models import (
 )
 from registry.queries import Page, Row, _page
 
-OPEN_KEYS = (OrderStatus.OPEN.key, OrderStatus.PARTLY_FULFILLED.key)
+OPEN_KEYS = (OrderStatus.OPEN.name.lower(), OrderStatus.PARTLY_FULFILLED.name.lower())
 
 
 def case_hash(case_number: str) -> str:
@@ -37,7 +37,7 @@ def case_hash(case_number: str) -> str:
 def _present(row: Row, now: int) -> Row:
     out = dict(row)
     if out["status"] in OPEN_KEYS and now > int(out["deadline"]):
-        out["status"] = OrderStatus.OVERDUE.key
+        out["status"] = OrderStatus.OVERDUE.name.lower()
     out["categories"] = [c.key for c in categories_of_mask(int(out["category_mask"]))]
     out["remaining"] = max(int(out["required"]) - int(out["fulfilled"]), 0)
     return out
@@ -52,11 +52,11 @@ def list_orders(session: Session, now: int, *, authority: str | None = None,
     stmt = select(t)
     if authority is not None:
         stmt = stmt.where(t.c.authority == authority)
-    if status is not None and status != OrderStatus.OVERDUE.key:
+    if status is not None and status != OrderStatus.OVERDUE.name.lower():
         stmt = stmt.where(t.c.status == status)
         if status in OPEN_KEYS:
             stmt = stmt.where(t.c.deadline >= now)
-    elif status == OrderStatus.OVERDUE.key:
+    elif status == OrderStatus.OVERDUE.name.lower():
         stmt = stmt.where(t.c.status.in_(OPEN_KEYS), t.c.deadline < now)
     if party is None:
         page = _page(session, stmt, [t.c.id.desc()], limit, offset)
@@ -138,5 +138,6 @@ def owed_by(session: Session, party: str, now: int) -> list[Row]:
     """What a liable party still owes: its orders that are open, partly fulfilled or overdue,
     with the remainder."""
     page = list_orders(session, now, party=party, limit=10_000)
-    return [o for o in page["items"] if o["status"] in (*OPEN_KEYS, OrderStatus.OVERDUE.key)]
+    owing = (*OPEN_KEYS, OrderStatus.OVERDUE.name.lower())
+    return [o for o in page["items"] if o["status"] in owing]
 

@@ -90,18 +90,18 @@ def _show(data: Any, as_json: bool) -> None:
 
 @app.command()
 def create(
-    case_number: Annotated[str, typer.Option("--case", help="Case number, e.g. （2026）桂07民初123号.")],
-    category: Annotated[list[str], typer.Option("--category", help="Eligible sink category (repeat).")],
-    party_name: Annotated[list[str], typer.Option("--party-name", help="Liable party's name (repeat).")],
+    case_number: Annotated[str, typer.Option("--case", help="Case number.")],
+    category: Annotated[list[str], typer.Option("--category", help="Sink category (repeat).")],
+    party_name: Annotated[list[str], typer.Option("--party-name", help="Party name (repeat).")],
     deadline: Annotated[str, typer.Option(help="Last day, YYYY-MM-DD (China time).")],
-    document_hash: Annotated[str, typer.Option(help="Hash of the judgment or decision (0x…).")],
+    document_hash: Annotated[str, typer.Option(help="Hash of the judgment (0x…).")],
     tonnes: Annotated[str | None, typer.Option(help="Required tonnes, e.g. 326.4.")] = None,
     cny: Annotated[str | None, typer.Option("--cny", help="Required amount in yuan.")] = None,
-    region: Annotated[list[str] | None, typer.Option(help="Division-code prefix (repeat).")] = None,
-    party: Annotated[list[str] | None, typer.Option(help="Party's member account (repeat).")] = None,
-    authority_pays: Annotated[bool, typer.Option(help="The authority pays from compensation funds.")] = False,
-    vintage_from: Annotated[int | None, typer.Option(help="First eligible vintage year.")] = None,
-    vintage_to: Annotated[int | None, typer.Option(help="Last eligible vintage year.")] = None,
+    region: Annotated[list[str] | None, typer.Option(help="Division prefix (repeat).")] = None,
+    party: Annotated[list[str] | None, typer.Option(help="Party account (repeat).")] = None,
+    authority_pays: Annotated[bool, typer.Option(help="The authority pays.")] = False,
+    vintage_from: Annotated[int | None, typer.Option(help="First vintage year.")] = None,
+    vintage_to: Annotated[int | None, typer.Option(help="Last vintage year.")] = None,
     api: ApiOpt = None, key: KeyOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Register an order for a case (authority role)."""

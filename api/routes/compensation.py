@@ -53,7 +53,7 @@ from core.config import Settings
 from core.units import format_units
 from registry import compensation_queries as cq
 from registry.categories import categories_of_mask
-from registry.compensation import CompensationOrder, Compensation, OrderStatus, Terms, Unit
+from registry.compensation import Compensation, CompensationOrder, OrderStatus, Terms, Unit
 
 router = APIRouter(prefix="/v1/compensation", tags=["ecological compensation"])
 
@@ -137,7 +137,7 @@ class OfferOut(BaseModel):
     remaining_units: int
     price_fen_per_tonne: int
     expiry: int
-    status: str
+    status: Literal["open", "expired", "taken", "withdrawn", "closed"]
 
 
 class OfferWriteOut(TxOut):
@@ -246,13 +246,13 @@ def _counted_out(comp: Compensation, settings: Settings, counted: Any, holder: s
     }
 
 
-def _offer_out(offer: Any, offer_id: int, now: int) -> dict[str, Any]:
+def _offer_out(offer: Any, offer_id: int, now: int, indexed: str | None = None) -> dict[str, Any]:
+    """An offer as the chain holds it; once nothing remains, the index says whether it was
+    taken or withdrawn (`closed` until the index has seen it)."""
     remaining = int(offer.remaining)
     status = "open"
-    if offer.withdrawn:
-        status = "withdrawn"
-    elif remaining == 0:
-        status = "taken"
+    if remaining == 0:
+        status = indexed if indexed in ("taken", "withdrawn") else "closed"
     elif int(offer.expiry) < now:
         status = "expired"
     return {
@@ -424,7 +424,7 @@ def offers(order_id: PathId, view: ViewDep, comp: CompensationDep,
     """The offers made to an order (from the index, each re-read from the chain)."""
     _read(comp, order_id)
     now = _now(view)
-    return [_offer_out(comp.offer(int(o["id"])), int(o["id"]), now)
+    return [_offer_out(comp.offer(int(o["id"])), int(o["id"]), now, o["status"])
             for o in cq.offers_of_order(session, order_id, now)]
 
 
