@@ -146,7 +146,8 @@ def amount_label(unit: str, value: int) -> str:
 def present(row: dict[str, Any]) -> dict[str, Any]:
     """An order (index row shape: registry.models.CompensationOrder) as the API shows it."""
     unit = row["unit"]
-    v_from, v_to = int(row["vintage_from"]), int(row["vintage_to"])
+    v_from = int(row["vintage_from"])
+    v_to = UINT64_MAX if row["vintage_to"] is None else int(row["vintage_to"])
     return {
         "id": row["id"],
         "case_number": row["case_number"],

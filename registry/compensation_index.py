@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from registry.events import RangeWriter
 
 
+BIGINT_MAX = 2**63 - 1
+
+
 def _terms(t: dict[str, Any]) -> dict[str, Any]:
     return {
         "unit": OrderUnit(int(t["unit"])).name.lower(),
@@ -26,7 +29,7 @@ def _terms(t: dict[str, Any]) -> dict[str, Any]:
         "category_mask": int(t["categoryMask"]),
         "regions": [int(r) for r in t["regions"]],
         "vintage_from": int(t["vintageFrom"]),
-        "vintage_to": int(t["vintageTo"]),
+        "vintage_to": None if int(t["vintageTo"]) > BIGINT_MAX else int(t["vintageTo"]),
         "deadline": int(t["deadline"]),
         "parties": list(t["parties"]),
         "party_names": [str(n) for n in t["partyNames"]],

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializeAsAny
 
 from api import prechecks, reserved
 from api.auth import Caller, CallerDep, require_role
@@ -387,7 +387,7 @@ class _Keyed(BaseModel):
     """An idempotency request body that includes the path's order id."""
 
     order_id: int
-    body: BaseModel
+    body: SerializeAsAny[BaseModel]
 
 
 # -- offers ----------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ def upgrade() -> None:
         sa.Column("category_mask", sa.Integer(), nullable=False),
         sa.Column("regions", sa.JSON(), nullable=False),
         sa.Column("vintage_from", sa.BigInteger(), nullable=False),
-        sa.Column("vintage_to", sa.BigInteger(), nullable=False),
+        sa.Column("vintage_to", sa.BigInteger(), nullable=True),
         sa.Column("deadline", sa.BigInteger(), nullable=False),
         sa.Column("parties", sa.JSON(), nullable=False),
         sa.Column("party_names", sa.JSON(), nullable=False),
