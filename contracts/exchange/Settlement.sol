@@ -524,26 +524,23 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
     }
 
     /// @notice The EIP-712 digest a trader signs for `order`.
+    /// @dev Every field of an Order is one static word, so its ABI encoding in calldata is
+    /// exactly EIP-712's encodeData (each value left-padded to 32 bytes, in signed order): the
+    /// struct hash is keccak256(ORDER_TYPEHASH ‖ the order's 12 calldata words), copied in one
+    /// go instead of re-encoded field by field (≈ 1,700 gas less per order). A word that is not
+    /// the canonical encoding of its field (dirty high bits) hashes to a digest no trader signed,
+    /// so such an order fails its signature check; the fields this contract reads are also
+    /// validated on access.
     function hashOrder(Order calldata order) public view returns (bytes32) {
-        return _hashTypedDataV4(
-            keccak256(
-                abi.encode(
-                    ORDER_TYPEHASH,
-                    order.trader,
-                    order.side,
-                    order.instrument,
-                    order.batchId,
-                    order.price,
-                    order.quantity,
-                    order.maxFeeBps,
-                    order.timeInForce,
-                    order.nonce,
-                    order.expiry,
-                    order.clientOrderId,
-                    order.retireFor
-                )
-            )
-        );
+        bytes32 typehash = ORDER_TYPEHASH;
+        bytes32 structHash;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, typehash)
+            calldatacopy(add(ptr, 0x20), order, 0x180)
+            structHash := keccak256(ptr, 0x1a0)
+        }
+        return _hashTypedDataV4(structHash);
     }
 
     /// @notice Whether a trade id has settled.
