@@ -25,6 +25,7 @@ from devkit.local import local_registry
 from devkit.scenario import Scenario, doc
 from oracle.node import NodeState, OracleNode
 from oracle.period import Period, date_start
+from registry.categories import SinkCategory
 from registry.ledger import ReportStatus
 
 
@@ -35,7 +36,7 @@ def run(days: int) -> dict[str, object]:
         manifest = sample_data.write(work / "raw", days=days)
         generate_s = time.perf_counter() - t0
         s = Scenario(ledger, acc)
-        project = s.project(s.methodology())
+        project = s.project(s.methodology(category=SinkCategory.MANGROVE))
 
         start = date_start(sample_data.YEAR_START)
         period = Period(start, start + 366 * 86_400)

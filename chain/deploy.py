@@ -28,9 +28,11 @@ CONTRACTS = (
     "ProjectRegistry",
     "MonitoringReports",
     "DisturbanceReports",
+    "CompensationOrders",
     "CarbonCredits",
     "CashToken",
     "Settlement",
+    "CompensationOffers",
 )
 
 
@@ -133,32 +135,39 @@ def deploy_all(chain: Chain, deployer: LocalAccount, threshold: int, base_uri: s
     put("MonitoringReports", addr["Consortium"], addr["ProjectRegistry"], threshold, fwd)
     if to_checksum_address(addr["MonitoringReports"]) != reports_at:
         raise DeploymentError("MonitoringReports was not deployed at its precomputed address")
-    # DisturbanceReports lets only CarbonCredits draw confirmed losses, and CarbonCredits needs
-    # DisturbanceReports' address: the credits address is computed from the deployer's next
-    # nonce (CREATE), checked after deploying it.
-    credits_at = next_address(1)
+    # DisturbanceReports lets only CarbonCredits draw confirmed losses and CompensationOrders
+    # lets only CarbonCredits count retirements, while CarbonCredits needs both their addresses;
+    # CompensationOrders trusts Settlement's and CompensationOffers' prices, and CashToken lets
+    # only Settlement use its settlement path: the later addresses are computed from the
+    # deployer's next nonces (CREATE) and checked after deploying each.
+    credits_at = next_address(2)
+    settlement_at = next_address(4)
+    offers_at = next_address(5)
     put("DisturbanceReports", addr["Consortium"], addr["ProjectRegistry"],
         addr["MonitoringReports"], credits_at, fwd)
+    put("CompensationOrders", addr["Consortium"], addr["MethodologyRegistry"],
+        addr["ProjectRegistry"], credits_at, settlement_at, offers_at, fwd)
     put("CarbonCredits", addr["Consortium"], addr["MethodologyRegistry"], addr["ProjectRegistry"],
-        addr["MonitoringReports"], addr["DisturbanceReports"], base_uri, fwd)
-    if to_checksum_address(addr["CarbonCredits"]) != credits_at:
-        raise DeploymentError("CarbonCredits was not deployed at its precomputed address")
-    # CashToken lets only Settlement use its settlement path, and Settlement needs CashToken's
-    # address: the same precomputation (Settlement's constructor checks the binding).
-    nonce = int(chain.w3.eth.get_transaction_count(deployer.address, "pending"))
-    settlement_at = to_checksum_address(get_create_address(deployer.address, nonce + 1))
+        addr["MonitoringReports"], addr["DisturbanceReports"], addr["CompensationOrders"],
+        base_uri, fwd)
+    # (Settlement's constructor checks CashToken's binding, CompensationOffers' the order book's.)
     put("CashToken", addr["Consortium"], fwd, settlement_at)
     put("Settlement", addr["Consortium"], addr["CarbonCredits"], addr["CashToken"],
         addr["ProjectRegistry"], deployer.address, fwd)
-    if to_checksum_address(addr["Settlement"]) != settlement_at:
-        raise DeploymentError("Settlement was not deployed at its precomputed address")
-    # The settlement contract moves credits and cash as an approved operator, which only
-    # members may be: it joins the consortium as part of the deployment.
+    put("CompensationOffers", addr["Consortium"], addr["CarbonCredits"], addr["CashToken"],
+        addr["CompensationOrders"], fwd)
+    for name, at in (("CarbonCredits", credits_at), ("Settlement", settlement_at),
+                     ("CompensationOffers", offers_at)):
+        if to_checksum_address(addr[name]) != at:
+            raise DeploymentError(f"{name} was not deployed at its precomputed address")
+    # The venues move credits and cash as approved operators, which only members may be: they
+    # join the consortium as part of the deployment.
     consortium = chain.w3.eth.contract(address=to_checksum_address(addr["Consortium"]),
                                        abi=arts["Consortium"].abi)
-    chain.send(consortium.functions.admit(
-        to_checksum_address(addr["Settlement"]), "结算合约 Settlement contract", bytes(32)),
-        deployer)
+    for name, label in (("Settlement", "结算合约 Settlement contract"),
+                        ("CompensationOffers", "生态补偿认购合约 Compensation offers contract")):
+        chain.send(consortium.functions.admit(to_checksum_address(addr[name]), label, bytes(32)),
+                   deployer)
     assert first_block is not None
     return Deployment(
         chain_id=chain.chain_id,

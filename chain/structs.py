@@ -58,12 +58,13 @@ class Methodology:
 
     ABI_TYPE: ClassVar[str] = "struct MethodologyRegistry.Methodology"
     ABI_NAMES: ClassVar[tuple[str, ...]] = (
-        "status", "bufferBps", "registrant", "documentHash", "parametersHash",
+        "status", "bufferBps", "registrant", "category", "documentHash", "parametersHash",
     )
 
     status: int
     buffer_bps: int
     registrant: str
+    category: int
     document_hash: bytes
     parameters_hash: bytes
 
@@ -72,6 +73,7 @@ class Methodology:
             "status": self.status,
             "bufferBps": self.buffer_bps,
             "registrant": self.registrant,
+            "category": self.category,
             "documentHash": self.document_hash,
             "parametersHash": self.parameters_hash,
         }
@@ -81,6 +83,7 @@ class Methodology:
             self.status,
             self.buffer_bps,
             self.registrant,
+            self.category,
             self.document_hash,
             self.parameters_hash,
         )
@@ -264,6 +267,106 @@ class Disturbance:
             self.applied_loss,
             self.evidence_hash,
             self.verifier,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """`struct CompensationOrders.Terms`."""
+
+    ABI_TYPE: ClassVar[str] = "struct CompensationOrders.Terms"
+    ABI_NAMES: ClassVar[tuple[str, ...]] = (
+        "unit", "required", "categoryMask", "regions", "vintageFrom", "vintageTo", "deadline",
+        "parties", "partyNames", "authorityPays", "documentHash",
+    )
+
+    unit: int
+    required: int
+    category_mask: int
+    regions: tuple[int, ...]
+    vintage_from: int
+    vintage_to: int
+    deadline: int
+    parties: tuple[str, ...]
+    party_names: tuple[str, ...]
+    authority_pays: bool
+    document_hash: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "unit": self.unit,
+            "required": self.required,
+            "categoryMask": self.category_mask,
+            "regions": [v1 for v1 in self.regions],
+            "vintageFrom": self.vintage_from,
+            "vintageTo": self.vintage_to,
+            "deadline": self.deadline,
+            "parties": [v1 for v1 in self.parties],
+            "partyNames": [v1 for v1 in self.party_names],
+            "authorityPays": self.authority_pays,
+            "documentHash": self.document_hash,
+        }
+
+    def to_abi(self) -> tuple[Any, ...]:
+        return (
+            self.unit,
+            self.required,
+            self.category_mask,
+            tuple(v1 for v1 in self.regions),
+            self.vintage_from,
+            self.vintage_to,
+            self.deadline,
+            tuple(v1 for v1 in self.parties),
+            tuple(v1 for v1 in self.party_names),
+            self.authority_pays,
+            self.document_hash,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """`struct CompensationOrders.OrderView`."""
+
+    ABI_TYPE: ClassVar[str] = "struct CompensationOrders.OrderView"
+    ABI_NAMES: ClassVar[tuple[str, ...]] = (
+        "authority", "unit", "status", "deadline", "required", "fulfilled", "retiredAmount",
+        "caseNumber", "terms",
+    )
+
+    authority: str
+    unit: int
+    status: int
+    deadline: int
+    required: int
+    fulfilled: int
+    retired_amount: int
+    case_number: str
+    terms: Terms
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "authority": self.authority,
+            "unit": self.unit,
+            "status": self.status,
+            "deadline": self.deadline,
+            "required": self.required,
+            "fulfilled": self.fulfilled,
+            "retiredAmount": self.retired_amount,
+            "caseNumber": self.case_number,
+            "terms": self.terms.to_json(),
+        }
+
+    def to_abi(self) -> tuple[Any, ...]:
+        return (
+            self.authority,
+            self.unit,
+            self.status,
+            self.deadline,
+            self.required,
+            self.fulfilled,
+            self.retired_amount,
+            self.case_number,
+            self.terms.to_abi(),
         )
 
 
@@ -520,6 +623,46 @@ class Fill:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """`struct CompensationOffers.Offer`."""
+
+    ABI_TYPE: ClassVar[str] = "struct CompensationOffers.Offer"
+    ABI_NAMES: ClassVar[tuple[str, ...]] = (
+        "seller", "expiry", "priceFenPerTonne", "amount", "remaining", "orderId", "batchId",
+    )
+
+    seller: str
+    expiry: int
+    price_fen_per_tonne: int
+    amount: int
+    remaining: int
+    order_id: int
+    batch_id: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seller": self.seller,
+            "expiry": self.expiry,
+            "priceFenPerTonne": self.price_fen_per_tonne,
+            "amount": self.amount,
+            "remaining": self.remaining,
+            "orderId": self.order_id,
+            "batchId": self.batch_id,
+        }
+
+    def to_abi(self) -> tuple[Any, ...]:
+        return (
+            self.seller,
+            self.expiry,
+            self.price_fen_per_tonne,
+            self.amount,
+            self.remaining,
+            self.order_id,
+            self.batch_id,
+        )
+
+
 # Every record class by the struct's ABI internalType.
 STRUCTS: dict[str, type[Any]] = {
     ForwardRequestData.ABI_TYPE: ForwardRequestData,
@@ -528,10 +671,13 @@ STRUCTS: dict[str, type[Any]] = {
     Project.ABI_TYPE: Project,
     Report.ABI_TYPE: Report,
     Disturbance.ABI_TYPE: Disturbance,
+    Terms.ABI_TYPE: Terms,
+    OrderView.ABI_TYPE: OrderView,
     BatchView.ABI_TYPE: BatchView,
     Retirement.ABI_TYPE: Retirement,
     Order.ABI_TYPE: Order,
     Instrument.ABI_TYPE: Instrument,
     Signature.ABI_TYPE: Signature,
     Fill.ABI_TYPE: Fill,
+    Offer.ABI_TYPE: Offer,
 }

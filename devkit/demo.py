@@ -123,6 +123,7 @@ class Demo:
                 "document_hash": doc_hash("CCER-14-002-V01 methodology text"),
                 "parameters_hash": doc_hash("IPCC 2013 Wetlands Supplement ch.4 defaults"),
                 "buffer_bps": 1000,
+                "category": "mangrove",
             },
         )
         self.step("Methodology registered", f"{code}, buffer 10%", m)

@@ -372,6 +372,7 @@ def write(
         "seed": seed,
         "mangrove": {
             "project": MANGROVE_PROJECT,
+            "category": "mangrove",
             "site": "茅尾海 Maowei Sea, Qinzhou, Guangxi (Beibu Gulf)",
             "period": [date_start(YEAR_START), date_start(YEAR_START) + 86400 * days],
             "area_ha": str(MANGROVE_AREA_HA),
@@ -382,6 +383,7 @@ def write(
         },
         "forest": {
             "project": FOREST_PROJECT,
+            "category": "forest",
             "site": "融安 Rong'an, Liuzhou, Guangxi: 杉木/马尾松 plantation carbon-ticket parcel",
             "period": [date_start(FOREST_START), date_start(FOREST_END)],
             "baseline_until": FOREST_BASELINE_UNTIL.isoformat(),

@@ -15,6 +15,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from chain.structs import Location
+from registry.categories import SinkCategory
 from registry.ledger import Ledger
 
 DAY = 86_400
@@ -24,6 +25,18 @@ CREDITING_YEARS = 40
 
 # Maowei Sea mangroves, Qinzhou, Guangxi (division code 450702).
 MAOWEI = Location(450702, 21_783_000, 108_562_000, 2_500_000, keccak(text="maowei-boundary"))
+
+
+# What a scenario methodology of each sink category is called (the seeds' cases).
+METHODOLOGY_NAMES: dict[SinkCategory, str] = {
+    SinkCategory.MANGROVE: "红树林营造 Mangrove restoration",
+    SinkCategory.SEAGRASS: "海草床修复 Seagrass bed restoration",
+    SinkCategory.SALT_MARSH: "盐沼修复 Salt marsh restoration",
+    SinkCategory.MACROALGAE: "大型藻类养殖碳汇 Macroalgae farming sediment and RDOC carbon",
+    SinkCategory.SHELLFISH: "贝类养殖碳汇 Shellfish farming sediment carbon",
+    SinkCategory.FOREST: "森林经营碳汇 Forest carbon-stock increment",
+    SinkCategory.SOIL_WATER_CONSERVATION: "水土保持碳汇 Soil and water conservation carbon",
+}
 
 
 def parcel(n: int) -> Location:
@@ -89,27 +102,33 @@ class Scenario:
 
     # -- methodologies and projects --------------------------------------------------------
 
-    def methodology(self, buffer_bps: int = 1_000, approve: bool = True) -> int:
-        """A methodology registered by the operator and (by default) approved by the regulator."""
+    def methodology(self, buffer_bps: int = 1_000, approve: bool = True,
+                    category: SinkCategory = SinkCategory.MANGROVE) -> int:
+        """A methodology of `category` (the Maowei Sea's mangroves by default) registered by the
+        operator and (by default) approved by the regulator."""
         self._codes += 1
         code = f"CM-BC-{self._codes:03d}-V01"
         m = self.ledger.register_methodology(
-            self.acc["operator"], code, "红树林营造 Mangrove restoration", doc(code),
-            doc(code + "/params"), buffer_bps,
+            self.acc["operator"], code, METHODOLOGY_NAMES[category], doc(code),
+            doc(code + "/params"), buffer_bps, category,
         )
         if approve:
             self.ledger.approve_methodology(self.acc["regulator"], m.id)
         return m.id
 
     def project(self, methodology_id: int, developer: str = "developer",
-                stage: ProjectStage = "approved") -> int:
+                stage: ProjectStage = "approved", division_code: int | None = None) -> int:
         """A project of `developer` carried to `stage`, on a parcel of its own (numbered after
-        the projects already registered, so several builders can share a chain state)."""
+        the projects already registered, so several builders can share a chain state); in the
+        Maowei Sea (450702) unless another administrative division is given."""
         count = int(self.ledger.chain.call(
             self.ledger.c("ProjectRegistry").functions.projectCount()))
+        location = parcel(count + 1)
+        if division_code is not None:
+            location = replace(location, division_code=division_code)
         p = self.ledger.register_project(
             self.acc[developer], "钦州茅尾海红树林修复 Maowei Sea mangrove restoration",
-            methodology_id, parcel(count + 1), BASE_TIME,
+            methodology_id, location, BASE_TIME,
             BASE_TIME + CREDITING_YEARS * 365 * DAY, doc(self._tag("pdd")),
         )
         if stage in ("validated", "approved"):

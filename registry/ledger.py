@@ -31,6 +31,7 @@ from chain.structs import (
     Report,
     Retirement,
 )
+from registry.categories import SinkCategory
 
 ZERO32 = bytes(32)
 R = TypeVar("R")
@@ -254,6 +255,7 @@ class Ledger:
         document_hash: bytes,
         parameters_hash: bytes,
         buffer_bps: int,
+        category: SinkCategory,
     ) -> Created:
         sent = self._send(
             by,
@@ -264,8 +266,13 @@ class Ledger:
             document_hash,
             parameters_hash,
             buffer_bps,
+            int(category),
         )
         return self._created(sent, "MethodologyRegistered", "methodologyId")
+
+    def sink_category_of(self, methodology_id: int) -> SinkCategory:
+        fn = self.c("MethodologyRegistry").functions.sinkCategoryOf(methodology_id)
+        return SinkCategory(int(self.chain.call(fn)))
 
     def approve_methodology(self, by: LocalAccount, methodology_id: int) -> Sent:
         return self._send(by, "MethodologyRegistry", "approve", methodology_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -13,11 +13,16 @@ from api.deps import ViewDep, WriterDep
 from api.errors import ApiError
 from api.fields import STRICT, ZERO_HASH, Hash32, NonZeroHash32, PathId, b32, text
 from api.schemas import OptionalReason, ReasonIn, TxOut, tx
+from registry.categories import SinkCategory
 from registry.ledger import MethodologyStatus
 
 router = APIRouter(prefix="/v1/methodologies", tags=["methodologies"])
 
 MAX_BUFFER_BPS = 5_000
+
+# registry.categories.SinkCategory, as the API spells it
+SinkCategoryName = Literal["mangrove", "seagrass", "salt_marsh", "macroalgae", "shellfish",
+                           "forest", "soil_water_conservation"]
 
 
 class MethodologyIn(BaseModel):
@@ -29,6 +34,7 @@ class MethodologyIn(BaseModel):
     parameters_hash: Hash32 = ZERO_HASH
     buffer_bps: Annotated[int, Field(ge=0, le=MAX_BUFFER_BPS,
                                      description="share of each issuance held as buffer, 1/10000")]
+    category: Annotated[SinkCategoryName, Field(description="what the credits sequester in")]
 
 
 class MethodologyOut(TxOut):
@@ -54,7 +60,7 @@ def register_methodology(
                        {"methodology_id": existing})
     created = writer.register_methodology(
         caller.key(), body.code, body.name, b32(body.document_hash), b32(body.parameters_hash),
-        body.buffer_bps,
+        body.buffer_bps, SinkCategory.of(body.category),
     )
     return {"methodology_id": created.id, "code": body.code, **tx(created.sent)}
 

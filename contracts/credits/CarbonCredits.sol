@@ -9,12 +9,14 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ConsortiumGated} from "../access/ConsortiumGated.sol";
 import {Roles} from "../access/Roles.sol";
+import {ICompensationOrders} from "../interfaces/ICompensationOrders.sol";
 import {IConsortium} from "../interfaces/IConsortium.sol";
 import {ICreditBatches} from "../interfaces/ICreditBatches.sol";
 import {IDisturbanceReports} from "../interfaces/IDisturbanceReports.sol";
 import {IMethodologyRegistry} from "../interfaces/IMethodologyRegistry.sol";
 import {IMonitoringReports} from "../interfaces/IMonitoringReports.sol";
 import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
+import {IPurchaseRetirement} from "../interfaces/IPurchaseRetirement.sol";
 
 /// @title CarbonCredits
 /// @notice Credit batches as ERC-1155 tokens: one id per issuance against one verified monitoring
@@ -23,7 +25,10 @@ import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
 /// regulator against a verifier-confirmed disturbance, never more than its confirmed loss. Each batch has the serial space 1..issued; every retirement and
 /// cancellation consumes the next contiguous range, so every retired micro-tonne has one serial.
 /// Invariant per batch: issued = sum of balances (buffer pool included) + retired + cancelled.
-contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated, ICreditBatches {
+/// A retirement for a registered ecological-compensation order goes through `retireForOrder` (or
+/// a venue's `retireOnPurchase`), which CompensationOrders counts toward the order in the same
+/// transaction; a plain `retire` citing such a case is refused.
+contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated, ICreditBatches, IPurchaseRetirement {
     /// @notice Why credits are retired.
     enum Purpose {
         Voluntary,
@@ -62,6 +67,7 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated, ICreditBatche
     IProjectRegistry public immutable projects;
     IMonitoringReports public immutable reports;
     IDisturbanceReports public immutable disturbances;
+    ICompensationOrders public immutable compensation;
 
     /// @notice Number of batches ever issued (ids are 1..batchCount).
     uint256 public batchCount;
@@ -95,6 +101,10 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated, ICreditBatche
     error CaseReferenceRequired();
     /// @dev Unknown retirement purpose code.
     error InvalidPurpose(uint8 purpose);
+    /// @dev The case has compensation order `orderId`: retire for it with `retireForOrder`.
+    error CaseHasOrder(uint256 orderId);
+    /// @dev Only a trusted purchase venue retires on purchase.
+    error NotPurchaseVenue(address caller);
     /// @dev The cancellation exceeds what the buffer pool holds of the batch.
     error InsufficientBuffer(uint256 batchId, uint256 available, uint256 requested);
 
@@ -139,17 +149,20 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated, ICreditBatche
         IProjectRegistry projects_,
         IMonitoringReports reports_,
         IDisturbanceReports disturbances_,
+        ICompensationOrders compensation_,
         string memory uri_,
         address trustedForwarder
     ) ERC1155(uri_) ConsortiumGated(consortium_, trustedForwarder) {
         if (
             address(methodologies_) == address(0) || address(projects_) == address(0)
                 || address(reports_) == address(0) || address(disturbances_) == address(0)
+                || address(compensation_) == address(0)
         ) revert ZeroAddressArgument();
         methodologies = methodologies_;
         projects = projects_;
         reports = reports_;
         disturbances = disturbances_;
+        compensation = compensation_;
     }
 
     /// @notice Issues a batch against a verified report, once per report. Registry operator only.
@@ -187,7 +200,8 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated, ICreditBatche
     /// @param amount Micro-tonnes to retire.
     /// @param beneficiary On whose behalf (name shown on the certificate).
     /// @param purpose 0 voluntary, 1 compliance, 2 ecological compensation, 3 carbon-inclusive.
-    /// @param caseReference Case number (required for ecological compensation, optional otherwise).
+    /// @param caseReference Case number (required for ecological compensation, optional otherwise);
+    /// a case with a registered compensation order is refused (CaseHasOrder: use retireForOrder).
     /// @return retirementId The retirement's id; its record (serial range included) is in the
     /// `Retired` event, and its hash on chain (`verifyRetirement`).
     function retire(
@@ -199,19 +213,57 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated, ICreditBatche
     ) external returns (uint256 retirementId) {
         address holder = _msgSender();
         _checkRetirement(holder, batchId, amount, beneficiary, purpose, caseReference);
+        bytes32 caseHash = keccak256(bytes(caseReference));
+        if (bytes(caseReference).length != 0) {
+            uint256 orderId = compensation.orderOfCaseHash(caseHash);
+            if (orderId != 0) revert CaseHasOrder(orderId);
+        }
         uint256 serialStart;
-        (retirementId, serialStart) = _recordRetirement(
-            holder,
-            batchId,
-            amount,
-            purpose,
-            keccak256(bytes(beneficiary)),
-            keccak256(bytes(caseReference))
-        );
+        (retirementId, serialStart) =
+            _recordRetirement(holder, batchId, amount, purpose, keccak256(bytes(beneficiary)), caseHash);
         _burn(holder, batchId, amount);
         emit Retired(
             retirementId, batchId, holder, amount, serialStart, Purpose(purpose), beneficiary, caseReference
         );
+    }
+
+    /// @notice Retires the caller's credits for compensation order `orderId`, which counts them
+    /// toward the order or reverts if they do not meet its terms (CompensationOrders: party,
+    /// deadline, category, region, vintage, requirement). Purpose is ecological compensation and
+    /// the case reference the order's case number. Holders only (a liable party of the order, or
+    /// its authority when the authority pays).
+    /// @param batchId The batch.
+    /// @param amount Micro-tonnes to retire.
+    /// @param beneficiary On whose behalf; empty for the case number.
+    /// @param orderId A registered, open compensation order.
+    /// @return retirementId The retirement's id (record in the `Retired` event).
+    function retireForOrder(uint256 batchId, uint256 amount, string calldata beneficiary, uint256 orderId)
+        external
+        returns (uint256 retirementId)
+    {
+        address holder = _msgSender();
+        retirementId = _retireForOrder(holder, holder, batchId, amount, orderId, beneficiary);
+        compensation.countRetirement(orderId, retirementId, holder, batchId, amount, address(0), 0);
+    }
+
+    /// @inheritdoc IPurchaseRetirement
+    /// @dev The seller (`from`) must be an active, unfrozen member that approved the venue as
+    /// its operator; the buyer (`holder`) must be an active, unfrozen member, and the order
+    /// checks it is a party. The venue's price counts toward a Fen order.
+    function retireOnPurchase(
+        address from,
+        address holder,
+        uint256 batchId,
+        uint256 amount,
+        uint256 orderId,
+        uint256 priceFenPerTonne,
+        string calldata beneficiary
+    ) external returns (uint256 retirementId) {
+        if (!compensation.isVenue(msg.sender)) revert NotPurchaseVenue(msg.sender);
+        if (!isApprovedForAll(from, msg.sender)) revert ERC1155MissingApprovalForAll(msg.sender, from);
+        consortium.requireHolder(from);
+        retirementId = _retireForOrder(from, holder, batchId, amount, orderId, beneficiary);
+        compensation.countRetirement(orderId, retirementId, holder, batchId, amount, msg.sender, priceFenPerTonne);
     }
 
     /// @notice Cancels buffer-pool credits of a batch against a verifier-confirmed disturbance of
@@ -354,16 +406,49 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated, ICreditBatche
         uint8 purpose,
         string calldata caseReference
     ) private view {
-        consortium.requireHolder(holder);
-        Batch storage b = _batches[batchId];
-        if (b.issued == 0) revert UnknownBatch(batchId);
-        if (b.frozen) revert BatchFrozen(batchId);
-        if (amount == 0) revert ZeroAmount();
+        _checkHolding(holder, batchId, amount);
         if (bytes(beneficiary).length == 0) revert EmptyBeneficiary();
         if (purpose > uint8(Purpose.CarbonInclusive)) revert InvalidPurpose(purpose);
         if (purpose == uint8(Purpose.EcologicalCompensation) && bytes(caseReference).length == 0) {
             revert CaseReferenceRequired();
         }
+    }
+
+    function _checkHolding(address holder, uint256 batchId, uint256 amount) private view {
+        consortium.requireHolder(holder);
+        Batch storage b = _batches[batchId];
+        if (b.issued == 0) revert UnknownBatch(batchId);
+        if (b.frozen) revert BatchFrozen(batchId);
+        if (amount == 0) revert ZeroAmount();
+    }
+
+    /// @dev Retires `amount` of `from`'s credits as `holder`'s retirement for order `orderId`
+    /// (its case number as case reference, and as beneficiary when none is named). The caller
+    /// has the order count it.
+    function _retireForOrder(
+        address from,
+        address holder,
+        uint256 batchId,
+        uint256 amount,
+        uint256 orderId,
+        string calldata beneficiary
+    ) private returns (uint256 retirementId) {
+        _checkHolding(holder, batchId, amount);
+        string memory caseNumber = compensation.caseNumberOf(orderId);
+        string memory named = bytes(beneficiary).length == 0 ? caseNumber : beneficiary;
+        uint256 serialStart;
+        (retirementId, serialStart) = _recordRetirement(
+            holder,
+            batchId,
+            amount,
+            uint8(Purpose.EcologicalCompensation),
+            keccak256(bytes(named)),
+            keccak256(bytes(caseNumber))
+        );
+        _burn(from, batchId, amount);
+        emit Retired(
+            retirementId, batchId, holder, amount, serialStart, Purpose.EcologicalCompensation, named, caseNumber
+        );
     }
 
     /// @dev Consumes the batch's next serial range and stores the record's hash; the caller burns

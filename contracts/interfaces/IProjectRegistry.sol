@@ -14,4 +14,8 @@ interface IProjectRegistry {
         external
         view
         returns (address developer, uint256 methodologyId, uint64 creditingStart, uint64 creditingEnd);
+
+    /// @notice A project's methodology and administrative-division code (what eligibility rules
+    /// read); reverts for an unknown project.
+    function siteOf(uint256 projectId) external view returns (uint256 methodologyId, uint32 divisionCode);
 }

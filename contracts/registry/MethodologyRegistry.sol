@@ -9,7 +9,8 @@ import {IMethodologyRegistry} from "../interfaces/IMethodologyRegistry.sol";
 /// @title MethodologyRegistry
 /// @notice Accounting methodologies (e.g. CCER-14-001-V01 afforestation, mangrove restoration):
 /// registered by the registry operator with a document hash and parameters, approved by the
-/// regulator. Each carries the buffer share withheld from every issuance against reversals.
+/// regulator. Each carries the buffer share withheld from every issuance against reversals, and
+/// names its sink category (mangrove, seagrass, forest, ...), fixed at registration.
 contract MethodologyRegistry is IMethodologyRegistry, ConsortiumGated {
     enum Status {
         None,
@@ -23,6 +24,7 @@ contract MethodologyRegistry is IMethodologyRegistry, ConsortiumGated {
         Status status;
         uint16 bufferBps;
         address registrant;
+        SinkCategory category;
         bytes32 documentHash;
         bytes32 parametersHash;
     }
@@ -44,6 +46,8 @@ contract MethodologyRegistry is IMethodologyRegistry, ConsortiumGated {
     error BufferTooLarge(uint16 bufferBps);
     /// @dev A methodology with this code already exists.
     error DuplicateCode(string code, uint256 methodologyId);
+    /// @dev The category is not one of SinkCategory 1..7.
+    error InvalidSinkCategory(uint8 category);
     /// @dev The methodology is not in a state that allows this step.
     error InvalidMethodologyStatus(uint256 methodologyId, Status status);
 
@@ -55,7 +59,8 @@ contract MethodologyRegistry is IMethodologyRegistry, ConsortiumGated {
         bytes32 documentHash,
         bytes32 parametersHash,
         uint16 bufferBps,
-        address indexed registrant
+        address indexed registrant,
+        SinkCategory category
     );
     /// @notice A methodology changed status (approved, rejected or deprecated).
     event MethodologyStatusChanged(uint256 indexed methodologyId, Status status, bytes32 reasonHash, address indexed by);
@@ -68,17 +73,22 @@ contract MethodologyRegistry is IMethodologyRegistry, ConsortiumGated {
     /// @param documentHash Hash of the methodology document.
     /// @param parametersHash Hash of the canonical parameter set (defaults, factors).
     /// @param bufferBps Buffer share withheld from each issuance, in basis points.
+    /// @param category The sink category, a SinkCategory value 1..7 (never Unspecified).
     /// @return methodologyId The new methodology's id.
     function register(
         string calldata code,
         string calldata name,
         bytes32 documentHash,
         bytes32 parametersHash,
-        uint16 bufferBps
+        uint16 bufferBps,
+        uint8 category
     ) external onlyRole(Roles.REGISTRY_OPERATOR) returns (uint256 methodologyId) {
         if (bytes(code).length == 0 || bytes(name).length == 0) revert EmptyField();
         if (documentHash == bytes32(0)) revert ZeroHash();
         if (bufferBps > MAX_BUFFER_BPS) revert BufferTooLarge(bufferBps);
+        if (category == 0 || category > uint8(SinkCategory.SoilWaterConservation)) {
+            revert InvalidSinkCategory(category);
+        }
         bytes32 codeHash = keccak256(bytes(code));
         uint256 existing = _idOfCode[codeHash];
         if (existing != 0) revert DuplicateCode(code, existing);
@@ -88,10 +98,13 @@ contract MethodologyRegistry is IMethodologyRegistry, ConsortiumGated {
             status: Status.Registered,
             bufferBps: bufferBps,
             registrant: _msgSender(),
+            category: SinkCategory(category),
             documentHash: documentHash,
             parametersHash: parametersHash
         });
-        emit MethodologyRegistered(methodologyId, code, name, documentHash, parametersHash, bufferBps, _msgSender());
+        emit MethodologyRegistered(
+            methodologyId, code, name, documentHash, parametersHash, bufferBps, _msgSender(), SinkCategory(category)
+        );
     }
 
     /// @notice Approves a registered methodology for use by projects. Regulator only.
@@ -138,6 +151,13 @@ contract MethodologyRegistry is IMethodologyRegistry, ConsortiumGated {
         Methodology storage m = _methodologies[methodologyId];
         if (m.status == Status.None) revert UnknownMethodology(methodologyId);
         return m.bufferBps;
+    }
+
+    /// @inheritdoc IMethodologyRegistry
+    function sinkCategoryOf(uint256 methodologyId) external view returns (uint8) {
+        Methodology storage m = _methodologies[methodologyId];
+        if (m.status == Status.None) revert UnknownMethodology(methodologyId);
+        return uint8(m.category);
     }
 
     function _transition(uint256 methodologyId, Status from, Status to, bytes32 reasonHash) private {

@@ -188,6 +188,12 @@ contract ProjectRegistry is IProjectRegistry, ConsortiumGated {
         return (p.developer, p.methodologyId, p.creditingStart, p.creditingEnd);
     }
 
+    /// @inheritdoc IProjectRegistry
+    function siteOf(uint256 projectId) external view returns (uint256 methodologyId, uint32 divisionCode) {
+        Project storage p = _existing(projectId);
+        return (p.methodologyId, p.location.divisionCode);
+    }
+
     function _existing(uint256 projectId) private view returns (Project storage p) {
         p = _projects[projectId];
         if (p.status == Status.None) revert UnknownProject(projectId);

@@ -39,6 +39,7 @@ def run_flow(api: Api) -> dict[str, int]:
     m = api.post("/v1/methodologies", "operator", {
         "code": "CCER-14-002-V01", "name": "红树林营造 Mangrove vegetation restoration",
         "document_hash": h("methodology"), "parameters_hash": h("params"), "buffer_bps": 1000,
+        "category": "mangrove",
     }, status=201)
     mid = m["methodology_id"]
     api.post(f"/v1/methodologies/{mid}/approve", "regulator", {})

@@ -20,6 +20,7 @@ from chain.reconcile import Reconciler
 from chain.state import StateSaver
 from core.config import Settings
 from devkit.roster import dev_account, dev_accounts
+from registry.categories import SinkCategory
 from tanhui.durable import durable_chain, finality, replay_outbox
 from tanhui.services import Runtime, embedded_node
 from tests.support.chain_faults import CrashableAnvil, payment
@@ -57,7 +58,7 @@ def wait_for_a_dump_after(data: Path, moment: float, timeout: float = 10) -> Non
 
 def register(rt: Runtime, code: str) -> None:
     rt.ledger.register_methodology(dev_accounts()["operator"], code, code, b"\x01" * 32,
-                                   b"\x02" * 32, 500)
+                                   b"\x02" * 32, 500, SinkCategory.MANGROVE)
 
 
 def methodologies(rt: Runtime) -> int:

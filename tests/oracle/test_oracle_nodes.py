@@ -25,6 +25,7 @@ from oracle.node import (
     schedule,
 )
 from oracle.report import build_report
+from registry.categories import SinkCategory
 from registry.ledger import Ledger, ReportStatus
 from tests.support.oracle_inbox import YEAR, fill_inbox, node, write_sample
 
@@ -322,8 +323,9 @@ def test_a_forest_ticket_area_is_attested_from_its_plot_inventories(
     period = Period(*manifest["period"])
     # a 杉木 plantation parcel whose crediting period covers both inventories (2019 and 2024)
     project = ledger.register_project(
-        acc["developer"], "融安杉木碳票 Rong'an forest carbon ticket", scenario.methodology(),
-        MAOWEI, period.start, period.start + 30 * 365 * 86_400, doc("forest pdd")).id
+        acc["developer"], "融安杉木碳票 Rong'an forest carbon ticket",
+        scenario.methodology(category=SinkCategory.FOREST), MAOWEI, period.start,
+        period.start + 30 * 365 * 86_400, doc("forest pdd")).id
     ledger.validate_project(acc["verifier"], project, doc("forest validation"))
     ledger.approve_project(acc["regulator"], project, doc("forest approval"))
     project_dir = tmp_path / "inbox" / str(project)

@@ -18,8 +18,12 @@ Gates:
   successor   only the governance successor, once the handover delay has passed, passes
               (accepting governance); everyone else gets AccessControlInvalidDefaultAdmin(caller).
   contract    only another contract of the registry (DisturbanceReports.consumeLoss, drawn by
-              CarbonCredits; CashToken.settlementTransfer, used by Settlement): every seat
-              gets the row's error naming the caller (NotCreditsContract by default).
+              CarbonCredits; CashToken.settlementTransfer, used by Settlement;
+              CompensationOrders.countRetirement; CarbonCredits.retireOnPurchase, used by the
+              purchase venues): every seat gets the row's error naming the caller
+              (NotCreditsContract by default).
+  owner       only the account that made the object (an offer's seller) passes; everyone else
+              gets the row's error naming the object and the caller.
   open        anyone: the forwarder's relaying (the signed request carries the authorization)
               and the stateless ERC-1155 receiver hooks of the buffer pool.
 """
@@ -44,13 +48,16 @@ from devkit.roster import SEATS, Seat, dev_account
 from devkit.scenario import MAOWEI, Scenario, doc
 from exchange.onchain import Fill, SettlementChain
 from exchange.signing import Order, sign_order
+from registry.categories import SinkCategory
+from registry.compensation import Compensation, Terms, Unit
 from registry.ledger import Ledger, Purpose
 
 TONNE = 1_000_000
 ZERO_ADDRESS = "0x" + "00" * 20
 ZERO32 = bytes(32)
 
-Gate = Literal["consortium", "holder", "admin", "self", "successor", "contract", "open"]
+Gate = Literal["consortium", "holder", "admin", "self", "successor", "contract", "owner",
+               "open"]
 
 
 # -- the state in which every function would succeed for its allowed callers -----------------
@@ -82,6 +89,8 @@ class World:
     frozen_member: str
     newcomer: str
     successor: str
+    order: int
+    offer: int
 
     def contract(self, name: str) -> Contract:
         return self.deployment.contract(self.chain, name)
@@ -125,6 +134,7 @@ def world(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) ->
             if seat.key not in ("developer", "outsider"):
                 ledger.transfer(acc["developer"], acc[seat.key].address, batch, EACH_MEMBER_HOLDS)
         fill = _trading_world(ledger, acc, batch)
+        order, offer = _compensation_world(ledger, acc, batch)
         frozen_member = dev_account(len(SEATS)).address
         ledger.admit(acc["governance"], frozen_member, "被冻结成员 Frozen member")
         ledger.freeze_account(acc["regulator"], frozen_member, doc("account freeze order"))
@@ -154,6 +164,8 @@ def world(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) ->
             frozen_member=frozen_member,
             newcomer=dev_account(len(SEATS) + 1).address,
             successor=acc[SUCCESSOR].address,
+            order=order,
+            offer=offer,
         )
     finally:
         chain.rpc("evm_revert", snap)
@@ -179,6 +191,38 @@ def _trading_world(ledger: Ledger, acc: dict[str, LocalAccount], batch: int) -> 
                 sell, sign_order(acc["trader1"], sell, sc.domain)).as_tuple()
 
 
+# The world's compensation order: every member but its authority is a party, the authority pays.
+WORLD_CASE = "(2025)桂0702民初45号"
+
+
+def _now(chain: Chain) -> int:
+    return int(chain.w3.eth.get_block("latest")["timestamp"])
+
+
+def _order_terms(chain: Chain, acc: dict[str, LocalAccount]) -> Terms:
+    parties = tuple(acc[seat.key].address for seat in SEATS
+                    if seat.key not in ("procuratorate", "outsider"))
+    return Terms(unit=Unit.TONNES, required=1_000 * TONNE, categories=(SinkCategory.MANGROVE,),
+                 deadline=_now(chain) + 365 * 86_400, party_names=("钦州港务集团 Qinzhou Port",),
+                 document_hash=doc("judgment"), parties=parties, authority_pays=True)
+
+
+def _compensation_world(ledger: Ledger, acc: dict[str, LocalAccount],
+                        batch: int) -> tuple[int, int]:
+    """An open order of the procuratorate and the developer's offer to it, which every
+    member's cash is allowed to pay for."""
+    comp = Compensation(ledger)
+    order = comp.register_order(acc["procuratorate"], WORLD_CASE,
+                                _order_terms(ledger.chain, acc)).id
+    offer = comp.make_offer(acc["developer"], order, batch, 100 * TONNE, 100_00,
+                            _now(ledger.chain) + 365 * 86_400).id
+    comp.approve_offers(acc["developer"])
+    for seat in SEATS:
+        if seat.key != "outsider":
+            comp.allow_cash(acc[seat.key], 10**12)
+    return order, offer
+
+
 def _own_order(w: World, seat: str) -> tuple[Any, ...]:
     return Order(w.address(seat), 0, 2, 60_000, TONNE, 0, 7, 2**40).as_tuple()
 
@@ -186,6 +230,7 @@ def _own_order(w: World, seat: str) -> tuple[Any, ...]:
 ORDER = "(address,uint8,uint64,uint64,uint128,uint128,uint16,uint8,uint64,uint64,bytes32,uint64)"
 SIG = "(bytes32,bytes32)"
 FILL = f"(uint64,uint64,uint128,uint128,bool,{ORDER},{SIG},{ORDER},{SIG})"
+TERMS = "(uint8,uint128,uint16,uint32[],uint64,uint64,uint64,address[],string[],bool,bytes32)"
 
 
 # -- the matrix -------------------------------------------------------------------------------
@@ -206,8 +251,10 @@ class Row:
     denied_role: str | None = None
     # For the `self` gate: the only seat that may make the call.
     self_seat: str | None = None
-    # For the `contract` gate: the error every seat gets.
+    # For the `contract` and `owner` gates: the error every (other) seat gets.
     contract_error: str = "NotCreditsContract"
+    # For the `owner` gate: the object the error names, besides the caller.
+    owned: Callable[[World], dict[str, Any]] | None = None
 
     @property
     def key(self) -> str:
@@ -271,10 +318,10 @@ MATRIX: tuple[Row, ...] = (
     Row("Consortium", "rollbackDefaultAdminDelay()", roles("GOVERNANCE"), "admin",
         lambda w, s: ()),
     # MethodologyRegistry: registered by the operator, decided by the regulator.
-    Row("MethodologyRegistry", "register(string,string,bytes32,bytes32,uint16)",
+    Row("MethodologyRegistry", "register(string,string,bytes32,bytes32,uint16,uint8)",
         roles("REGISTRY_OPERATOR"), "consortium",
         lambda w, s: ("CM-BC-900-V01", "海草床修复 Seagrass restoration", doc("method"),
-                      doc("params"), 1_500)),
+                      doc("params"), 1_500, int(SinkCategory.SEAGRASS))),
     Row("MethodologyRegistry", "approve(uint256)", roles("REGULATOR"), "consortium",
         lambda w, s: (w.methodology_registered,)),
     Row("MethodologyRegistry", "reject(uint256,bytes32)", roles("REGULATOR"), "consortium",
@@ -368,6 +415,36 @@ MATRIX: tuple[Row, ...] = (
     Row("Settlement", f"cancelOrder({ORDER})", ANYONE, "open",
         lambda w, s: (_own_order(w, s),)),
     Row("Settlement", "raiseMinNonce(uint64)", ANYONE, "open", lambda w, s: (5,)),
+    # CompensationOrders: an authority registers; only the order's authority amends or closes
+    # it; only CarbonCredits counts retirements toward it.
+    Row("CompensationOrders", f"register(string,{TERMS})", roles("AUTHORITY"), "consortium",
+        lambda w, s: ("(2025)桂0702民初46号", _order_terms(w.chain, w.acc).to_abi())),
+    Row("CompensationOrders", f"amend(uint256,{TERMS},bytes32)", roles("AUTHORITY"),
+        "consortium",
+        lambda w, s: (w.order, _order_terms(w.chain, w.acc).to_abi(), doc("ruling on appeal"))),
+    Row("CompensationOrders", "close(uint256,bytes32)", roles("AUTHORITY"), "consortium",
+        lambda w, s: (w.order, doc("set aside"))),
+    Row("CompensationOrders",
+        "countRetirement(uint256,uint256,address,uint256,uint256,address,uint256)", frozenset(),
+        "contract", lambda w, s: (w.order, 1, w.address(s), w.batch, TONNE, ZERO_ADDRESS, 0)),
+    # CarbonCredits for orders: a party retires its own credits; only a venue retires a purchase.
+    Row("CarbonCredits", "retireForOrder(uint256,uint256,string,uint256)", roles("MEMBER"),
+        "holder", lambda w, s: (w.batch, TONNE, "", w.order)),
+    Row("CarbonCredits",
+        "retireOnPurchase(address,address,uint256,uint256,uint256,uint256,string)", frozenset(),
+        "contract",
+        lambda w, s: (w.address("developer"), w.address(s), w.batch, TONNE, w.order, 100_00, ""),
+        contract_error="NotPurchaseVenue"),
+    # CompensationOffers: holders offer and take (the order checks the taker is a party); only
+    # the seller withdraws.
+    Row("CompensationOffers", "offer(uint256,uint256,uint128,uint128,uint64)", roles("MEMBER"),
+        "holder",
+        lambda w, s: (w.order, w.batch, TONNE, 100_00, _now(w.chain) + 30 * 86_400)),
+    Row("CompensationOffers", "withdraw(uint256)", frozenset(), "owner",
+        lambda w, s: (w.offer,), self_seat="developer", contract_error="NotOfferSeller",
+        owned=lambda w: {"offerId": w.offer}),
+    Row("CompensationOffers", "take(uint256,uint128,string)", roles("MEMBER"), "holder",
+        lambda w, s: (w.offer, TONNE, "")),
     # TanhuiForwarder: anyone relays; the signed request is what is authorized.
     Row("TanhuiForwarder", "execute((address,address,uint256,uint256,uint48,bytes,bytes))",
         ANYONE, "open", lambda w, s: (_relayed_retirement(w, s),)),
@@ -390,14 +467,15 @@ def seat_roles(seat: Seat) -> frozenset[str]:
 def is_allowed(row: Row, seat: Seat) -> bool:
     if row.gate == "open":
         return True
-    if row.gate in ("self", "successor"):
+    if row.gate in ("self", "successor", "owner"):
         return seat.key == row.self_seat
     if row.gate == "contract":
         return False
     return bool(row.allowed & seat_roles(seat))
 
 
-def expected_denial(row: Row, seat: Seat, address: str) -> tuple[str, dict[str, Any]]:
+def expected_denial(row: Row, seat: Seat, address: str,
+                    w: World | None = None) -> tuple[str, dict[str, Any]]:
     """The authorization error a seat that may not call `row` must get."""
     if row.gate == "admin":
         return "AccessControlUnauthorizedAccount", {
@@ -409,6 +487,9 @@ def expected_denial(row: Row, seat: Seat, address: str) -> tuple[str, dict[str, 
         return "AccessControlInvalidDefaultAdmin", {"defaultAdmin": address}
     if row.gate == "contract":
         return row.contract_error, {"caller": address}
+    if row.gate == "owner":
+        assert row.owned is not None and w is not None
+        return row.contract_error, {**row.owned(w), "caller": address}
     if seat.key == "outsider":
         return "NotMember", {"account": address}
     role = row.denied_role or sorted(row.allowed)[0]
@@ -450,7 +531,7 @@ def test_only_declared_roles_may_call(world: World, ledger: Ledger, row: Row, se
     else:
         with pytest.raises(ChainRevert) as denied:
             world.chain.simulate(fn, account.address)
-        name, args = expected_denial(row, seat, account.address)
+        name, args = expected_denial(row, seat, account.address, world)
         assert denied.value.error is not None
         assert (denied.value.name, denied.value.error.args) == (name, args)
 

@@ -8,6 +8,7 @@ import pytest
 
 from chain.deploy import DeploymentError
 from core.config import Settings
+from registry.categories import SinkCategory
 from tanhui.services import Runtime
 
 
@@ -20,7 +21,7 @@ def test_restart_keeps_chain_state_and_reuses_deployment(tmp_path, acc):
     try:
         addresses = {n: c.address for n, c in rt.deployment.contracts.items()}
         rt.ledger.register_methodology(acc["operator"], "KEEP-1", "kept", b"\x01" * 32,
-                                       b"\x02" * 32, 500)
+                                       b"\x02" * 32, 500, SinkCategory.MANGROVE)
     finally:
         rt.stop()
     rt = Runtime.start(_settings(tmp_path))
