@@ -11,9 +11,9 @@ import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
 import {ConsortiumGated} from "../access/ConsortiumGated.sol";
 import {Roles} from "../access/Roles.sol";
 import {IConsortium} from "../interfaces/IConsortium.sol";
-import {ICompensationRetirement} from "../interfaces/ICompensationRetirement.sol";
 import {ICreditBatches} from "../interfaces/ICreditBatches.sol";
 import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
+import {IPurchaseRetirement} from "../interfaces/IPurchaseRetirement.sol";
 import {ISettlementCash} from "../interfaces/ISettlementCash.sol";
 
 /// @title Settlement
@@ -387,7 +387,7 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
         } else {
             // bought for a compensation order: retired from the seller's balance for the buyer,
             // never in the buyer's; reverts with the order's reason if it does not count
-            ICompensationRetirement(address(credits)).retireOnPurchase(
+            IPurchaseRetirement(address(credits)).retireOnPurchase(
                 seller, buyer, f.batchId, f.quantity, retireFor, f.price, ""
             );
         }
