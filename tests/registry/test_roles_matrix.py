@@ -227,7 +227,7 @@ def _own_order(w: World, seat: str) -> tuple[Any, ...]:
     return Order(w.address(seat), 0, 2, 60_000, TONNE, 0, 7, 2**40).as_tuple()
 
 
-ORDER = "(address,uint8,uint64,uint64,uint128,uint128,uint16,uint8,uint64,uint64,bytes32)"
+ORDER = "(address,uint8,uint64,uint64,uint128,uint128,uint16,uint8,uint64,uint64,bytes32,uint64)"
 SIG = "(bytes32,bytes32)"
 FILL = f"(uint64,uint64,uint128,uint128,bool,{ORDER},{SIG},{ORDER},{SIG})"
 TERMS = "(uint8,uint128,uint16,uint32[],uint64,uint64,uint64,address[],string[],bool,bytes32)"
