@@ -73,8 +73,9 @@ def test_the_certificate_of_a_fulfilled_order_shows_the_order_and_each_retiremen
     r2 = api.get(f"/v1/retirements/{second}")
     for text in ("生态环境损害赔偿履行证明", "Certificate of Fulfilment", f"TH-C{order_id:06d}",
                  ORDER_CASE, AUTHORITY_NAME, *PARTY_NAMES, "10 t CO2e", "已履行完毕",
-                 "Fulfilled", f"TH-R{first:06d}", f"TH-R{second:06d}", r1["serial_range"],
-                 r2["serial_range"], f"Batch #{r1['batch_id']}", TRADER1_NAME, TRADER2_NAME,
+                 "Fulfilled", f"TH-R{first:06d}", f"TH-R{second:06d}",
+                 *r1["serial_range"].split(" … "), *r2["serial_range"].split(" … "),
+                 f"Batch #{r1['batch_id']}", TRADER1_NAME, TRADER2_NAME,
                  "钦州茅尾海红树林修复", "广西壮族自治区钦州市钦南区", "行政区划代码 450702",
                  r1["tx_hash"], r2["tx_hash"], "(UTC+8)"):
         assert text in html, text
