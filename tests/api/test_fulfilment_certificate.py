@@ -28,6 +28,7 @@ from tests.support.compensation import (
     TRADER1_NAME,
     TRADER2_NAME,
     break_retirement_record,
+    cny_order_bought_through_an_offer,
     fulfilled_order,
     qr_link_of,
     register_order,
@@ -99,6 +100,21 @@ def test_an_order_with_nothing_counted_yet_has_a_certificate_of_progress(api: Ap
     assert "履行进度" in html and "尚无计入本案的注销" in html
     v = verify(api, order_id, claims_of(api, order_id))
     assert v["valid"] is True, failed(v)
+
+
+def test_a_cny_order_is_certified_in_yuan_with_the_tonnes_it_bought(api: Api) -> None:
+    order_id, rid = cny_order_bought_through_an_offer(api)
+    html = certificate(api, order_id)
+    assert "生态环境损害赔偿履行证明" in html and "500.00 元 CNY" in html
+    assert "计入 counted 500.00 元 CNY" in html and "5 t CO2e in total" in html
+    assert "钦州市人民检察院" in html  # the authority paid, so it is the retiring member
+    claims = claims_of(api, order_id)
+    assert (claims["unit"], claims["required"], claims["fulfilled"], claims["retirements"]) \
+        == ("cny", "500.00", "500.00", f"{rid}:5")
+    v = verify(api, order_id, claims)
+    assert v["valid"] is True, failed(v)
+    assert v["order"]["retirements"][0]["counted"] == "500.00"
+    assert failed(verify(api, order_id, {**claims, "fulfilled": "5"})) == ["fulfilled"]
 
 
 def test_the_certificate_is_read_from_the_chain_not_the_index(api: Api) -> None:

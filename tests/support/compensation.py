@@ -14,6 +14,7 @@ from typing import Any
 from eth_utils import keccak, to_checksum_address
 
 from devkit.scenario import Scenario
+from exchange.onchain import SettlementChain
 from registry.ledger import Ledger
 from tests.support.api import TONNE, Api
 
@@ -92,3 +93,22 @@ def break_retirement_record(ledger: Ledger, retirement_id: int) -> None:
                              "0x" + keccak(text="forged").hex())
             return
     raise AssertionError(f"no storage slot holds retirement {retirement_id}'s hash")
+
+
+def cny_order_bought_through_an_offer(api: Api, case: str = "（2025）浙0922刑初45号",
+                                      yuan: str = "500.00") -> tuple[int, int]:
+    """The Shengsi shape (DESIGN.md): an order of `yuan` the procuratorate pays for from
+    compensation funds, fulfilled by taking trader2's offer at 100 yuan/t; (order id,
+    retirement id)."""
+    order_id = register_order(api, case, required_tonnes=None, required_cny=yuan, parties=[],
+                              authority_pays=True, party_names=["某养殖户（未入盟）"])
+    batch_id = holding(api, "trader2", 8)
+    offer = api.post(f"/v1/compensation/orders/{order_id}/offers", "trader2", {
+        "batch_id": batch_id, "amount": "8", "price_fen_per_tonne": 10_000,
+        "expiry": chain_time(api.ledger) + 86_400}, status=201)["offer"]
+    SettlementChain(api.ledger).deposit(api.acc["bank"], api.acc["procuratorate"].address,
+                                        100_000, keccak(text="compensation funds"))
+    tonnes = str(int(yuan.split(".")[0]) // 100)
+    taken = api.post(f"/v1/compensation/offers/{offer['id']}/take", "procuratorate",
+                     {"amount": tonnes}, status=201)
+    return order_id, int(taken["retirement_id"])
