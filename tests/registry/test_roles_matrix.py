@@ -49,7 +49,7 @@ from devkit.scenario import MAOWEI, Scenario, doc
 from exchange.onchain import Fill, SettlementChain
 from exchange.signing import Order, sign_order
 from registry.categories import SinkCategory
-from registry.compensation import Terms, Unit
+from registry.compensation import Compensation, Terms, Unit
 from registry.ledger import Ledger, Purpose
 
 TONNE = 1_000_000
@@ -211,7 +211,7 @@ def _compensation_world(ledger: Ledger, acc: dict[str, LocalAccount],
                         batch: int) -> tuple[int, int]:
     """An open order of the procuratorate and the developer's offer to it, which every
     member's cash is allowed to pay for."""
-    comp = ledger.compensation
+    comp = Compensation(ledger)
     order = comp.register_order(acc["procuratorate"], WORLD_CASE,
                                 _order_terms(ledger.chain, acc)).id
     offer = comp.make_offer(acc["developer"], order, batch, 100 * TONNE, 100_00,
