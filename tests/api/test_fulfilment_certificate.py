@@ -229,6 +229,34 @@ def test_a_long_list_travels_as_its_hash_and_verifies(api: Api) -> None:
     assert failed(v) == ["retirements_hash", "retirement_count"]
 
 
+def test_a_long_case_number_travels_as_its_hash_and_verifies(api: Api) -> None:
+    case = "（2026）桂07民初88号之一：钦州市茅尾海红树林生态环境损害赔偿案 " * 3
+    order_id = register_order(api, case.strip())
+    claims = claims_of(api, order_id)
+    assert "case_number" not in claims
+    assert claims["case_number_hash"] == "0x" + keccak(text=case.strip()).hex()
+    assert verify(api, order_id, claims)["valid"] is True
+    wrong = "0x" + keccak(text="another case").hex()
+    assert failed(verify(api, order_id, {**claims, "case_number_hash": wrong})) == \
+        ["case_number_hash"]
+
+
+def test_a_closed_order_is_certified_as_progress_with_its_status(api: Api) -> None:
+    order_id = register_order(api)
+    retire_for_order(api, order_id, "trader1", "4")
+    api.post(f"/v1/compensation/orders/{order_id}/close", "procuratorate", {})
+    html = certificate(api, order_id)
+    assert "履行进度" in html and "已关闭 Closed" in html and "履行证明" not in html
+    assert verify(api, order_id, claims_of(api, order_id))["valid"] is True
+
+
+def test_a_page_without_claims_asks_to_compare_the_chains_record(api: Api) -> None:
+    order_id, _ = fulfilled_order(api)
+    page = api.http.get(f"/v1/compensation/orders/{order_id}/verify.html")
+    assert page.status_code == 200 and "This link carries no claims" in page.text
+    assert ORDER_CASE in page.text and "table class=\"claims\"" not in page.text
+
+
 def test_a_malformed_claim_is_refused_as_json_and_a_failed_line_on_the_page(api: Api) -> None:
     order_id, _ = fulfilled_order(api)
     query = urlencode({**claims_of(api, order_id), "retirements": "seven:4"})
