@@ -29,6 +29,8 @@ from api.fields import (
     Yuan,
     text,
 )
+from api.fulfilment import order_links
+from core.config import Settings
 from core.units import format_units
 from registry.categories import SinkCategory, categories_of_mask, category_mask
 
@@ -143,8 +145,10 @@ def amount_label(unit: str, value: int) -> str:
     return cny(value) if unit == "fen" else format_units(value)
 
 
-def present(row: dict[str, Any]) -> dict[str, Any]:
-    """An order (index row shape: registry.models.CompensationOrder) as the API shows it."""
+def present(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """An order (index row shape: registry.models.CompensationOrder) as the API shows it, with
+    the links to its fulfilment certificate and verification page (`settings.base_url`: the
+    public URL, as on the certificates themselves)."""
     unit = row["unit"]
     v_from = int(row["vintage_from"])
     v_to = UINT64_MAX if row["vintage_to"] is None else int(row["vintage_to"])
@@ -170,6 +174,7 @@ def present(row: dict[str, Any]) -> dict[str, Any]:
         "party_names": list(row["party_names"]),
         "authority_pays": bool(row["authority_pays"]),
         "document_hash": row["document_hash"],
+        **order_links(settings, int(row["id"])),
     }
 
 
@@ -195,3 +200,9 @@ class OrderOut(BaseModel):
     party_names: list[str]
     authority_pays: bool
     document_hash: str
+    certificate_url: str = Field(
+        description="the fulfilment certificate (HTML, one A4 page when printed): 履行证明 once "
+        "fulfilled, 履行进度 before")
+    certificate_pdf_url: str = Field(description="the same certificate as a one-page A4 PDF")
+    verify_page_url: str = Field(
+        description="the bilingual verification page its QR code opens (without the claims)")

@@ -8,8 +8,9 @@ never used.
 
 One page, always: before printing, the page is laid out at the printable width of an A4 sheet
 (the template's `@page` margins) in print media, and if it is taller than the sheet it is printed
-scaled down to fit, never cut and never spilled onto a second page (a long beneficiary written
-straight on chain is still shown whole).
+scaled down to fit — at the largest scale that fits, measured at the wider layout that scale
+gives (`_fitting_scale`) — never cut and never spilled onto a second page (a long beneficiary
+written straight on chain, or an order with many retirements, is still shown whole).
 
 Offline, always: the page is given as a string and every request it would make (a stylesheet, an
 image, a font) is refused, so a PDF is made from the HTML alone and nothing on a certificate can
@@ -25,6 +26,7 @@ from __future__ import annotations
 import re
 import threading
 from pathlib import Path
+from typing import Any
 
 # Debian's Chromium; TANHUI_CHROMIUM_PATH points elsewhere (core.config.Settings.chromium_path)
 DEFAULT_CHROMIUM = Path("/usr/bin/chromium")
@@ -55,6 +57,31 @@ def page_count(pdf: bytes) -> int:
     return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf))
 
 
+def _fitting_scale(page: Any, width: int, height: float) -> float:
+    """The largest print scale (MIN_SCALE..1) at which the page fits one sheet. Printed at
+    scale s, Chromium lays the page out s times narrower in real size, i.e. at width/s CSS
+    pixels, where text wraps less and the page is shorter; so each candidate is measured at its
+    own layout width (a bisection), not only at scale 1."""
+
+    def fits(s: float) -> bool:
+        # a viewport one pixel high, so that the scroll height is the content's own
+        page.set_viewport_size({"width": round(width / s), "height": 1})
+        tall = float(page.evaluate(
+            "Math.max(document.documentElement.scrollHeight, document.body.scrollHeight)"))
+        return s * tall <= height - 2
+
+    if fits(1.0):
+        return 1.0
+    lo, hi = MIN_SCALE, 1.0
+    for _ in range(7):  # to within 0.004 of the best scale
+        mid = (lo + hi) / 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
 def render_pdf(html: str, *, margin_mm: float, chromium: Path = DEFAULT_CHROMIUM) -> bytes:
     """`html` printed to a one-page A4 PDF with backgrounds. `margin_mm` is the page margin the
     template's `@page` rule sets (used to measure the printable height)."""
@@ -81,10 +108,7 @@ def render_pdf(html: str, *, margin_mm: float, chromium: Path = DEFAULT_CHROMIUM
                 page.emulate_media(media="print")
                 page.set_content(html, wait_until="load")
                 page.evaluate("document.fonts.ready.then(() => true)")
-                tall = float(page.evaluate(
-                    "Math.max(document.documentElement.scrollHeight, document.body.scrollHeight)"
-                ))
-                scale = max(MIN_SCALE, min(1.0, (height - 2) / tall)) if tall > 0 else 1.0
+                scale = _fitting_scale(page, width, height)
                 pdf: bytes = page.pdf(format="A4", print_background=True, scale=scale,
                                       prefer_css_page_size=True)
                 return pdf

@@ -19,12 +19,12 @@ import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field, SerializeAsAny
 
 from api import prechecks, reserved
 from api.auth import Caller, CallerDep, require_role
-from api.certificate import certificate_url, serial_range_label, verify_url
+from api.certificate import certificate_url, render_verification, serial_range_label, verify_url
 from api.compensation_terms import (
     AmendIn,
     OrderIn,
@@ -46,8 +46,21 @@ from api.fields import (
     checksum_path_address,
     text,
 )
+from api.fulfilment import (
+    FULFILMENT_PARAMS,
+    OrderFacts,
+    certificate_json,
+    certificate_number,
+    certificate_of,
+    parse_fulfilment_claims,
+    read_order,
+    render_fulfilment_certificate,
+    verification_page,
+    verify_fulfilment,
+)
 from api.idempotency import idempotent
 from api.onchain import ChainView
+from api.pages import html_page, pdf_response
 from api.schemas import TxOut, tx
 from core.config import Settings
 from core.units import format_units
@@ -184,11 +197,16 @@ def _row(order: CompensationOrder, status: OrderStatus) -> dict[str, Any]:
     }
 
 
-def _read(comp: Compensation, order_id: int) -> dict[str, Any]:
-    """An order as the chain holds it now (status as `statusOf` reads it: overdue included)."""
+def _exists(comp: Compensation, order_id: int) -> None:
+    """404 `order_not_found` unless the chain holds the order."""
     if not 1 <= order_id <= comp.order_count():
         raise not_found("order", order_id)
-    return present(_row(comp.order(order_id), comp.status_of(order_id)))
+
+
+def _read(comp: Compensation, order_id: int, settings: Settings) -> dict[str, Any]:
+    """An order as the chain holds it now (status as `statusOf` reads it: overdue included)."""
+    _exists(comp, order_id)
+    return present(_row(comp.order(order_id), comp.status_of(order_id)), settings)
 
 
 def _terms(body: TermsIn, view: ChainView) -> Terms:
@@ -212,19 +230,19 @@ def _terms(body: TermsIn, view: ChainView) -> Terms:
     )
 
 
-def _own_order(comp: Compensation, caller: Caller, order_id: int) -> dict[str, Any]:
-    order = _read(comp, order_id)
-    if order["authority"] != caller.address:
+def _own_order(comp: Compensation, caller: Caller, order_id: int) -> None:
+    _exists(comp, order_id)
+    authority = comp.order(order_id).authority
+    if authority != caller.address:
         raise ApiError(403, "not_order_authority",
                        "only the authority that registered the order may amend or close it",
-                       {"order_id": order_id, "authority": order["authority"]})
-    return order
+                       {"order_id": order_id, "authority": authority})
 
 
 def _counted_out(comp: Compensation, settings: Settings, counted: Any, holder: str,
                  batch_id: int, amount: int) -> dict[str, Any]:
     r = counted.retirement
-    order = _read(comp, counted.order_id)
+    order = _read(comp, counted.order_id, settings)
     unit = "fen" if order["unit"] == "cny" else "tonnes"
     return {
         "order_id": counted.order_id,
@@ -270,7 +288,7 @@ def _offer_out(offer: Any, offer_id: int, now: int, indexed: str | None = None) 
 @router.post("/orders", status_code=201, response_model=OrderWriteOut)
 def register_order(
     body: OrderIn, caller: CallerDep, session: SessionDep, view: ViewDep, comp: CompensationDep,
-    idempotency_key: IdempotencyKey = None,
+    settings: SettingsDep, idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse | dict[str, object]:
     """Registers an ecological-compensation order for a case. Authority role (court,
     procuratorate, administrative enforcement agency) only; the case number is unique."""
@@ -290,7 +308,7 @@ def register_order(
                                {"order_id": existing})
             created = comp.register_order(caller.key(), body.case_number, _terms(body, view))
             order_id, sent = created.id, created.sent
-        result: dict[str, object] = {"order": _read(comp, order_id), **tx(sent)}
+        result: dict[str, object] = {"order": _read(comp, order_id, settings), **tx(sent)}
         slot.store(201, result)
     return result
 
@@ -298,6 +316,7 @@ def register_order(
 @router.post("/orders/{order_id}/amend", response_model=OrderWriteOut)
 def amend_order(
     order_id: PathId, body: AmendIn, caller: CallerDep, view: ViewDep, comp: CompensationDep,
+    settings: SettingsDep,
 ) -> dict[str, object]:
     """Amends an open order's terms (not its case number or unit; never below what is already
     fulfilled). The order's own authority only."""
@@ -305,24 +324,25 @@ def amend_order(
     _own_order(comp, caller, order_id)
     sent = comp.amend_order(caller.key(), order_id, _terms(body, view),
                             bytes.fromhex(body.reason_hash[2:]))
-    return {"order": _read(comp, order_id), **tx(sent)}
+    return {"order": _read(comp, order_id, settings), **tx(sent)}
 
 
 @router.post("/orders/{order_id}/close", response_model=OrderWriteOut)
 def close_order(
     order_id: PathId, body: CloseIn, caller: CallerDep, view: ViewDep, comp: CompensationDep,
+    settings: SettingsDep,
 ) -> dict[str, object]:
     """Closes an open order (e.g. the case was settled otherwise); retirements stop counting.
     The order's own authority only."""
     require_role(view, caller, "AUTHORITY")
     _own_order(comp, caller, order_id)
     sent = comp.close_order(caller.key(), order_id, bytes.fromhex(body.reason_hash[2:]))
-    return {"order": _read(comp, order_id), **tx(sent)}
+    return {"order": _read(comp, order_id, settings), **tx(sent)}
 
 
 @router.get("/orders/mine", response_model=OrdersPage)
 def my_orders(
-    caller: CallerDep, session: SessionDep, view: ViewDep,
+    caller: CallerDep, session: SessionDep, view: ViewDep, settings: SettingsDep,
     status: StatusName | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
@@ -336,7 +356,7 @@ def my_orders(
     else:
         page = cq.list_orders(session, now, party=caller.address, status=status, limit=limit,
                               offset=offset)
-    page["items"] = [present(r) for r in page["items"]]
+    page["items"] = [present(r, settings) for r in page["items"]]
     return dict(page)
 
 
@@ -344,10 +364,11 @@ def my_orders(
 
 
 @router.get("/owed", response_model=list[OrderOut])
-def owed(caller: CallerDep, session: SessionDep, view: ViewDep) -> list[dict[str, Any]]:
+def owed(caller: CallerDep, session: SessionDep, view: ViewDep,
+         settings: SettingsDep) -> list[dict[str, Any]]:
     """What the caller still owes: orders naming it that are open, partly fulfilled or
     overdue, each with its remainder (from the index)."""
-    return [present(r) for r in cq.owed_by(session, caller.address, _now(view))]
+    return [present(r, settings) for r in cq.owed_by(session, caller.address, _now(view))]
 
 
 @router.post("/orders/{order_id}/retirements", status_code=201, response_model=CountedOut)
@@ -361,7 +382,7 @@ def retire_for_order(
     authority of an order it pays for. CNY orders count only purchases at a settled price:
     take an offer or buy on the exchange with `retire_for`."""
     require_role(view, caller, "MEMBER")
-    _read(comp, order_id)
+    _exists(comp, order_id)
     with idempotent(session, caller, "compensation.retire", idempotency_key,
                     _Keyed(order_id=order_id, body=body), comp.chain) as slot:
         if slot.replay is not None:
@@ -401,7 +422,7 @@ def make_offer(
     """Offers credits to an order at a fixed price (fen per tonne), e.g. 100 yuan/t. Any
     member holding them; the seller's approval of the offers contract is given here."""
     require_role(view, caller, "MEMBER")
-    _read(comp, order_id)
+    _exists(comp, order_id)
     if body.expiry <= _now(view):
         raise ApiError(422, "expiry_past", "the offer's expiry must be in the future",
                        {"expiry": body.expiry})
@@ -422,7 +443,7 @@ def make_offer(
 def offers(order_id: PathId, view: ViewDep, comp: CompensationDep,
            session: SessionDep) -> list[dict[str, Any]]:
     """The offers made to an order (from the index, each re-read from the chain)."""
-    _read(comp, order_id)
+    _exists(comp, order_id)
     now = _now(view)
     return [_offer_out(comp.offer(int(o["id"])), int(o["id"]), now, o["status"])
             for o in cq.offers_of_order(session, order_id, now)]
@@ -485,7 +506,7 @@ def take_offer(
 
 @router.get("/orders", response_model=OrdersPage)
 def list_orders(
-    session: SessionDep, view: ViewDep,
+    session: SessionDep, view: ViewDep, settings: SettingsDep,
     authority: str | None = Query(None, max_length=42),
     status: StatusName | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -496,33 +517,121 @@ def list_orders(
     who = checksum_path_address(authority) if authority is not None else None
     page = cq.list_orders(session, _now(view), authority=who, status=status, limit=limit,
                           offset=offset)
-    page["items"] = [present(r) for r in page["items"]]
+    page["items"] = [present(r, settings) for r in page["items"]]
     return dict(page)
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut)
-def get_order(order_id: PathId, comp: CompensationDep) -> dict[str, Any]:
+def get_order(order_id: PathId, comp: CompensationDep, settings: SettingsDep) -> dict[str, Any]:
     """One order as the chain holds it now, with its status (overdue once past the deadline
-    unfulfilled)."""
-    return _read(comp, order_id)
+    unfulfilled), and the links to its fulfilment certificate and verification page."""
+    return _read(comp, order_id, settings)
 
 
 @router.get("/cases", response_model=OrderOut)
 def order_of_case(
-    comp: CompensationDep, number: Annotated[str, Query(min_length=1, max_length=128)],
+    comp: CompensationDep, settings: SettingsDep,
+    number: Annotated[str, Query(min_length=1, max_length=128)],
 ) -> dict[str, Any]:
     """Looks an order up by its case number, e.g. `（2026）桂07民初123号`."""
     order_id = comp.order_of_case(number)
     if not order_id:
         raise ApiError(404, "case_not_found", f"no order is registered for case {number}",
                        {"case_number": number})
-    return _read(comp, order_id)
+    return _read(comp, order_id, settings)
 
 
 @router.get("/orders/{order_id}/timeline", response_model=list[TimelineStep])
 def timeline(order_id: PathId, session: SessionDep, comp: CompensationDep) -> list[dict[str, Any]]:
     """Every step of the order in chain order: registered, amended, each retirement counted,
     offers, fulfilled or closed (from the index)."""
-    _read(comp, order_id)
+    _exists(comp, order_id)
     return cq.order_timeline(session, order_id)
 
+
+
+# -- the fulfilment certificate (public, read from the chain) ------------------------------------
+
+
+def _facts(view: ChainView, comp: Compensation, order_id: int) -> OrderFacts:
+    facts = read_order(view, comp, order_id)
+    if facts is None:
+        raise not_found("order", order_id)
+    return facts
+
+
+@router.get("/orders/{order_id}/certificate", response_class=HTMLResponse)
+def fulfilment_certificate(order_id: PathId, view: ViewDep, comp: CompensationDep,
+                           settings: SettingsDep) -> HTMLResponse:
+    """The bilingual (中文/English) fulfilment certificate a court clerk files, one A4 page when
+    printed: the case, the authority and parties by name, required and fulfilled, and every
+    retirement counted toward the order (serials, batch, project and its division, holder,
+    transaction, date), all read from the chain. Titled 履行证明 only once the order is
+    fulfilled, 履行进度 (progress) before. Its QR code opens the verification page carrying
+    what the certificate states."""
+    facts = _facts(view, comp, order_id)
+    return html_page(render_fulfilment_certificate(certificate_of(facts), settings))
+
+
+@router.get(
+    "/orders/{order_id}/certificate.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}},
+               503: {"description": "`pdf_unavailable`: no Chromium to print with now"}},
+)
+def fulfilment_certificate_pdf(order_id: PathId, view: ViewDep, comp: CompensationDep,
+                               settings: SettingsDep) -> Response:
+    """The fulfilment certificate as a one-page A4 PDF, printed by headless Chromium from the
+    same page; 503 `pdf_unavailable` (details.reason) when Chromium cannot print now."""
+    html = render_fulfilment_certificate(certificate_of(_facts(view, comp, order_id)), settings)
+    return pdf_response(html, settings, f"{certificate_number(order_id)}.pdf")
+
+
+ClaimText = Annotated[str | None, Query(max_length=8192)]
+ClaimShort = Annotated[str | None, Query(max_length=80)]
+
+
+@router.get("/orders/{order_id}/verify")
+def verify_fulfilment_certificate(
+    order_id: PathId, view: ViewDep, comp: CompensationDep,
+    case_number: ClaimText = None, case_number_hash: ClaimShort = None,
+    unit: ClaimShort = None, required: ClaimShort = None, fulfilled: ClaimShort = None,
+    retirements: ClaimText = None, retirements_hash: ClaimShort = None,
+    retirement_count: ClaimShort = None,
+) -> dict[str, Any]:
+    """Re-reads the order and every retirement counted toward it from the chain and checks
+    them, with the claims of a paper certificate as query parameters (as its QR code carries
+    them): `case_number`, `unit`, `required`, `fulfilled`, `retirements` (`id:tonnes` pairs,
+    comma-separated) or `retirements_hash` with `retirement_count`. Each claim is a line, each
+    check of the chain too; `valid` only when every line passes. A malformed claim is 422."""
+    claims, problems = parse_fulfilment_claims({
+        "case_number": case_number, "case_number_hash": case_number_hash, "unit": unit,
+        "required": required, "fulfilled": fulfilled, "retirements": retirements,
+        "retirements_hash": retirements_hash, "retirement_count": retirement_count,
+    })
+    if problems:
+        p = problems[0]
+        raise ApiError(422, p.code, p.message, {p.name: p.value})
+    facts = _facts(view, comp, order_id)
+    lines, checks = verify_fulfilment(view, facts, claims, [])
+    return {
+        "valid": all(x.ok for x in [*lines, *checks]),
+        "claims": [x.as_json() for x in lines],
+        "checks": [x.as_json() for x in checks],
+        "order": certificate_json(certificate_of(facts)),
+    }
+
+
+@router.get("/orders/{order_id}/verify.html", response_class=HTMLResponse)
+def verify_fulfilment_page(order_id: PathId, request: Request, view: ViewDep,
+                           comp: CompensationDep, settings: SettingsDep) -> HTMLResponse:
+    """The verification as a bilingual page for people, where the certificate's QR code leads:
+    each line the paper states, what the chain records and pass or fail, then the chain's own
+    checks of the order and of each counted retirement. Malformed claims are failed lines; an
+    unknown order is a page too (404)."""
+    query = {k: v for k, v in request.query_params.items() if k in FULFILMENT_PARAMS}
+    claims, problems = parse_fulfilment_claims(query)
+    facts = read_order(view, comp, order_id)
+    lines = verify_fulfilment(view, facts, claims, problems) if facts is not None else None
+    page = verification_page(settings, order_id, facts, claims, problems, lines)
+    return html_page(render_verification(page), status=200 if page.found else 404)

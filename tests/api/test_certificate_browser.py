@@ -14,11 +14,19 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from api.fulfilment import render_fulfilment_certificate
-from api.pages import SHEET_MARGIN_MM, qr_svg
+from api.pages import SHEET_MARGIN_MM
 from api.pdf import page_count, render_pdf
 from registry.ledger import Ledger
 from tests.support.api import PUBLIC_URL, Api, ApiDatabase, api_database, open_api
-from tests.support.browser import Browser, artifact, open_browser, require_browser
+from tests.support.browser import (
+    Browser,
+    artifact,
+    failed_lines,
+    open_browser,
+    qr_link,
+    require_browser,
+    verdict,
+)
 from tests.support.certificates import HOLDER_NAME, lianjiang_fulfilment, retire_for_case
 
 
@@ -42,25 +50,6 @@ def browser(api: Api) -> Iterator[Browser]:
 
 def certificate_url(rid: int) -> str:
     return f"{PUBLIC_URL}/v1/retirements/{rid}/certificate"
-
-
-def qr_link(browser: Browser) -> str:
-    """The link the certificate's QR code holds (the QR is drawn from exactly this URL)."""
-    href = str(browser.page.get_attribute("a.qr", "href"))
-    drawn = browser.page.get_attribute("a.qr svg path", "d")
-    expected = re.search(r'<path[^>]* d="([^"]+)"', qr_svg(href))
-    assert expected is not None and drawn == expected.group(1)
-    return href
-
-
-def verdict(browser: Browser) -> str:
-    return str(browser.page.get_attribute(".verdict", "data-valid"))
-
-
-def failed_lines(browser: Browser) -> list[str]:
-    return [str(row.get_attribute("data-line"))
-            for row in browser.page.query_selector_all("tr[data-ok=false]")
-            if row.is_visible()]
 
 
 def test_the_certificate_draws_chinese_in_a_cjk_font(api: Api, browser: Browser) -> None:

@@ -172,4 +172,4 @@ def test_the_fulfilment_certificate_names_parties_places_and_serials(api: Api) -
         assert text in html, text
     link = qr_link(html)
     assert link.startswith(f"{PUBLIC_URL}/v1/compensation/orders/3/verify.html?")
-    assert dict(parse_qsl(urlsplit(link).query))["retirements"] == "7,8"
+    assert dict(parse_qsl(urlsplit(link).query))["retirements"] == "7:200,8:126.4"

@@ -7,9 +7,12 @@ import pytest
 from pydantic import ValidationError
 
 from api.compensation_terms import UINT64_MAX, OrderIn, cny, present, year_of, year_start
+from core.config import Settings
 
 HASH = "0x" + "ab" * 32
 MEMBER = "0x" + "11" * 20
+SETTINGS = Settings(public_url="https://registry.tanhui.example",
+                    _env_file=None)  # type: ignore[call-arg]
 
 
 def order(**over: object) -> dict[str, object]:
@@ -88,9 +91,11 @@ def test_presented_orders_give_amounts_in_their_unit() -> None:
            "status": "partly_fulfilled", "category_mask": 1 << 5, "regions": [3309],
            "vintage_from": year_start(2024), "vintage_to": year_start(2026), "deadline": 1,
            "parties": [], "party_names": ["x"], "authority_pays": True, "document_hash": HASH}
-    out = present(row)
+    out = present(row, SETTINGS)
     assert (out["required"], out["fulfilled"], out["remaining"]) == \
         ("50000.00", "12345.67", "37654.33")
     assert out["retired"] == "12.34567" and out["categories"] == ["shellfish"]
     assert (out["vintage_from"], out["vintage_to"]) == (2024, 2025)
     assert cny(5) == "0.05"
+    assert out["certificate_url"] == \
+        "https://registry.tanhui.example/v1/compensation/orders/1/certificate"

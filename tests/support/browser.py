@@ -13,6 +13,7 @@ to look at after a run.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +23,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.pdf import DEFAULT_CHROMIUM
+from api.pages import qr_svg
+from api.pdf import DEFAULT_CHROMIUM, page_count
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -103,3 +105,33 @@ def open_browser(http: TestClient, base_url: str) -> Iterator[Browser]:
             yield browser
         finally:
             chromium.close()
+
+
+def qr_link(browser: Browser) -> str:
+    """The link the certificate on the page holds in its QR code (the QR is drawn from exactly
+    this URL)."""
+    href = str(browser.page.get_attribute("a.qr", "href"))
+    drawn = browser.page.get_attribute("a.qr svg path", "d")
+    expected = re.search(r'<path[^>]* d="([^"]+)"', qr_svg(href))
+    assert expected is not None and drawn == expected.group(1)
+    return href
+
+
+def verdict(browser: Browser) -> str:
+    """A verification page's verdict: "true" or "false"."""
+    return str(browser.page.get_attribute(".verdict", "data-valid"))
+
+
+def failed_lines(browser: Browser) -> list[str]:
+    """The English labels of the verification page's failed lines that a person can see."""
+    return [str(row.get_attribute("data-line"))
+            for row in browser.page.query_selector_all("tr[data-ok=false]")
+            if row.is_visible()]
+
+
+def pdf_is_one_a4_page(pdf: bytes) -> bool:
+    """A PDF of exactly one page whose media box is A4 (595.28 × 841.89 pt, to Chromium's
+    rounding)."""
+    box = re.search(rb"/MediaBox\s*\[\s*0\s+0\s+([0-9.]+)\s+([0-9.]+)\s*\]", pdf)
+    return (pdf.startswith(b"%PDF-") and page_count(pdf) == 1 and box is not None
+            and abs(float(box.group(1)) - 595.3) < 2 and abs(float(box.group(2)) - 841.9) < 2)
