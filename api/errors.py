@@ -47,7 +47,7 @@ EXCHANGE_STATUS = {
         "invalid_price", "protection_price_required", "auction_order_type",
         "delivery_batch_required", "fill_below_one_fen", "ineligible_batch",
         "invalid_instrument", "lot_tick_below_one_fen", "invalid_reason",
-        "max_fee_too_low", "mismatched_orders", "order_expired"), 422),
+        "max_fee_too_low", "mismatched_orders", "order_expired", "sell_retire_for"), 422),
     **dict.fromkeys(("unknown_instrument", "unknown_order", "unknown_trade"), 404),
     "not_order_owner": 403,
     "bad_signature": 401,

@@ -7,9 +7,13 @@ and measures issuance, transfers and retirements. The last line of output is one
      "retire_first_gas": …, …}
 
 `retire_gas` is a typical retirement (not the contract's first) with a bilingual beneficiary
-and a court case number; the target is at most 80,000 gas (the chain keeps one slot per
-retirement: the hash of its full record, which the `Retired` event carries). `retire_split`
-is where that gas goes, from the node's opcode trace of the same call (debug_traceCall).
+and a court case number; `retire_plain_gas` the same without a case number. The target is at
+most 80,000 gas for a plain retirement (the chain keeps one slot per retirement: the hash of
+its full record, which the `Retired` event carries), and at most 6,000 more for one citing a
+case, which is looked up in CompensationOrders (one external view call and a cold storage
+read: a case with a compensation order is retired for only through the order). `retire_split`
+is where the gas of `retire_gas` goes, from the node's opcode trace of the same call
+(debug_traceCall).
 
 Run: .venv/bin/python bench/registry_gas.py
 """
@@ -25,6 +29,7 @@ from devkit.scenario import Scenario
 from registry.ledger import Ledger, Purpose
 
 RETIRE_TARGET = 80_000
+CASE_LOOKUP_TARGET = 6_000
 TONNE = 1_000_000
 
 BENEFICIARY = "福清市人民检察院 Fuqing Procuratorate"
@@ -91,6 +96,7 @@ def measure() -> dict[str, Any]:
             t1, batch, 483_880_000, BENEFICIARY, Purpose.ECOLOGICAL_COMPENSATION, CASE_REFERENCE
         )
         assert sum(split.values()) == retire.sent.gas_used, (split, retire.sent.gas_used)
+        retire_plain = ledger.retire(t1, batch, 100_000_000, BENEFICIARY, Purpose.VOLUNTARY)
         retire_other_holder = ledger.retire(
             t2, batch, 21_100_000, "深圳市渔业碳汇拍卖买受人 Shenzhen fishery carbon buyer",
             Purpose.VOLUNTARY,
@@ -110,12 +116,14 @@ def measure() -> dict[str, Any]:
         "transfer_between_traders_gas": transfer_t2t.gas_used,
         "transfer_new_holder_gas": transfer_new.gas_used,
         "retire_gas": retire.sent.gas_used,
+        "retire_plain_gas": retire_plain.sent.gas_used,
         "retire_first_gas": retire_first.sent.gas_used,
         "retire_other_holder_gas": retire_other_holder.sent.gas_used,
         "retire_whole_balance_gas": retire_all.sent.gas_used,
         "cancel_buffer_gas": cancel.sent.gas_used,
         "freeze_batch_gas": freeze.gas_used,
-        "retire_target_gas": RETIRE_TARGET,
+        "retire_target_gas": RETIRE_TARGET + CASE_LOOKUP_TARGET,
+        "retire_plain_target_gas": RETIRE_TARGET,
         "retire_split": split,
     }
 
@@ -126,7 +134,9 @@ def main() -> int:
         print(f"{key:32s} {value:>10,}" if isinstance(value, int) else f"{key:32s} {value}",
               file=sys.stderr)
     print(json.dumps(result))
-    return 0 if result["retire_gas"] <= RETIRE_TARGET else 1
+    met = (result["retire_plain_gas"] <= RETIRE_TARGET
+           and result["retire_gas"] <= RETIRE_TARGET + CASE_LOOKUP_TARGET)
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

@@ -464,7 +464,7 @@ class Order:
     ABI_TYPE: ClassVar[str] = "struct Settlement.Order"
     ABI_NAMES: ClassVar[tuple[str, ...]] = (
         "trader", "side", "instrument", "batchId", "price", "quantity", "maxFeeBps", "timeInForce",
-        "nonce", "expiry", "clientOrderId",
+        "nonce", "expiry", "clientOrderId", "retireFor",
     )
 
     trader: str
@@ -478,6 +478,7 @@ class Order:
     nonce: int
     expiry: int
     client_order_id: bytes
+    retire_for: int
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -492,6 +493,7 @@ class Order:
             "nonce": self.nonce,
             "expiry": self.expiry,
             "clientOrderId": self.client_order_id,
+            "retireFor": self.retire_for,
         }
 
     def to_abi(self) -> tuple[Any, ...]:
@@ -507,6 +509,7 @@ class Order:
             self.nonce,
             self.expiry,
             self.client_order_id,
+            self.retire_for,
         )
 
 

@@ -14,8 +14,11 @@ What the signature binds, besides price and quantity: the fee cap (`maxFeeBps`, 
 current fee from the domain answer), the delivery batch (a sell signs the batch it delivers,
 taken from the instrument's listing; a buy signs 0, any batch the instrument admits), a nonce
 (unique per trader: numbered on from the exchange's next free nonce, so the settlement
-contract records consecutive orders in one storage word) and an expiry (short for IOC and FOK:
-the contract cannot see time in force, but never settles an order after its expiry).
+contract records consecutive orders in one storage word), an expiry (short for IOC and FOK:
+the contract cannot see time in force, but never settles an order after its expiry) and, for a
+buy made to fulfil an ecological-compensation order, that order's id (`retireFor`, `--retire-for`:
+what it buys is retired for the order in the same settlement and never reaches the trader's
+balance; 0, the default, delivers as usual; a sell always signs 0).
 
 Reads of the trader's own orders, nonces and cash need its authentication: this client has no
 API key, so it signs an EIP-712 `ReadAccount(account, expiry)` for a few minutes at a time and
@@ -92,8 +95,8 @@ class TraderClient:
 
     def order(self, side: str, instrument: int, price: int, quantity: int, tif: str = "gtc",
               ttl: int | None = None, nonce: int | None = None,
-              batch_id: int | None = None) -> dict[str, Any]:
-        """A signed order, ready to POST."""
+              batch_id: int | None = None, retire_for: int = 0) -> dict[str, Any]:
+        """A signed order, ready to POST (`retire_for`: a buy's compensation order)."""
         if batch_id is None:
             batch_id = self.delivery_batch(instrument) if side == "sell" else 0
         ttl = ttl if ttl is not None else 3_600 if tif == "gtc" else IMMEDIATE_TTL
@@ -104,6 +107,7 @@ class TraderClient:
             "timeInForce": ["gtc", "ioc", "fok"].index(tif),
             "nonce": nonce if nonce is not None else self.next_nonce(),
             "expiry": int(time.time()) + ttl, "clientOrderId": secrets.token_bytes(32),
+            "retireFor": retire_for,
         }
         signature = self._sign(self.types, "Order", message)
         return {
@@ -111,7 +115,8 @@ class TraderClient:
                       "batch_id": batch_id, "price": price, "quantity": quantity,
                       "max_fee_bps": self.fee_bps, "time_in_force": tif,
                       "nonce": message["nonce"], "expiry": message["expiry"],
-                      "client_order_id": "0x" + message["clientOrderId"].hex()},
+                      "client_order_id": "0x" + message["clientOrderId"].hex(),
+                      "retire_for": retire_for},
             "signature": "0x" + bytes(signature).hex(),
         }
 
@@ -187,11 +192,14 @@ def main() -> None:
     p.add_argument("--tif", choices=["gtc", "ioc", "fok"], default="gtc")
     p.add_argument("--batch", type=int, default=None,
                    help="a sell's delivery batch (default: the instrument's)")
+    p.add_argument("--retire-for", type=int, default=0,
+                   help="a buy's compensation order id: retire what it buys for that order")
     p.add_argument("--wait", action="store_true", help="wait until its trades settle")
     a = p.parse_args()
     client = TraderClient(a.api, a.key)
     placed = client.place(client.order(a.side, a.instrument, a.price,
-                                       a.tonnes * UNITS_PER_TONNE, a.tif, batch_id=a.batch))
+                                       a.tonnes * UNITS_PER_TONNE, a.tif, batch_id=a.batch,
+                                       retire_for=a.retire_for))
     print(json.dumps(placed, indent=2, ensure_ascii=False))
     if a.wait and placed["trades"]:
         print(json.dumps(client.wait_settled(placed["order_id"]), indent=2, ensure_ascii=False))

@@ -79,9 +79,15 @@ class Admission:
         """The signed delivery bound must be one the contract will settle and the engine can
         honour: a sell names an eligible batch; a buy names 0 (any batch the instrument
         admits) or, on a per-batch instrument, that batch (the engine matches by instrument,
-        so a buy cannot restrict a class instrument to one of its batches)."""
+        so a buy cannot restrict a class instrument to one of its batches). Only a buy
+        retires on purchase for a compensation order (`retire_for`); the contract refuses a
+        sell that signs one, so its every trade would fail."""
         batch = order.batch_id
         if order.side == Side.SELL:
+            if order.retire_for != 0:
+                raise ExchangeError("sell_retire_for", "only a buy retires for a compensation "
+                                    "order: a sell signs retire_for 0",
+                                    {"retire_for": order.retire_for})
             if batch == 0:
                 raise ExchangeError("delivery_batch_required",
                                     "a sell signs the batch it delivers (batch_id)")

@@ -43,10 +43,13 @@ def isolate(items: Sequence[Item], attempt: Callable[[Sequence[Item]], Reason | 
 
 
 def at_fault(args: dict[str, Any], buyer: str, seller: str, buy_hash: bytes,
-             sell_hash: bytes) -> str:
+             sell_hash: bytes, retire_for: int = 0) -> str:
     """"buyer" or "seller" when the decoded revert names one side (its account, e.g.
     ERC1155InsufficientBalance(sender…), AccountFrozen(account), or its order's hash, e.g.
-    OrderExpired(orderHash…)), else "" (the contract does not say)."""
+    OrderExpired(orderHash…)), else "" (the contract does not say). A buy that retires for a
+    compensation order (`retire_for`) is at fault when the revert is that order's refusal
+    (its `orderId`: not open, past its deadline, the batch not eligible, the requirement met):
+    the buyer chose the order, and its later fills would be refused the same way."""
     sides = {buyer.lower(): "buyer", seller.lower(): "seller",
              "0x" + buy_hash.hex(): "buyer", "0x" + sell_hash.hex(): "seller"}
     for value in args.values():
@@ -54,4 +57,6 @@ def at_fault(args: dict[str, Any], buyer: str, seller: str, buy_hash: bytes,
             str(value).lower())
         if key in sides:
             return sides[key]
+    if retire_for and args.get("orderId") == retire_for:
+        return "buyer"
     return ""

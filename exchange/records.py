@@ -73,6 +73,7 @@ class OrderRecord:
         return {"order_id": self.order_id, "trader": o.trader, "instrument": o.instrument,
                 "side": "buy" if o.side == Side.BUY else "sell", "batch_id": o.batch_id,
                 "price": o.price, "quantity": o.quantity, "max_fee_bps": o.max_fee_bps,
+                "retire_for": o.retire_for,
                 "time_in_force": ("gtc", "ioc", "fok")[o.time_in_force],
                 "type": self.otype, "nonce": o.nonce, "expiry": o.expiry,
                 "client_order_id": "0x" + o.client_order_id.hex(),

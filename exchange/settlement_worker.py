@@ -122,7 +122,7 @@ class SettlementWorker:
         names (see docs: the innocent side's reservation is released with it)."""
         buy, sell = self.feed.orders_of(t)
         fault = at_fault(why.error.args if why.error else {}, t.trade.buyer, t.trade.seller,
-                         buy.digest, sell.digest)
+                         buy.digest, sell.digest, buy.order.retire_for)
         self.feed.mark_failed([t.trade.trade_id], why.name or "reverted", fault)
         log.warning("trade %d cannot settle: %s (%s)", t.trade.trade_id, why, fault or "?")
 

@@ -4,7 +4,7 @@ The type (also `Settlement.ORDER_TYPEHASH`):
 
     Order(address trader,uint8 side,uint64 instrument,uint64 batchId,uint128 price,
           uint128 quantity,uint16 maxFeeBps,uint8 timeInForce,uint64 nonce,uint64 expiry,
-          bytes32 clientOrderId)
+          bytes32 clientOrderId,uint64 retireFor)
 
 side 0 buy, 1 sell; batchId the batch a sell delivers (required), or the one batch a buy
 accepts (0: any the instrument admits); price in fen per tonne; quantity in credit units
@@ -14,8 +14,11 @@ timeInForce 0 GTC, 1 IOC, 2 FOK (an instruction to the matching engine: the cont
 know when a trade was matched, and bounds settlement by `expiry` only); nonce unique per trader
 (a nonce names one order: the exchange refuses a reused one, the contract settles one order per
 nonce and cancelling an order voids its nonce); expiry in unix seconds; clientOrderId the
-trader's own 32-byte id. Domain: name "Tanhui Settlement", version "2", the chain id and the
-Settlement contract's address.
+trader's own 32-byte id; retireFor, for a buy, the ecological-compensation order its purchase is
+retired for on delivery (0: delivered to the buyer as usual; a sell signs 0): settlement burns
+the seller's credits and records the retirement as the buyer's, counted toward that order, so a
+tonne bought for an order never sits in the buyer's balance. Domain: name "Tanhui Settlement",
+version "3" (version 2 signed no retireFor), the chain id and the Settlement contract's address.
 
 Signing uses eth-account's `sign_typed_data`, so any EIP-712 wallet produces the same bytes;
 `order_digest` computes the same digest directly (keccak over abi-encoded words), fast enough
@@ -51,6 +54,7 @@ ORDER = MessageType("Order", (
     Field("nonce", "uint64", "nonce"),
     Field("expiry", "uint64", "expiry"),
     Field("clientOrderId", "bytes32", "client_order_id"),
+    Field("retireFor", "uint64", "retire_for"),
 ))
 ORDER_TYPE, ORDER_TYPEHASH, ORDER_FIELDS = ORDER.encode_type, ORDER.typehash, ORDER.types
 # An off-chain request to cancel one resting order, signed under the same domain by the order's
@@ -66,7 +70,7 @@ READ = MessageType("ReadAccount", (Field("account", "address", "account"),
                                    Field("expiry", "uint64", "expiry")))
 READ_TYPE, READ_FIELDS = READ.encode_type, READ.types
 DOMAIN_NAME = "Tanhui Settlement"
-DOMAIN_VERSION = "2"
+DOMAIN_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,8 @@ class Domain:
 
 @dataclass(frozen=True)
 class Order:
-    """An order as signed (the fields of the EIP-712 message; `batch_id` and `max_fee_bps`
-    come last here, with defaults, and in their signed places in the message)."""
+    """An order as signed (the fields of the EIP-712 message; `batch_id`, `max_fee_bps` and
+    `retire_for` come last here, with defaults, and in their signed places in the message)."""
 
     trader: str
     side: Side
@@ -104,6 +108,7 @@ class Order:
     client_order_id: bytes = field(default=bytes(32))
     batch_id: int = 0
     max_fee_bps: int = 0
+    retire_for: int = 0  # a buy's compensation order (0: delivered to the buyer)
 
     def __post_init__(self) -> None:
         """Side and time in force are their enums however the order was built (a signed
@@ -134,13 +139,14 @@ class Order:
     @classmethod
     def from_json(cls, o: Mapping[str, Any]) -> Order:
         """The inverse of `to_json` (the trader checksummed; a client order id with or without
-        its 0x)."""
+        its 0x; an order written before orders signed `retire_for` reads as 0)."""
         coid = str(o["client_order_id"])
         return cls(checksum(o["trader"]), Side(int(o["side"])), int(o["instrument"]),
                    int(o["price"]), int(o["quantity"]), TimeInForce(int(o["time_in_force"])),
                    int(o["nonce"]), int(o["expiry"]),
                    bytes.fromhex(coid[2:] if coid.startswith("0x") else coid),
-                   batch_id=int(o["batch_id"]), max_fee_bps=int(o["max_fee_bps"]))
+                   batch_id=int(o["batch_id"]), max_fee_bps=int(o["max_fee_bps"]),
+                   retire_for=int(o.get("retire_for") or 0))
 
 
 def typed_data(order: Order, domain: Domain) -> dict[str, Any]:

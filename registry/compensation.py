@@ -19,7 +19,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from chain.client import Chain, Sent
+from chain.client import Chain, Sender, Sent
 from chain.structs import Offer, OrderView
 from chain.structs import Terms as TermsRecord
 from registry.categories import SinkCategory, categories_of_mask, category_mask
@@ -70,6 +70,10 @@ class Terms:
     vintage_from: int = ANY_VINTAGE_FROM
     vintage_to: int = ANY_VINTAGE_TO
     authority_pays: bool = False
+
+    def __post_init__(self) -> None:
+        # the chain keeps a mask: the categories read back in enum order, each once
+        object.__setattr__(self, "categories", categories_of_mask(category_mask(self.categories)))
 
     @property
     def category_mask(self) -> int:
@@ -163,10 +167,15 @@ def fen_value(amount: int, price_fen_per_tonne: int) -> int:
 
 
 class Compensation:
-    """Compensation orders and offers on one deployment, through `ledger`'s sender."""
+    """Compensation orders and offers on one deployment, sent through `ledger`'s plumbing (its
+    sender, event decoding and typed records), so a relayed ledger relays these too."""
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
+
+    def via(self, sender: Sender) -> Compensation:
+        """The same operations, sent by `sender` (see `Ledger.via`)."""
+        return Compensation(self.ledger.via(sender))
 
     # -- orders -----------------------------------------------------------------------------
 

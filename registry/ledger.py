@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
@@ -32,9 +32,6 @@ from chain.structs import (
     Retirement,
 )
 from registry.categories import SinkCategory
-
-if TYPE_CHECKING:
-    from registry.compensation import Compensation
 
 ZERO32 = bytes(32)
 R = TypeVar("R")
@@ -153,13 +150,6 @@ class Ledger:
         other = copy.copy(self)
         other.sender = sender
         return other
-
-    @property
-    def compensation(self) -> Compensation:
-        """Compensation orders and offers (registry.compensation), through this sender."""
-        from registry.compensation import Compensation
-
-        return Compensation(self)
 
     # -- plumbing -------------------------------------------------------------------------
 

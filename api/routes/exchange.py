@@ -3,7 +3,9 @@
 Orders are EIP-712 messages signed by the trader (`GET /v1/exchange/domain` gives the domain and
 types); the server verifies the signature before anything else. The signed order bounds all
 that settlement can do with it: its limit price, quantity, expiry, fee cap (`max_fee_bps`) and
-delivery (`batch_id`: the batch a sell delivers; for a buy 0 = any batch the instrument admits).
+delivery (`batch_id`: the batch a sell delivers; for a buy 0 = any batch the instrument admits)
+and use (`retire_for`: a buy's ecological-compensation order, for which what it buys is retired
+on delivery instead of reaching the buyer's balance; 0 = delivered as usual; a sell signs 0).
 A member without its own key sends the order unsigned with its API key, and the server signs
 with the member's custodial key (filling in the current fee and, for a sell, its batch).
 Prices are integers in fen per tonne; quantities integers in credit units (1 t = 1,000,000).
@@ -85,6 +87,9 @@ class OrderIn(BaseModel):
     nonce: U64 | None = None
     expiry: U64
     client_order_id: HEX32 = "0x" + "00" * 32
+    # signed: a buy's compensation order, for which its purchase is retired on delivery (the
+    # tonnes never reach the buyer's balance); 0 delivers as usual; a sell signs 0
+    retire_for: U64 = 0
 
 
 class PlaceIn(BaseModel):
@@ -331,7 +336,7 @@ def _as_order(o: OrderIn, trader: str, batch_id: int, max_fee_bps: int, nonce: i
     return Order(checksum(trader), Side.BUY if o.side == "buy" else Side.SELL, o.instrument,
                  o.price, o.quantity, TimeInForce[o.time_in_force.upper()], nonce, o.expiry,
                  bytes.fromhex(o.client_order_id[2:]), batch_id=batch_id,
-                 max_fee_bps=max_fee_bps)
+                 max_fee_bps=max_fee_bps, retire_for=o.retire_for)
 
 
 @router.get("/orders")

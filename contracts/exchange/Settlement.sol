@@ -13,6 +13,7 @@ import {Roles} from "../access/Roles.sol";
 import {IConsortium} from "../interfaces/IConsortium.sol";
 import {ICreditBatches} from "../interfaces/ICreditBatches.sol";
 import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
+import {IPurchaseRetirement} from "../interfaces/IPurchaseRetirement.sol";
 import {ISettlementCash} from "../interfaces/ISettlementCash.sol";
 
 /// @title Settlement
@@ -27,7 +28,11 @@ import {ISettlementCash} from "../interfaces/ISettlementCash.sol";
 /// - delivery: the instrument is immutable once listed (ids are never reused); a sell names the
 ///   batch it delivers, a buy names one batch or 0 for any batch the instrument admits;
 /// - time: an order never settles after its `expiry`;
-/// - nonce: each (trader, nonce) settles one order; cancelling an order voids its nonce.
+/// - nonce: each (trader, nonce) settles one order; cancelling an order voids its nonce;
+/// - use: a buy that signs `retireFor` (an ecological-compensation order id) is never delivered
+///   to its buyer: its credits are retired on purchase for that order (the seller's burnt, the
+///   retirement the buyer's, counted toward the order), so a tonne bought for an order can never
+///   be resold. Only a buy may sign it; the compensation contract checks the order's terms.
 ///
 /// Time in force is signed but is an instruction to the matching engine, not a settlement
 /// rule: this contract cannot know when a trade was matched. A trader who wants an IOC or FOK
@@ -55,14 +60,16 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
     bytes32 private constant BATCH_TRADERS = keccak256("tanhui.settlement.batch-traders");
 
     bytes32 public constant ORDER_TYPEHASH = keccak256(
-        "Order(address trader,uint8 side,uint64 instrument,uint64 batchId,uint128 price,uint128 quantity,uint16 maxFeeBps,uint8 timeInForce,uint64 nonce,uint64 expiry,bytes32 clientOrderId)"
+        "Order(address trader,uint8 side,uint64 instrument,uint64 batchId,uint128 price,uint128 quantity,uint16 maxFeeBps,uint8 timeInForce,uint64 nonce,uint64 expiry,bytes32 clientOrderId,uint64 retireFor)"
     );
 
     /// @notice An order as its trader signed it.
     /// @dev `batchId`: for a sell the batch it delivers (required); for a buy the one batch it
     /// accepts, or 0 for any batch the instrument admits. `maxFeeBps`: the highest fee, in basis
     /// points of the fill's value, the trader agrees to pay. `timeInForce` (0 GTC, 1 IOC, 2 FOK)
-    /// instructs the matching engine; see the contract notice.
+    /// instructs the matching engine; see the contract notice. `retireFor`: for a buy, the
+    /// compensation order its purchase is retired for on delivery (0: delivered to the buyer);
+    /// a sell signs 0.
     struct Order {
         address trader;
         uint8 side;
@@ -75,6 +82,7 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
         uint64 nonce;
         uint64 expiry;
         bytes32 clientOrderId;
+        uint64 retireFor;
     }
 
     /// @notice A 65-byte signature in EIP-2098 compact form: r and (s | (v − 27) << 255).
@@ -168,7 +176,8 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
     error NonceUsed(address trader, uint64 nonce);
     /// @dev The trade id was settled before.
     error TradeAlreadySettled(uint64 tradeId);
-    /// @dev Sides, instruments, prices or quantities of the two orders do not match the trade.
+    /// @dev Sides, instruments, prices or quantities of the two orders do not match the trade,
+    /// or the sell signs a compensation order (only a buy retires for one).
     error MismatchedOrders(uint64 tradeId);
     /// @dev Buyer and seller are the same account.
     error SelfTrade(uint64 tradeId);
@@ -222,7 +231,7 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
         IProjectRegistry projects_,
         address feeAccount_,
         address trustedForwarder
-    ) ConsortiumGated(consortium_, trustedForwarder) EIP712("Tanhui Settlement", "2") {
+    ) ConsortiumGated(consortium_, trustedForwarder) EIP712("Tanhui Settlement", "3") {
         if (address(credits_) == address(0) || address(cash_) == address(0) || address(projects_) == address(0)) {
             revert ZeroAddressArgument();
         }
@@ -317,7 +326,8 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
 
     /// @notice Settles a batch of matched trades atomically: every trade or none. Exchange only.
     /// Each trader is checked against the roster (active, unfrozen member) once per batch, before
-    /// anything of its moves; each trade moves credits once and cash once (buyer → seller); the
+    /// anything of its moves; each trade moves credits once (to the buyer, or retired for the
+    /// compensation order its buy signed) and cash once (buyer → seller); the
     /// fees a buyer owes over the batch are paid to the fee account in one move at the end.
     /// @param fills The trades, each with both signed orders.
     function settle(Fill[] calldata fills) external nonReentrant onlyRole(Roles.EXCHANGE) {
@@ -371,7 +381,16 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
         // the buyer's and seller's fees accumulate on the buyer, paid once after the batch
         TransientSlot.Uint256Slot slot = BATCH_TRADERS.deriveMapping(buyer).asUint256();
         slot.tstore(slot.tload() + (paid - received));
-        credits.safeTransferFrom(seller, buyer, f.batchId, f.quantity, "");
+        uint64 retireFor = f.buy.retireFor;
+        if (retireFor == 0) {
+            credits.safeTransferFrom(seller, buyer, f.batchId, f.quantity, "");
+        } else {
+            // bought for a compensation order: retired from the seller's balance for the buyer,
+            // never in the buyer's; reverts with the order's reason if it does not count
+            IPurchaseRetirement(address(credits)).retireOnPurchase(
+                seller, buyer, f.batchId, f.quantity, retireFor, f.price, ""
+            );
+        }
         cash.settlementTransfer(buyer, seller, received);
         emit TradeSettled(f.tradeId, buyer, seller, f.batchId, f.quantity, f.price, paid, received);
     }
@@ -405,7 +424,7 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
         uint64 instrument = b.instrument;
         if (
             b.side != BUY || s.side != SELL || s.instrument != instrument || f.price > b.price
-                || f.price < s.price || f.quantity == 0
+                || f.price < s.price || f.quantity == 0 || s.retireFor != 0
         ) revert MismatchedOrders(f.tradeId);
         if (b.trader == s.trader) revert SelfTrade(f.tradeId);
         if (s.batchId != f.batchId || (b.batchId != 0 && b.batchId != f.batchId)) {
@@ -505,25 +524,23 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
     }
 
     /// @notice The EIP-712 digest a trader signs for `order`.
+    /// @dev Every field of an Order is one static word, so its ABI encoding in calldata is
+    /// exactly EIP-712's encodeData (each value left-padded to 32 bytes, in signed order): the
+    /// struct hash is keccak256(ORDER_TYPEHASH ‖ the order's 12 calldata words), copied in one
+    /// go instead of re-encoded field by field (≈ 1,700 gas less per order). A word that is not
+    /// the canonical encoding of its field (dirty high bits) hashes to a digest no trader signed,
+    /// so such an order fails its signature check; the fields this contract reads are also
+    /// validated on access.
     function hashOrder(Order calldata order) public view returns (bytes32) {
-        return _hashTypedDataV4(
-            keccak256(
-                abi.encode(
-                    ORDER_TYPEHASH,
-                    order.trader,
-                    order.side,
-                    order.instrument,
-                    order.batchId,
-                    order.price,
-                    order.quantity,
-                    order.maxFeeBps,
-                    order.timeInForce,
-                    order.nonce,
-                    order.expiry,
-                    order.clientOrderId
-                )
-            )
-        );
+        bytes32 typehash = ORDER_TYPEHASH;
+        bytes32 structHash;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, typehash)
+            calldatacopy(add(ptr, 0x20), order, 0x180)
+            structHash := keccak256(ptr, 0x1a0)
+        }
+        return _hashTypedDataV4(structHash);
     }
 
     /// @notice Whether a trade id has settled.

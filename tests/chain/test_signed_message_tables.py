@@ -13,7 +13,7 @@ from exchange.signing import ORDER, Order
 from registry.ledger import Ledger
 
 ORDER_EXAMPLE = Order("0x" + "11" * 20, 1, 7, 60_000, 5_000_000, 2, 42, 1_800_000_000,
-                      b"\x05" * 32, batch_id=3, max_fee_bps=20)
+                      b"\x05" * 32, batch_id=3, max_fee_bps=20, retire_for=9)
 
 
 def test_the_order_type_hash_is_the_settlement_contracts(ledger: Ledger) -> None:

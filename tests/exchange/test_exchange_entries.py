@@ -52,7 +52,8 @@ ONE_OF_EACH: list[Entry] = [
     OrderPlaced(SIGNED, "market", 3),
     LotOffered(SIGNED, 3),
     BlockAgreed(Signed(ORDER.__class__(TRADER, Side.BUY, 41, 60_000, T, TimeInForce.GTC, 8,
-                                       2_000_000_000), b"\x22" * 65), SIGNED, 3, 60_000, T),
+                                       2_000_000_000, retire_for=5), b"\x22" * 65), SIGNED, 3,
+                60_000, T),
     Uncrossed(41),
     CancelRequested(12),
     CancelAllRequested(41, TRADER),
@@ -94,6 +95,23 @@ def test_lines_written_before_the_entries_were_typed_still_read() -> None:
     assert isinstance(placed, OrderPlaced) and placed.signed.order.side is Side.SELL
     listed, _, ts = decode(old_listing)
     assert isinstance(listed, InstrumentListed) and listed.spec.instrument == 41 and ts == 0
+
+
+def test_an_order_line_written_before_orders_signed_retire_for_reads_as_delivered() -> None:
+    before = {k: v for k, v in ORDER.to_json().items() if k != "retire_for"}
+    line = {"seq": 6, "type": "order", "otype": "limit", "batch_id": 3,
+            "signature": "0x" + "11" * 65, "order": before, "ts": 7}
+    placed, _, _ = decode(line)
+    assert isinstance(placed, OrderPlaced) and placed.signed.order.retire_for == 0
+    assert placed == OrderPlaced(SIGNED, "limit", 3)
+
+
+def test_a_buy_for_a_compensation_order_keeps_it_in_its_journal_line() -> None:
+    buy = Order(TRADER, Side.BUY, 41, 60_000, T, TimeInForce.GTC, 9, 2_000_000_000,
+                retire_for=12)
+    line = json.loads(json.dumps({"seq": 9, **encode(OrderPlaced(Signed(buy, b"\x11" * 65)))}))
+    assert line["order"]["retire_for"] == 12
+    assert decode(line)[0] == OrderPlaced(Signed(buy, b"\x11" * 65))
 
 
 def test_an_unknown_entry_is_refused_rather_than_skipped() -> None:

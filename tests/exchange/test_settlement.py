@@ -5,9 +5,11 @@ settlement, the wrong batch) reverting in the contract."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
+from web3.exceptions import ContractCustomError, ContractLogicError
 
 from chain.client import ChainRevert
 from devkit.scenario import Scenario, doc
@@ -227,6 +229,27 @@ def test_the_fast_batch_encoding_is_the_contract_call_and_settles(
     with pytest.raises(ChainRevert) as again:
         sc.estimate_settle(acc["exchange"].address, fills)
     assert again.value.name == "TradeAlreadySettled"
+
+
+def test_an_order_word_that_is_not_its_fields_canonical_encoding_fails_its_signature(
+    sc: SettlementChain, acc: dict[str, LocalAccount], market: dict[str, int]
+) -> None:
+    """The contract hashes an order's calldata words as they are (hashOrder): a word with dirty
+    high bits (here the buy's timeInForce and retireFor, which nothing else reads before the
+    signature check) is no order its trader signed."""
+    buy, sell = orders(acc, market["batch"])
+    data = sc.settle_calldata([fill(sc, acc, buy, sell, 1, T, market["batch"])])
+    buy_at = 4 + 2 * 32 + 5 * 32  # selector, array offset and length, the fill's 5 words
+    for field in (7, 11):  # timeInForce (uint8), retireFor (uint64)
+        at = buy_at + field * 32
+        dirty = data[:at] + b"\x01" + data[at + 1:]
+        tx: Any = {"from": acc["exchange"].address, "to": sc.settlement.address,
+                   "data": "0x" + dirty.hex()}
+        with pytest.raises((ContractCustomError, ContractLogicError)) as exc:
+            sc.chain.w3.eth.estimate_gas(tx)
+        assert sc.chain.revert_from(exc.value).name == "InvalidSignature"
+    assert sc.estimate_settle(acc["exchange"].address,
+                              [fill(sc, acc, buy, sell, 1, T, market["batch"])]) > 0
 
 
 # -- what the trader signed is what happens --------------------------------------------------

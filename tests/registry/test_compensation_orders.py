@@ -73,12 +73,12 @@ def fund(ledger: Ledger, acc: dict[str, LocalAccount], seat: str, fen: int) -> N
     """Cash for `seat`, allowed to the offers contract."""
     ledger.chain.send(ledger.c("CashToken").functions.deposit(
         acc[seat].address, fen, doc(f"deposit/{seat}")), acc["bank"])
-    ledger.compensation.allow_cash(acc[seat], fen)
+    Compensation(ledger).allow_cash(acc[seat], fen)
 
 
 @pytest.fixture
 def comp(ledger: Ledger) -> Compensation:
-    return ledger.compensation
+    return Compensation(ledger)
 
 
 # -- who registers, amends and closes ---------------------------------------------------------

@@ -49,7 +49,7 @@ from devkit.scenario import MAOWEI, Scenario, doc
 from exchange.onchain import Fill, SettlementChain
 from exchange.signing import Order, sign_order
 from registry.categories import SinkCategory
-from registry.compensation import Terms, Unit
+from registry.compensation import Compensation, Terms, Unit
 from registry.ledger import Ledger, Purpose
 
 TONNE = 1_000_000
@@ -211,7 +211,7 @@ def _compensation_world(ledger: Ledger, acc: dict[str, LocalAccount],
                         batch: int) -> tuple[int, int]:
     """An open order of the procuratorate and the developer's offer to it, which every
     member's cash is allowed to pay for."""
-    comp = ledger.compensation
+    comp = Compensation(ledger)
     order = comp.register_order(acc["procuratorate"], WORLD_CASE,
                                 _order_terms(ledger.chain, acc)).id
     offer = comp.make_offer(acc["developer"], order, batch, 100 * TONNE, 100_00,
@@ -227,7 +227,7 @@ def _own_order(w: World, seat: str) -> tuple[Any, ...]:
     return Order(w.address(seat), 0, 2, 60_000, TONNE, 0, 7, 2**40).as_tuple()
 
 
-ORDER = "(address,uint8,uint64,uint64,uint128,uint128,uint16,uint8,uint64,uint64,bytes32)"
+ORDER = "(address,uint8,uint64,uint64,uint128,uint128,uint16,uint8,uint64,uint64,bytes32,uint64)"
 SIG = "(bytes32,bytes32)"
 FILL = f"(uint64,uint64,uint128,uint128,bool,{ORDER},{SIG},{ORDER},{SIG})"
 TERMS = "(uint8,uint128,uint16,uint32[],uint64,uint64,uint64,address[],string[],bool,bytes32)"

@@ -66,9 +66,10 @@ def api(db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount], ex: Excha
 def signed(acc: dict[str, LocalAccount], ex: Exchange, seat: str, side: str, price: int,
            qty: int, nonce: int, tif: str = "gtc", expiry: int | None = None,
            client: int = 0, instrument: int = INSTRUMENT, batch: int | None = None,
-           max_fee_bps: int = 20) -> dict[str, object]:
+           max_fee_bps: int = 20, retire_for: int = 0) -> dict[str, object]:
     """A signed order body; a sell delivers the instrument's batch unless `batch` names one,
-    a buy accepts any batch (0) unless it names one; the fee cap is the fixture's taker fee."""
+    a buy accepts any batch (0) unless it names one; the fee cap is the fixture's taker fee;
+    `retire_for` a compensation order to retire the purchase for (0: delivered)."""
     a = acc[seat]
     expiry = expiry if expiry is not None else int(time.time()) + 3_600
     if batch is None:
@@ -76,11 +77,12 @@ def signed(acc: dict[str, LocalAccount], ex: Exchange, seat: str, side: str, pri
         batch = listing.batch_id if side == "sell" and listing is not None else 0
     o = Order(a.address, 0 if side == "buy" else 1, instrument, price, qty,
               ("gtc", "ioc", "fok").index(tif), nonce, expiry, client.to_bytes(32, "big"),
-              batch_id=batch, max_fee_bps=max_fee_bps)
+              batch_id=batch, max_fee_bps=max_fee_bps, retire_for=retire_for)
     return {"order": {"trader": a.address, "side": side, "instrument": instrument,
                       "batch_id": batch, "price": price, "quantity": qty,
                       "max_fee_bps": max_fee_bps, "time_in_force": tif, "nonce": nonce,
-                      "expiry": expiry, "client_order_id": "0x" + o.client_order_id.hex()},
+                      "expiry": expiry, "client_order_id": "0x" + o.client_order_id.hex(),
+                      "retire_for": retire_for},
             "signature": "0x" + sign_order(a, o, ex.chain.domain).hex()}
 
 

@@ -36,11 +36,12 @@ def cached_market(ledger: Ledger, acc: dict[str, LocalAccount], directory: Path,
 
 def place(ex: Exchange, acc: dict[str, LocalAccount], seat: str, side: str, quantity: int,
           nonce: int, instrument: int, batch: int, price: int = PRICE,
-          expiry: int | None = None) -> dict[str, object]:
-    """A signed limit order (GTC) submitted to the service; its view with its trades."""
+          expiry: int | None = None, retire_for: int = 0) -> dict[str, object]:
+    """A signed limit order (GTC) submitted to the service; its view with its trades
+    (`retire_for`: a buy's compensation order)."""
     o = Order(acc[seat].address, 0 if side == "buy" else 1, instrument, price, quantity, 0,
               nonce, expiry if expiry is not None else int(time.time()) + 3_600,
-              batch_id=batch if side == "sell" else 0, max_fee_bps=100)
+              batch_id=batch if side == "sell" else 0, max_fee_bps=100, retire_for=retire_for)
     return ex.service.submit(o, sign_order(acc[seat], o, ex.chain.domain))
 
 

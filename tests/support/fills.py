@@ -19,11 +19,12 @@ FEE_CAP = 20  # basis points every order here signs unless told otherwise
 
 def orders(acc: dict[str, LocalAccount], batch: int, qty: int = 10 * T, price: int = PRICE,
            nonce: int = 1, expiry: int = FAR, instrument: int = 7, max_fee_bps: int = FEE_CAP,
-           buy_batch: int = 0) -> tuple[Order, Order]:
-    """A buy of trader2 (accepting `buy_batch`, 0 = any) and a sell of trader1 delivering
-    `batch`, both at `price` for `qty`."""
+           buy_batch: int = 0, retire_for: int = 0) -> tuple[Order, Order]:
+    """A buy of trader2 (accepting `buy_batch`, 0 = any; retiring what it buys for compensation
+    order `retire_for`, 0 = delivered) and a sell of trader1 delivering `batch`, both at `price`
+    for `qty`."""
     buy = Order(acc["trader2"].address, 0, instrument, price, qty, 0, nonce, expiry,
-                batch_id=buy_batch, max_fee_bps=max_fee_bps)
+                batch_id=buy_batch, max_fee_bps=max_fee_bps, retire_for=retire_for)
     sell = Order(acc["trader1"].address, 1, instrument, price, qty, 0, nonce, expiry,
                  batch_id=batch, max_fee_bps=max_fee_bps)
     return buy, sell
