@@ -14,20 +14,28 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from eth_utils import keccak
+from fastapi.testclient import TestClient
+from web3.logs import DISCARD
 
+from api.app import create_app
 from core.units import format_units
 from devkit.sample_data import FarmData
+from exchange.onchain import SettlementChain
+from exchange.runtime import Exchange, open_exchange
 from registry.categories import SinkCategory
 from tests.support.api import Api
 from tests.support.oracle_inbox import node
 
 DAY = 86_400
 BASIS = 10_000
+ZERO_ADDRESS = "0x" + "00" * 20
 
 
 def h(tag: str) -> str:
@@ -192,3 +200,47 @@ def deposit(api: CaseApi, who: str, fen: int, reference: str) -> None:
 def transfer(api: CaseApi, sender: str, to: str, batch_id: int, tonnes: str) -> None:
     api.post("/v1/transfers", sender,
              {"to": api.address(to), "batch_id": batch_id, "amount": tonnes}, status=201)
+
+
+# -- what a transaction did ----------------------------------------------------------------
+
+
+def credit_moves(api: CaseApi, tx_hash: str) -> list[tuple[str, str, int]]:
+    """Every movement of credits in the transaction (ERC-1155 transfers, mints and burns) as
+    (from, to, amount), read from its receipt."""
+    receipt = api.ledger.chain.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+    credits = api.ledger.c("CarbonCredits")
+    singles = credits.events.TransferSingle().process_receipt(receipt, errors=DISCARD)
+    batches = credits.events.TransferBatch().process_receipt(receipt, errors=DISCARD)
+    return [*((e["args"]["from"], e["args"]["to"], int(e["args"]["value"])) for e in singles),
+            *((e["args"]["from"], e["args"]["to"], int(sum(e["args"]["values"])))
+              for e in batches)]
+
+
+def retirements_in(api: CaseApi, tx_hash: str) -> list[int]:
+    """The ids of the retirements the transaction recorded."""
+    receipt = api.ledger.chain.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+    events = api.ledger.c("CarbonCredits").events.Retired().process_receipt(
+        receipt, errors=DISCARD)
+    return [int(e["args"]["retirementId"]) for e in events]
+
+
+# -- the exchange -------------------------------------------------------------------------
+
+
+@contextmanager
+def exchange_api(api: CaseApi, directory: Path, fee_account: str, maker_bps: int,
+                 taker_bps: int) -> Iterator[tuple[CaseApi, Exchange]]:
+    """The same API with the exchange running in it (journal in `directory`), its fees set by
+    the exchange seat on chain first (fees have no HTTP route); the settlement worker is run
+    by the caller (`ex.worker.run_once()`), as the exchange's own loop would."""
+    SettlementChain(api.ledger).set_fees(api.acc["exchange"], api.address(fee_account),
+                                         maker_bps, taker_bps)
+    ex = open_exchange(api.ledger, directory, api.acc["exchange"], balance_ttl=0)
+    try:
+        app = create_app(api.db.settings, api.ledger, api.db.engine, ex.service,
+                         relayer=api.acc["governance"])
+        with TestClient(app) as http:
+            yield CaseApi(http, api.db, api.ledger, api.acc, api.keys, api.addresses), ex
+    finally:
+        ex.stop()
