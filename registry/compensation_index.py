@@ -8,15 +8,35 @@ each `RetirementCounted`, never summed here, so the index cannot drift from the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+
+from sqlalchemy import Connection
 
 from chain.abi import DecodedEvent
 from registry.categories import SinkCategory
 from registry.compensation import OrderStatus
 from registry.compensation import Unit as OrderUnit
 
-if TYPE_CHECKING:
-    from registry.events import RangeWriter
+
+class _Entities(Protocol):
+    def require(self, conn: Connection, ident: Any, event: DecodedEvent) -> dict[str, Any]: ...
+    def create(self, ident: Any, row: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class RangeWriter(Protocol):
+    """What these handlers use of registry.events.RangeWriter (named here so that the two
+    modules do not import each other)."""
+
+    @property
+    def conn(self) -> Connection: ...
+    @property
+    def orders(self) -> _Entities: ...
+    @property
+    def offers(self) -> _Entities: ...
+    @property
+    def order_events(self) -> list[dict[str, Any]]: ...
+    @property
+    def order_retirements(self) -> list[dict[str, Any]]: ...
 
 
 BIGINT_MAX = 2**63 - 1

@@ -345,6 +345,7 @@ def test_xiamen_an_offender_buys_483_88_t_of_ningxia_carbon_retired_on_purchase(
         "party_names": ["水土保持案违法行为人"], "document_hash": h(XIAMEN_CASE)},
         status=201)["order"]
     deposit(api, "offender", 3_000_000, "厦门 水土保持案 认购碳汇价款 30,000 元")
+    fees_before = api.cash("exchange")
 
     with exchange_api(api, tmp_path / "exchange", "exchange", MAKER_BPS, TAKER_BPS) as (x, ex):
         x.post("/v1/exchange/instruments", "exchange", {
@@ -387,7 +388,7 @@ def test_xiamen_an_offender_buys_483_88_t_of_ningxia_carbon_retired_on_purchase(
     # ⌊2,903,280 × 10 / 10,000⌋ = 2,903 fen; the exchange's fee account 5,806 + 2,903 = 8,709
     assert api.cash("offender") == 3_000_000 - 2_903_280 - 5_806 == 90_914
     assert api.cash("pengyang") == 2_903_280 - 2_903 == 2_900_377
-    assert api.cash("exchange") == 5_806 + 2_903 == 8_709
+    assert api.cash("exchange") - fees_before == 5_806 + 2_903 == 8_709
     # credits: the owner 1,800 t − 483.88 t = 1,316.12 t; the offender never held any
     assert api.credits("pengyang", bid) == 1_316_120_000
     assert api.credits("offender", bid) == 0
