@@ -498,7 +498,8 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("CarbonCredits", "TransferSingle"): RangeWriter.transfer_single,
     ("CarbonCredits", "TransferBatch"): RangeWriter.transfer_batch,
 }
-HANDLERS.update(compensation_index.HANDLERS)
+for _key, _handler in compensation_index.HANDLERS.items():
+    HANDLERS[_key] = _handler
 
 # Events that only move credits: they append `transfers` rows and add to `balances`, and touch
 # no entity. Everything else in HANDLERS changes an entity (member, methodology, project,
