@@ -21,10 +21,13 @@ arithmetic). Every figure is summed from the trace, none estimated.
 Variants, to measure what the nonce bitmap saves: `--nonce-stride 256` gives every order a
 nonce in a storage word of its own (as a client numbering its orders by the clock would), and
 `--partial` signs every order for twice what it trades, so each order is filled in part and
-keeps its settled quantity in a slot of its own.
+keeps its settled quantity in a slot of its own. `--retire` signs every buy for an
+ecological-compensation order (`retireFor`; the buyers are its parties), so each trade is retired
+on purchase for the order (CarbonCredits.retireOnPurchase, counted by CompensationOrders) instead
+of delivered: what buying and retiring in one settlement costs.
 
 Run: .venv/bin/python bench/settlement.py [--trades N] [--batch B] [--no-outbox] [--split]
-     [--nonce-stride K] [--partial]
+     [--nonce-stride K] [--partial] [--retire]
 """
 
 from __future__ import annotations
@@ -41,14 +44,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from eth_account.signers.local import LocalAccount
+
 from chain.outbox import Outbox
 from devkit.local import fund_traders, local_registry
-from devkit.scenario import Scenario
+from devkit.scenario import Scenario, doc
 from exchange.engine import Engine
 from exchange.instruments import InstrumentSpec
 from exchange.onchain import Fill, SettlementChain
 from exchange.orders import Place, Side, Trade
 from exchange.signing import Order, sign_order
+from registry.categories import SinkCategory
+from registry.compensation import Compensation, Terms, Unit
 from registry.ledger import Ledger
 
 T = 1_000_000
@@ -58,7 +65,7 @@ ECRECOVER = "0x0000000000000000000000000000000000000001"
 
 
 def run(n_trades: int, batch_size: int, outbox: bool = True, split: bool = False,
-        nonce_stride: int = 1, partial: bool = False) -> dict[str, object]:
+        nonce_stride: int = 1, partial: bool = False, retire: bool = False) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp, local_registry(
             Path(tmp) / "outbox.db" if outbox else None,
             ("--steps-tracing",) if split else ()) as (_, ledger, acc):
@@ -68,20 +75,21 @@ def run(n_trades: int, batch_size: int, outbox: bool = True, split: bool = False
         sellers, buyers = fund_traders(ledger, acc, batch, (n_trades // 10 + 1) * T, 10**12)
         sc.list_instrument(acc["exchange"], 1, batch_id=batch, lot=T, tick=1)
         sc.set_fees(acc["exchange"], acc["exchange"].address, MAKER_BPS, TAKER_BPS)
+        size = 2 * T if partial else T
+        retire_for = compensation_order(ledger, acc, buyers, n_trades * size) if retire else 0
 
         # signed orders, then matching
         engine = Engine([InstrumentSpec(1, tick=1, lot=T, reference_price=PRICE)])
         signed: dict[int, tuple[Order, bytes]] = {}
         t_sign = time.perf_counter()
         trades: list[Trade] = []
-        size = 2 * T if partial else T
         for i in range(n_trades):
             seller, buyer = sellers[i % 10], buyers[(i // 10) % 10]
             nonce = i * nonce_stride
             sell = Order(seller.address, 1, 1, PRICE, size, 0, nonce, 2**40, batch_id=batch,
                          max_fee_bps=TAKER_BPS)
             buy = Order(buyer.address, 0, 1, PRICE, size, 0, nonce, 2**40,
-                        max_fee_bps=TAKER_BPS)
+                        max_fee_bps=TAKER_BPS, retire_for=retire_for)
             signed[2 * i + 1] = (sell, sign_order(seller, sell, sc.domain))
             signed[2 * i + 2] = (buy, sign_order(buyer, buy, sc.domain))
         sign_s = time.perf_counter() - t_sign
@@ -113,7 +121,8 @@ def run(n_trades: int, batch_size: int, outbox: bool = True, split: bool = False
         appends = outbox_appends(chain.outbox, Path(tmp)) if chain.outbox else []
         result: dict[str, object] = {
             "trades": len(trades),
-            "variant": "partial fills" if partial else f"nonce stride {nonce_stride}",
+            "variant": ("partial fills" if partial else f"nonce stride {nonce_stride}")
+            + (", retired on purchase" if retire else ""),
             "batch_size": batch_size,
             "transactions": len(batches),
             "trades_per_s": round(len(trades) / elapsed, 1),
@@ -135,6 +144,17 @@ def run(n_trades: int, batch_size: int, outbox: bool = True, split: bool = False
             last = len(batches) - 1 if len(batches) > 1 else 0
             result["split_per_trade"] = gas_split(ledger, hashes[last], len(batches[last]))
         return result
+
+
+def compensation_order(ledger: Ledger, acc: dict[str, LocalAccount],
+                       buyers: list[LocalAccount], required: int) -> int:
+    """A Tonnes order of the procuratorate for the scenario's (mangrove) credits, any region and
+    vintage, the buyers its parties, due in a year: every purchase counts toward it."""
+    now = int(ledger.chain.w3.eth.get_block("latest")["timestamp"])
+    terms = Terms(unit=Unit.TONNES, required=required, categories=(SinkCategory.MANGROVE,),
+                  deadline=now + 365 * 86_400, party_names=("bench party",),
+                  document_hash=doc("bench judgment"), parties=tuple(b.address for b in buyers))
+    return Compensation(ledger).register_order(acc["procuratorate"], "bench case", terms).id
 
 
 def gas_split(ledger: Ledger, tx_hash: str, n: int) -> dict[str, int]:
@@ -222,9 +242,11 @@ def main() -> None:
                         help="nonce step between a trader's orders (256: one word each)")
     parser.add_argument("--partial", action="store_true",
                         help="orders for 2 t filled 1 t (per-order fill slots)")
+    parser.add_argument("--retire", action="store_true",
+                        help="every buy retires for a compensation order on purchase")
     args = parser.parse_args()
     result = run(args.trades, args.batch, not args.no_outbox, args.split, args.nonce_stride,
-                 args.partial)
+                 args.partial, args.retire)
     for k, v in result.items():
         print(f"{k:<28} {v}", file=sys.stderr)
     print(json.dumps(result))

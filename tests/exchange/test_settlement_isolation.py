@@ -88,3 +88,12 @@ def test_the_side_at_fault_is_the_one_the_revert_names() -> None:
     assert at_fault({"orderHash": sell_hash, "expiry": 1}, buyer, seller, buy_hash,
                     sell_hash) == "seller"
     assert at_fault({"tradeId": 7}, buyer, seller, buy_hash, sell_hash) == ""
+
+
+def test_a_compensation_orders_refusal_is_the_buyer_who_signed_for_that_order() -> None:
+    buyer, seller = "0x" + "aa" * 20, "0x" + "bb" * 20
+    buy_hash, sell_hash = b"\x01" * 32, b"\x02" * 32
+    refusal = {"orderId": 4, "category": 5}  # IneligibleCategory(orderId, category)
+    assert at_fault(refusal, buyer, seller, buy_hash, sell_hash, retire_for=4) == "buyer"
+    assert at_fault(refusal, buyer, seller, buy_hash, sell_hash, retire_for=3) == ""
+    assert at_fault(refusal, buyer, seller, buy_hash, sell_hash) == ""

@@ -6,6 +6,7 @@ cannot sign one, at entry or on chain."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -164,3 +165,25 @@ def test_a_sell_that_signs_retire_for_is_refused_at_entry(
     body = signed(acc, ex, "trader1", "sell", PRICE, T, 1, retire_for=3)
     assert refusal(api, body) == (422, "sell_retire_for")
     assert ex.service.reads.depth(INSTRUMENT_API, 5)["asks"] == []
+
+
+def test_a_custodial_buy_for_an_order_placed_over_the_api_is_retired_when_it_settles(
+        api: Api, ex: Exchange, ledger: Ledger, acc: dict[str, LocalAccount],
+        market: int) -> None:
+    """A party without its own key: the server signs its buy, `retire_for` included."""
+    order_id = register_order(ledger, acc, "（2026）桂0702刑初6号")
+    api.post("/v1/exchange/orders", None,
+             signed(acc, ex, "trader1", "sell", PRICE, 10 * T, 1), status=201)
+    body = {"order": {"side": "buy", "instrument": INSTRUMENT_API, "price": PRICE,
+                      "quantity": 4 * T, "expiry": int(time.time()) + 600,
+                      "retire_for": order_id}}
+    bought = api.post("/v1/exchange/orders", "trader2", body, status=201)
+    assert (bought["retire_for"], bought["status"]) == (order_id, "filled")
+
+    assert ex.worker.run_once() == 1
+
+    assert ledger.balance(acc["trader2"].address, market) == 0
+    assert ledger.balance(acc["trader1"].address, market) == 96 * T
+    assert fulfilled(ledger, order_id) == 4 * T
+    view = api.read(f"/v1/exchange/orders/{bought['order_id']}", "trader2")
+    assert (view["retire_for"], view["trades"][0]["settlement"]) == (order_id, "settled")
