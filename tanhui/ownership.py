@@ -134,8 +134,18 @@ def _tighten(path: str) -> bool:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Writes a file readable by its owner only (also when it existed looser)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
+    """Writes a file readable by its owner only (also when it existed looser), whole or not at
+    all: the text goes to a temporary file beside it, made durable, then renamed over it, so a
+    reader (or a start after a crash) never finds it empty or cut short."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

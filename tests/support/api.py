@@ -7,6 +7,8 @@ seat, bound to its dev key as a custodial key (as `tanhui up` provisions them).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,3 +115,29 @@ def relay_body(api: Api, signer: LocalAccount, target: str, data: bytes,
         "message": message})
     body = {k: v for k, v in message.items() if k != "nonce"}
     return {**body, "data": "0x" + data.hex(), "signature": "0x" + bytes(signed.signature).hex()}
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """`app` served over real HTTP on a free local port for as long as the block runs (for
+    clients that make their own connections, such as the command line); yields the base URL."""
+    import threading
+
+    import uvicorn
+
+    from chain.node import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            threading.Event().wait(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -10,7 +10,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ from chain.deploy import Deployment
 from core.db import make_engine, migrate, session_factory
 from devkit.scenario import Scenario, doc
 from registry import queries
+from registry.categories import SinkCategory
+from registry.compensation import Compensation, Terms, Unit
 from registry.indexer import Indexer
 from registry.ledger import Ledger, Purpose
 from registry.models import INDEX_TABLES, IndexCursor, IndexedBlock
@@ -84,6 +86,27 @@ def scripted_history(ledger: Ledger, acc: dict[str, LocalAccount]) -> History:
     h.rejected_report = s.report(project, 3 * TONNE, stage="pending")
     ledger.reject_report(acc["verifier"], h.rejected_report, doc("implausible"))
     return h
+
+
+def compensation_history(ledger: Ledger, acc: dict[str, LocalAccount], batch_id: int) -> None:
+    """A compensation order partly fulfilled by trader1's retirement of 4 t of `batch_id`
+    (which it must hold), an offer of the developer's made to it and withdrawn, and a second
+    order amended and closed: every event the index takes from CompensationOrders and
+    CompensationOffers."""
+    comp = Compensation(ledger)
+    authority, t1, dev = acc["procuratorate"], acc["trader1"], acc["developer"]
+    deadline = int(ledger.chain.w3.eth.get_block("latest")["timestamp"]) + 365 * 86_400
+    terms = Terms(unit=Unit.TONNES, required=10 * TONNE, categories=(SinkCategory.MANGROVE,),
+                  deadline=deadline, party_names=("广西北港新材料有限公司",),
+                  document_hash=doc("judgment"), parties=(t1.address,), regions=(45,))
+    order = comp.register_order(authority, "（2026）桂07民初88号", terms).id
+    comp.retire_for_order(t1, order, batch_id, 4 * TONNE)
+    comp.approve_offers(dev)
+    offer = comp.make_offer(dev, order, batch_id, 2 * TONNE, 10_000, deadline).id
+    comp.withdraw_offer(dev, offer)
+    other = comp.register_order(authority, "（2026）桂07民初89号", terms).id
+    comp.amend_order(authority, other, replace(terms, required=12 * TONNE), doc("amendment"))
+    comp.close_order(authority, other, doc("settled"))
 
 
 def many_transfers(ledger: Ledger, acc: dict[str, LocalAccount], batch_id: int, n: int) -> None:
