@@ -523,7 +523,7 @@ def _artifacts() -> dict[str, Artifact]:
     return compile_contracts()
 
 
-def _code_check(view: ChainView) -> Check:
+def contract_code_check(view: ChainView) -> Check:
     deployment = view.ledger.deployment
     try:
         artifacts = _artifacts()
@@ -581,7 +581,7 @@ def verify_retirement(view: ChainView, facts: RetirementFacts, claims: Claims) -
               else "the Retired event's record does not hash to what the chain stores"),
         Check("chain_id", view.chain.chain_id == deployment.chain_id,
               f"chain {view.chain.chain_id}, deployment record for chain {deployment.chain_id}"),
-        _code_check(view),
+        contract_code_check(view),
     ]
     ev = facts.event
     if ev is None:

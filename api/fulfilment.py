@@ -40,11 +40,11 @@ from eth_utils import keccak
 from api.certificate import Claims as RetirementClaims
 from api.certificate import (
     RetirementFacts,
+    contract_code_check,
     read_retirement,
     serial_range_label,
     verify_retirement,
 )
-from api.certificate import _code_check as contract_code_check
 from api.onchain import ChainView
 from api.pages import MAX_TEXT_CLAIM_BYTES, Frame, Line, VerificationPage, claims_url, render_page
 from core.config import Settings
