@@ -45,6 +45,7 @@ class DemoResult:
     retirement_ids: list[int] = field(default_factory=list)
     certificate_url: str = ""
     verify_url: str = ""
+    fulfilment_url: str = ""
     verified: bool = False
     balances: dict[str, str] = field(default_factory=dict)
     issued: str = ""
@@ -80,7 +81,7 @@ def oracle_pass(inbox: Path, state_dir: Path, ledger: Ledger,
 class Demo:
     """Runs the scenario against a live API with the seats' API keys."""
 
-    STEPS = 22
+    STEPS = 23
 
     def __init__(
         self,
@@ -205,25 +206,43 @@ class Demo:
         self.step("Transfer", "483.88 t → 南宁绿色发展基金 Nanning Green Fund", t2)
         self.trade(bid)
 
+        order = self.call(
+            "procuratorate",
+            "POST",
+            "/v1/compensation/orders",
+            {
+                "case_number": "钦检民公〔2025〕7号",
+                "required_tonnes": "326.4",
+                "categories": ["mangrove", "seagrass", "salt_marsh"],
+                "regions": ["45"],
+                "deadline": int(time.time()) + 365 * 86_400,
+                "parties": [self.addresses["trader1"]],
+                "party_names": ["广西北港新材料有限公司 Beigang New Materials Co."],
+                "document_hash": doc_hash("钦检民公〔2025〕7号 检察建议书"),
+            },
+        )["order"]
+        self.step("Compensation order registered",
+                  f"#{order['id']} {order['case_number']}: 326.4 t of Guangxi blue carbon",
+                  order)
         r1 = self.call(
             "trader1",
             "POST",
-            "/v1/retirements",
+            f"/v1/compensation/orders/{order['id']}/retirements",
             {
                 "batch_id": bid,
                 "amount": "326.4",
                 "beneficiary": "钦州市人民检察院 生态环境损害替代性修复 "
                 "Qinzhou Procuratorate substitute restoration",
-                "purpose": "ecological_compensation",
-                "case_reference": "钦检民公〔2025〕7号",
             },
         )
         self.result.retirement_ids.append(r1["retirement_id"])
         self.step(
-            "Retired (ecological compensation)",
-            f"326.4 t, serials {r1['serial_start']}–{r1['serial_end']}",
+            "Retired for the order (ecological compensation)",
+            f"326.4 t, serials {r1['serial_start']}–{r1['serial_end']}; "
+            f"order {r1['order']['status']}",
             r1,
         )
+        self.result.fulfilment_url = r1["order"].get("certificate_url", "")
         r2 = self.call(
             "trader2",
             "POST",

@@ -216,6 +216,7 @@ def _run_demo(api_url: str, keys: dict[str, str], settings: Settings, ledger: Le
         summary.add_row(f"Balance {seat}", f"{bal} t")
     summary.add_row("Retirements", ", ".join(f"#{r}" for r in result.retirement_ids))
     summary.add_row("Certificate", result.certificate_url)
+    summary.add_row("Order fulfilled", result.fulfilment_url)
     summary.add_row("Verify", f"{result.verify_url} → {'valid' if result.verified else 'INVALID'}")
     console.print(summary)
     return result.verified

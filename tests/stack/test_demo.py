@@ -33,6 +33,9 @@ def test_demo_runs_end_to_end_through_the_http_api(tmp_path):
         credits = rt.ledger.c("CarbonCredits").functions.balanceOf(addresses["trader3"],
                                                                     result.batch_id)
         assert rt.chain.call(credits) == 50_000_000  # 50 t bought on the exchange
+        orders = rt.ledger.c("CompensationOrders").functions
+        assert rt.chain.call(orders.statusOf(1)) == 3  # the case's order fulfilled on chain
+        assert result.fulfilment_url.endswith("/v1/compensation/orders/1/certificate")
         health = httpx.get(url + "/health").json()
         assert health["chain_id"] == 31337
     finally:
