@@ -34,6 +34,9 @@ from api.routes import (
     cash,
     certificates,
     compensation,
+    compensation_certificates,
+    compensation_offers,
+    compensation_reads,
     credits,
     exchange,
     exchange_ops,
@@ -155,8 +158,11 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     # Body caps and the JSON depth limit apply before any route parses or authenticates.
     app.add_middleware(RequestLimits)
     # Routes are matched in order, one by one: the exchange's (order entry is the hot path)
-    # come first; no other route shares their /v1/exchange prefix.
+    # come first; no other route shares their /v1/exchange prefix. The compensation routers
+    # keep their order too: an order's own routes (/orders/mine) before the reads that take
+    # any /orders/{order_id}.
     for module in (exchange, exchange_ops, health, members, methodologies, projects, reports,
-                   batches, credits, relay, certificates, reads, oracle, cash, compensation):
+                   batches, credits, relay, certificates, reads, oracle, cash, compensation,
+                   compensation_offers, compensation_reads, compensation_certificates):
         app.include_router(module.router)
     return app

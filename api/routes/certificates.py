@@ -16,13 +16,15 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.certificate import (
     PURPOSE_BY_KEY,
-    ClaimProblem,
     RetirementFacts,
-    parse_claims,
     read_retirement,
     render_certificate,
-    render_verification,
     retirement_json,
+)
+from api.certificate_checks import (
+    ClaimProblem,
+    parse_claims,
+    render_verification,
     verification_page,
     verify_retirement,
 )
