@@ -88,37 +88,65 @@ def _show(data: Any, as_json: bool) -> None:
     _print_orders([data])
 
 
+CategoryOpt = Annotated[list[str], typer.Option("--category", help="Sink category (repeat).")]
+PartyNameOpt = Annotated[list[str], typer.Option("--party-name", help="Party name (repeat).")]
+DeadlineOpt = Annotated[str, typer.Option(help="Last day, YYYY-MM-DD (China time).")]
+DocumentOpt = Annotated[str, typer.Option(help="Hash of the judgment (0x…).")]
+TonnesOpt = Annotated[str | None, typer.Option(help="Required tonnes, e.g. 326.4.")]
+CnyOpt = Annotated[str | None, typer.Option("--cny", help="Required amount in yuan.")]
+RegionOpt = Annotated[list[str] | None, typer.Option(help="Division prefix (repeat).")]
+PartyOpt = Annotated[list[str] | None, typer.Option(help="Party account (repeat).")]
+PaysOpt = Annotated[bool, typer.Option(help="The authority pays.")]
+YearOpt = Annotated[int | None, typer.Option(help="Vintage year (first or last).")]
+
+
+def _terms(category: list[str], party_name: list[str], deadline: str, document_hash: str,
+           tonnes: str | None, cny: str | None, region: list[str] | None,
+           party: list[str] | None, authority_pays: bool, vintage_from: int | None,
+           vintage_to: int | None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "categories": category, "party_names": party_name, "deadline": _deadline(deadline),
+        "document_hash": document_hash, "regions": region or [], "parties": party or [],
+        "authority_pays": authority_pays,
+    }
+    optional = {"required_tonnes": tonnes, "required_cny": cny, "vintage_from": vintage_from,
+                "vintage_to": vintage_to}
+    body.update({k: v for k, v in optional.items() if v is not None})
+    return body
+
+
 @app.command()
 def create(
     case_number: Annotated[str, typer.Option("--case", help="Case number.")],
-    category: Annotated[list[str], typer.Option("--category", help="Sink category (repeat).")],
-    party_name: Annotated[list[str], typer.Option("--party-name", help="Party name (repeat).")],
-    deadline: Annotated[str, typer.Option(help="Last day, YYYY-MM-DD (China time).")],
-    document_hash: Annotated[str, typer.Option(help="Hash of the judgment (0x…).")],
-    tonnes: Annotated[str | None, typer.Option(help="Required tonnes, e.g. 326.4.")] = None,
-    cny: Annotated[str | None, typer.Option("--cny", help="Required amount in yuan.")] = None,
-    region: Annotated[list[str] | None, typer.Option(help="Division prefix (repeat).")] = None,
-    party: Annotated[list[str] | None, typer.Option(help="Party account (repeat).")] = None,
-    authority_pays: Annotated[bool, typer.Option(help="The authority pays.")] = False,
-    vintage_from: Annotated[int | None, typer.Option(help="First vintage year.")] = None,
-    vintage_to: Annotated[int | None, typer.Option(help="Last vintage year.")] = None,
+    category: CategoryOpt, party_name: PartyNameOpt, deadline: DeadlineOpt,
+    document_hash: DocumentOpt, tonnes: TonnesOpt = None, cny: CnyOpt = None,
+    region: RegionOpt = None, party: PartyOpt = None, authority_pays: PaysOpt = False,
+    vintage_from: YearOpt = None, vintage_to: YearOpt = None,
     api: ApiOpt = None, key: KeyOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Register an order for a case (authority role)."""
-    body: dict[str, Any] = {
-        "case_number": case_number, "categories": category, "party_names": party_name,
-        "deadline": _deadline(deadline), "document_hash": document_hash,
-        "regions": region or [], "parties": party or [], "authority_pays": authority_pays,
-    }
-    if tonnes is not None:
-        body["required_tonnes"] = tonnes
-    if cny is not None:
-        body["required_cny"] = cny
-    if vintage_from is not None:
-        body["vintage_from"] = vintage_from
-    if vintage_to is not None:
-        body["vintage_to"] = vintage_to
+    body = {"case_number": case_number,
+            **_terms(category, party_name, deadline, document_hash, tonnes, cny, region, party,
+                     authority_pays, vintage_from, vintage_to)}
     out = _call(api, key, "POST", "/v1/compensation/orders", body, idempotent=True)
+    _show(out if as_json else out["order"], as_json)
+
+
+@app.command()
+def amend(
+    order_id: Annotated[int, typer.Argument(min=1)],
+    category: CategoryOpt, party_name: PartyNameOpt, deadline: DeadlineOpt,
+    document_hash: DocumentOpt, tonnes: TonnesOpt = None, cny: CnyOpt = None,
+    region: RegionOpt = None, party: PartyOpt = None, authority_pays: PaysOpt = False,
+    vintage_from: YearOpt = None, vintage_to: YearOpt = None,
+    reason_hash: Annotated[str, typer.Option(help="Hash of the decision.")] = "0x" + "00" * 32,
+    api: ApiOpt = None, key: KeyOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Replace an open order's terms (its own authority only; same unit and case)."""
+    body = {"reason_hash": reason_hash,
+            **_terms(category, party_name, deadline, document_hash, tonnes, cny, region, party,
+                     authority_pays, vintage_from, vintage_to)}
+    out = _call(api, key, "POST", f"/v1/compensation/orders/{order_id}/amend", body)
     _show(out if as_json else out["order"], as_json)
 
 

@@ -44,10 +44,16 @@ def test_an_authority_registers_an_order_and_a_party_retires_for_it_from_the_ter
               "--deadline", "2099-12-31", "--document-hash", "0x" + keccak(text="j").hex(),
               "--json", key=db.keys["procuratorate"])
     assert out.startswith("0\n") and '"status": "open"' in out
+    order_id = ledger.chain.call(ledger.c("CompensationOrders").functions.orderCount())
+    out = cli(url, "amend", str(order_id), "--tonnes", "3", "--category", "mangrove",
+              "--category", "seagrass", "--region", "45", "--party", acc["trader1"].address,
+              "--party-name", "广西北港新材料有限公司", "--deadline", "2099-12-31",
+              "--document-hash", "0x" + keccak(text="j").hex(), "--json",
+              key=db.keys["procuratorate"])
+    assert out.startswith("0\n") and '"seagrass"' in out, out
     s = Scenario(ledger, acc)
     b = s.batch(10 * TONNE, project_id=s.project(s.methodology()))
     ledger.transfer(acc["developer"], acc["trader1"].address, b.batch_id, 3 * TONNE)
-    order_id = ledger.chain.call(ledger.c("CompensationOrders").functions.orderCount())
     out = cli(url, "retire", str(order_id), "--batch", str(b.batch_id), "--amount", "3",
               key=db.keys["trader1"])
     assert out.startswith("0\n") and "fulfilled" in out, out
