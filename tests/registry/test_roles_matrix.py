@@ -51,6 +51,7 @@ from exchange.signing import Order, sign_order
 from registry.categories import SinkCategory
 from registry.compensation import Compensation, Terms, Unit
 from registry.ledger import Ledger, Purpose
+from registry.tickets import Tickets
 
 TONNE = 1_000_000
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -91,6 +92,9 @@ class World:
     successor: str
     order: int
     offer: int
+    forest_report: int
+    # per seat: a ticket to split, transfer and retire from, one to merge into it, one to move whole
+    tickets: dict[str, tuple[int, int, int]]
 
     def contract(self, name: str) -> Contract:
         return self.deployment.contract(self.chain, name)
@@ -100,7 +104,16 @@ class World:
 
     def counterparty(self, seat: str) -> str:
         """A member other than `seat` to receive credits or approval."""
-        return self.address("trader2" if seat == "trader1" else "trader1")
+        return self.address(self.counterparty_seat(seat))
+
+    @staticmethod
+    def counterparty_seat(seat: str) -> str:
+        return "trader2" if seat == "trader1" else "trader1"
+
+    def ticket(self, seat: str, which: int = 0) -> int:
+        """`seat`'s ticket (0: main, 1: to merge, 2: to move whole); the developer's for the
+        outsider, who holds none."""
+        return self.tickets.get(seat, self.tickets["developer"])[which]
 
 
 EACH_MEMBER_HOLDS = 10 * TONNE
@@ -135,6 +148,7 @@ def world(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) ->
                 ledger.transfer(acc["developer"], acc[seat.key].address, batch, EACH_MEMBER_HOLDS)
         fill = _trading_world(ledger, acc, batch)
         order, offer = _compensation_world(ledger, acc, batch)
+        forest_report, held = _ticket_world(s, acc)
         frozen_member = dev_account(len(SEATS)).address
         ledger.admit(acc["governance"], frozen_member, "被冻结成员 Frozen member")
         ledger.freeze_account(acc["regulator"], frozen_member, doc("account freeze order"))
@@ -166,6 +180,8 @@ def world(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) ->
             successor=acc[SUCCESSOR].address,
             order=order,
             offer=offer,
+            forest_report=forest_report,
+            tickets=held,
         )
     finally:
         chain.rpc("evm_revert", snap)
@@ -221,6 +237,29 @@ def _compensation_world(ledger: Ledger, acc: dict[str, LocalAccount],
         if seat.key != "outsider":
             comp.allow_cash(acc[seat.key], 10**12)
     return order, offer
+
+
+def _ticket_world(s: Scenario,
+                  acc: dict[str, LocalAccount]) -> tuple[int, dict[str, tuple[int, int, int]]]:
+    """A verified forest report not yet ticketed, and three tickets of one slot in the hands
+    of every member."""
+    tickets = Tickets(s.ledger)
+    issued = s.ticket(1_000 * TONNE)
+    _, fresh = s.forest_report(100 * TONNE, project_id=tickets.slot(issued.slot).project_id)
+    dev = acc["developer"]
+    held: dict[str, tuple[int, int, int]] = {}
+    for seat in SEATS:
+        if seat.key == "outsider":
+            continue
+        to = acc[seat.key].address
+        if seat.key == "developer":
+            held[seat.key] = (issued.token_id, tickets.split(dev, issued.token_id, TONNE),
+                              tickets.split(dev, issued.token_id, TONNE))
+        else:
+            held[seat.key] = tuple(  # type: ignore[assignment]
+                tickets.transfer(dev, issued.token_id, to, v)
+                for v in (EACH_MEMBER_HOLDS, TONNE, TONNE))
+    return fresh, held
 
 
 def _own_order(w: World, seat: str) -> tuple[Any, ...]:
@@ -445,6 +484,27 @@ MATRIX: tuple[Row, ...] = (
         owned=lambda w: {"offerId": w.offer}),
     Row("CompensationOffers", "take(uint256,uint128,string)", roles("MEMBER"), "holder",
         lambda w, s: (w.offer, TONNE, "")),
+    # MonitoringReports: only the two registers claim a verified report for issuance.
+    Row("MonitoringReports", "claim(uint256)", frozenset(), "contract",
+        lambda w, s: (w.report_verified,), contract_error="NotIssuingRegister"),
+    # ForestTickets: the forestry authority issues; owners (or their operators) split, merge,
+    # transfer; owners retire.
+    Row("ForestTickets", "issue(uint256,string)", roles("FORESTRY"), "consortium",
+        lambda w, s: (w.forest_report, "闽(2021)三明市林权第0000001号")),
+    Row("ForestTickets", "split(uint256,uint256)", roles("MEMBER"), "holder",
+        lambda w, s: (w.ticket(s), TONNE)),
+    Row("ForestTickets", "merge(uint256,uint256)", roles("MEMBER"), "holder",
+        lambda w, s: (w.ticket(s, 1), w.ticket(s))),
+    Row("ForestTickets", "transferFrom(uint256,address,uint256)", roles("MEMBER"), "holder",
+        lambda w, s: (w.ticket(s), w.counterparty(s), TONNE)),
+    Row("ForestTickets", "transferFrom(uint256,uint256,uint256)", roles("MEMBER"), "holder",
+        lambda w, s: (w.ticket(s), w.ticket(w.counterparty_seat(s)), TONNE)),
+    Row("ForestTickets", "transferFrom(address,address,uint256)", roles("MEMBER"), "holder",
+        lambda w, s: (w.address(s), w.counterparty(s), w.ticket(s, 2))),
+    Row("ForestTickets", "setApprovalForAll(address,bool)", roles("MEMBER"), "holder",
+        lambda w, s: (w.counterparty(s), True)),
+    Row("ForestTickets", "retire(uint256,uint256,string,uint8,string)", roles("MEMBER"),
+        "holder", lambda w, s: (w.ticket(s), TONNE, "三明市沙县区 Shaxian District", 0, "")),
     # TanhuiForwarder: anyone relays; the signed request is what is authorized.
     Row("TanhuiForwarder", "execute((address,address,uint256,uint256,uint48,bytes,bytes))",
         ANYONE, "open", lambda w, s: (_relayed_retirement(w, s),)),
