@@ -34,6 +34,7 @@ CONTRACTS = (
     "Settlement",
     "CompensationOffers",
     "ForestTickets",
+    "PledgeRegister",
 )
 
 
@@ -163,16 +164,19 @@ def deploy_all(chain: Chain, deployer: LocalAccount, threshold: int, base_uri: s
         addr["CompensationOrders"], fwd)
     put("ForestTickets", addr["Consortium"], addr["MethodologyRegistry"], addr["ProjectRegistry"],
         addr["MonitoringReports"], addr["CompensationOrders"], fwd)
+    put("PledgeRegister", addr["Consortium"], addr["CarbonCredits"], addr["ForestTickets"], fwd)
     for name, at in (("CarbonCredits", credits_at), ("Settlement", settlement_at),
                      ("CompensationOffers", offers_at), ("ForestTickets", tickets_at)):
         if to_checksum_address(addr[name]) != at:
             raise DeploymentError(f"{name} was not deployed at its precomputed address")
-    # The venues move credits and cash as approved operators, which only members may be: they
-    # join the consortium as part of the deployment.
+    # The venues move credits and cash as approved operators, which only members may be, and
+    # the pledge register holds pledged tickets and credits in escrow, which only members may:
+    # they join the consortium as part of the deployment.
     consortium = chain.w3.eth.contract(address=to_checksum_address(addr["Consortium"]),
                                        abi=arts["Consortium"].abi)
     for name, label in (("Settlement", "结算合约 Settlement contract"),
-                        ("CompensationOffers", "生态补偿认购合约 Compensation offers contract")):
+                        ("CompensationOffers", "生态补偿认购合约 Compensation offers contract"),
+                        ("PledgeRegister", "质押登记合约 Pledge register contract")):
         chain.send(consortium.functions.admit(to_checksum_address(addr[name]), label, bytes(32)),
                    deployer)
     assert first_block is not None

@@ -783,6 +783,56 @@ class TicketRetirement:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Pledge:
+    """`struct PledgeRegister.Pledge`."""
+
+    ABI_TYPE: ClassVar[str] = "struct PledgeRegister.Pledge"
+    ABI_NAMES: ClassVar[tuple[str, ...]] = (
+        "pledgor", "maturity", "kind", "status", "bank", "amountFen", "assetId", "tokenId", "value",
+        "loanReference",
+    )
+
+    pledgor: str
+    maturity: int
+    kind: int
+    status: int
+    bank: str
+    amount_fen: int
+    asset_id: int
+    token_id: int
+    value: int
+    loan_reference: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pledgor": self.pledgor,
+            "maturity": self.maturity,
+            "kind": self.kind,
+            "status": self.status,
+            "bank": self.bank,
+            "amountFen": self.amount_fen,
+            "assetId": self.asset_id,
+            "tokenId": self.token_id,
+            "value": self.value,
+            "loanReference": self.loan_reference,
+        }
+
+    def to_abi(self) -> tuple[Any, ...]:
+        return (
+            self.pledgor,
+            self.maturity,
+            self.kind,
+            self.status,
+            self.bank,
+            self.amount_fen,
+            self.asset_id,
+            self.token_id,
+            self.value,
+            self.loan_reference,
+        )
+
+
 # Every record class by the struct's ABI internalType.
 STRUCTS: dict[str, type[Any]] = {
     ForwardRequestData.ABI_TYPE: ForwardRequestData,
@@ -803,4 +853,5 @@ STRUCTS: dict[str, type[Any]] = {
     SlotInfo.ABI_TYPE: SlotInfo,
     Ticket.ABI_TYPE: Ticket,
     TicketRetirement.ABI_TYPE: TicketRetirement,
+    Pledge.ABI_TYPE: Pledge,
 }

@@ -84,7 +84,8 @@ class Tickets:
         fn = self.ledger.c(self.CONTRACT).get_function_by_signature(signature)(*args)
         return self.ledger.sender.send(fn, by)
 
-    def _new_token(self, sent: Sent, from_token: int) -> int:
+    def new_token_of(self, sent: Sent, from_token: int) -> int:
+        """The ticket a split or transfer from `from_token` created."""
         for ev in self.ledger.events_of(sent, "TransferValue"):
             if int(ev.args["fromTokenId"]) == from_token and int(ev.args["toTokenId"]) != 0:
                 return int(ev.args["toTokenId"])
@@ -102,7 +103,7 @@ class Tickets:
     def split(self, by: LocalAccount, token_id: int, value: int) -> int:
         """Splits `value` off into a new ticket of the same owner; the new ticket's id."""
         sent = self._send(by, "split(uint256,uint256)", token_id, value)
-        return self._new_token(sent, token_id)
+        return self.new_token_of(sent, token_id)
 
     def merge(self, by: LocalAccount, from_token: int, to_token: int) -> Sent:
         """Moves all of `from_token` into `to_token` (same slot and owner); burns `from_token`."""
@@ -111,7 +112,7 @@ class Tickets:
     def transfer(self, by: LocalAccount, token_id: int, to: str, value: int) -> int:
         """Transfers `value` of a ticket to `to` as a new ticket; the new ticket's id."""
         sent = self._send(by, "transferFrom(uint256,address,uint256)", token_id, to, value)
-        return self._new_token(sent, token_id)
+        return self.new_token_of(sent, token_id)
 
     def transfer_into(self, by: LocalAccount, from_token: int, to_token: int, value: int) -> Sent:
         """Transfers `value` into an existing ticket of the same slot."""

@@ -51,6 +51,7 @@ from exchange.signing import Order, sign_order
 from registry.categories import SinkCategory
 from registry.compensation import Compensation, Terms, Unit
 from registry.ledger import Ledger, Purpose
+from registry.pledges import Pledges
 from registry.tickets import Tickets
 
 TONNE = 1_000_000
@@ -95,6 +96,10 @@ class World:
     forest_report: int
     # per seat: a ticket to split, transfer and retire from, one to merge into it, one to move whole
     tickets: dict[str, tuple[int, int, int]]
+    # a second bank (not a seat), for the bank seat's own pledges
+    second_bank: str
+    pledge_open: int
+    pledge_matured: int
 
     def contract(self, name: str) -> Contract:
         return self.deployment.contract(self.chain, name)
@@ -114,6 +119,10 @@ class World:
         """`seat`'s ticket (0: main, 1: to merge, 2: to move whole); the developer's for the
         outsider, who holds none."""
         return self.tickets.get(seat, self.tickets["developer"])[which]
+
+    def lender(self, seat: str) -> str:
+        """A bank other than `seat` to pledge to."""
+        return self.second_bank if seat == "bank" else self.address("bank")
 
 
 EACH_MEMBER_HOLDS = 10 * TONNE
@@ -149,6 +158,7 @@ def world(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) ->
         fill = _trading_world(ledger, acc, batch)
         order, offer = _compensation_world(ledger, acc, batch)
         forest_report, held = _ticket_world(s, acc)
+        second_bank, pledge_open, pledge_matured = _pledge_world(ledger, acc, held)
         frozen_member = dev_account(len(SEATS)).address
         ledger.admit(acc["governance"], frozen_member, "被冻结成员 Frozen member")
         ledger.freeze_account(acc["regulator"], frozen_member, doc("account freeze order"))
@@ -182,6 +192,9 @@ def world(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) ->
             offer=offer,
             forest_report=forest_report,
             tickets=held,
+            second_bank=second_bank,
+            pledge_open=pledge_open,
+            pledge_matured=pledge_matured,
         )
     finally:
         chain.rpc("evm_revert", snap)
@@ -260,6 +273,32 @@ def _ticket_world(s: Scenario,
                 tickets.transfer(dev, issued.token_id, to, v)
                 for v in (EACH_MEMBER_HOLDS, TONNE, TONNE))
     return fresh, held
+
+
+LOAN = doc("林票质押贷款合同 pledge loan contract")
+FAR = 2**40
+
+
+def _pledge_world(ledger: Ledger, acc: dict[str, LocalAccount],
+                  held: dict[str, tuple[int, int, int]]) -> tuple[str, int, int]:
+    """Every member lets the register escrow its tickets and credits; a second bank; two
+    pledges of the developer to the bank seat, one maturing in a day (matured once the world's
+    clock has moved on)."""
+    pledges = Pledges(ledger)
+    for seat in SEATS:
+        if seat.key != "outsider":
+            pledges.approve_tickets(acc[seat.key])
+            pledges.approve_credits(acc[seat.key])
+    second_bank = dev_account(len(SEATS) + 2).address
+    ledger.admit(acc["governance"], second_bank, "第二家银行 Second bank")
+    ledger.grant_role(acc["governance"], "BANK", second_bank)
+    dev, bank = acc["developer"], acc["bank"].address
+    now = _now(ledger.chain)
+    pledge_open = pledges.pledge_ticket(dev, held["developer"][0], TONNE, bank, LOAN, 100_00,
+                                        FAR).pledge_id
+    pledge_matured = pledges.pledge_ticket(dev, held["developer"][0], TONNE, bank, LOAN, 100_00,
+                                           now + 86_400).pledge_id
+    return second_bank, pledge_open, pledge_matured
 
 
 def _own_order(w: World, seat: str) -> tuple[Any, ...]:
@@ -505,6 +544,17 @@ MATRIX: tuple[Row, ...] = (
         lambda w, s: (w.counterparty(s), True)),
     Row("ForestTickets", "retire(uint256,uint256,string,uint8,string)", roles("MEMBER"),
         "holder", lambda w, s: (w.ticket(s), TONNE, "三明市沙县区 Shaxian District", 0, "")),
+    # PledgeRegister: holders pledge to a bank; only the pledge's bank releases or forecloses.
+    Row("PledgeRegister", "pledgeTicket(uint256,uint256,address,bytes32,uint256,uint64)",
+        roles("MEMBER"), "holder",
+        lambda w, s: (w.ticket(s), TONNE, w.lender(s), LOAN, 100_00, FAR)),
+    Row("PledgeRegister", "pledgeCredits(uint256,uint256,address,bytes32,uint256,uint64)",
+        roles("MEMBER"), "holder",
+        lambda w, s: (w.batch, TONNE, w.lender(s), LOAN, 100_00, FAR)),
+    Row("PledgeRegister", "release(uint256)", roles("BANK"), "consortium",
+        lambda w, s: (w.pledge_open,)),
+    Row("PledgeRegister", "foreclose(uint256)", roles("BANK"), "consortium",
+        lambda w, s: (w.pledge_matured,)),
     # TanhuiForwarder: anyone relays; the signed request is what is authorized.
     Row("TanhuiForwarder", "execute((address,address,uint256,uint256,uint48,bytes,bytes))",
         ANYONE, "open", lambda w, s: (_relayed_retirement(w, s),)),
