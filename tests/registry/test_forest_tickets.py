@@ -10,6 +10,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from chain.client import ChainRevert
+from chain.metatx import forward_request
 from chain.structs import Ticket, TicketRetirement
 from devkit.scenario import Scenario, doc
 from registry.ledger import Ledger
@@ -304,3 +305,17 @@ def test_a_frozen_owner_cannot_move_split_merge_or_retire_its_tickets_nor_receiv
             attempt()
     assert tickets.value_of(t.token_id) == 99 * TONNE
 
+
+
+def test_an_owner_relays_a_signed_ticket_transfer_through_the_forwarder(
+    s: Scenario, tickets: Tickets, ledger: Ledger, acc: dict[str, LocalAccount]
+) -> None:
+    t = s.ticket(10 * TONNE)
+    forwarder = ledger.c("TanhuiForwarder")
+    fn = ledger.c("ForestTickets").get_function_by_signature(
+        "transferFrom(uint256,address,uint256)")(t.token_id, acc["trader1"].address, TONNE)
+    request = forward_request(ledger.chain, forwarder, acc["developer"], fn)
+    ledger.chain.send(forwarder.functions.execute(request), acc["exchange"])  # the relayer pays
+    assert tickets.value_of(t.token_id) == 9 * TONNE
+    got = tickets.token_count()
+    assert tickets.ticket(got).owner == acc["trader1"].address

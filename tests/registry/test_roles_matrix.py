@@ -20,7 +20,8 @@ Gates:
   contract    only another contract of the registry (DisturbanceReports.consumeLoss, drawn by
               CarbonCredits; CashToken.settlementTransfer, used by Settlement;
               CompensationOrders.countRetirement; CarbonCredits.retireOnPurchase, used by the
-              purchase venues): every seat gets the row's error naming the caller
+              purchase venues; MonitoringReports.claim, used by CarbonCredits and
+              ForestTickets): every seat gets the row's error naming the caller
               (NotCreditsContract by default).
   owner       only the account that made the object (an offer's seller) passes; everyone else
               gets the row's error naming the object and the caller.
