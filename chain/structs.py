@@ -173,7 +173,7 @@ class Report:
 
     ABI_TYPE: ClassVar[str] = "struct MonitoringReports.Report"
     ABI_NAMES: ClassVar[tuple[str, ...]] = (
-        "projectId", "periodStart", "periodEnd", "status", "submissions", "merkleRoot",
+        "projectId", "periodStart", "periodEnd", "status", "submissions", "claimedBy", "merkleRoot",
         "reportHash", "attestedQuantity", "verifiedQuantity", "verifier", "verificationHash",
     )
 
@@ -182,6 +182,7 @@ class Report:
     period_end: int
     status: int
     submissions: int
+    claimed_by: int
     merkle_root: bytes
     report_hash: bytes
     attested_quantity: int
@@ -196,6 +197,7 @@ class Report:
             "periodEnd": self.period_end,
             "status": self.status,
             "submissions": self.submissions,
+            "claimedBy": self.claimed_by,
             "merkleRoot": self.merkle_root,
             "reportHash": self.report_hash,
             "attestedQuantity": self.attested_quantity,
@@ -211,6 +213,7 @@ class Report:
             self.period_end,
             self.status,
             self.submissions,
+            self.claimed_by,
             self.merkle_root,
             self.report_hash,
             self.attested_quantity,

@@ -27,12 +27,21 @@ contract MonitoringReports is IMonitoringReports, ConsortiumGated, OracleQuorum 
         Rejected
     }
 
+    /// @notice Which register issued a verified report (kept in the report's first slot, so
+    /// claiming it rewrites a slot issuance reads anyway instead of filling a fresh one).
+    enum Register {
+        None,
+        Credits,
+        Tickets
+    }
+
     struct Report {
         uint64 projectId;
         uint64 periodStart;
         uint64 periodEnd;
         Status status;
         uint16 submissions;
+        Register claimedBy;
         bytes32 merkleRoot;
         bytes32 reportHash;
         uint128 attestedQuantity;
@@ -65,7 +74,6 @@ contract MonitoringReports is IMonitoringReports, ConsortiumGated, OracleQuorum 
 
     /// @notice The register that issued a verified report (credits or tickets), zero if none:
     /// a report is issued once across both registers, so no tonne is counted in both.
-    mapping(uint256 reportId => address register) public claimantOf;
 
     /// @dev The period is empty, reversed, in the future or outside the crediting period.
     error InvalidPeriod(uint64 periodStart, uint64 periodEnd);
@@ -305,11 +313,22 @@ contract MonitoringReports is IMonitoringReports, ConsortiumGated, OracleQuorum 
         if (msg.sender != creditRegister && msg.sender != ticketRegister) revert NotIssuingRegister(msg.sender);
         Report storage r = _existing(reportId);
         if (r.status != Status.Verified) revert ReportNotVerified(reportId);
-        address holder = claimantOf[reportId];
-        if (holder != address(0)) revert ReportAlreadyClaimed(reportId, holder);
-        claimantOf[reportId] = msg.sender;
+        if (r.claimedBy != Register.None) revert ReportAlreadyClaimed(reportId, _registerAt(r.claimedBy));
+        r.claimedBy = msg.sender == creditRegister ? Register.Credits : Register.Tickets;
         emit ReportClaimed(reportId, msg.sender);
         return (r.projectId, r.periodStart, r.periodEnd, r.verifiedQuantity);
+    }
+
+    /// @notice The register that issued report `reportId` (CarbonCredits or ForestTickets), or
+    /// the zero address while it is unclaimed.
+    function claimantOf(uint256 reportId) external view returns (address) {
+        return _registerAt(_reports[reportId].claimedBy);
+    }
+
+    function _registerAt(Register which) private view returns (address) {
+        if (which == Register.Credits) return creditRegister;
+        if (which == Register.Tickets) return ticketRegister;
+        return address(0);
     }
 
     /// @dev k is this contract's `threshold`.
