@@ -33,6 +33,8 @@ CONTRACTS = (
     "CashToken",
     "Settlement",
     "CompensationOffers",
+    "ForestTickets",
+    "PledgeRegister",
 )
 
 
@@ -128,21 +130,25 @@ def deploy_all(chain: Chain, deployer: LocalAccount, threshold: int, base_uri: s
     # The consortium refuses to revoke oracles below MonitoringReports' threshold, and
     # MonitoringReports needs the consortium's address: its address is computed in advance
     # (Consortium, MethodologyRegistry, ProjectRegistry, then MonitoringReports), checked below.
-    reports_at = next_address(3)
-    put("Consortium", deployer.address, governance_delay, reports_at, fwd)
-    put("MethodologyRegistry", addr["Consortium"], fwd)
-    put("ProjectRegistry", addr["Consortium"], addr["MethodologyRegistry"], fwd)
-    put("MonitoringReports", addr["Consortium"], addr["ProjectRegistry"], threshold, fwd)
-    if to_checksum_address(addr["MonitoringReports"]) != reports_at:
-        raise DeploymentError("MonitoringReports was not deployed at its precomputed address")
+    # MonitoringReports lets only the two registers (CarbonCredits, ForestTickets) claim a
+    # report, so that each report is issued once across both: their addresses too.
     # DisturbanceReports lets only CarbonCredits draw confirmed losses and CompensationOrders
     # lets only CarbonCredits count retirements, while CarbonCredits needs both their addresses;
     # CompensationOrders trusts Settlement's and CompensationOffers' prices, and CashToken lets
     # only Settlement use its settlement path: the later addresses are computed from the
     # deployer's next nonces (CREATE) and checked after deploying each.
-    credits_at = next_address(2)
-    settlement_at = next_address(4)
-    offers_at = next_address(5)
+    reports_at = next_address(3)
+    credits_at = next_address(6)
+    settlement_at = next_address(8)
+    offers_at = next_address(9)
+    tickets_at = next_address(10)
+    put("Consortium", deployer.address, governance_delay, reports_at, fwd)
+    put("MethodologyRegistry", addr["Consortium"], fwd)
+    put("ProjectRegistry", addr["Consortium"], addr["MethodologyRegistry"], fwd)
+    put("MonitoringReports", addr["Consortium"], addr["ProjectRegistry"], threshold, credits_at,
+        tickets_at, fwd)
+    if to_checksum_address(addr["MonitoringReports"]) != reports_at:
+        raise DeploymentError("MonitoringReports was not deployed at its precomputed address")
     put("DisturbanceReports", addr["Consortium"], addr["ProjectRegistry"],
         addr["MonitoringReports"], credits_at, fwd)
     put("CompensationOrders", addr["Consortium"], addr["MethodologyRegistry"],
@@ -156,16 +162,21 @@ def deploy_all(chain: Chain, deployer: LocalAccount, threshold: int, base_uri: s
         addr["ProjectRegistry"], deployer.address, fwd)
     put("CompensationOffers", addr["Consortium"], addr["CarbonCredits"], addr["CashToken"],
         addr["CompensationOrders"], fwd)
+    put("ForestTickets", addr["Consortium"], addr["MethodologyRegistry"], addr["ProjectRegistry"],
+        addr["MonitoringReports"], addr["CompensationOrders"], fwd)
+    put("PledgeRegister", addr["Consortium"], addr["CarbonCredits"], addr["ForestTickets"], fwd)
     for name, at in (("CarbonCredits", credits_at), ("Settlement", settlement_at),
-                     ("CompensationOffers", offers_at)):
+                     ("CompensationOffers", offers_at), ("ForestTickets", tickets_at)):
         if to_checksum_address(addr[name]) != at:
             raise DeploymentError(f"{name} was not deployed at its precomputed address")
-    # The venues move credits and cash as approved operators, which only members may be: they
-    # join the consortium as part of the deployment.
+    # The venues move credits and cash as approved operators, which only members may be, and
+    # the pledge register holds pledged tickets and credits in escrow, which only members may:
+    # they join the consortium as part of the deployment.
     consortium = chain.w3.eth.contract(address=to_checksum_address(addr["Consortium"]),
                                        abi=arts["Consortium"].abi)
     for name, label in (("Settlement", "结算合约 Settlement contract"),
-                        ("CompensationOffers", "生态补偿认购合约 Compensation offers contract")):
+                        ("CompensationOffers", "生态补偿认购合约 Compensation offers contract"),
+                        ("PledgeRegister", "质押登记合约 Pledge register contract")):
         chain.send(consortium.functions.admit(to_checksum_address(addr[name]), label, bytes(32)),
                    deployer)
     assert first_block is not None

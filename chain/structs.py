@@ -173,7 +173,7 @@ class Report:
 
     ABI_TYPE: ClassVar[str] = "struct MonitoringReports.Report"
     ABI_NAMES: ClassVar[tuple[str, ...]] = (
-        "projectId", "periodStart", "periodEnd", "status", "submissions", "merkleRoot",
+        "projectId", "periodStart", "periodEnd", "status", "submissions", "claimedBy", "merkleRoot",
         "reportHash", "attestedQuantity", "verifiedQuantity", "verifier", "verificationHash",
     )
 
@@ -182,6 +182,7 @@ class Report:
     period_end: int
     status: int
     submissions: int
+    claimed_by: int
     merkle_root: bytes
     report_hash: bytes
     attested_quantity: int
@@ -196,6 +197,7 @@ class Report:
             "periodEnd": self.period_end,
             "status": self.status,
             "submissions": self.submissions,
+            "claimedBy": self.claimed_by,
             "merkleRoot": self.merkle_root,
             "reportHash": self.report_hash,
             "attestedQuantity": self.attested_quantity,
@@ -211,6 +213,7 @@ class Report:
             self.period_end,
             self.status,
             self.submissions,
+            self.claimed_by,
             self.merkle_root,
             self.report_hash,
             self.attested_quantity,
@@ -663,6 +666,176 @@ class Offer:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class SlotInfo:
+    """`struct ForestTickets.SlotInfo`."""
+
+    ABI_TYPE: ClassVar[str] = "struct ForestTickets.SlotInfo"
+    ABI_NAMES: ClassVar[tuple[str, ...]] = (
+        "projectId", "periodStart", "periodEnd", "divisionCode", "issued", "retired",
+        "boundaryHash", "areaM2", "owner", "rightsCertificate",
+    )
+
+    project_id: int
+    period_start: int
+    period_end: int
+    division_code: int
+    issued: int
+    retired: int
+    boundary_hash: bytes
+    area_m2: int
+    owner: str
+    rights_certificate: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "projectId": self.project_id,
+            "periodStart": self.period_start,
+            "periodEnd": self.period_end,
+            "divisionCode": self.division_code,
+            "issued": self.issued,
+            "retired": self.retired,
+            "boundaryHash": self.boundary_hash,
+            "areaM2": self.area_m2,
+            "owner": self.owner,
+            "rightsCertificate": self.rights_certificate,
+        }
+
+    def to_abi(self) -> tuple[Any, ...]:
+        return (
+            self.project_id,
+            self.period_start,
+            self.period_end,
+            self.division_code,
+            self.issued,
+            self.retired,
+            self.boundary_hash,
+            self.area_m2,
+            self.owner,
+            self.rights_certificate,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """`struct ForestTickets.Ticket`."""
+
+    ABI_TYPE: ClassVar[str] = "struct ForestTickets.Ticket"
+    ABI_NAMES: ClassVar[tuple[str, ...]] = ("owner", "slot", "value")
+
+    owner: str
+    slot: int
+    value: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "owner": self.owner,
+            "slot": self.slot,
+            "value": self.value,
+        }
+
+    def to_abi(self) -> tuple[Any, ...]:
+        return (
+            self.owner,
+            self.slot,
+            self.value,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRetirement:
+    """`struct ForestTickets.TicketRetirement`."""
+
+    ABI_TYPE: ClassVar[str] = "struct ForestTickets.TicketRetirement"
+    ABI_NAMES: ClassVar[tuple[str, ...]] = (
+        "holder", "tokenId", "slot", "value", "serialStart", "purpose", "beneficiary",
+        "caseReference",
+    )
+
+    holder: str
+    token_id: int
+    slot: int
+    value: int
+    serial_start: int
+    purpose: int
+    beneficiary: str
+    case_reference: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "holder": self.holder,
+            "tokenId": self.token_id,
+            "slot": self.slot,
+            "value": self.value,
+            "serialStart": self.serial_start,
+            "purpose": self.purpose,
+            "beneficiary": self.beneficiary,
+            "caseReference": self.case_reference,
+        }
+
+    def to_abi(self) -> tuple[Any, ...]:
+        return (
+            self.holder,
+            self.token_id,
+            self.slot,
+            self.value,
+            self.serial_start,
+            self.purpose,
+            self.beneficiary,
+            self.case_reference,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Pledge:
+    """`struct PledgeRegister.Pledge`."""
+
+    ABI_TYPE: ClassVar[str] = "struct PledgeRegister.Pledge"
+    ABI_NAMES: ClassVar[tuple[str, ...]] = (
+        "pledgor", "maturity", "kind", "status", "bank", "amountFen", "assetId", "tokenId", "value",
+        "loanReference",
+    )
+
+    pledgor: str
+    maturity: int
+    kind: int
+    status: int
+    bank: str
+    amount_fen: int
+    asset_id: int
+    token_id: int
+    value: int
+    loan_reference: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pledgor": self.pledgor,
+            "maturity": self.maturity,
+            "kind": self.kind,
+            "status": self.status,
+            "bank": self.bank,
+            "amountFen": self.amount_fen,
+            "assetId": self.asset_id,
+            "tokenId": self.token_id,
+            "value": self.value,
+            "loanReference": self.loan_reference,
+        }
+
+    def to_abi(self) -> tuple[Any, ...]:
+        return (
+            self.pledgor,
+            self.maturity,
+            self.kind,
+            self.status,
+            self.bank,
+            self.amount_fen,
+            self.asset_id,
+            self.token_id,
+            self.value,
+            self.loan_reference,
+        )
+
+
 # Every record class by the struct's ABI internalType.
 STRUCTS: dict[str, type[Any]] = {
     ForwardRequestData.ABI_TYPE: ForwardRequestData,
@@ -680,4 +853,8 @@ STRUCTS: dict[str, type[Any]] = {
     Signature.ABI_TYPE: Signature,
     Fill.ABI_TYPE: Fill,
     Offer.ABI_TYPE: Offer,
+    SlotInfo.ABI_TYPE: SlotInfo,
+    Ticket.ABI_TYPE: Ticket,
+    TicketRetirement.ABI_TYPE: TicketRetirement,
+    Pledge.ABI_TYPE: Pledge,
 }

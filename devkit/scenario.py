@@ -17,6 +17,7 @@ from eth_utils import keccak
 from chain.structs import Location
 from registry.categories import SinkCategory
 from registry.ledger import Ledger
+from registry.tickets import IssuedTicket, Tickets
 
 DAY = 86_400
 PERIOD = 30 * DAY
@@ -211,3 +212,26 @@ class Scenario:
         developer_of = self.ledger.project(project_id).developer
         return Batch(methodology_id, project_id, report_id, batch_id, b.issued, b.buffer,
                      developer_of)
+
+    # -- forest tickets --------------------------------------------------------------------
+
+    def forest_parcel(self, owner: str = "developer") -> int:
+        """An approved forest project (a parcel whose methodology's sink category is forest) of
+        `owner`, ready for monitoring reports to be ticketed."""
+        return self.project(self.methodology(category=SinkCategory.FOREST), owner)
+
+    def forest_report(self, quantity: int, project_id: int | None = None,
+                      owner: str = "developer") -> tuple[int, int]:
+        """A verified report of a forest parcel (new unless `project_id` is given): (project,
+        report)."""
+        project = project_id if project_id is not None else self.forest_parcel(owner)
+        return project, self.report(project, quantity)
+
+    def ticket(self, quantity: int, project_id: int | None = None, owner: str = "developer",
+               rights_certificate: str | None = None) -> IssuedTicket:
+        """A ticket issued by the forestry seat from a verified forest report (its parcel's next
+        period), with the parcel's forest-right certificate number (made up per parcel unless
+        given)."""
+        project, report = self.forest_report(quantity, project_id, owner)
+        certificate = rights_certificate or f"闽(2024)三明市林权第{project:07d}号"
+        return Tickets(self.ledger).issue(self.acc["forestry"], report, certificate)

@@ -167,12 +167,14 @@ contract CarbonCredits is ERC1155, ERC1155Holder, ConsortiumGated, ICreditBatche
 
     /// @notice Issues a batch against a verified report, once per report. Registry operator only.
     /// The project developer receives the verified quantity less the buffer share (rounded up).
-    /// @param reportId A verified monitoring report not issued before.
+    /// @param reportId A verified monitoring report not issued before, as credits or as a forest
+    /// ticket (MonitoringReports.claim: ReportAlreadyClaimed).
     /// @return batchId The new batch (ERC-1155 token id).
     function issue(uint256 reportId) external onlyRole(Roles.REGISTRY_OPERATOR) returns (uint256 batchId) {
         uint256 existing = batchOfReport[reportId];
         if (existing != 0) revert ReportAlreadyIssued(reportId, existing);
-        (uint256 projectId, uint64 periodStart, uint64 periodEnd, uint256 quantity) = reports.verifiedReport(reportId);
+        // claims the report across both registers: a ticketed report is never issued as credits
+        (uint256 projectId, uint64 periodStart, uint64 periodEnd, uint256 quantity) = reports.claim(reportId);
         (address developer, uint256 methodologyId,,) = projects.approvedProject(projectId);
         consortium.requireHolder(developer);
         uint256 buffer = Math.mulDiv(quantity, methodologies.bufferBps(methodologyId), 10_000, Math.Rounding.Ceil);

@@ -18,4 +18,8 @@ interface IProjectRegistry {
     /// @notice A project's methodology and administrative-division code (what eligibility rules
     /// read); reverts for an unknown project.
     function siteOf(uint256 projectId) external view returns (uint256 methodologyId, uint32 divisionCode);
+
+    /// @notice A project's parcel as registered: administrative-division code, area (m²) and
+    /// boundary hash; reverts for an unknown project.
+    function parcelOf(uint256 projectId) external view returns (uint32 divisionCode, uint64 areaM2, bytes32 boundaryHash);
 }

@@ -27,12 +27,21 @@ contract MonitoringReports is IMonitoringReports, ConsortiumGated, OracleQuorum 
         Rejected
     }
 
+    /// @notice Which register issued a verified report (kept in the report's first slot, so
+    /// claiming it rewrites a slot issuance reads anyway instead of filling a fresh one).
+    enum Register {
+        None,
+        Credits,
+        Tickets
+    }
+
     struct Report {
         uint64 projectId;
         uint64 periodStart;
         uint64 periodEnd;
         Status status;
         uint16 submissions;
+        Register claimedBy;
         bytes32 merkleRoot;
         bytes32 reportHash;
         uint128 attestedQuantity;
@@ -42,6 +51,10 @@ contract MonitoringReports is IMonitoringReports, ConsortiumGated, OracleQuorum 
     }
 
     IProjectRegistry public immutable projects;
+    /// @notice The credit register (CarbonCredits), one of the two registers that may claim a report.
+    address public immutable creditRegister;
+    /// @notice The forest-ticket register (ForestTickets), the other register that may claim a report.
+    address public immutable ticketRegister;
 
     /// @notice Number of agreeing oracle attestations needed (k of n).
     uint16 public threshold;
@@ -58,6 +71,9 @@ contract MonitoringReports is IMonitoringReports, ConsortiumGated, OracleQuorum 
     /// @notice The report that holds an attested Merkle root or report hash (0 if none). A
     /// rejected report releases both.
     mapping(bytes32 rootOrHash => uint256 reportId) public reportOfHash;
+
+    /// @notice The register that issued a verified report (credits or tickets), zero if none:
+    /// a report is issued once across both registers, so no tonne is counted in both.
 
     /// @dev The period is empty, reversed, in the future or outside the crediting period.
     error InvalidPeriod(uint64 periodStart, uint64 periodEnd);
@@ -81,6 +97,8 @@ contract MonitoringReports is IMonitoringReports, ConsortiumGated, OracleQuorum 
     error AlreadyAttestedElsewhere(bytes32 rootOrHash, uint256 reportId);
     /// @dev The project id does not fit the registry's range.
     error ProjectIdOutOfRange(uint256 projectId);
+    /// @dev Only the credit and ticket registers claim reports.
+    error NotIssuingRegister(address caller);
 
     /// @notice One oracle node's submission for a report; `digest` = keccak256(abi.encode(root, quantity, reportHash)).
     event AttestationSubmitted(
@@ -99,13 +117,26 @@ contract MonitoringReports is IMonitoringReports, ConsortiumGated, OracleQuorum 
     event ReportVerified(uint256 indexed reportId, address indexed verifier, uint256 verifiedQuantity, bytes32 verificationHash);
     /// @notice A verifier rejected the report.
     event ReportRejected(uint256 indexed reportId, address indexed verifier, bytes32 reasonHash);
+    /// @notice A register issued a verified report (CarbonCredits as a batch, ForestTickets as a ticket).
+    event ReportClaimed(uint256 indexed reportId, address indexed register);
     /// @notice Governance changed the attestation threshold.
     event ThresholdChanged(uint16 threshold, address indexed by);
 
-    constructor(IConsortium consortium_, IProjectRegistry projects_, uint16 threshold_, address trustedForwarder)
-        ConsortiumGated(consortium_, trustedForwarder)
-    {
-        if (address(projects_) == address(0)) revert ZeroAddressArgument();
+    /// @param creditRegister_ CarbonCredits and `ticketRegister_` ForestTickets, both deployed later
+    /// at addresses the deployer computes in advance.
+    constructor(
+        IConsortium consortium_,
+        IProjectRegistry projects_,
+        uint16 threshold_,
+        address creditRegister_,
+        address ticketRegister_,
+        address trustedForwarder
+    ) ConsortiumGated(consortium_, trustedForwarder) {
+        if (
+            address(projects_) == address(0) || creditRegister_ == address(0) || ticketRegister_ == address(0)
+        ) revert ZeroAddressArgument();
+        creditRegister = creditRegister_;
+        ticketRegister = ticketRegister_;
         if (threshold_ == 0) revert InvalidThreshold(threshold_);
         projects = projects_;
         threshold = threshold_;
@@ -272,6 +303,32 @@ contract MonitoringReports is IMonitoringReports, ConsortiumGated, OracleQuorum 
         Report storage r = _existing(reportId);
         if (r.status != Status.Verified) revert ReportNotVerified(reportId);
         return (r.projectId, r.periodStart, r.periodEnd, r.verifiedQuantity);
+    }
+
+    /// @inheritdoc IMonitoringReports
+    function claim(uint256 reportId)
+        external
+        returns (uint256 projectId, uint64 periodStart, uint64 periodEnd, uint256 verifiedQuantity)
+    {
+        if (msg.sender != creditRegister && msg.sender != ticketRegister) revert NotIssuingRegister(msg.sender);
+        Report storage r = _existing(reportId);
+        if (r.status != Status.Verified) revert ReportNotVerified(reportId);
+        if (r.claimedBy != Register.None) revert ReportAlreadyClaimed(reportId, _registerAt(r.claimedBy));
+        r.claimedBy = msg.sender == creditRegister ? Register.Credits : Register.Tickets;
+        emit ReportClaimed(reportId, msg.sender);
+        return (r.projectId, r.periodStart, r.periodEnd, r.verifiedQuantity);
+    }
+
+    /// @notice The register that issued report `reportId` (CarbonCredits or ForestTickets), or
+    /// the zero address while it is unclaimed.
+    function claimantOf(uint256 reportId) external view returns (address) {
+        return _registerAt(_reports[reportId].claimedBy);
+    }
+
+    function _registerAt(Register which) private view returns (address) {
+        if (which == Register.Credits) return creditRegister;
+        if (which == Register.Tickets) return ticketRegister;
+        return address(0);
     }
 
     /// @dev k is this contract's `threshold`.

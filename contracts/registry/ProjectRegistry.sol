@@ -194,6 +194,16 @@ contract ProjectRegistry is IProjectRegistry, ConsortiumGated {
         return (p.methodologyId, p.location.divisionCode);
     }
 
+    /// @inheritdoc IProjectRegistry
+    function parcelOf(uint256 projectId)
+        external
+        view
+        returns (uint32 divisionCode, uint64 areaM2, bytes32 boundaryHash)
+    {
+        Location storage l = _existing(projectId).location;
+        return (l.divisionCode, l.areaM2, l.boundaryHash);
+    }
+
     function _existing(uint256 projectId) private view returns (Project storage p) {
         p = _projects[projectId];
         if (p.status == Status.None) revert UnknownProject(projectId);

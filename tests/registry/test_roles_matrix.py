@@ -20,7 +20,8 @@ Gates:
   contract    only another contract of the registry (DisturbanceReports.consumeLoss, drawn by
               CarbonCredits; CashToken.settlementTransfer, used by Settlement;
               CompensationOrders.countRetirement; CarbonCredits.retireOnPurchase, used by the
-              purchase venues): every seat gets the row's error naming the caller
+              purchase venues; MonitoringReports.claim, used by CarbonCredits and
+              ForestTickets): every seat gets the row's error naming the caller
               (NotCreditsContract by default).
   owner       only the account that made the object (an offer's seller) passes; everyone else
               gets the row's error naming the object and the caller.
@@ -51,6 +52,8 @@ from exchange.signing import Order, sign_order
 from registry.categories import SinkCategory
 from registry.compensation import Compensation, Terms, Unit
 from registry.ledger import Ledger, Purpose
+from registry.pledges import Pledges
+from registry.tickets import Tickets
 
 TONNE = 1_000_000
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -91,6 +94,13 @@ class World:
     successor: str
     order: int
     offer: int
+    forest_report: int
+    # per seat: a ticket to split, transfer and retire from, one to merge into it, one to move whole
+    tickets: dict[str, tuple[int, int, int]]
+    # a second bank (not a seat), for the bank seat's own pledges
+    second_bank: str
+    pledge_open: int
+    pledge_matured: int
 
     def contract(self, name: str) -> Contract:
         return self.deployment.contract(self.chain, name)
@@ -100,7 +110,20 @@ class World:
 
     def counterparty(self, seat: str) -> str:
         """A member other than `seat` to receive credits or approval."""
-        return self.address("trader2" if seat == "trader1" else "trader1")
+        return self.address(self.counterparty_seat(seat))
+
+    @staticmethod
+    def counterparty_seat(seat: str) -> str:
+        return "trader2" if seat == "trader1" else "trader1"
+
+    def ticket(self, seat: str, which: int = 0) -> int:
+        """`seat`'s ticket (0: main, 1: to merge, 2: to move whole); the developer's for the
+        outsider, who holds none."""
+        return self.tickets.get(seat, self.tickets["developer"])[which]
+
+    def lender(self, seat: str) -> str:
+        """A bank other than `seat` to pledge to."""
+        return self.second_bank if seat == "bank" else self.address("bank")
 
 
 EACH_MEMBER_HOLDS = 10 * TONNE
@@ -135,6 +158,8 @@ def world(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) ->
                 ledger.transfer(acc["developer"], acc[seat.key].address, batch, EACH_MEMBER_HOLDS)
         fill = _trading_world(ledger, acc, batch)
         order, offer = _compensation_world(ledger, acc, batch)
+        forest_report, held = _ticket_world(s, acc)
+        second_bank, pledge_open, pledge_matured = _pledge_world(ledger, acc, held)
         frozen_member = dev_account(len(SEATS)).address
         ledger.admit(acc["governance"], frozen_member, "被冻结成员 Frozen member")
         ledger.freeze_account(acc["regulator"], frozen_member, doc("account freeze order"))
@@ -166,6 +191,11 @@ def world(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) ->
             successor=acc[SUCCESSOR].address,
             order=order,
             offer=offer,
+            forest_report=forest_report,
+            tickets=held,
+            second_bank=second_bank,
+            pledge_open=pledge_open,
+            pledge_matured=pledge_matured,
         )
     finally:
         chain.rpc("evm_revert", snap)
@@ -221,6 +251,55 @@ def _compensation_world(ledger: Ledger, acc: dict[str, LocalAccount],
         if seat.key != "outsider":
             comp.allow_cash(acc[seat.key], 10**12)
     return order, offer
+
+
+def _ticket_world(s: Scenario,
+                  acc: dict[str, LocalAccount]) -> tuple[int, dict[str, tuple[int, int, int]]]:
+    """A verified forest report not yet ticketed, and three tickets of one slot in the hands
+    of every member."""
+    tickets = Tickets(s.ledger)
+    issued = s.ticket(1_000 * TONNE)
+    _, fresh = s.forest_report(100 * TONNE, project_id=tickets.slot(issued.slot).project_id)
+    dev = acc["developer"]
+    held: dict[str, tuple[int, int, int]] = {}
+    for seat in SEATS:
+        if seat.key == "outsider":
+            continue
+        to = acc[seat.key].address
+        if seat.key == "developer":
+            held[seat.key] = (issued.token_id, tickets.split(dev, issued.token_id, TONNE),
+                              tickets.split(dev, issued.token_id, TONNE))
+        else:
+            held[seat.key] = tuple(  # type: ignore[assignment]
+                tickets.transfer(dev, issued.token_id, to, v)
+                for v in (EACH_MEMBER_HOLDS, TONNE, TONNE))
+    return fresh, held
+
+
+LOAN = doc("林票质押贷款合同 pledge loan contract")
+FAR = 2**40
+
+
+def _pledge_world(ledger: Ledger, acc: dict[str, LocalAccount],
+                  held: dict[str, tuple[int, int, int]]) -> tuple[str, int, int]:
+    """Every member lets the register escrow its tickets and credits; a second bank; two
+    pledges of the developer to the bank seat, one maturing in a day (matured once the world's
+    clock has moved on)."""
+    pledges = Pledges(ledger)
+    for seat in SEATS:
+        if seat.key != "outsider":
+            pledges.approve_tickets(acc[seat.key])
+            pledges.approve_credits(acc[seat.key])
+    second_bank = dev_account(len(SEATS) + 2).address
+    ledger.admit(acc["governance"], second_bank, "第二家银行 Second bank")
+    ledger.grant_role(acc["governance"], "BANK", second_bank)
+    dev, bank = acc["developer"], acc["bank"].address
+    now = _now(ledger.chain)
+    pledge_open = pledges.pledge_ticket(dev, held["developer"][0], TONNE, bank, LOAN, 100_00,
+                                        FAR).pledge_id
+    pledge_matured = pledges.pledge_ticket(dev, held["developer"][0], TONNE, bank, LOAN, 100_00,
+                                           now + 86_400).pledge_id
+    return second_bank, pledge_open, pledge_matured
 
 
 def _own_order(w: World, seat: str) -> tuple[Any, ...]:
@@ -445,6 +524,38 @@ MATRIX: tuple[Row, ...] = (
         owned=lambda w: {"offerId": w.offer}),
     Row("CompensationOffers", "take(uint256,uint128,string)", roles("MEMBER"), "holder",
         lambda w, s: (w.offer, TONNE, "")),
+    # MonitoringReports: only the two registers claim a verified report for issuance.
+    Row("MonitoringReports", "claim(uint256)", frozenset(), "contract",
+        lambda w, s: (w.report_verified,), contract_error="NotIssuingRegister"),
+    # ForestTickets: the forestry authority issues; owners (or their operators) split, merge,
+    # transfer; owners retire.
+    Row("ForestTickets", "issue(uint256,string)", roles("FORESTRY"), "consortium",
+        lambda w, s: (w.forest_report, "闽(2021)三明市林权第0000001号")),
+    Row("ForestTickets", "split(uint256,uint256)", roles("MEMBER"), "holder",
+        lambda w, s: (w.ticket(s), TONNE)),
+    Row("ForestTickets", "merge(uint256,uint256)", roles("MEMBER"), "holder",
+        lambda w, s: (w.ticket(s, 1), w.ticket(s))),
+    Row("ForestTickets", "transferFrom(uint256,address,uint256)", roles("MEMBER"), "holder",
+        lambda w, s: (w.ticket(s), w.counterparty(s), TONNE)),
+    Row("ForestTickets", "transferFrom(uint256,uint256,uint256)", roles("MEMBER"), "holder",
+        lambda w, s: (w.ticket(s), w.ticket(w.counterparty_seat(s)), TONNE)),
+    Row("ForestTickets", "transferFrom(address,address,uint256)", roles("MEMBER"), "holder",
+        lambda w, s: (w.address(s), w.counterparty(s), w.ticket(s, 2))),
+    Row("ForestTickets", "setApprovalForAll(address,bool)", roles("MEMBER"), "holder",
+        lambda w, s: (w.counterparty(s), True)),
+    Row("ForestTickets", "retire(uint256,uint256,string,uint8,string)", roles("MEMBER"),
+        "holder", lambda w, s: (w.ticket(s), TONNE, "三明市沙县区 Shaxian District", 0, "")),
+    # PledgeRegister: holders pledge to a bank; only the pledge's bank releases or forecloses.
+    Row("PledgeRegister", "pledgeTicket(uint256,uint256,address,bytes32,uint256,uint64)",
+        roles("MEMBER"), "holder",
+        lambda w, s: (w.ticket(s), TONNE, w.lender(s), LOAN, 100_00, FAR)),
+    Row("PledgeRegister", "pledgeCredits(uint256,uint256,address,bytes32,uint256,uint64)",
+        roles("MEMBER"), "holder",
+        lambda w, s: (w.batch, TONNE, w.lender(s), LOAN, 100_00, FAR)),
+    Row("PledgeRegister", "release(uint256)", roles("BANK"), "consortium",
+        lambda w, s: (w.pledge_open,)),
+    Row("PledgeRegister", "foreclose(uint256)", roles("BANK"), "consortium",
+        lambda w, s: (w.pledge_matured,)),
     # TanhuiForwarder: anyone relays; the signed request is what is authorized.
     Row("TanhuiForwarder", "execute((address,address,uint256,uint256,uint48,bytes,bytes))",
         ANYONE, "open", lambda w, s: (_relayed_retirement(w, s),)),
