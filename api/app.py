@@ -48,6 +48,7 @@ from api.routes import (
     reads,
     relay,
     reports,
+    tickets,
 )
 from chain.client import ChainRevert
 from core.config import Settings
@@ -163,6 +164,6 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     # any /orders/{order_id}.
     for module in (exchange, exchange_ops, health, members, methodologies, projects, reports,
                    batches, credits, relay, certificates, reads, oracle, cash, compensation,
-                   compensation_offers, compensation_reads, compensation_certificates):
+                   compensation_offers, compensation_reads, compensation_certificates, tickets):
         app.include_router(module.router)
     return app
