@@ -13,7 +13,6 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 
 from chain.abi import DecodedEvent
-from registry.categories import SinkCategory
 from registry.compensation import OrderStatus
 from registry.compensation import Unit as OrderUnit
 
@@ -73,15 +72,6 @@ def _step(w: RangeWriter, ev: DecodedEvent, ts: int, order_id: int, kind: str,
     )
 
 
-def _plain(args: dict[str, Any]) -> dict[str, Any]:
-    """Event args as JSON-safe values (big integers as strings would be lossy elsewhere;
-    every figure here fits 128 bits, which JSON and Python keep exactly)."""
-    out: dict[str, Any] = {}
-    for k, v in args.items():
-        out[k] = _plain(v) if isinstance(v, dict) else v
-    return out
-
-
 def order_registered(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
     a = ev.args
     oid = int(a["orderId"])
@@ -101,21 +91,21 @@ def order_registered(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
             "block_timestamp": ts,
         },
     )
-    _step(w, ev, ts, oid, "registered", _plain(a))
+    _step(w, ev, ts, oid, "registered", dict(a))
 
 
 def order_amended(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
     a = ev.args
     oid = int(a["orderId"])
     w.orders.require(w.conn, oid, ev).update(_terms(a["terms"]))
-    _step(w, ev, ts, oid, "amended", _plain(a))
+    _step(w, ev, ts, oid, "amended", dict(a))
 
 
 def order_closed(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
     a = ev.args
     oid = int(a["orderId"])
     w.orders.require(w.conn, oid, ev)["status"] = OrderStatus.CLOSED.name.lower()
-    _step(w, ev, ts, oid, "closed", _plain(a))
+    _step(w, ev, ts, oid, "closed", dict(a))
 
 
 def retirement_counted(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
@@ -139,14 +129,14 @@ def retirement_counted(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
             "block_timestamp": ts,
         }
     )
-    _step(w, ev, ts, oid, "counted", _plain(a))
+    _step(w, ev, ts, oid, "counted", dict(a))
 
 
 def order_fulfilled(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
     a = ev.args
     oid = int(a["orderId"])
     w.orders.require(w.conn, oid, ev)["status"] = OrderStatus.FULFILLED.name.lower()
-    _step(w, ev, ts, oid, "fulfilled", _plain(a))
+    _step(w, ev, ts, oid, "fulfilled", dict(a))
 
 
 def offer_made(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
@@ -168,14 +158,14 @@ def offer_made(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
             "block_number": ev.block_number,
         },
     )
-    _step(w, ev, ts, int(a["orderId"]), "offer_made", _plain(a))
+    _step(w, ev, ts, int(a["orderId"]), "offer_made", dict(a))
 
 
 def offer_withdrawn(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
     fid = int(ev.args["offerId"])
     offer = w.offers.require(w.conn, fid, ev)
     offer["status"] = "withdrawn"
-    _step(w, ev, ts, int(offer["order_id"]), "offer_withdrawn", _plain(ev.args))
+    _step(w, ev, ts, int(offer["order_id"]), "offer_withdrawn", dict(ev.args))
 
 
 def offer_taken(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
@@ -185,11 +175,7 @@ def offer_taken(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
     offer["remaining"] -= int(a["amount"])
     if offer["remaining"] == 0:
         offer["status"] = "taken"
-    _step(w, ev, ts, int(offer["order_id"]), "offer_taken", _plain(a))
-
-
-def category_name(value: int) -> str:
-    return SinkCategory(value).key
+    _step(w, ev, ts, int(offer["order_id"]), "offer_taken", dict(a))
 
 
 HANDLERS = {

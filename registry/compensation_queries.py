@@ -8,12 +8,11 @@ at the caller's `now` so a page and the contract agree.
 
 from __future__ import annotations
 
-from eth_utils import keccak
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.categories import categories_of_mask
-from registry.compensation import OrderStatus
+from registry.compensation import OrderStatus, case_hash
 from registry.models import (
     Batch,
     CompensationOffer,
@@ -27,11 +26,6 @@ from registry.models import (
 from registry.queries import Page, Row, _page
 
 OPEN_KEYS = (OrderStatus.OPEN.name.lower(), OrderStatus.PARTLY_FULFILLED.name.lower())
-
-
-def case_hash(case_number: str) -> str:
-    """The key CompensationOrders files a case under: keccak256 of its UTF-8 text."""
-    return "0x" + keccak(text=case_number).hex()
 
 
 def _present(row: Row, now: int) -> Row:
@@ -78,7 +72,7 @@ def get_order(session: Session, order_id: int, now: int) -> Row | None:
 def order_of_case(session: Session, case_number: str, now: int) -> Row | None:
     t = CompensationOrder.__table__
     row = session.execute(
-        select(t).where(t.c.case_hash == case_hash(case_number))
+        select(t).where(t.c.case_hash == "0x" + case_hash(case_number).hex())
     ).mappings().one_or_none()
     return _present(dict(row), now) if row is not None else None
 
