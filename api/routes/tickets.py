@@ -87,6 +87,7 @@ def pledge_out(p: Pledge) -> dict[str, Any]:
 def _slot_out(tickets: Tickets, pledges: Pledges, slot: int) -> dict[str, Any]:
     s = tickets.slot(slot)
     name = division_name(s.division_code)
+    pledged = pledges.pledged_of(AssetKind.TICKET, slot)
     return {
         "slot": slot, "project_id": s.project_id, "period_start": s.period_start,
         "period_end": s.period_end, "division_code": s.division_code,
@@ -95,8 +96,7 @@ def _slot_out(tickets: Tickets, pledges: Pledges, slot: int) -> dict[str, Any]:
         "rights_certificate": s.rights_certificate, "owner": s.owner,
         "issued": format_units(s.issued), "issued_units": s.issued,
         "retired": format_units(s.retired), "retired_units": s.retired,
-        "pledged": format_units(pledges.pledged_of(AssetKind.TICKET, slot)),
-        "pledged_units": pledges.pledged_of(AssetKind.TICKET, slot),
+        "pledged": format_units(pledged), "pledged_units": pledged,
         "liens": [pledge_out(p) for p in pledges.of_asset(AssetKind.TICKET, slot)],
     }
 
