@@ -144,7 +144,7 @@ def deploy_all(chain: Chain, deployer: LocalAccount, threshold: int, base_uri: s
     tickets_at = next_address(10)
     put("Consortium", deployer.address, governance_delay, reports_at, fwd)
     put("MethodologyRegistry", addr["Consortium"], fwd)
-    put("ProjectRegistry", addr["Consortium"], addr["MethodologyRegistry"], fwd)
+    put("ProjectRegistry", addr["Consortium"], addr["MethodologyRegistry"], tickets_at, fwd)
     put("MonitoringReports", addr["Consortium"], addr["ProjectRegistry"], threshold, credits_at,
         tickets_at, fwd)
     if to_checksum_address(addr["MonitoringReports"]) != reports_at:

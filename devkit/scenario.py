@@ -118,10 +118,12 @@ class Scenario:
         return m.id
 
     def project(self, methodology_id: int, developer: str = "developer",
-                stage: ProjectStage = "approved", division_code: int | None = None) -> int:
+                stage: ProjectStage = "approved", division_code: int | None = None,
+                parcels: tuple[str, ...] = ()) -> int:
         """A project of `developer` carried to `stage`, on a parcel of its own (numbered after
         the projects already registered, so several builders can share a chain state); in the
-        Maowei Sea (450702) unless another administrative division is given."""
+        Maowei Sea (450702) unless another administrative division is given. `parcels`: the
+        forest-right certificates its boundary takes in, declared before validation."""
         count = int(self.ledger.chain.call(
             self.ledger.c("ProjectRegistry").functions.projectCount()))
         location = parcel(count + 1)
@@ -132,6 +134,8 @@ class Scenario:
             methodology_id, location, BASE_TIME,
             BASE_TIME + CREDITING_YEARS * 365 * DAY, doc(self._tag("pdd")),
         )
+        if parcels:
+            self.ledger.declare_parcels(self.acc[developer], p.id, list(parcels))
         if stage in ("validated", "approved"):
             self.ledger.validate_project(self.acc["verifier"], p.id, doc(self._tag("validation")))
         if stage == "approved":

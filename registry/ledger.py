@@ -328,6 +328,19 @@ class Ledger:
     ) -> Sent:
         return self._send(by, "ProjectRegistry", "reject", project_id, reason_hash)
 
+    def declare_parcels(self, by: LocalAccount, project_id: int,
+                        rights_certificates: list[str]) -> Sent:
+        """The developer declares the forest-right certificates (林权证号) its registered
+        project's boundary takes in; `ParcelInOtherProject` if one is another project's over an
+        overlapping crediting period."""
+        return self._send(by, "ProjectRegistry", "declareParcels", project_id,
+                          list(rights_certificates))
+
+    def projects_of_parcel(self, rights_certificate: str) -> list[int]:
+        """Every project a forest-right certificate was bound to (declared or ticketed)."""
+        fn = self.c("ProjectRegistry").functions.projectsOfParcel(rights_certificate)
+        return [int(i) for i in self.chain.call(fn)]
+
     # -- monitoring reports ---------------------------------------------------------------
 
     def attest(

@@ -1,11 +1,14 @@
 """Projects (Flow 2): registered by their developer, validated by a verifier, approved by the
-regulator."""
+regulator. A forest project's developer also declares the forest-right certificates (林权证号)
+its boundary takes in, before validation: a certificate belongs to one project over any stretch
+of time, so a parcel in a credit project is never also ticketed for an overlapping period
+(Flow 10), nor the other way round."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -76,6 +79,39 @@ class ProjectStatusOut(TxOut):
     status: str
 
 
+RightsCertificate = Annotated[str, text(64)]
+
+
+class ParcelsIn(BaseModel):
+    model_config = STRICT
+
+    rights_certificates: Annotated[list[RightsCertificate], Field(min_length=1, max_length=200)]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> ParcelsIn:
+        if len(set(self.rights_certificates)) != len(self.rights_certificates):
+            raise PydanticCustomError("duplicate_certificate",
+                                      "each certificate number is given once")
+        return self
+
+
+class ParcelsOut(TxOut):
+    project_id: int
+    rights_certificates: list[str]
+
+
+class ParcelProjectOut(BaseModel):
+    project_id: int
+    status: str
+    crediting_start: int
+    crediting_end: int
+
+
+class ParcelOut(BaseModel):
+    rights_certificate: str
+    projects: list[ParcelProjectOut]
+
+
 @router.post("", status_code=201, response_model=ProjectOut)
 def register_project(
     body: ProjectIn, caller: CallerDep, view: ViewDep, writer: WriterDep
@@ -96,6 +132,40 @@ def register_project(
         body.crediting_end, b32(body.document_hash),
     )
     return {"project_id": created.id, "developer": caller.address, **tx(created.sent)}
+
+
+@router.post("/{project_id}/parcels", response_model=ParcelsOut)
+def declare_parcels(
+    project_id: PathId, body: ParcelsIn, caller: CallerDep, view: ViewDep, writer: WriterDep
+) -> dict[str, object]:
+    """Declares the forest-right certificates a registered project's boundary takes in. Its
+    developer, before validation; `chain_parcel_in_other_project` when a certificate is
+    another non-rejected project's over an overlapping crediting period."""
+    require_role(view, caller, "MEMBER")
+    p = prechecks.project_in(view, project_id, ProjectStatus.REGISTERED)
+    if p.developer != caller.address:
+        raise ApiError(403, "not_project_developer",
+                       f"only project {project_id}'s developer declares its parcels",
+                       {"project_id": project_id, "developer": p.developer})
+    sent = writer.declare_parcels(caller.key(), project_id, body.rights_certificates)
+    return {"project_id": project_id, "rights_certificates": body.rights_certificates,
+            **tx(sent)}
+
+
+@router.get("/parcels/by-certificate", response_model=ParcelOut)
+def parcel_projects(view: ViewDep, certificate: Annotated[str, Query(min_length=1,
+                                                                      max_length=64)]
+                    ) -> dict[str, object]:
+    """Every project a forest-right certificate was bound to — declared by a project's
+    developer or ticketed — with its status and crediting period, read from the chain: who
+    else counts this parcel, before a ticket or a loan is made on it."""
+    projects = []
+    for pid in view.ledger.projects_of_parcel(certificate):
+        p = view.ledger.project(pid)
+        projects.append({"project_id": pid, "status": ProjectStatus(p.status).name.lower(),
+                         "crediting_start": p.crediting_start,
+                         "crediting_end": p.crediting_end})
+    return {"rights_certificate": certificate, "projects": projects}
 
 
 @router.post("/{project_id}/validate", response_model=ProjectStatusOut)

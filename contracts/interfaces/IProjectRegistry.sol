@@ -22,4 +22,8 @@ interface IProjectRegistry {
     /// @notice A project's parcel as registered: administrative-division code, area (m²) and
     /// boundary hash; reverts for an unknown project.
     function parcelOf(uint256 projectId) external view returns (uint32 divisionCode, uint64 areaM2, bytes32 boundaryHash);
+
+    /// @notice Binds a ticketed parcel's forest-right certificate to its project (ForestTickets
+    /// only); reverts when another non-rejected project holds it over an overlapping period.
+    function bindParcel(uint256 projectId, string calldata rightsCertificate) external;
 }

@@ -12,6 +12,14 @@ import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
 /// validated by an independent verifier, approved by the regulator. Only approved projects can
 /// have monitoring reports attested and credits issued. A parcel (boundary hash) belongs to one
 /// active project: a second registration of it is refused until the first is rejected.
+///
+/// Forest parcels are also known by their forest-right certificate numbers (林权证号). A
+/// project's developer declares the certificates its boundary takes in before validation (so
+/// the verifier validates them too), and ForestTickets binds a ticketed parcel's certificate to
+/// its project: a certificate belongs to at most one non-rejected project over any stretch of
+/// time (crediting periods), so a parcel inside a credit project cannot also be ticketed for an
+/// overlapping period, nor a ticketed parcel taken into a credit project — no tonne is counted
+/// in both registers.
 contract ProjectRegistry is IProjectRegistry, ConsortiumGated {
     enum Status {
         None,
@@ -51,6 +59,14 @@ contract ProjectRegistry is IProjectRegistry, ConsortiumGated {
     /// @notice The active (registered, validated or approved) project of a boundary, or 0.
     mapping(bytes32 boundaryHash => uint256 projectId) public projectOfBoundary;
 
+    /// @notice The contract that binds ticketed parcels (ForestTickets).
+    address public immutable tickets;
+
+    /// @dev Projects a forest-right certificate (keccak256 of its number) was bound to, in order.
+    mapping(bytes32 certificateHash => uint256[] projectIds) private _parcelProjects;
+    /// @dev Whether a project has a certificate bound.
+    mapping(uint256 projectId => mapping(bytes32 certificateHash => bool)) private _hasParcel;
+
     /// @dev The project name is empty.
     error EmptyName();
     /// @dev Crediting period is empty or reversed.
@@ -65,6 +81,15 @@ contract ProjectRegistry is IProjectRegistry, ConsortiumGated {
     error MethodologyIdOutOfRange(uint256 methodologyId);
     /// @dev The parcel is already an active project's.
     error BoundaryAlreadyRegistered(bytes32 boundaryHash, uint256 projectId);
+    /// @dev Only the project's developer may do this.
+    error NotProjectDeveloper(uint256 projectId, address caller);
+    /// @dev No certificate given, or an empty certificate number.
+    error EmptyCertificate();
+    /// @dev The certificate is bound to another non-rejected project whose crediting period
+    /// overlaps this one's.
+    error ParcelInOtherProject(string rightsCertificate, uint256 projectId);
+    /// @dev Only ForestTickets binds ticketed parcels.
+    error NotTicketsContract(address caller);
 
     /// @notice A project was registered.
     event ProjectRegistered(
@@ -79,12 +104,19 @@ contract ProjectRegistry is IProjectRegistry, ConsortiumGated {
     );
     /// @notice A project changed status; `evidenceHash` is the validation report or decision document.
     event ProjectStatusChanged(uint256 indexed projectId, Status status, bytes32 evidenceHash, address indexed by);
+    /// @notice A forest-right certificate was bound to a project (declared by its developer, or
+    /// ticketed through ForestTickets).
+    event ParcelBound(uint256 indexed projectId, bytes32 indexed certificateHash, string rightsCertificate);
 
-    constructor(IConsortium consortium_, IMethodologyRegistry methodologies_, address trustedForwarder)
-        ConsortiumGated(consortium_, trustedForwarder)
-    {
-        if (address(methodologies_) == address(0)) revert ZeroAddressArgument();
+    constructor(
+        IConsortium consortium_,
+        IMethodologyRegistry methodologies_,
+        address tickets_,
+        address trustedForwarder
+    ) ConsortiumGated(consortium_, trustedForwarder) {
+        if (address(methodologies_) == address(0) || tickets_ == address(0)) revert ZeroAddressArgument();
         methodologies = methodologies_;
+        tickets = tickets_;
     }
 
     /// @notice Registers a project; the caller becomes its developer and receives its credits. Any
@@ -169,6 +201,40 @@ contract ProjectRegistry is IProjectRegistry, ConsortiumGated {
         emit ProjectStatusChanged(projectId, Status.Rejected, reasonHash, _msgSender());
     }
 
+    /// @notice Declares the forest-right certificates (林权证号) of the parcels a registered
+    /// project's boundary takes in, before its validation. The project's developer only (an
+    /// unfrozen member). A certificate already bound to another non-rejected project whose
+    /// crediting period overlaps reverts (`ParcelInOtherProject`); declaring one twice is a no-op.
+    /// @param projectId A registered (not yet validated) project of the caller.
+    /// @param rightsCertificates The certificate numbers, at least one.
+    function declareParcels(uint256 projectId, string[] calldata rightsCertificates) external {
+        Project storage p = _existing(projectId);
+        address sender = _msgSender();
+        if (sender != p.developer) revert NotProjectDeveloper(projectId, sender);
+        consortium.requireRole(Roles.MEMBER, sender);
+        if (p.status != Status.Registered) revert InvalidProjectStatus(projectId, p.status);
+        if (rightsCertificates.length == 0) revert EmptyCertificate();
+        for (uint256 i; i < rightsCertificates.length; ++i) {
+            _bind(projectId, p, rightsCertificates[i]);
+        }
+    }
+
+    /// @notice Binds a ticketed parcel's certificate to its project (a no-op if bound already).
+    /// ForestTickets only, when it issues a ticket; reverts `ParcelInOtherProject` when the
+    /// certificate is another non-rejected project's over an overlapping crediting period.
+    /// @param projectId The ticket's project.
+    /// @param rightsCertificate The parcel's forest-right certificate number.
+    function bindParcel(uint256 projectId, string calldata rightsCertificate) external {
+        if (msg.sender != tickets) revert NotTicketsContract(msg.sender);
+        _bind(projectId, _existing(projectId), rightsCertificate);
+    }
+
+    /// @notice The projects a forest-right certificate was ever bound to (rejected ones included;
+    /// `getProject` tells their status and crediting period).
+    function projectsOfParcel(string calldata rightsCertificate) external view returns (uint256[] memory) {
+        return _parcelProjects[keccak256(bytes(rightsCertificate))];
+    }
+
     /// @notice Full record of a project.
     function getProject(uint256 projectId) external view returns (Project memory) {
         Project memory p = _projects[projectId];
@@ -202,6 +268,23 @@ contract ProjectRegistry is IProjectRegistry, ConsortiumGated {
     {
         Location storage l = _existing(projectId).location;
         return (l.divisionCode, l.areaM2, l.boundaryHash);
+    }
+
+    function _bind(uint256 projectId, Project storage p, string calldata rightsCertificate) private {
+        if (bytes(rightsCertificate).length == 0) revert EmptyCertificate();
+        bytes32 h = keccak256(bytes(rightsCertificate));
+        if (_hasParcel[projectId][h]) return;
+        uint256[] storage bound = _parcelProjects[h];
+        for (uint256 i; i < bound.length; ++i) {
+            Project storage other = _projects[bound[i]];
+            if (
+                other.status != Status.Rejected && other.creditingStart < p.creditingEnd
+                    && p.creditingStart < other.creditingEnd
+            ) revert ParcelInOtherProject(rightsCertificate, bound[i]);
+        }
+        bound.push(projectId);
+        _hasParcel[projectId][h] = true;
+        emit ParcelBound(projectId, h, rightsCertificate);
     }
 
     function _existing(uint256 projectId) private view returns (Project storage p) {

@@ -487,6 +487,8 @@ contract ForestTickets is IForestTickets, ConsortiumGated {
         uint256 bound = projectOfCertificate[certificateHash];
         if (bound == 0) projectOfCertificate[certificateHash] = projectId;
         else if (bound != projectId) revert CertificateOfOtherParcel(rightsCertificate, bound);
+        // and never a parcel a credit project takes in over an overlapping period
+        projects.bindParcel(projectId, rightsCertificate);
         SlotInfo storage s = _slots[reportId];
         s.projectId = uint64(projectId);
         s.periodStart = periodStart;

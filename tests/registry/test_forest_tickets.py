@@ -12,11 +12,13 @@ from eth_account.signers.local import LocalAccount
 from chain.client import ChainRevert
 from chain.metatx import forward_request
 from chain.structs import Ticket, TicketRetirement
-from devkit.scenario import Scenario, doc
+from devkit.scenario import Scenario, doc, parcel
+from registry.categories import SinkCategory
 from registry.ledger import Ledger
 from registry.tickets import TicketPurpose, Tickets, ticket_retirement_hash
 
 TONNE = 1_000_000
+ZERO_ADDRESS = "0x" + "00" * 20
 CERTIFICATE = "闽(2021)三明市沙县区林权第0012345号"
 
 
@@ -128,6 +130,74 @@ def test_a_forest_right_certificate_stays_with_one_parcel(
         tickets.issue(acc["forestry"], other, CERTIFICATE)
     with reverts("EmptyCertificate"):
         tickets.issue(acc["forestry"], other, "")
+
+
+def test_a_parcel_inside_a_credit_project_cannot_be_ticketed_for_an_overlapping_period(
+    s: Scenario, tickets: Tickets, ledger: Ledger, acc: dict[str, LocalAccount]
+) -> None:
+    # an afforestation credit project takes the parcel in; a ticket project is registered
+    # over the same parcel (another boundary drawing) for the same years
+    forest = s.methodology(category=SinkCategory.FOREST)
+    credit_project = s.project(forest, parcels=(CERTIFICATE,))
+    ticket_project = s.forest_parcel()
+    report = s.report(ticket_project, 100 * TONNE)
+    with pytest.raises(ChainRevert) as refused:
+        tickets.issue(acc["forestry"], report, CERTIFICATE)
+    assert refused.value.error is not None
+    assert (refused.value.name, refused.value.error.args) == (
+        "ParcelInOtherProject",
+        {"rightsCertificate": CERTIFICATE, "projectId": credit_project})
+    # nothing happened: the report is still unclaimed, no ticket exists
+    assert tickets.claimant_of(report) == ZERO_ADDRESS
+    assert tickets.token_count() == 0
+    assert ledger.projects_of_parcel(CERTIFICATE) == [credit_project]
+
+
+def test_a_ticketed_parcel_cannot_be_taken_into_a_credit_project_for_an_overlapping_period(
+    s: Scenario, tickets: Tickets, ledger: Ledger, acc: dict[str, LocalAccount]
+) -> None:
+    issued = s.ticket(100 * TONNE, rights_certificate=CERTIFICATE)
+    ticket_project = tickets.slot(issued.slot).project_id
+    credit_project = s.project(s.methodology(category=SinkCategory.FOREST), stage="registered")
+    with reverts("ParcelInOtherProject"):
+        ledger.declare_parcels(acc["developer"], credit_project, [CERTIFICATE])
+    assert ledger.projects_of_parcel(CERTIFICATE) == [ticket_project]
+
+
+def test_a_parcel_is_free_again_after_its_project_is_rejected_or_its_period_ends(
+    s: Scenario, tickets: Tickets, ledger: Ledger, acc: dict[str, LocalAccount]
+) -> None:
+    forest = s.methodology(category=SinkCategory.FOREST)
+    rejected = s.project(forest, stage="registered", parcels=(CERTIFICATE,))
+    ledger.reject_project(acc["regulator"], rejected, doc("rejection"))
+    issued = s.ticket(100 * TONNE, rights_certificate=CERTIFICATE)
+    ticket_project = tickets.slot(issued.slot).project_id
+    # a credit project whose crediting starts when the ticket project's ends may take it in
+    end = ledger.project(ticket_project).crediting_end
+    later = ledger.register_project(acc["developer"], "三明 later afforestation", forest,
+                                    parcel(999), end, end + 20 * 365 * 86_400, doc("pdd")).id
+    ledger.declare_parcels(acc["developer"], later, [CERTIFICATE])
+    assert ledger.projects_of_parcel(CERTIFICATE) == [rejected, ticket_project, later]
+
+
+def test_only_a_registered_projects_developer_declares_its_parcels(
+    s: Scenario, ledger: Ledger, acc: dict[str, LocalAccount]
+) -> None:
+    forest = s.methodology(category=SinkCategory.FOREST)
+    registered = s.project(forest, stage="registered")
+    with reverts("NotProjectDeveloper"):
+        ledger.declare_parcels(acc["trader1"], registered, [CERTIFICATE])
+    with reverts("EmptyCertificate"):
+        ledger.declare_parcels(acc["developer"], registered, [])
+    with reverts("EmptyCertificate"):
+        ledger.declare_parcels(acc["developer"], registered, [CERTIFICATE, ""])
+    validated = s.project(forest, stage="validated")
+    with reverts("InvalidProjectStatus"):
+        ledger.declare_parcels(acc["developer"], validated, [CERTIFICATE])
+    ledger.freeze_account(acc["regulator"], acc["developer"].address, doc("freeze"))
+    with reverts("AccountFrozen"):
+        ledger.declare_parcels(acc["developer"], registered, [CERTIFICATE])
+    assert ledger.projects_of_parcel(CERTIFICATE) == []
 
 
 def test_only_the_forestry_authority_issues_and_a_frozen_one_issues_nothing(

@@ -419,6 +419,15 @@ MATRIX: tuple[Row, ...] = (
         lambda w, s: (w.project_validated, doc("approval"))),
     Row("ProjectRegistry", "reject(uint256,bytes32)", roles("REGULATOR"), "consortium",
         lambda w, s: (w.project_registered, doc("rejection"))),
+    # Only a registered project's developer declares its parcels; only ForestTickets binds a
+    # ticketed parcel.
+    Row("ProjectRegistry", "declareParcels(uint256,string[])", frozenset(), "owner",
+        lambda w, s: (w.project_registered, ["闽(2020)三明市林权第0000009号"]),
+        self_seat="developer", contract_error="NotProjectDeveloper",
+        owned=lambda w: {"projectId": w.project_registered}),
+    Row("ProjectRegistry", "bindParcel(uint256,string)", frozenset(), "contract",
+        lambda w, s: (w.project_approved, "闽(2020)三明市林权第0000010号"),
+        contract_error="NotTicketsContract"),
     # MonitoringReports: oracle nodes attest, a verifier verifies or rejects, governance sets k.
     Row("MonitoringReports", "attest(uint256,uint64,uint64,bytes32,uint256,bytes32)",
         roles("ORACLE"), "consortium",
