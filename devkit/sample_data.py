@@ -425,7 +425,7 @@ FARM_PERIOD = Period(date_start(YEAR_START), date_start(YEAR_END))
 
 @dataclass(frozen=True)
 class FarmData:
-    """A mariculture project's monitoring spec (project.json without its id), its period, its
+    """A project's monitoring spec (project.json without its id), its period, its
     data files (name → header and rows) and the quantity the oracle computes from them."""
 
     spec: dict[str, Any]
