@@ -62,10 +62,9 @@ contract ProjectRegistry is IProjectRegistry, ConsortiumGated {
     /// @notice The contract that binds ticketed parcels (ForestTickets).
     address public immutable tickets;
 
-    /// @dev Projects a forest-right certificate (keccak256 of its number) was bound to, in order.
+    /// @dev Projects a forest-right certificate (keccak256 of its number) was bound to, in order
+    /// (a handful at most: only projects whose crediting periods do not overlap can share one).
     mapping(bytes32 certificateHash => uint256[] projectIds) private _parcelProjects;
-    /// @dev Whether a project has a certificate bound.
-    mapping(uint256 projectId => mapping(bytes32 certificateHash => bool)) private _hasParcel;
 
     /// @dev The project name is empty.
     error EmptyName();
@@ -273,9 +272,9 @@ contract ProjectRegistry is IProjectRegistry, ConsortiumGated {
     function _bind(uint256 projectId, Project storage p, string calldata rightsCertificate) private {
         if (bytes(rightsCertificate).length == 0) revert EmptyCertificate();
         bytes32 h = keccak256(bytes(rightsCertificate));
-        if (_hasParcel[projectId][h]) return;
         uint256[] storage bound = _parcelProjects[h];
         for (uint256 i; i < bound.length; ++i) {
+            if (bound[i] == projectId) return;
             Project storage other = _projects[bound[i]];
             if (
                 other.status != Status.Rejected && other.creditingStart < p.creditingEnd
@@ -283,7 +282,6 @@ contract ProjectRegistry is IProjectRegistry, ConsortiumGated {
             ) revert ParcelInOtherProject(rightsCertificate, bound[i]);
         }
         bound.push(projectId);
-        _hasParcel[projectId][h] = true;
         emit ParcelBound(projectId, h, rightsCertificate);
     }
 

@@ -90,9 +90,6 @@ contract ForestTickets is IForestTickets, ConsortiumGated {
     mapping(uint256 slot => SlotInfo) private _slots;
     mapping(address owner => mapping(address operator => bool)) private _operators;
 
-    /// @notice The project a forest-right certificate number (its keccak256) was first ticketed
-    /// for: one certificate, one parcel.
-    mapping(bytes32 certificateHash => uint256 projectId) public projectOfCertificate;
     /// @notice keccak256 of each ticket retirement's full record (see `hashRetirement`).
     mapping(uint256 retirementId => bytes32 recordHash) public retirementHash;
 
@@ -106,8 +103,6 @@ contract ForestTickets is IForestTickets, ConsortiumGated {
     error NotForestParcel(uint256 projectId, uint8 category);
     /// @dev The forest-right certificate number is empty.
     error EmptyCertificate();
-    /// @dev The certificate number was ticketed for another parcel.
-    error CertificateOfOtherParcel(string rightsCertificate, uint256 projectId);
     /// @dev Values must be positive.
     error ZeroValue();
     /// @dev The ticket holds less than the requested value.
@@ -198,7 +193,9 @@ contract ForestTickets is IForestTickets, ConsortiumGated {
     /// owner (the project's developer, an unfrozen member). Forestry authority only. Claims the
     /// report in MonitoringReports: a report is ticketed once and never also issued as credits.
     /// The slot records the parcel as registered (division code, boundary hash, area) and the
-    /// forest-right certificate number, which stays with that one parcel.
+    /// forest-right certificate number, which the project registry binds to this parcel: a
+    /// certificate another project (a credit project included) holds over overlapping years
+    /// reverts `ParcelInOtherProject`, so no tonne is counted in both registers.
     /// @param reportId A verified report of a forest project, issued by neither register before.
     /// @param rightsCertificate The parcel's forest-right certificate number (林权证号).
     /// @return tokenId The new ticket; its slot is `reportId`.
@@ -483,11 +480,8 @@ contract ForestTickets is IForestTickets, ConsortiumGated {
         (uint256 projectId, uint64 periodStart, uint64 periodEnd, uint256 verified) = reports.claim(reportId);
         quantity = verified;
         owner = _forestOwner(projectId);
-        bytes32 certificateHash = keccak256(bytes(rightsCertificate));
-        uint256 bound = projectOfCertificate[certificateHash];
-        if (bound == 0) projectOfCertificate[certificateHash] = projectId;
-        else if (bound != projectId) revert CertificateOfOtherParcel(rightsCertificate, bound);
-        // and never a parcel a credit project takes in over an overlapping period
+        // the certificate is bound to this parcel in the project registry: never another
+        // project's over overlapping years, a credit project's included
         projects.bindParcel(projectId, rightsCertificate);
         SlotInfo storage s = _slots[reportId];
         s.projectId = uint64(projectId);

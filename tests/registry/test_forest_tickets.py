@@ -126,7 +126,7 @@ def test_a_forest_right_certificate_stays_with_one_parcel(
     s.ticket(80 * TONNE, project_id=tickets.slot(first.slot).project_id,
              rights_certificate=CERTIFICATE)
     _, other = s.forest_report(50 * TONNE)
-    with reverts("CertificateOfOtherParcel"):
+    with reverts("ParcelInOtherProject"):
         tickets.issue(acc["forestry"], other, CERTIFICATE)
     with reverts("EmptyCertificate"):
         tickets.issue(acc["forestry"], other, "")
