@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from web3.exceptions import TimeExhausted
 
+from api import docs_pages
 from api.chain_errors import revert_code, revert_details, revert_message, revert_status
 from api.custody import Vault, load_master_key
 from api.errors import EXCHANGE_STATUS, INBOX_STATUS, ApiError
@@ -134,7 +135,8 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
         description="Carbon credit registry on a permissioned ledger: methodologies, projects, "
         "monitoring reports, batches, transfers, retirements and verifiable certificates. "
         "Errors: `{\"error\": {\"code\", \"message\", \"details\"}}`; see docs/api.md.",
-        docs_url="/docs",
+        docs_url=None,  # api.docs_pages serves /docs and /redoc with no CDN
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     if settings.public_url is None:
@@ -164,6 +166,7 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     # any /orders/{order_id}.
     for module in (exchange, exchange_ops, health, members, methodologies, projects, reports,
                    batches, credits, relay, certificates, reads, oracle, cash, compensation,
-                   compensation_offers, compensation_reads, compensation_certificates, tickets):
+                   compensation_offers, compensation_reads, compensation_certificates, tickets,
+                   docs_pages):
         app.include_router(module.router)
     return app
