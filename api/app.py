@@ -53,6 +53,7 @@ from api.routes import (
 )
 from chain.client import ChainRevert
 from core.config import Settings
+from core.version import VERSION
 from core.db import session_factory
 from exchange.errors import ExchangeError
 from exchange.onchain import SettlementChain
@@ -131,7 +132,7 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     relayer pays gas for members' forwarded calls: `relayer`, else the configured key."""
     app = FastAPI(
         title="Tanhui 碳汇 Registry API",
-        version="1",
+        version=VERSION,
         description="Carbon credit registry on a permissioned ledger: methodologies, projects, "
         "monitoring reports, batches, transfers, retirements and verifiable certificates. "
         "Errors: `{\"error\": {\"code\", \"message\", \"details\"}}`; see docs/api.md.",

@@ -39,8 +39,19 @@ def _register_subcommands() -> None:
 _register_subcommands()
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from core.version import VERSION
+
+        typer.echo(f"tanhui {VERSION}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _private_files() -> None:
+def _private_files(
+    version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
     """Tanhui 碳汇 — carbon asset registry and exchange."""
     # Everything this process and its children (anvil, SQLite) create is owner-only: the data
     # directory holds sealed custodial keys, API key hashes and the exchange journal.

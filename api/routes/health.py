@@ -1,21 +1,61 @@
-"""Liveness of what the API depends on: the chain node, the database and the index."""
+"""Health of the API and what it depends on (the chain node, the database, the index), split
+the way orchestrators probe a service: `/health/live` (the process answers: restart it if
+not), `/health/ready` (it can serve: route traffic to it), and `/health`, the same checks as
+ready with every detail; the server's time at `/v1/time`."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import time
+from datetime import UTC, datetime
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from api.deps import RelayerDep, SessionDep, ViewDep
 from api.onchain import ChainView
+from core.version import VERSION
 from registry import queries
 
 router = APIRouter(tags=["health"])
 
 # The index serves rows of blocks the chain does not have: reads would be wrong, not just late.
 INDEX_UNHEALTHY = frozenset({"ahead_of_chain", "fork_detected"})
+
+
+class LiveOut(BaseModel):
+    status: str
+    version: str
+
+
+class TimeOut(BaseModel):
+    server_time_ms: int
+    iso: str
+
+
+@router.get("/health/live", response_model=LiveOut)
+def live() -> dict[str, str]:
+    """200 while the process answers, whatever its dependencies do (nothing is called)."""
+    return {"status": "alive", "version": VERSION}
+
+
+@router.get("/v1/time", response_model=TimeOut)
+def server_time() -> dict[str, object]:
+    """The server's clock (UTC, milliseconds since the epoch and ISO 8601): what a trader's
+    client compares its own clock with before signing expiries."""
+    ms = time.time_ns() // 1_000_000
+    return {"server_time_ms": ms,
+            "iso": datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")}
+
+
+@router.get("/health/ready")
+def ready(request: Request, session: SessionDep, view: ViewDep,
+          relayer: RelayerDep) -> JSONResponse:
+    """200 when the API can serve (the checks of `/health`), 503 `degraded` otherwise."""
+    return health(request, session, view, relayer)
 
 
 @router.get("/health")
@@ -32,7 +72,7 @@ def health(request: Request, session: SessionDep, view: ViewDep,
     next poll (`index_rewinds` counts how often it did). With the exchange, its journal
     position, open orders and settlement backlog (`exchange`: null when this API runs
     without it)."""
-    body: dict[str, Any] = {"status": "ok", "chain_reachable": False, "chain_id": None,
+    body: dict[str, Any] = {"status": "ok", "version": VERSION, "chain_reachable": False, "chain_id": None,
                             "latest_block": None, "db_ok": False, "index_lag": None,
                             "indexed_to_block": None, "index_status": "unknown",
                             "index_block_hash": None, "chain_block_hash": None,

@@ -129,3 +129,26 @@ def test_a_failed_rewind_leaves_health_degraded_until_a_rewind_succeeds(
     indexed.indexer.sync()
     h = health(indexed, 200)
     assert (h["index_status"], h["index_rewinds"]) == ("ok", 1)
+
+
+def test_liveness_answers_without_its_dependencies_and_readiness_checks_them(
+        indexed: Indexed) -> None:
+    from core.version import VERSION
+
+    live = indexed.api.raw("GET", "/health/live")
+    assert (live.status_code, live.json()) == (200, {"status": "alive", "version": VERSION})
+    assert health(indexed, 200)["version"] == VERSION
+    lose_blocks(indexed, 2)  # the index now holds blocks the chain no longer has
+    assert indexed.api.raw("GET", "/health/ready").status_code == 503
+    assert indexed.api.raw("GET", "/health/live").status_code == 200
+
+
+def test_server_time_is_the_clock_in_milliseconds_and_iso(indexed: Indexed) -> None:
+    import time
+    from datetime import datetime
+
+    before = time.time_ns() // 1_000_000
+    out = indexed.api.get("/v1/time")
+    after = time.time_ns() // 1_000_000
+    assert before <= out["server_time_ms"] <= after
+    assert datetime.fromisoformat(out["iso"]).timestamp() * 1000 == out["server_time_ms"]
