@@ -53,8 +53,8 @@ from api.routes import (
 )
 from chain.client import ChainRevert
 from core.config import Settings
-from core.version import VERSION
 from core.db import session_factory
+from core.version import VERSION
 from exchange.errors import ExchangeError
 from exchange.onchain import SettlementChain
 from exchange.service import ExchangeService

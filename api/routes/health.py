@@ -5,10 +5,9 @@ ready with every detail; the server's time at `/v1/time`."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse

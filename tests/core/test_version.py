@@ -11,7 +11,7 @@ from tanhui.cli import app
 
 
 def test_the_version_is_the_installed_packages() -> None:
-    assert VERSION == version("tanhui")
+    assert version("tanhui") == VERSION
 
 
 def test_tanhui_version_prints_it_and_exits() -> None:
