@@ -71,7 +71,8 @@ def health(request: Request, session: SessionDep, view: ViewDep,
     next poll (`index_rewinds` counts how often it did). With the exchange, its journal
     position, open orders and settlement backlog (`exchange`: null when this API runs
     without it)."""
-    body: dict[str, Any] = {"status": "ok", "version": VERSION, "chain_reachable": False, "chain_id": None,
+    body: dict[str, Any] = {"status": "ok", "version": VERSION, "chain_reachable": False,
+                            "chain_id": None,
                             "latest_block": None, "db_ok": False, "index_lag": None,
                             "indexed_to_block": None, "index_status": "unknown",
                             "index_block_hash": None, "chain_block_hash": None,
