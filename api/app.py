@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from web3.exceptions import TimeExhausted
 
-from api import docs_pages
+from api import docs_pages, observability
 from api.chain_errors import revert_code, revert_details, revert_message, revert_status
 from api.custody import Vault, load_master_key
 from api.errors import EXCHANGE_STATUS, INBOX_STATUS, ApiError
@@ -159,8 +159,10 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     app.state.inbox = Inbox(settings.oracle_inbox, ledger)
     app.state.exchange = exchange_service
     install_error_handlers(app)
-    # Body caps and the JSON depth limit apply before any route parses or authenticates.
+    # Body caps and the JSON depth limit apply before any route parses or authenticates; the
+    # request context (id, access log, latency) wraps everything, refusals included.
     app.add_middleware(RequestLimits)
+    observability.install(app)
     # Routes are matched in order, one by one: the exchange's (order entry is the hot path)
     # come first; no other route shares their /v1/exchange prefix. The compensation routers
     # keep their order too: an order's own routes (/orders/mine) before the reads that take
@@ -168,6 +170,6 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     for module in (exchange, exchange_ops, health, members, methodologies, projects, reports,
                    batches, credits, relay, certificates, reads, oracle, cash, compensation,
                    compensation_offers, compensation_reads, compensation_certificates, tickets,
-                   docs_pages):
+                   docs_pages, observability):
         app.include_router(module.router)
     return app

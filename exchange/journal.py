@@ -17,14 +17,41 @@ import fcntl
 import json
 import os
 import threading
+import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 
 class JournalInUse(RuntimeError):
     """Another process has this journal open."""
+
+
+# upper bounds (seconds) of the fsync-time histogram an operator scrapes (/metrics)
+FSYNC_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+
+@dataclass
+class FsyncTimes:
+    """How long the journal's fsyncs took: counts per bucket (cumulative at read), their sum."""
+
+    counts: list[int] = field(default_factory=lambda: [0] * (len(FSYNC_BUCKETS) + 1))
+    total_seconds: float = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect_left(FSYNC_BUCKETS, seconds)] += 1
+        self.total_seconds += seconds
+
+    def cumulative(self) -> list[tuple[float, int]]:
+        """(upper bound, fsyncs at or under it), the last bound +inf: Prometheus' shape."""
+        out, running = [], 0
+        for bound, n in zip((*FSYNC_BUCKETS, float("inf")), self.counts, strict=True):
+            running += n
+            out.append((bound, running))
+        return out
 
 
 class Journal:
@@ -49,6 +76,7 @@ class Journal:
         self._synced = 0  # last seq known durable
         self._syncing = False
         self._error: OSError | None = None  # a failed fsync: nothing after it is durable
+        self.fsync_times = FsyncTimes()  # written holding `_sync`
         # entries awaiting the event loop's next flush (Journal.durable)
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._flush_scheduled = False
@@ -117,6 +145,7 @@ class Journal:
         target = self._written
         self._sync.release()
         error: OSError | None = None
+        started = time.perf_counter()
         try:
             os.fsync(self._file.fileno())
         except OSError as exc:
@@ -124,6 +153,7 @@ class Journal:
         finally:
             self._sync.acquire()
             self._syncing = False
+            self.fsync_times.observe(time.perf_counter() - started)
         if error is not None:
             self._error = error
         else:

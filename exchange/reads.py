@@ -114,6 +114,11 @@ class ExchangeReads:
         with contextlib.suppress(ValueError):  # the feed drops a listener that failed
             self._fanout.listeners.remove(listener)
 
+    def journal_fsyncs(self) -> tuple[list[tuple[float, int]], float]:
+        """The journal's fsync times for operators' metrics: cumulative buckets and their sum."""
+        times = self._journal.fsync_times
+        return times.cumulative(), times.total_seconds
+
     def status(self) -> dict[str, Any]:
         """For operators: how far the journal is, what is working, what waits for the chain."""
         with self._lock:

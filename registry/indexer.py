@@ -52,6 +52,7 @@ from web3.types import RPCEndpoint
 from chain.abi import EventDecoder
 from chain.client import Chain
 from chain.deploy import Deployment
+from core.logs import configure_logging
 from registry.events import HANDLERS, IndexerError, RangeWriter
 from registry.models import EventJournal, IndexCursor, table
 from registry.reorg import (
@@ -479,7 +480,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--poll", type=float, default=0.5, help="seconds between polls at the head")
     p.add_argument("--once", action="store_true", help="sync to the head and exit")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging("indexer")
 
     artifacts = compile_contracts()
     deployment = Deployment.load(args.deployment, artifacts)

@@ -484,3 +484,24 @@ def chain_agreement(
     if stored is not None and stored != chain_hash:
         return "fork_detected"
     return "behind" if indexed_to < head else "ok"
+
+
+def latest_attested_periods(session: Session, limit: int = 200) -> dict[int, tuple[int, int]]:
+    """For each project (the `limit` most recently attested), its latest attested or verified
+    monitoring period: project → (period end, block of the report's last attestation)."""
+    latest = (
+        select(Report.project_id, func.max(Report.period_end).label("period_end"))
+        .where(Report.status.in_(("attested", "verified")))
+        .group_by(Report.project_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Report.project_id, Report.period_end, func.max(Attestation.block_number))
+        .join(latest, and_(Report.project_id == latest.c.project_id,
+                           Report.period_end == latest.c.period_end))
+        .join(Attestation, Attestation.report_id == Report.id)
+        .group_by(Report.project_id, Report.period_end)
+        .order_by(func.max(Attestation.block_number).desc())
+        .limit(limit)
+    ).all()
+    return {int(p): (int(end), int(block)) for p, end, block in rows}

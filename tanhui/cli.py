@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import threading
@@ -67,11 +66,11 @@ def _start_runtime(settings: Settings, fresh: bool = False) -> Runtime:
     """Runtime.start with the data directory's owner and the chain node's refusals shown as
     one line and exit status 2 instead of a traceback."""
     from chain.node import NodeError
+    from core.logs import configure_logging
     from tanhui.ownership import DataDirInUse
     from tanhui.services import Runtime
 
-    logging.basicConfig(level=logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging("tanhui")
     try:
         return Runtime.start(settings, fresh=fresh)
     except (DataDirInUse, NodeError) as exc:

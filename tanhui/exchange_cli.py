@@ -65,11 +65,13 @@ def _serve(settings: Settings, conn: Connection, settler: LocalAccount, port: in
     from api.app import create_app
     from api.limits import server_limits
     from core.db import make_engine, migrate
+    from core.logs import configure_logging
     from exchange.reservations import SharedReservations
     from exchange.runtime import open_exchange
     from tanhui.ownership import secure_tree
     from tanhui.services import relayer_of
 
+    configure_logging("exchange")
     secure_tree(settings.data_dir)
     migrate(settings.db_url)
     engine = make_engine(settings.db_url)
@@ -80,7 +82,7 @@ def _serve(settings: Settings, conn: Connection, settler: LocalAccount, port: in
     config = uvicorn.Config(create_app(settings, conn.ledger, engine, ex.service,
                                        relayer=relayer_of(settings)),
                             host=settings.api_host, port=port, log_level="warning",
-                            **server_limits())
+                            access_log=False, log_config=None, **server_limits())
     server = uvicorn.Server(config)
     signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
     console.print(f"Exchange at http://{settings.api_host}:{port} "

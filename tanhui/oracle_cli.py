@@ -112,11 +112,11 @@ def run(node: Node, data_dir: DataDir = None,
         stop_after: Annotated[float | None, typer.Option(help="Stop after N seconds.")] = None,
         ) -> None:
     """Run as an oracle node under APScheduler until interrupted: a job per project."""
-    import logging
 
+    from core.logs import configure_logging
     from oracle.node import schedule
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging("oracle")
     settings = Settings.at(data_dir)
     n = _node(settings, node)
     console.print(f"Oracle node {node} ({n.account.address}) watching {n.inbox}")

@@ -123,6 +123,7 @@ class Runtime:
         port = port or self.settings.api_port or free_port()
         config = uvicorn.Config(
             self.app(), host=self.settings.api_host, port=port, log_level="warning", lifespan="off",
+            access_log=False, log_config=None,  # the API's own access log (api.observability)
             **server_limits(),
         )
         server = uvicorn.Server(config)
