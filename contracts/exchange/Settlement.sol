@@ -552,14 +552,20 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
             revert BatchNotSigned(f.tradeId, f.batchId);
         }
         Instrument storage ins = _instruments[instrument];
-        if (ins.state != InstrumentState.Listed) revert UnknownInstrument(instrument);
-        if (f.quantity % ins.lot != 0 || f.price % ins.tick != 0) revert OffGridFill(f.tradeId);
-        if (ins.kind == InstrumentKind.Tickets) {
+        // what every trade reads is the instrument's first slot, read once: batchId (bits
+        // 0-63), lot (64-127), tick (128-191), state (192-199), kind (200-207)
+        uint256 head;
+        assembly ("memory-safe") {
+            head := sload(ins.slot)
+        }
+        if (uint8(head >> 192) != uint8(InstrumentState.Listed)) revert UnknownInstrument(instrument);
+        if (f.quantity % uint64(head >> 64) != 0 || f.price % uint64(head >> 128) != 0) revert OffGridFill(f.tradeId);
+        if (uint8(head >> 200) == uint8(InstrumentKind.Tickets)) {
             if (b.retireFor != 0) revert MismatchedOrders(f.tradeId);
             _checkTicket(ins, instrument, f);
             return true;
         }
-        uint64 batchId = ins.batchId;
+        uint64 batchId = uint64(head);
         if (batchId != 0) {
             if (batchId != f.batchId) revert IneligibleBatch(instrument, f.batchId);
         } else {
