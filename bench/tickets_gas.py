@@ -11,7 +11,10 @@ again and foreclosed, and retired. The last line of output is one JSON object:
 time) and `issue_next_period_gas` the same parcel's next period. `transfer_gas` moves value to a
 new ticket of another member; `transfer_whole_gas` moves a whole ticket. `pledge_gas` pledges
 part of a ticket (a new ticket in escrow) and `pledge_whole_gas` a whole one; `retire_gas` is a
-typical retirement (not the contract's first). For comparison the same run measures an issuance
+typical retirement (not the contract's first). `trade_gas` settles one exchange trade of a ticket
+class instrument (Settlement.settle with one fill: 2,723 t at 15 yuan/t split off the seller's
+ticket into a new ticket for the buyer, cash and fees moved; the traders' cash balances already
+written, as for an ordinary credit fill). For comparison the same run measures an issuance
 of credits (`credit_issue_gas`, which now also claims its report) and a credit pledge.
 
 Run: .venv/bin/python bench/tickets_gas.py
@@ -25,6 +28,9 @@ from typing import Any
 
 from devkit.local import local_registry
 from devkit.scenario import Scenario, doc
+from exchange.instruments import TicketClass
+from exchange.onchain import Fill, SettlementChain
+from exchange.signing import Order, sign_order
 from registry.pledges import Pledges
 from registry.tickets import TicketPurpose, Tickets
 
@@ -74,6 +80,8 @@ def measure() -> dict[str, Any]:
         retire = tickets.retire(dev, ticket, 500 * TONNE, BENEFICIARY,
                                 TicketPurpose.CARBON_INCLUSIVE)
 
+        trade = ticket_trade(ledger, acc, s, tickets)
+
         batch = s.batch(quantity=1_000 * TONNE)
         credit_pledge = pledges.pledge_credits(dev, batch.batch_id, 100 * TONNE, bank.address,
                                                doc("credit loan"), 1_000_000, now + 2 * YEAR)
@@ -94,9 +102,37 @@ def measure() -> dict[str, Any]:
         "foreclose_gas": foreclose.gas_used,
         "retire_first_gas": first.sent.gas_used,
         "retire_gas": retire.sent.gas_used,
+        "trade_gas": trade,
         "credit_pledge_gas": credit_pledge.sent.gas_used,
         "credit_issue_gas": credit_issue_sent.sent.gas_used,
     }
+
+
+def ticket_trade(ledger: Any, acc: Any, s: Scenario, tickets: Tickets) -> int:
+    """Gas of settling one ticket trade: the developer sells 2,723 t of a fresh ticket to
+    trader2 at 15 yuan/t in a ticket class instrument (the second such trade, so the traders'
+    cash words and nonce words are warm in storage, as in an ordinary fill)."""
+    sc = SettlementChain(ledger)
+    dev, buyer = acc["developer"], acc["trader2"]
+    issued = s.ticket(29_715 * TONNE)
+    start = tickets.slot(issued.slot).period_start
+    sc.list_ticket_instrument(acc["exchange"], 50, TicketClass(0, 0, start, start + 1),
+                              lot=TONNE, tick=1)
+    sc.set_fees(acc["exchange"], acc["exchange"].address, 10, 20)
+    sc.approve_trading(dev)
+    sc.approve_trading(buyer)
+    sc.deposit(acc["bank"], buyer.address, 10**10, doc("wire"))
+    sc.deposit(acc["bank"], dev.address, 1, doc("wire"))
+    gas = 0
+    for n in (1, 2):
+        qty = 2_723 * TONNE
+        b = Order(buyer.address, 0, 50, 1_500, qty, 0, n, 2**40, max_fee_bps=20)
+        o = Order(dev.address, 1, 50, 1_500, qty, 0, n, 2**40, batch_id=issued.token_id,
+                  max_fee_bps=20)
+        fill = Fill(n, issued.token_id, qty, 1_500, False, b, sign_order(buyer, b, sc.domain),
+                    o, sign_order(dev, o, sc.domain))
+        gas = sc.settle(acc["exchange"], [fill]).gas_used
+    return gas
 
 
 def main() -> int:

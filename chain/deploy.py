@@ -135,7 +135,8 @@ def deploy_all(chain: Chain, deployer: LocalAccount, threshold: int, base_uri: s
     # DisturbanceReports lets only CarbonCredits draw confirmed losses and CompensationOrders
     # lets only CarbonCredits count retirements, while CarbonCredits needs both their addresses;
     # CompensationOrders trusts Settlement's and CompensationOffers' prices, and CashToken lets
-    # only Settlement use its settlement path: the later addresses are computed from the
+    # only Settlement use its settlement path, and Settlement delivers forest tickets from
+    # ForestTickets (deployed after it): the later addresses are computed from the
     # deployer's next nonces (CREATE) and checked after deploying each.
     reports_at = next_address(3)
     credits_at = next_address(6)
@@ -159,7 +160,7 @@ def deploy_all(chain: Chain, deployer: LocalAccount, threshold: int, base_uri: s
     # (Settlement's constructor checks CashToken's binding, CompensationOffers' the order book's.)
     put("CashToken", addr["Consortium"], fwd, settlement_at)
     put("Settlement", addr["Consortium"], addr["CarbonCredits"], addr["CashToken"],
-        addr["ProjectRegistry"], deployer.address, fwd)
+        addr["ProjectRegistry"], tickets_at, deployer.address, fwd)
     put("CompensationOffers", addr["Consortium"], addr["CarbonCredits"], addr["CashToken"],
         addr["CompensationOrders"], fwd)
     put("ForestTickets", addr["Consortium"], addr["MethodologyRegistry"], addr["ProjectRegistry"],

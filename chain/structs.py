@@ -522,16 +522,20 @@ class Instrument:
 
     ABI_TYPE: ClassVar[str] = "struct Settlement.Instrument"
     ABI_NAMES: ClassVar[tuple[str, ...]] = (
-        "batchId", "lot", "tick", "state", "methodologyId", "vintageFrom", "vintageTo",
+        "batchId", "lot", "tick", "state", "kind", "methodologyId", "vintageFrom", "vintageTo",
+        "divisionPrefix", "prefixDigits",
     )
 
     batch_id: int
     lot: int
     tick: int
     state: int
+    kind: int
     methodology_id: int
     vintage_from: int
     vintage_to: int
+    division_prefix: int
+    prefix_digits: int
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -539,9 +543,12 @@ class Instrument:
             "lot": self.lot,
             "tick": self.tick,
             "state": self.state,
+            "kind": self.kind,
             "methodologyId": self.methodology_id,
             "vintageFrom": self.vintage_from,
             "vintageTo": self.vintage_to,
+            "divisionPrefix": self.division_prefix,
+            "prefixDigits": self.prefix_digits,
         }
 
     def to_abi(self) -> tuple[Any, ...]:
@@ -550,9 +557,12 @@ class Instrument:
             self.lot,
             self.tick,
             self.state,
+            self.kind,
             self.methodology_id,
             self.vintage_from,
             self.vintage_to,
+            self.division_prefix,
+            self.prefix_digits,
         )
 
 

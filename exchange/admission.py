@@ -21,7 +21,7 @@ from exchange.balances import Balances
 from exchange.errors import ExchangeError
 from exchange.expiry import expires_by
 from exchange.freezes import FreezeCache, refusal
-from exchange.instruments import CreditClass, Status, check_order, in_session
+from exchange.instruments import InstrumentClass, Status, check_order, in_session
 from exchange.orders import Side
 from exchange.records import Held, Listing
 from exchange.risk import Risk
@@ -34,7 +34,7 @@ class Admission:
 
     def __init__(self, state: ExchangeState, risk: Risk, archive: Archive, domain: Domain,
                  balances: Balances, freezes: FreezeCache | None,
-                 eligible: Callable[[CreditClass], list[int]],
+                 eligible: Callable[[InstrumentClass], list[int]],
                  clock: Callable[[], float] = time.time) -> None:
         self.state, self.risk, self.archive, self.domain = state, risk, archive, domain
         self.balances, self.freezes, self.eligible, self.clock = (balances, freezes, eligible,
@@ -59,11 +59,14 @@ class Admission:
 
     def held(self, order: Order, listing: Listing) -> Held:
         """What the chain says the trader holds for this order: approval for settlement, and
-        cash for a buy or, for a sell, credits of the batch it signed to deliver."""
+        cash for a buy or, for a sell, credits of the batch it signed to deliver (on a ticket
+        instrument: the value of the ticket it signed, which it must own: a pledged ticket is
+        the pledge register's and is refused, `ticket_not_held`)."""
         self._check_delivery(order, listing)
         frozen = None
         if self.freezes is not None:
             batch = order.batch_id if order.side == Side.SELL else listing.batch_id
+            batch = listing.credit_batch(batch)
             frozen = refusal(self.freezes.account(order.trader),
                              bool(batch) and self.freezes.batch(batch))
         if frozen is not None:
@@ -72,8 +75,21 @@ class Admission:
             return Held(False, 0, {})
         if order.side == Side.BUY:
             return Held(True, self.balances.cash(order.trader), {})
-        return Held(True, 0, {order.batch_id: self.balances.credits(order.trader,
-                                                                    order.batch_id)})
+        if listing.tickets and not self.balances.tickets_ready(order.trader):
+            return Held(False, 0, {})
+        held = self.holding(order.trader, listing, order.batch_id)
+        if listing.tickets and held == 0:
+            raise ExchangeError("ticket_not_held", f"the seller does not hold ticket "
+                                f"{order.batch_id} (another's, merged away, or pledged: held "
+                                "by the pledge register)", {"batch_id": order.batch_id})
+        return Held(True, 0, {order.batch_id: held})
+
+    def holding(self, trader: str, listing: Listing, batch_id: int) -> int:
+        """What the chain says `trader` holds of what `batch_id` names on this instrument: its
+        credits of the batch, or on a ticket instrument the ticket's value if it owns it."""
+        if listing.tickets:
+            return self.balances.ticket(trader, batch_id)
+        return self.balances.credits(trader, batch_id)
 
     def _check_delivery(self, order: Order, listing: Listing) -> None:
         """The signed delivery bound must be one the contract will settle and the engine can
@@ -81,8 +97,13 @@ class Admission:
         admits) or, on a per-batch instrument, that batch (the engine matches by instrument,
         so a buy cannot restrict a class instrument to one of its batches). Only a buy
         retires on purchase for a compensation order (`retire_for`); the contract refuses a
-        sell that signs one, so its every trade would fail."""
+        sell that signs one, so its every trade would fail, and a ticket instrument refuses
+        it on both sides (tickets are retired for compensation orders elsewhere)."""
         batch = order.batch_id
+        if listing.tickets and order.retire_for != 0:
+            raise ExchangeError("ticket_retire_for", "a ticket instrument does not retire on "
+                                "purchase: orders sign retire_for 0",
+                                {"retire_for": order.retire_for})
         if order.side == Side.SELL:
             if order.retire_for != 0:
                 raise ExchangeError("sell_retire_for", "only a buy retires for a compensation "
@@ -108,13 +129,14 @@ class Admission:
         the instrument admits, the one where the trader has the most free credits (the lowest
         id among equals); the whole order must then fit in it (`check`)."""
         batches = self.deliverable(listing)
-        if listing.credit_class is not None:  # a frozen batch is never chosen (freezes.py)
+        if listing.credit_class is not None and not listing.tickets:  # a frozen batch is
+            # never chosen (freezes.py)
             batches = [b for b in batches if b not in self.state.frozen.batches
                        and not (self.freezes is not None and self.freezes.batch(b))]
         if not batches:
             raise ExchangeError("insufficient_balance", "no batch can deliver instrument "
                                 f"{listing.spec.instrument} yet", {"free": 0})
-        free = {b: self.balances.credits(trader, b) - self.risk.reserved_credits(trader, b)
+        free = {b: self.holding(trader, listing, b) - self.risk.reserved_credits(trader, b)
                 for b in batches}
         return max(free, key=lambda b: (free[b], -b))
 
@@ -129,7 +151,8 @@ class Admission:
                                 "close to settle (expiry.py)", {"expiry": order.expiry,
                                                                 "now": now})
         code = held.frozen or self.state.frozen.stops(order.trader, order.side,
-                                                      order.batch_id, listing.batch_id)
+                                                      listing.credit_batch(order.batch_id),
+                                                      listing.batch_id)
         if code is not None:
             raise ExchangeError(code, "the regulator froze the "
                                 + ("account" if code == "account_frozen" else "batch"),

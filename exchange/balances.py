@@ -69,13 +69,28 @@ class Balances:
     """
 
     def __init__(self, credits: Callable[[str, int], int], cash: Callable[[str], int],
-                 ready: Callable[[str], bool], ttl: float = 1.0) -> None:
+                 ready: Callable[[str], bool], ttl: float = 1.0,
+                 tickets: Callable[[str, int], int] | None = None,
+                 tickets_ready: Callable[[str], bool] | None = None) -> None:
         self._credits, self._cash, self._ready, self.ttl = credits, cash, ready, ttl
+        self._tickets = tickets or (lambda _trader, _ticket: 0)
+        self._tickets_ready = tickets_ready or (lambda _trader: False)
         self._cache = StaleCache()
 
     def credits(self, trader: str, batch_id: int) -> int:
         return int(self._cache.get(("c", trader, batch_id),
                                    lambda: self._credits(trader, batch_id), self.ttl))
+
+    def ticket(self, trader: str, ticket_id: int) -> int:
+        """A forest ticket's value if `trader` owns it, else 0 (another's, burnt, or pledged:
+        the pledge register holds a pledged ticket, so pledged value is never offered)."""
+        return int(self._cache.get(("t", trader, ticket_id),
+                                   lambda: self._tickets(trader, ticket_id), self.ttl))
+
+    def tickets_ready(self, trader: str) -> bool:
+        """Whether settlement may move the trader's tickets (its approved operator)."""
+        ttl = 30 * self.ttl if self._cache.peek(("rt", trader)) else 0.0
+        return bool(self._cache.get(("rt", trader), lambda: self._tickets_ready(trader), ttl))
 
     def cash(self, trader: str) -> int:
         return int(self._cache.get(("m", trader), lambda: self._cash(trader), self.ttl))

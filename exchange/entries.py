@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 from chain.signatures import checksum
-from exchange.instruments import CreditClass, InstrumentSpec, Status
+from exchange.instruments import CreditClass, InstrumentClass, InstrumentSpec, Status, TicketClass
 from exchange.signing import Order
 
 JOURNAL_FORMAT = 2
@@ -61,7 +61,7 @@ class InstrumentListed:
     TYPE: ClassVar[str] = "instrument"
     spec: InstrumentSpec
     batch_id: int
-    credit_class: CreditClass | None = None
+    credit_class: InstrumentClass | None = None
 
     def to_json(self) -> Json:
         return {"batch_id": self.batch_id,
@@ -334,8 +334,11 @@ def spec_of(raw: Json) -> InstrumentSpec:
     return InstrumentSpec(**{**raw, "status": Status(raw["status"])})
 
 
-def class_of(raw: Json | None) -> CreditClass | None:
-    return CreditClass(**raw) if raw else None
+def class_of(raw: Json | None) -> InstrumentClass | None:
+    """A class as journaled: a ticket class by its region fields, else a credit class."""
+    if not raw:
+        return None
+    return TicketClass(**raw) if "division_prefix" in raw else CreditClass(**raw)
 
 
 def _ints(values: Any) -> tuple[int, ...]:

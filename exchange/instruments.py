@@ -90,6 +90,42 @@ class CreditClass:
                 and self.vintage_from <= period_start < self.vintage_to)
 
 
+DIVISION_DIGITS = 6  # an administrative-division code (GB/T 2260), e.g. 350402
+
+
+@dataclass(frozen=True)
+class TicketClass:
+    """A forest-ticket class: tickets whose slot's division code starts with the
+    `prefix_digits` digits `division_prefix` (0 digits: any region) and whose monitoring period
+    starts in [vintage_from, vintage_to) (unix seconds), deliverable by any such ticket its
+    seller owns. The same rule as Settlement.sol's `_checkTicket`."""
+
+    division_prefix: int
+    prefix_digits: int
+    vintage_from: int
+    vintage_to: int
+
+    def admits(self, division_code: int, period_start: int) -> bool:
+        region = self.prefix_digits == 0 or (
+            division_code // 10 ** (DIVISION_DIGITS - self.prefix_digits) == self.division_prefix)
+        return region and self.vintage_from <= period_start < self.vintage_to
+
+
+# What a class instrument delivers: credit batches or forest tickets (its `batch_id`s: tickets)
+InstrumentClass = CreditClass | TicketClass
+
+
+def prefix_problem(division_prefix: int, prefix_digits: int) -> str | None:
+    """Why a ticket class's region may not be listed (the contract's rule), or None: 0 digits
+    with prefix 0, or 2, 4 or 6 digits forming a prefix that does not start with 0."""
+    if prefix_digits == 0:
+        return None if division_prefix == 0 else "invalid_division_prefix"
+    if prefix_digits not in (2, 4, 6):
+        return "invalid_division_prefix"
+    top = 10**prefix_digits
+    return None if top // 10 <= division_prefix < top else "invalid_division_prefix"
+
+
 CHINA_OFFSET_S = 8 * 3_600
 MIN_LOT_TICK = 1_000_000  # lot units × tick fen per tonne: 1 fen
 

@@ -24,9 +24,10 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 from chain.abi import abi_type, item_of, selector_of, topic_of
 from chain.client import ChainRevert, Sent
 from chain.signatures import checksum
-from exchange.instruments import CreditClass
+from exchange.instruments import InstrumentClass, TicketClass
 from exchange.signing import Domain, Order, compact
 from registry.ledger import Ledger
+from registry.tickets import Tickets
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ class SettlementChain:
         self._batch_classes: list[tuple[int, int]] = []  # (project, period start) by batch
         self._project_methodology: dict[int, int] = {}  # 0: project not approved
         self._eligible_guard = threading.Lock()
+        self.tickets = Tickets(ledger)
+        self._ticket_slots: list[int] = []  # slot by ticket id (0: merged away when first read)
+        self._slot_classes: dict[int, tuple[int, int]] = {}  # (division code, period start)
         self.domain = Domain(self.chain.chain_id, str(self.settlement.address))
         # the hot paths' ABI fragments, from the compiled contracts (never typed out by hand)
         abis = ledger.deployment.abis
@@ -85,15 +89,17 @@ class SettlementChain:
 
     def approve_trading(self, trader: LocalAccount, cash_allowance: int = 2**256 - 1,
                         only_missing: bool = True) -> list[Sent]:
-        """Lets the settlement contract move the trader's credits and cash (once per trader;
-        with `only_missing`, an approval already in place is not sent again)."""
-        credits = self.ledger.c("CarbonCredits")
+        """Lets the settlement contract move the trader's credits, forest tickets and cash
+        (once per trader; with `only_missing`, an approval already in place is not sent
+        again)."""
         target = self.settlement.address
         sent = []
-        if not only_missing or not self.chain.call(
-                credits.functions.isApprovedForAll(trader.address, target)):
-            sent.append(self.ledger.sender.send(
-                credits.functions.setApprovalForAll(target, True), trader))
+        for name in ("CarbonCredits", "ForestTickets"):
+            token = self.ledger.c(name)
+            if not only_missing or not self.chain.call(
+                    token.functions.isApprovedForAll(trader.address, target)):
+                sent.append(self.ledger.sender.send(
+                    token.functions.setApprovalForAll(target, True), trader))
         if not only_missing or int(self.chain.call(
                 self.cash.functions.allowance(trader.address, target))) < cash_allowance:
             sent.append(self.ledger.sender.send(
@@ -106,6 +112,15 @@ class SettlementChain:
         """Lists an instrument on chain for good (an id is never listed twice)."""
         return self.ledger.sender.send(self.settlement.functions.listInstrument(
             instrument, batch_id, methodology_id, vintage_from, vintage_to, lot, tick), exchange)
+
+    def list_ticket_instrument(self, exchange: LocalAccount, instrument: int,
+                               ticket_class: TicketClass, lot: int = 1_000_000,
+                               tick: int = 1) -> Sent:
+        """Lists a forest-ticket class instrument on chain for good (region and vintage)."""
+        c = ticket_class
+        return self.ledger.sender.send(self.settlement.functions.listTicketInstrument(
+            instrument, c.division_prefix, c.prefix_digits, c.vintage_from, c.vintage_to, lot,
+            tick), exchange)
 
     def set_fees(self, exchange: LocalAccount, fee_account: str, maker_bps: int,
                  taker_bps: int) -> Sent:
@@ -178,6 +193,21 @@ class SettlementChain:
         return self.chain.call_words(self.credits_address, self._balance_of_batch, account,
                                      batch_id)
 
+    def ticket_balance(self, account: str, ticket_id: int) -> int:
+        """A ticket's value if `account` owns it, else 0 (another's, merged away, unknown, or
+        pledged: then the pledge register owns it)."""
+        try:
+            t = self.tickets.ticket(ticket_id)
+        except ChainRevert:
+            return 0
+        return t.value if t.owner.lower() == account.lower() else 0
+
+    def tickets_approved(self, account: str) -> bool:
+        """Whether the settlement contract may move the account's forest tickets."""
+        fn = self.ledger.c("ForestTickets").functions.isApprovedForAll(
+            to_checksum_address(account), self.settlement.address)
+        return bool(self.chain.call(fn))
+
     def trading_approved(self, account: str) -> bool:
         """Whether the settlement contract may move the account's credits and cash."""
         a = to_checksum_address(account)
@@ -186,13 +216,16 @@ class SettlementChain:
         return bool(self.chain.call(credits.functions.isApprovedForAll(a, target))) and int(
             self.chain.call(self.cash.functions.allowance(a, target))) > 0
 
-    def eligible_batches(self, credit_class: CreditClass) -> list[int]:
+    def eligible_batches(self, credit_class: InstrumentClass) -> list[int]:
         """Batches a class instrument may deliver, by the contract's own rule (approved
-        project of the class's methodology, monitoring period starting in the vintage window).
+        project of the class's methodology, monitoring period starting in the vintage window);
+        for a ticket class, the tickets (`eligible_tickets`).
 
         A batch's project and period never change and a project's methodology is fixed at
         registration, so each batch is read once; only batches issued since the last call
         cost node calls."""
+        if isinstance(credit_class, TicketClass):
+            return self.eligible_tickets(credit_class)
         with self._eligible_guard:
             count = int(self.chain.call(self.ledger.c("CarbonCredits").functions.batchCount()))
             for batch_id in range(len(self._batch_classes) + 1, count + 1):
@@ -203,6 +236,23 @@ class SettlementChain:
                     self._project_methodology[project] = self._approved_methodology(project)
             return [i + 1 for i, (project, start) in enumerate(self._batch_classes)
                     if credit_class.admits(self._project_methodology[project], start)]
+
+    def eligible_tickets(self, ticket_class: TicketClass) -> list[int]:
+        """Live tickets a ticket class may deliver (slot's region and period start), whoever
+        holds them: what a seller may offer is then its own (`ticket_balance`). A ticket's slot
+        and a slot's parcel and period never change, so each is read once; a ticket merged
+        away since stays listed here and holds nothing."""
+        with self._eligible_guard:
+            for ticket_id in range(len(self._ticket_slots) + 1, self.tickets.token_count() + 1):
+                try:
+                    self._ticket_slots.append(self.tickets.ticket(ticket_id).slot)
+                except ChainRevert:  # merged away before it was first read
+                    self._ticket_slots.append(0)
+            for slot in set(self._ticket_slots) - set(self._slot_classes) - {0}:
+                info = self.tickets.slot(slot)
+                self._slot_classes[slot] = (info.division_code, info.period_start)
+            return [i + 1 for i, slot in enumerate(self._ticket_slots)
+                    if slot and ticket_class.admits(*self._slot_classes[slot])]
 
     def _approved_methodology(self, project: int) -> int:
         """The project's methodology once it is approved; 0 before."""

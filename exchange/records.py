@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from exchange.instruments import CreditClass, InstrumentSpec
+from exchange.instruments import InstrumentClass, InstrumentSpec, TicketClass
 from exchange.orders import Side, Trade
 from exchange.signing import Order
 
@@ -28,7 +28,9 @@ class Listing:
 
     spec: InstrumentSpec
     batch_id: int  # the batch delivered (spot per batch); 0 for a class
-    credit_class: CreditClass | None = None  # a class: any eligible batch delivers
+    # a class: any eligible batch delivers (a TicketClass: any eligible forest ticket, whose
+    # token id stands for the batch in orders, records and fills)
+    credit_class: InstrumentClass | None = None
     # the previous close: the last price of continuous trading or an auction (block trades
     # do not count), and the China-time trading day it traded on; `reference_day` is the day
     # the reference was last set (listing, the exchange's status call, or the daily roll)
@@ -40,6 +42,15 @@ class Listing:
     last_trade: int = 0
     base_price: int = 0
     base_day: int = 0
+
+    @property
+    def tickets(self) -> bool:
+        """Whether the instrument delivers forest tickets (its batch ids are ticket ids)."""
+        return isinstance(self.credit_class, TicketClass)
+
+    def credit_batch(self, batch_id: int) -> int:
+        """`batch_id` where a credit batch is meant (freezes), 0 for a ticket instrument."""
+        return 0 if self.tickets else batch_id
 
 
 Finished = tuple[list["OrderRecord"], list["TradeRecord"]]  # (orders, trades) to archive

@@ -51,7 +51,8 @@ def open_exchange(ledger: Ledger, directory: Path, settler: LocalAccount,
     sc = SettlementChain(ledger)
     taker_bps = int(sc.chain.call(sc.settlement.functions.takerFeeBps()))
     maker_bps = int(sc.chain.call(sc.settlement.functions.makerFeeBps()))
-    balances = Balances(sc.credit_balance, sc.cash_balance, sc.trading_approved, balance_ttl)
+    balances = Balances(sc.credit_balance, sc.cash_balance, sc.trading_approved, balance_ttl,
+                        tickets=sc.ticket_balance, tickets_ready=sc.tickets_approved)
     service = ExchangeService(directory, sc.domain, balances,
                               taker_fee_bps=max(taker_bps, maker_bps), limits=limits,
                               eligible=sc.eligible_batches,

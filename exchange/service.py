@@ -52,7 +52,13 @@ from exchange.entries import (
 from exchange.errors import ExchangeError
 from exchange.fanout import Fanout
 from exchange.freezes import FreezeCache
-from exchange.instruments import CreditClass, InstrumentSpec, Status, listing_problem, trading_day
+from exchange.instruments import (
+    InstrumentClass,
+    InstrumentSpec,
+    Status,
+    listing_problem,
+    trading_day,
+)
 from exchange.journal import Journal
 from exchange.orders import Cancelled, Event, Rejected, Side, TimeInForce, Trade
 from exchange.reads import ExchangeReads
@@ -79,7 +85,7 @@ class ExchangeService:
                  taker_fee_bps: int = 20, snapshot_every: int = 10_000,
                  clock: Callable[[], float] = time.time,
                  limits: MemberLimits | None = None,
-                 eligible: Callable[[CreditClass], list[int]] | None = None,
+                 eligible: Callable[[InstrumentClass], list[int]] | None = None,
                  freezes: FreezeCache | None = None) -> None:
         self.domain = domain
         self.balances = balances
@@ -393,13 +399,13 @@ class ExchangeService:
     # -- administration ------------------------------------------------------------------------
 
     def list_instrument(self, spec: InstrumentSpec, batch_id: int,
-                        credit_class: CreditClass | None = None) -> None:
+                        credit_class: InstrumentClass | None = None) -> None:
         with self.lock:
             if spec.instrument in self.state.listings:
                 raise ExchangeError("instrument_exists", "the instrument is listed")
             if (batch_id == 0) == (credit_class is None):
                 raise ExchangeError("invalid_instrument",
-                                    "an instrument is one batch or one credit class")
+                                    "an instrument is one batch or one class")
             problem = listing_problem(spec)
             if problem is not None:
                 raise ExchangeError(problem, "a lot at one tick must be worth at least 1 "

@@ -273,7 +273,8 @@ class ExchangeState:
         hit = [(rec.order_id, code) for rec in sorted(self.orders.values(),
                                                       key=lambda r: r.order_id)
                if rec.status in LIVE and (code := self.frozen.stops(
-                   rec.order.trader, rec.order.side, rec.batch_id,
+                   rec.order.trader, rec.order.side,
+                   self.listings[rec.order.instrument].credit_batch(rec.batch_id),
                    self.listings[rec.order.instrument].batch_id))]
         events: list[Event] = []
         for oid, code in hit:

@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
-from api.auth import CallerDep, authenticate, require_role
+from api.auth import Caller, CallerDep, authenticate, require_role
 from api.deps import SettlementDep, ViewDep
 from api.errors import ApiError
 from api.fields import STRICT
@@ -37,7 +37,15 @@ from api.read_access import (
     require_reader_of,
 )
 from chain.signatures import checksum
-from exchange.instruments import CreditClass, InstrumentSpec, Status, listing_problem
+from exchange.instruments import (
+    CreditClass,
+    InstrumentSpec,
+    Status,
+    TicketClass,
+    listing_problem,
+    prefix_problem,
+)
+from exchange.onchain import SettlementChain
 from exchange.orders import Side, TimeInForce
 from exchange.service import ExchangeService
 from exchange.signing import CANCEL_FIELDS, ORDER_FIELDS, READ_FIELDS, Order, sign_order
@@ -126,12 +134,25 @@ class CreditClassIn(BaseModel):
     vintage_to: U64  # unix seconds, exclusive
 
 
+class TicketClassIn(BaseModel):
+    """A forest-ticket class: a region by division-code prefix, periods starting in a window."""
+
+    model_config = STRICT
+
+    # the first `prefix_digits` digits of the slot's 6-digit division code (0 digits: any)
+    division_prefix: Annotated[int, Field(ge=0, le=999_999)] = 0
+    prefix_digits: Literal[0, 2, 4, 6] = 0
+    vintage_from: U64  # unix seconds, inclusive
+    vintage_to: U64  # unix seconds, exclusive
+
+
 class InstrumentIn(BaseModel):
     model_config = STRICT
 
     instrument: Annotated[int, Field(ge=1, le=2**64 - 1)]
     batch_id: Annotated[int, Field(ge=1, le=2**64 - 1)] | None = None
     credit_class: CreditClassIn | None = None
+    ticket_class: TicketClassIn | None = None
     tick: Annotated[int, Field(ge=1, le=10**9)] = 1
     lot: Annotated[int, Field(ge=1, le=10**15)] = 1_000_000
     reference_price: Annotated[int, Field(ge=0, le=10**12)] = 0
@@ -188,7 +209,9 @@ def instruments(request: Request) -> list[dict[str, Any]]:
     """Listed instruments with their trading parameters."""
     s = _service(request)
     return [{"instrument": int(k), "batch_id": v.batch_id or None,
-             "credit_class": asdict(v.credit_class) if v.credit_class else None,
+             "credit_class": asdict(v.credit_class) if v.credit_class and not v.tickets
+             else None,
+             "ticket_class": asdict(v.credit_class) if v.credit_class and v.tickets else None,
              "tick": v.spec.tick, "lot": v.spec.lot,
              "reference_price": v.spec.reference_price, "band_bps": v.spec.band_bps,
              "block_band_bps": v.spec.block_band_bps, "status": str(v.spec.status),
@@ -201,16 +224,21 @@ def list_instrument(body: InstrumentIn, request: Request, caller: CallerDep, vie
                     settlement: SettlementDep) -> dict[str, Any]:
     """Lists a spot instrument, on chain (Settlement) and in the engine, for good: of one batch
     (`batch_id`), or of a standardized credit class (`credit_class`: methodology and vintage
-    window), deliverable by any eligible batch. An id listed on chain before cannot be listed
-    again (`409 chain_instrument_id_used`). A lot at one tick must be worth at least 1 fen.
-    Exchange."""
+    window), deliverable by any eligible batch, or of a forest-ticket class (`ticket_class`:
+    division-code prefix and vintage window), deliverable by any eligible ticket its seller
+    owns (orders' `batch_id` is then a ticket id). An id listed on chain before cannot be
+    listed again (`409 chain_instrument_id_used`). A lot at one tick must be worth at least
+    1 fen. Exchange."""
     s = _service(request)
     require_role(view, caller, "EXCHANGE")
     if body.instrument in s.reads.listings:
         raise ApiError(409, "instrument_exists", f"instrument {body.instrument} is listed")
     c = body.credit_class
-    if (body.batch_id is None) == (c is None):
-        raise ApiError(422, "invalid_instrument", "give either batch_id or credit_class")
+    if [body.batch_id, c, body.ticket_class].count(None) != 2:
+        raise ApiError(422, "invalid_instrument",
+                       "give one of batch_id, credit_class or ticket_class")
+    if body.ticket_class is not None:
+        return _list_ticket_class(body, body.ticket_class, s, caller, settlement)
     if body.batch_id is not None and view.batch(body.batch_id) is None:
         raise ApiError(404, "batch_not_found", f"batch {body.batch_id} does not exist")
     if c is not None:
@@ -219,8 +247,21 @@ def list_instrument(body: InstrumentIn, request: Request, caller: CallerDep, vie
                            f"methodology {c.methodology_id} does not exist")
         if c.vintage_from >= c.vintage_to:
             raise ApiError(422, "invalid_instrument", "vintage_from must precede vintage_to")
-    session_open, session_close = body.session()
     credit_class = CreditClass(c.methodology_id, c.vintage_from, c.vintage_to) if c else None
+    spec = _spec_of(body)
+    settlement.list_instrument(
+        caller.key(), body.instrument, body.batch_id or 0,
+        *((c.methodology_id, c.vintage_from, c.vintage_to) if c else (0, 0, 0)),
+        lot=body.lot, tick=body.tick)
+    s.list_instrument(spec, body.batch_id or 0, credit_class)
+    return {"instrument": body.instrument, "batch_id": body.batch_id,
+            "credit_class": c.model_dump() if c else None, "status": body.status}
+
+
+def _spec_of(body: InstrumentIn) -> InstrumentSpec:
+    """The engine's trading parameters of a listing; refused unless a lot at one tick is worth
+    at least 1 fen."""
+    session_open, session_close = body.session()
     spec = InstrumentSpec(body.instrument, tick=body.tick, lot=body.lot,
                           reference_price=body.reference_price, band_bps=body.band_bps,
                           block_band_bps=body.block_band_bps, status=Status(body.status),
@@ -229,13 +270,27 @@ def list_instrument(body: InstrumentIn, request: Request, caller: CallerDep, vie
     if problem is not None:
         raise ApiError(422, problem, "a lot at one tick must be worth at least 1 fen "
                        "(lot units × tick fen/t ≥ 1,000,000)", {"lot": body.lot, "tick": body.tick})
-    settlement.list_instrument(
-        caller.key(), body.instrument, body.batch_id or 0,
-        *((c.methodology_id, c.vintage_from, c.vintage_to) if c else (0, 0, 0)),
-        lot=body.lot, tick=body.tick)
-    s.list_instrument(spec, body.batch_id or 0, credit_class)
-    return {"instrument": body.instrument, "batch_id": body.batch_id,
-            "credit_class": c.model_dump() if c else None, "status": body.status}
+    return spec
+
+
+def _list_ticket_class(body: InstrumentIn, t: TicketClassIn, s: ExchangeService,
+                       caller: Caller, settlement: SettlementChain) -> dict[str, Any]:
+    """A ticket class listing: checked like the contract checks it, then listed on chain and
+    in the engine."""
+    if t.vintage_from >= t.vintage_to:
+        raise ApiError(422, "invalid_instrument", "vintage_from must precede vintage_to")
+    problem = prefix_problem(t.division_prefix, t.prefix_digits)
+    if problem is not None:
+        raise ApiError(422, problem, "a region is 0 digits (prefix 0) or a 2, 4 or 6-digit "
+                       "division-code prefix not starting with 0",
+                       {"division_prefix": t.division_prefix, "prefix_digits": t.prefix_digits})
+    spec = _spec_of(body)
+    ticket_class = TicketClass(t.division_prefix, t.prefix_digits, t.vintage_from, t.vintage_to)
+    settlement.list_ticket_instrument(caller.key(), body.instrument, ticket_class,
+                                      lot=body.lot, tick=body.tick)
+    s.list_instrument(spec, 0, ticket_class)
+    return {"instrument": body.instrument, "batch_id": None, "credit_class": None,
+            "ticket_class": t.model_dump(), "status": body.status}
 
 
 @router.post("/instruments/{instrument}/status")

@@ -12,6 +12,8 @@ import {ConsortiumGated} from "../access/ConsortiumGated.sol";
 import {Roles} from "../access/Roles.sol";
 import {IConsortium} from "../interfaces/IConsortium.sol";
 import {ICreditBatches} from "../interfaces/ICreditBatches.sol";
+import {IForestTicketSlots} from "../interfaces/IForestTicketSlots.sol";
+import {IForestTickets} from "../interfaces/IForestTickets.sol";
 import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
 import {IPurchaseRetirement} from "../interfaces/IPurchaseRetirement.sol";
 import {ISettlementCash} from "../interfaces/ISettlementCash.sol";
@@ -45,6 +47,15 @@ import {ISettlementCash} from "../interfaces/ISettlementCash.sol";
 /// split); the fee account receives exactly the two fees, never a rounding remainder (under
 /// 1 fen, it goes from buyer to seller). Fills worth less than 1 fen revert; a fill must be a whole number of the
 /// instrument's lots at a price on its tick grid, and lot × tick is at least 1 fen.
+///
+/// Forest carbon tickets (ForestTickets, ERC-3525's shape) trade in ticket class instruments:
+/// tickets whose slot (a parcel's verified monitoring report) lies in an administrative-division
+/// region and starts its monitoring period in a vintage window. There an order's and a fill's
+/// `batchId` is a ticket's token id (a sell's, the ticket it delivers from); delivery splits the
+/// quantity off the seller's ticket into a new ticket of the same slot for the buyer, with this
+/// contract as the seller's approved operator, and only from a ticket the seller itself owns
+/// (a pledged ticket is held by the pledge register and never delivers). A ticket buy signs
+/// `retireFor` 0: ticket retirement for compensation orders is not done on purchase.
 contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
     using BitMaps for BitMaps.BitMap;
     using SlotDerivation for bytes32;
@@ -56,6 +67,9 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
     uint256 internal constant UNITS_PER_TONNE = 1_000_000;
     uint256 internal constant FEE_DENOMINATOR = 10_000 * UNITS_PER_TONNE;
     uint16 public constant MAX_FEE_BPS = 500;
+    /// @dev Digits of an administrative-division code (GB/T 2260): a prefix of d digits is the
+    /// code divided by 10 ** (6 − d).
+    uint256 internal constant DIVISION_DIGITS = 6;
     /// @dev Transient, per trader: 0 unseen in this batch; else 1 + fee owed by it so far.
     bytes32 private constant BATCH_TRADERS = keccak256("tanhui.settlement.batch-traders");
 
@@ -111,8 +125,18 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
         Delisted
     }
 
-    /// @notice A tradable instrument, fixed when listed: one batch (batchId != 0) or a class of
-    /// batches of one methodology whose monitoring period starts within [vintageFrom, vintageTo).
+    /// @notice What an instrument delivers: carbon credits (CarbonCredits batches) or forest
+    /// carbon tickets (ForestTickets).
+    enum InstrumentKind {
+        Credits,
+        Tickets
+    }
+
+    /// @notice A tradable instrument, fixed when listed. Credits: one batch (batchId != 0) or a
+    /// class of batches of one methodology whose monitoring period starts within
+    /// [vintageFrom, vintageTo). Tickets (`kind`): a class of forest tickets whose slot's 6-digit
+    /// division code starts with the `prefixDigits` digits `divisionPrefix` (0 digits: any
+    /// region) and whose monitoring period starts within [vintageFrom, vintageTo).
     /// Every fill is a multiple of `lot` units at a multiple of `tick` fen per tonne.
     /// @dev The first slot holds what every trade reads; the class bounds are read for classes only.
     struct Instrument {
@@ -120,14 +144,19 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
         uint64 lot;
         uint64 tick;
         InstrumentState state;
+        InstrumentKind kind;
         uint64 methodologyId;
         uint64 vintageFrom;
         uint64 vintageTo;
+        uint32 divisionPrefix;
+        uint8 prefixDigits;
     }
 
     IERC1155 public immutable credits;
     ISettlementCash public immutable cash;
     IProjectRegistry public immutable projects;
+    /// @notice The forest ticket register ticket instruments deliver from.
+    IForestTickets public immutable tickets;
 
     /// @notice Where fees go (the exchange's account).
     address public feeAccount;
@@ -158,6 +187,12 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
     error InstrumentIdUsed(uint64 instrument);
     /// @dev The delivered batch is not eligible for the instrument.
     error IneligibleBatch(uint64 instrument, uint64 batchId);
+    /// @dev A ticket instrument's region is not 0 digits (with prefix 0), or 2, 4 or 6 digits
+    /// of a division code (a prefix of that many digits, not starting with 0).
+    error InvalidDivisionPrefix(uint64 instrument, uint32 divisionPrefix, uint8 prefixDigits);
+    /// @dev The seller does not own the ticket it delivers from (another's, or pledged: held
+    /// in escrow by the pledge register).
+    error TicketNotHeld(uint64 tradeId, uint64 ticketId, address seller);
     /// @dev The delivered batch is not the one an order signed.
     error BatchNotSigned(uint64 tradeId, uint64 batchId);
     /// @dev The fill is not a whole number of lots at a price on the tick grid.
@@ -219,6 +254,16 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
         uint64 lot,
         uint64 tick
     );
+    /// @notice The exchange listed a forest-ticket class instrument (for good: it never changes).
+    event TicketInstrumentListed(
+        uint64 indexed instrument,
+        uint32 divisionPrefix,
+        uint8 prefixDigits,
+        uint64 vintageFrom,
+        uint64 vintageTo,
+        uint64 lot,
+        uint64 tick
+    );
     /// @notice The exchange delisted an instrument; its id is never used again.
     event InstrumentDelisted(uint64 indexed instrument);
     /// @notice The exchange changed fees or the fee account.
@@ -229,10 +274,14 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
         IERC1155 credits_,
         ISettlementCash cash_,
         IProjectRegistry projects_,
+        IForestTickets tickets_,
         address feeAccount_,
         address trustedForwarder
     ) ConsortiumGated(consortium_, trustedForwarder) EIP712("Tanhui Settlement", "3") {
-        if (address(credits_) == address(0) || address(cash_) == address(0) || address(projects_) == address(0)) {
+        if (
+            address(credits_) == address(0) || address(cash_) == address(0) || address(projects_) == address(0)
+                || address(tickets_) == address(0)
+        ) {
             revert ZeroAddressArgument();
         }
         if (cash_.settlement() != address(this)) revert CashNotBound(address(cash_));
@@ -240,6 +289,7 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
         credits = credits_;
         cash = cash_;
         projects = projects_;
+        tickets = tickets_;
         feeAccount = feeAccount_;
     }
 
@@ -268,11 +318,77 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
         bool badClass = methodologyId == 0 || vintageFrom >= vintageTo;
         bool badBatch = (methodologyId | vintageFrom | vintageTo) != 0;
         if (batchId == 0 ? badClass : badBatch) revert InvalidInstrument(instrument);
+        _checkNewListing(instrument, lot, tick);
+        _instruments[instrument] = Instrument(
+            batchId,
+            lot,
+            tick,
+            InstrumentState.Listed,
+            InstrumentKind.Credits,
+            methodologyId,
+            vintageFrom,
+            vintageTo,
+            0,
+            0
+        );
+        emit InstrumentListed(instrument, batchId, methodologyId, vintageFrom, vintageTo, lot, tick);
+    }
+
+    /// @notice Lists a forest-ticket class instrument, once and for good: tickets of a region
+    /// (the first `prefixDigits` digits of their slot's 6-digit division code equal
+    /// `divisionPrefix`; 0 digits: any region) whose monitoring period starts in
+    /// [vintageFrom, vintageTo), with its lot and tick. The same id rules as `listInstrument`.
+    /// Exchange only.
+    /// @param instrument The instrument id orders name (never used before).
+    /// @param divisionPrefix The region's division-code prefix, e.g. 35 (Fujian), 3504 (Sanming);
+    /// 0 with 0 digits.
+    /// @param prefixDigits 0 (any region), 2 (province), 4 (prefecture) or 6 (county).
+    /// @param vintageFrom Earliest monitoring-period start (unix seconds, inclusive).
+    /// @param vintageTo Latest monitoring-period start (exclusive).
+    /// @param lot Micro-tonnes every fill is a multiple of.
+    /// @param tick Fen per tonne every fill price is a multiple of; lot × tick ≥ 1,000,000 (1 fen).
+    function listTicketInstrument(
+        uint64 instrument,
+        uint32 divisionPrefix,
+        uint8 prefixDigits,
+        uint64 vintageFrom,
+        uint64 vintageTo,
+        uint64 lot,
+        uint64 tick
+    ) external onlyRole(Roles.EXCHANGE) {
+        if (instrument == 0 || lot == 0 || tick == 0 || vintageFrom >= vintageTo) revert InvalidInstrument(instrument);
+        if (!_validPrefix(divisionPrefix, prefixDigits)) {
+            revert InvalidDivisionPrefix(instrument, divisionPrefix, prefixDigits);
+        }
+        _checkNewListing(instrument, lot, tick);
+        _instruments[instrument] = Instrument(
+            0,
+            lot,
+            tick,
+            InstrumentState.Listed,
+            InstrumentKind.Tickets,
+            0,
+            vintageFrom,
+            vintageTo,
+            divisionPrefix,
+            prefixDigits
+        );
+        emit TicketInstrumentListed(instrument, divisionPrefix, prefixDigits, vintageFrom, vintageTo, lot, tick);
+    }
+
+    /// @dev The rules every new listing meets: a fill of one lot at one tick is worth 1 fen, and
+    /// the id was never listed.
+    function _checkNewListing(uint64 instrument, uint64 lot, uint64 tick) private view {
         if (uint256(lot) * tick < UNITS_PER_TONNE) revert LotTickBelowOneFen(instrument, lot, tick);
         if (_instruments[instrument].state != InstrumentState.Unused) revert InstrumentIdUsed(instrument);
-        _instruments[instrument] =
-            Instrument(batchId, lot, tick, InstrumentState.Listed, methodologyId, vintageFrom, vintageTo);
-        emit InstrumentListed(instrument, batchId, methodologyId, vintageFrom, vintageTo, lot, tick);
+    }
+
+    /// @dev 0 digits with prefix 0, or 2, 4 or 6 digits forming a prefix without a leading 0.
+    function _validPrefix(uint32 prefix, uint8 digits) private pure returns (bool) {
+        if (digits == 0) return prefix == 0;
+        if (digits != 2 && digits != 4 && digits != 6) return false;
+        uint256 top = 10 ** uint256(digits);
+        return prefix >= top / 10 && prefix < top;
     }
 
     /// @notice Delists an instrument; no more trades settle in it and its id is never listed
@@ -365,16 +481,16 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
     {
         if (_settledTrades.get(f.tradeId)) revert TradeAlreadySettled(f.tradeId);
         _settledTrades.set(f.tradeId);
-        _checkMatch(f);
+        bool isTicket = _checkMatch(f);
         _consume(f.buy, f.buySignature, f.quantity);
         _consume(f.sell, f.sellSignature, f.quantity);
         seen = _enter(f.sell.trader, traders, seen);
         seen = _enter(f.buy.trader, traders, seen);
-        _deliver(f, fees);
+        _deliver(f, fees, isTicket);
         return seen;
     }
 
-    function _deliver(Fill calldata f, uint256 fees) private {
+    function _deliver(Fill calldata f, uint256 fees, bool isTicket) private {
         (uint256 paid, uint256 received) = _cashOf(f, fees);
         address buyer = f.buy.trader;
         address seller = f.sell.trader;
@@ -382,7 +498,11 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
         TransientSlot.Uint256Slot slot = BATCH_TRADERS.deriveMapping(buyer).asUint256();
         slot.tstore(slot.tload() + (paid - received));
         uint64 retireFor = f.buy.retireFor;
-        if (retireFor == 0) {
+        if (isTicket) {
+            // a new ticket of the same slot for the buyer, split off the seller's own ticket
+            // (checked in _checkTicket; retireFor is 0 there)
+            tickets.transferFrom(uint256(f.batchId), buyer, f.quantity);
+        } else if (retireFor == 0) {
             credits.safeTransferFrom(seller, buyer, f.batchId, f.quantity, "");
         } else {
             // bought for a compensation order: retired from the seller's balance for the buyer,
@@ -418,7 +538,8 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
         return seen;
     }
 
-    function _checkMatch(Fill calldata f) private view {
+    /// @dev Checks a fill against its orders and instrument; whether it delivers a ticket.
+    function _checkMatch(Fill calldata f) private view returns (bool isTicket) {
         Order calldata b = f.buy;
         Order calldata s = f.sell;
         uint64 instrument = b.instrument;
@@ -431,13 +552,37 @@ contract Settlement is ConsortiumGated, EIP712, ReentrancyGuardTransient {
             revert BatchNotSigned(f.tradeId, f.batchId);
         }
         Instrument storage ins = _instruments[instrument];
-        if (ins.state != InstrumentState.Listed) revert UnknownInstrument(instrument);
-        if (f.quantity % ins.lot != 0 || f.price % ins.tick != 0) revert OffGridFill(f.tradeId);
-        uint64 batchId = ins.batchId;
+        // what every trade reads is the instrument's first slot, read once: batchId (bits
+        // 0-63), lot (64-127), tick (128-191), state (192-199), kind (200-207)
+        uint256 head;
+        assembly ("memory-safe") {
+            head := sload(ins.slot)
+        }
+        if (uint8(head >> 192) != uint8(InstrumentState.Listed)) revert UnknownInstrument(instrument);
+        if (f.quantity % uint64(head >> 64) != 0 || f.price % uint64(head >> 128) != 0) revert OffGridFill(f.tradeId);
+        if (uint8(head >> 200) == uint8(InstrumentKind.Tickets)) {
+            if (b.retireFor != 0) revert MismatchedOrders(f.tradeId);
+            _checkTicket(ins, instrument, f);
+            return true;
+        }
+        uint64 batchId = uint64(head);
         if (batchId != 0) {
             if (batchId != f.batchId) revert IneligibleBatch(instrument, f.batchId);
         } else {
             _checkClass(ins, instrument, f.batchId);
+        }
+    }
+
+    /// @dev A ticket delivers only from its owner, the seller, and only if its slot's region
+    /// and monitoring-period start fit the instrument.
+    function _checkTicket(Instrument storage ins, uint64 instrument, Fill calldata f) private view {
+        uint256 ticketId = f.batchId;
+        if (tickets.ownerOf(ticketId) != f.sell.trader) revert TicketNotHeld(f.tradeId, f.batchId, f.sell.trader);
+        IForestTicketSlots.SlotInfo memory s = IForestTicketSlots(address(tickets)).getSlot(tickets.slotOf(ticketId));
+        uint256 digits = ins.prefixDigits;
+        bool region = digits == 0 || s.divisionCode / 10 ** (DIVISION_DIGITS - digits) == ins.divisionPrefix;
+        if (!region || s.periodStart < ins.vintageFrom || s.periodStart >= ins.vintageTo) {
+            revert IneligibleBatch(instrument, f.batchId);
         }
     }
 

@@ -494,6 +494,8 @@ MATRIX: tuple[Row, ...] = (
     # (anyone may call, but only for orders it signed: see tests/exchange/test_settlement.py).
     Row("Settlement", "listInstrument(uint64,uint64,uint64,uint64,uint64,uint64,uint64)",
         roles("EXCHANGE"), "consortium", lambda w, s: (9, w.batch, 0, 0, 0, TONNE, 1)),
+    Row("Settlement", "listTicketInstrument(uint64,uint32,uint8,uint64,uint64,uint64,uint64)",
+        roles("EXCHANGE"), "consortium", lambda w, s: (19, 45, 2, 0, 2**40, TONNE, 1)),
     Row("Settlement", "delistInstrument(uint64)", roles("EXCHANGE"), "consortium",
         lambda w, s: (1,)),
     Row("Settlement", "setFees(address,uint16,uint16)", roles("EXCHANGE"), "consortium",
