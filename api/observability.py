@@ -103,7 +103,7 @@ class RequestContext:
             log.info("%s %s %s", scope["method"], scope["path"], status,
                      extra={"method": scope["method"], "path": scope["path"], "route": route,
                             "status": status, "duration_ms": round(elapsed * 1000, 3),
-                            "client": client[0] if client else None, "request_id": rid})
+                            "client": client[0] if client else None})
             request_id.reset(token)
 
 

@@ -65,7 +65,8 @@ class TextFormatter(logging.Formatter):
 
 
 def _stamp_request_ids() -> None:
-    """Every record made while a request runs keeps its id, however late it is formatted."""
+    """Every record made while a request runs keeps its id (`record.request_id`), however
+    late it is formatted; installed once, when this module is first imported."""
     previous = logging.getLogRecordFactory()
     if getattr(previous, "stamps_request_ids", False):
         return
@@ -89,7 +90,6 @@ def configure_logging(service: str, level: int | None = None, fmt: str | None = 
     chosen = (fmt or os.environ.get("TANHUI_LOG_FORMAT") or default).lower()
     handler = logging.StreamHandler()
     handler.setFormatter(TextFormatter(service) if chosen == "text" else JsonFormatter(service))
-    _stamp_request_ids()
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -101,3 +101,6 @@ def configure_logging(service: str, level: int | None = None, fmt: str | None = 
         lg.handlers.clear()
         lg.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+
+
+_stamp_request_ids()

@@ -91,3 +91,16 @@ def test_metrics_after_a_short_load_have_every_series_the_runbook_names(
     assert fsyncs is not None and float(fsyncs.group(1)) >= 1  # the orders were fsync'd
     ex.worker.run_once()  # the trade settles: the backlog empties
     assert "tanhui_exchange_settlement_backlog 0.0" in scrape(api)
+
+
+def test_a_record_made_during_a_request_keeps_its_id_and_extra_fields_cannot_clash() -> None:
+    from core.logs import request_id
+
+    token = request_id.set("req-11")
+    try:
+        record = logging.getLogger("tanhui.x").makeRecord(
+            "tanhui.x", logging.INFO, __file__, 1, "m", (), None, extra={"route": "/x"})
+    finally:
+        request_id.reset(token)
+    line = json.loads(JsonFormatter("api").format(record))  # formatted after the request
+    assert (line["request_id"], line["route"]) == ("req-11", "/x")
