@@ -48,6 +48,7 @@ from api.routes import (
     reads,
     relay,
     reports,
+    retail,
     tickets,
 )
 from chain.client import ChainRevert
@@ -164,6 +165,7 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     # any /orders/{order_id}.
     for module in (exchange, exchange_ops, health, members, methodologies, projects, reports,
                    batches, credits, relay, certificates, reads, oracle, cash, compensation,
-                   compensation_offers, compensation_reads, compensation_certificates, tickets):
+                   compensation_offers, compensation_reads, compensation_certificates, tickets,
+                   retail):
         app.include_router(module.router)
     return app

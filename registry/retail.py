@@ -105,8 +105,20 @@ class Supermarket:
 
     def stock_ticket(self, by: LocalAccount, token_id: int, value: int) -> int:
         """Puts `value` of `by`'s ticket on its shelf; the shelf ticket's id."""
+        return self.stock_ticket_sent(by, token_id, value)[0]
+
+    def stock_ticket_sent(self, by: LocalAccount, token_id: int, value: int) -> tuple[int, Sent]:
+        """`stock_ticket`, with its transaction."""
         sent = self._send(by, "stockTicket", token_id, value)
-        return int(self.ledger.events_of(sent, "Stocked")[0].args["assetId"])
+        return int(self.ledger.events_of(sent, "Stocked")[0].args["assetId"]), sent
+
+    def tickets_approved(self, owner: str) -> bool:
+        fn = self.ledger.c("ForestTickets").functions.isApprovedForAll(owner, self.address)
+        return bool(self.ledger.chain.call(fn))
+
+    def credits_approved(self, owner: str) -> bool:
+        fn = self.ledger.c("CarbonCredits").functions.isApprovedForAll(owner, self.address)
+        return bool(self.ledger.chain.call(fn))
 
     def stock_credits(self, by: LocalAccount, batch_id: int, amount: int) -> Sent:
         return self._send(by, "stockCredits", batch_id, amount)
@@ -115,27 +127,33 @@ class Supermarket:
                     buyer_reference: str, price_fen: int) -> RetailSaleResult:
         sent = self._send(by, "sellTicket", shelf_token_id, value, beneficiary, buyer_reference,
                           price_fen)
-        start = int(self.ledger.events_of(sent, "TicketRetired")[0].args["serialStart"])
-        return self._sold(sent, start)
+        return self.sale_of(sent)
 
     def sell_credits(self, by: LocalAccount, batch_id: int, amount: int, beneficiary: str,
                      buyer_reference: str, price_fen: int) -> RetailSaleResult:
         sent = self._send(by, "sellCredits", batch_id, amount, beneficiary, buyer_reference,
                           price_fen)
-        start = int(self.ledger.events_of(sent, "Retired")[0].args["serialStart"])
-        return self._sold(sent, start)
+        return self.sale_of(sent)
 
-    def _sold(self, sent: Sent, serial_start: int) -> RetailSaleResult:
+    def sale_of(self, sent: Sent) -> RetailSaleResult:
+        """The sale a mined `sellTicket` or `sellCredits` made, from its events (the serial
+        range from the register's retirement event)."""
         ev = self.ledger.events_of(sent, "RetailSale")[0].args
+        kind = RetailKind(int(ev["kind"]))
+        retired = "TicketRetired" if kind == RetailKind.TICKET else "Retired"
+        start = int(self.ledger.events_of(sent, retired)[0].args["serialStart"])
         value = int(ev["value"])
-        return RetailSaleResult(int(ev["saleId"]), RetailKind(int(ev["kind"])),
-                                int(ev["assetId"]), int(ev["retirementId"]), value,
-                                int(ev["priceFen"]), serial_start, serial_start + value - 1, sent)
+        return RetailSaleResult(int(ev["saleId"]), kind, int(ev["assetId"]),
+                                int(ev["retirementId"]), value, int(ev["priceFen"]), start,
+                                start + value - 1, sent)
 
     def withdraw_ticket(self, by: LocalAccount, shelf_token_id: int, value: int) -> int:
         """Takes unsold ticket value back; the ticket `by` received."""
-        sent = self._send(by, "withdrawTicket", shelf_token_id, value)
+        sent = self.withdraw_ticket_sent(by, shelf_token_id, value)
         return int(self.ledger.events_of(sent, "Withdrawn")[0].args["toTokenId"])
+
+    def withdraw_ticket_sent(self, by: LocalAccount, shelf_token_id: int, value: int) -> Sent:
+        return self._send(by, "withdrawTicket", shelf_token_id, value)
 
     def withdraw_credits(self, by: LocalAccount, batch_id: int, amount: int) -> Sent:
         return self._send(by, "withdrawCredits", batch_id, amount)
