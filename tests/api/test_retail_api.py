@@ -1,6 +1,6 @@
-"""The carbon supermarket over HTTP on a real chain: a retail seat stocks its shelf, sells
-0.5 t of a ticket and 1 kg of credits to people without chain accounts (retired at once, with a
-certificate URL), and anyone reads its sales per buyer reference and its shelf."""
+"""The carbon supermarket over real HTTP (a served app) on a real chain: a retail seat stocks
+its shelf, sells 0.5 t of a ticket and 1 kg of credits to people without chain accounts (retired
+at once, with a certificate URL), and anyone reads its sales per buyer reference and its shelf."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from eth_account.signers.local import LocalAccount
 from devkit.scenario import Scenario, doc
 from registry.ledger import Ledger
 from registry.tickets import Tickets
-from tests.support.api import TONNE, Api, ApiDatabase, api_database, open_api
+from tests.support.api import TONNE, ApiDatabase, api_database, served_api
+from tests.support.api import HttpApi as Api
 
 SALES = "/v1/retail/sales"
 BUYER = "恩施市民 张三 Zhang San"
@@ -28,8 +29,8 @@ def db(tmp_path_factory: pytest.TempPathFactory, acc: dict[str, LocalAccount]) -
 
 @pytest.fixture
 def api(db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount]) -> Iterator[Api]:
-    with open_api(db, ledger, acc).http as http:
-        yield Api(http, db, ledger, acc)
+    with served_api(db, ledger, acc) as served:
+        yield served
 
 
 @dataclass
