@@ -868,13 +868,13 @@ class Sale:
 
     ABI_TYPE: ClassVar[str] = "struct CarbonSupermarket.Sale"
     ABI_NAMES: ClassVar[tuple[str, ...]] = (
-        "seat", "kind", "assetId", "retirementId", "value", "priceFen", "buyerReferenceHash",
+        "seat", "kind", "retirementId", "assetId", "value", "priceFen", "buyerReferenceHash",
     )
 
     seat: str
     kind: int
-    asset_id: int
     retirement_id: int
+    asset_id: int
     value: int
     price_fen: int
     buyer_reference_hash: bytes
@@ -883,8 +883,8 @@ class Sale:
         return {
             "seat": self.seat,
             "kind": self.kind,
-            "assetId": self.asset_id,
             "retirementId": self.retirement_id,
+            "assetId": self.asset_id,
             "value": self.value,
             "priceFen": self.price_fen,
             "buyerReferenceHash": self.buyer_reference_hash,
@@ -894,8 +894,8 @@ class Sale:
         return (
             self.seat,
             self.kind,
-            self.asset_id,
             self.retirement_id,
+            self.asset_id,
             self.value,
             self.price_fen,
             self.buyer_reference_hash,

@@ -44,18 +44,18 @@ contract CarbonSupermarket is ConsortiumGated, ReentrancyGuardTransient, IERC115
     struct Sale {
         address seat;
         AssetKind kind;
-        uint64 assetId;
         uint64 retirementId;
-        uint128 value;
-        uint128 priceFen;
+        uint64 assetId;
+        uint96 value;
+        uint96 priceFen;
         bytes32 buyerReferenceHash;
     }
 
     /// @notice What a seat sold under one buyer reference: number of sales, micro-tonnes, fen.
     struct BuyerTotals {
         uint64 sales;
-        uint128 value;
-        uint128 priceFen;
+        uint96 value;
+        uint96 priceFen;
     }
 
     /// @notice The smallest retail sale, and its granularity: one kilogram (1,000 micro-tonnes).
@@ -90,7 +90,7 @@ contract CarbonSupermarket is ConsortiumGated, ReentrancyGuardTransient, IERC115
     error EmptyBuyerReference();
     /// @dev The beneficiary must be named.
     error EmptyBeneficiary();
-    /// @dev The price must be positive and fit 128 bits.
+    /// @dev The price must be positive and fit 96 bits.
     error InvalidPrice(uint256 priceFen);
     /// @dev The caller does not own the ticket it stocks.
     error NotTicketOwner(address caller, uint256 tokenId);
@@ -381,7 +381,7 @@ contract CarbonSupermarket is ConsortiumGated, ReentrancyGuardTransient, IERC115
         if (value % KILOGRAM != 0) revert NotWholeKilogram(value);
         if (bytes(beneficiary).length == 0) revert EmptyBeneficiary();
         if (bytes(buyerReference).length == 0) revert EmptyBuyerReference();
-        if (priceFen == 0 || priceFen > type(uint128).max) revert InvalidPrice(priceFen);
+        if (priceFen == 0 || priceFen > type(uint96).max) revert InvalidPrice(priceFen);
         Lot storage lot = _lots[seat][kind][assetId];
         _removeStock(lot, value);
         lot.sold += uint128(value);
@@ -392,16 +392,16 @@ contract CarbonSupermarket is ConsortiumGated, ReentrancyGuardTransient, IERC115
             kind: kind,
             assetId: SafeCast.toUint64(assetId),
             retirementId: 0,
-            value: uint128(value),
-            priceFen: uint128(priceFen),
+            value: SafeCast.toUint96(value),
+            priceFen: uint96(priceFen),
             buyerReferenceHash: refHash
         });
         _salesOfSeat[seat].push(saleId);
         _salesOfBuyer[seat][refHash].push(saleId);
         BuyerTotals storage t = _buyerTotals[seat][refHash];
         t.sales += 1;
-        t.value += uint128(value);
-        t.priceFen += uint128(priceFen);
+        t.value += uint96(value);
+        t.priceFen += uint96(priceFen);
     }
 
     /// @dev Stores the register's retirement id of a sale and announces it.
