@@ -39,12 +39,14 @@ def buyer_reference_hash(buyer_reference: str) -> bytes:
 
 @dataclass(frozen=True)
 class RetailSaleResult:
-    """A sale as mined: its id, the register's retirement and the serial range it consumed."""
+    """A sale as mined: its id, the register's retirement and the serial range it consumed
+    (serials are per ticket slot for tickets, per batch for credits: `serial_scope`)."""
 
     sale_id: int
     kind: RetailKind
     asset_id: int
     retirement_id: int
+    serial_scope: int
     value: int
     price_fen: int
     serial_start: int
@@ -141,11 +143,13 @@ class Supermarket:
         ev = self.ledger.events_of(sent, "RetailSale")[0].args
         kind = RetailKind(int(ev["kind"]))
         retired = "TicketRetired" if kind == RetailKind.TICKET else "Retired"
-        start = int(self.ledger.events_of(sent, retired)[0].args["serialStart"])
+        record = self.ledger.events_of(sent, retired)[0].args
+        scope = int(record["slot"] if kind == RetailKind.TICKET else record["batchId"])
+        start = int(record["serialStart"])
         value = int(ev["value"])
         return RetailSaleResult(int(ev["saleId"]), kind, int(ev["assetId"]),
-                                int(ev["retirementId"]), value, int(ev["priceFen"]), start,
-                                start + value - 1, sent)
+                                int(ev["retirementId"]), scope, value, int(ev["priceFen"]),
+                                start, start + value - 1, sent)
 
     def withdraw_ticket(self, by: LocalAccount, shelf_token_id: int, value: int) -> int:
         """Takes unsold ticket value back; the ticket `by` received."""

@@ -21,6 +21,7 @@ from pydantic_core import PydanticCustomError
 
 from api.auth import Caller, CallerDep
 from api.certificate import certificate_url, serial_range_label
+from api.chain_errors import revert_details
 from api.deps import SessionDep, SettingsDep, ViewDep, WriterDep
 from api.errors import ApiError
 from api.fields import STRICT, Id, Tonnes, Yuan, checksum_path_address, text
@@ -35,6 +36,8 @@ from registry.retail import KILOGRAM, RetailKind, RetailSaleResult, SaleRecord, 
 from registry.tickets import Tickets
 
 router = APIRouter(prefix="/v1/retail", tags=["carbon supermarket"])
+
+MAX_PRICE_FEN = 2**96 - 1  # what the contract records (uint96)
 
 IdempotencyKey = Annotated[
     str | None,
@@ -97,6 +100,8 @@ class SaleIn(AssetIn):
         if self.amount % KILOGRAM:
             raise PydanticCustomError("not_whole_kg",
                                       "a retail sale is a whole number of kilograms")
+        if self.price_yuan > MAX_PRICE_FEN:
+            raise PydanticCustomError("amount_too_large", "the price is too large")
         return self
 
 
@@ -196,10 +201,8 @@ def _refused(exc: ChainRevert) -> ApiError | None:
     mapped = _REVERTS.get(exc.name)
     if mapped is None:
         return None
-    args = {k: (str(v) if isinstance(v, int) and v > 2**53 else v)
-            for k, v in (exc.error.args.items() if exc.error else ())}
     return ApiError(mapped[0], mapped[1], f"the carbon supermarket refused: {exc.name}",
-                    {"error": exc.name, "args": args})
+                    {"error": exc.name, "args": revert_details(exc)})
 
 
 def _market(writer: Ledger) -> Supermarket:
@@ -255,9 +258,11 @@ def stock(body: AssetIn, caller: CallerDep, view: ViewDep, writer: WriterDep) ->
 def _sale_out(settings: Settings, caller: Caller, body: SaleIn,
               done: RetailSaleResult) -> dict[str, Any]:
     if done.kind == RetailKind.TICKET:
-        serial_range = f"TH-T{done.asset_id:06d} {done.serial_start:012d} … {done.serial_end:012d}"
+        # a ticket slot's serials, labelled like a batch's with S for the slot
+        serial_range = (f"TH-S{done.serial_scope:06d}-{done.serial_start:012d} … "
+                        f"{done.serial_end:012d}")
     else:
-        serial_range = serial_range_label(done.asset_id, done.serial_start, done.serial_end)
+        serial_range = serial_range_label(done.serial_scope, done.serial_start, done.serial_end)
     return {
         "sale_id": done.sale_id, "seat": caller.address, "asset": _asset(done.kind),
         "asset_id": done.asset_id, "retirement_id": done.retirement_id,

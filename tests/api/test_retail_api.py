@@ -67,6 +67,8 @@ def test_half_a_tonne_of_ticket_is_retired_at_once_with_a_certificate(
         "0.5", 7_50, 1, TONNE // 2)
     assert r["certificate_url"].endswith(
         f"/v1/tickets/retirements/{r['retirement_id']}/certificate")
+    slot = Tickets(api.ledger).ticket(stocked.shelf_ticket).slot
+    assert r["serial_range"] == f"TH-S{slot:06d}-000000000001 … 000000500000"
     assert Tickets(api.ledger).value_of(stocked.shelf_ticket) == 10 * TONNE - TONNE // 2
 
 
