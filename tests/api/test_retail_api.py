@@ -146,3 +146,14 @@ def test_stocking_a_ticket_the_seat_does_not_own_is_refused(api: Api) -> None:
     assert api.error("POST", "/v1/retail/stock", "retail",
                      {"asset": "ticket", "token_id": other, "amount": "1"}, 409) == \
         "not_ticket_owner"
+
+
+def test_a_withdrawn_part_of_a_shelf_ticket_comes_back_as_a_new_ticket(
+        api: Api, stocked: Stocked) -> None:
+    r = api.post("/v1/retail/withdraw", "retail",
+                 {"asset": "ticket", "token_id": stocked.shelf_ticket, "amount": "4"}, 201)
+    back = Tickets(api.ledger).ticket(r["shelf_token_id"])
+    assert (back.owner, back.value) == (api.acc["retail"].address, 4 * TONNE)
+    assert api.error("POST", "/v1/retail/withdraw", "retail",
+                     {"asset": "ticket", "token_id": stocked.shelf_ticket, "amount": "7"},
+                     409) == "insufficient_stock"
