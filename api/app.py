@@ -49,6 +49,7 @@ from api.routes import (
     reads,
     relay,
     reports,
+    retail,
     tickets,
 )
 from chain.client import ChainRevert
@@ -170,6 +171,6 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     for module in (exchange, exchange_ops, health, members, methodologies, projects, reports,
                    batches, credits, relay, certificates, reads, oracle, cash, compensation,
                    compensation_offers, compensation_reads, compensation_certificates, tickets,
-                   docs_pages, observability):
+                   retail, docs_pages, observability):
         app.include_router(module.router)
     return app

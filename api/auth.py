@@ -34,6 +34,7 @@ ROLE_LABELS = {
     "BANK": "bank",
     "AUTHORITY": "authority",
     "FORESTRY": "forestry",
+    "RETAIL": "retail",
 }
 
 

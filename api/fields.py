@@ -49,6 +49,9 @@ FIELD_CODES = frozenset(
         "invalid_vintage",
         "no_paying_party",
         "duplicate_party",
+        "below_minimum_retail",
+        "not_whole_kg",
+        "invalid_asset",
     }
 )
 

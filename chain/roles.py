@@ -15,6 +15,7 @@ ROLE_NAMES = (
     "BANK",
     "AUTHORITY",
     "FORESTRY",
+    "RETAIL",
 )
 
 

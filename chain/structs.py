@@ -846,6 +846,101 @@ class Pledge:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class BuyerTotals:
+    """`struct CarbonSupermarket.BuyerTotals`."""
+
+    ABI_TYPE: ClassVar[str] = "struct CarbonSupermarket.BuyerTotals"
+    ABI_NAMES: ClassVar[tuple[str, ...]] = ("sales", "value", "priceFen")
+
+    sales: int
+    value: int
+    price_fen: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sales": self.sales,
+            "value": self.value,
+            "priceFen": self.price_fen,
+        }
+
+    def to_abi(self) -> tuple[Any, ...]:
+        return (
+            self.sales,
+            self.value,
+            self.price_fen,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Sale:
+    """`struct CarbonSupermarket.Sale`."""
+
+    ABI_TYPE: ClassVar[str] = "struct CarbonSupermarket.Sale"
+    ABI_NAMES: ClassVar[tuple[str, ...]] = (
+        "seat", "kind", "retirementId", "assetId", "value", "priceFen", "buyerReferenceHash",
+    )
+
+    seat: str
+    kind: int
+    retirement_id: int
+    asset_id: int
+    value: int
+    price_fen: int
+    buyer_reference_hash: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seat": self.seat,
+            "kind": self.kind,
+            "retirementId": self.retirement_id,
+            "assetId": self.asset_id,
+            "value": self.value,
+            "priceFen": self.price_fen,
+            "buyerReferenceHash": self.buyer_reference_hash,
+        }
+
+    def to_abi(self) -> tuple[Any, ...]:
+        return (
+            self.seat,
+            self.kind,
+            self.retirement_id,
+            self.asset_id,
+            self.value,
+            self.price_fen,
+            self.buyer_reference_hash,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Lot:
+    """`struct CarbonSupermarket.Lot`."""
+
+    ABI_TYPE: ClassVar[str] = "struct CarbonSupermarket.Lot"
+    ABI_NAMES: ClassVar[tuple[str, ...]] = ("onShelf", "stocked", "sold", "withdrawn")
+
+    on_shelf: int
+    stocked: int
+    sold: int
+    withdrawn: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "onShelf": self.on_shelf,
+            "stocked": self.stocked,
+            "sold": self.sold,
+            "withdrawn": self.withdrawn,
+        }
+
+    def to_abi(self) -> tuple[Any, ...]:
+        return (
+            self.on_shelf,
+            self.stocked,
+            self.sold,
+            self.withdrawn,
+        )
+
+
 # Every record class by the struct's ABI internalType.
 STRUCTS: dict[str, type[Any]] = {
     ForwardRequestData.ABI_TYPE: ForwardRequestData,
@@ -867,4 +962,7 @@ STRUCTS: dict[str, type[Any]] = {
     Ticket.ABI_TYPE: Ticket,
     TicketRetirement.ABI_TYPE: TicketRetirement,
     Pledge.ABI_TYPE: Pledge,
+    BuyerTotals.ABI_TYPE: BuyerTotals,
+    Sale.ABI_TYPE: Sale,
+    Lot.ABI_TYPE: Lot,
 }

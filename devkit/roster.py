@@ -50,6 +50,7 @@ SEATS: tuple[Seat, ...] = (
     Seat("trader2", "南宁绿色发展基金 Nanning Green Fund", (), 13),
     Seat("trader3", "钦州港务集团 Qinzhou Port Group", (), 14),
     Seat("outsider", "未入盟账户 Non-member account", (), 15),
+    Seat("retail", "恩施州碳汇超市 Enshi Carbon Supermarket", ("RETAIL",), 16),
 )
 
 

@@ -29,10 +29,12 @@ def _register_subcommands() -> None:
     from tanhui.compensation_cli import app as compensation_app
     from tanhui.exchange_cli import app as exchange_app
     from tanhui.oracle_cli import app as oracle_app
+    from tanhui.retail_cli import app as retail_app
 
     app.add_typer(oracle_app, name="oracle")
     app.add_typer(exchange_app, name="exchange")
     app.add_typer(compensation_app, name="compensation")
+    app.add_typer(retail_app, name="retail")
 
 
 _register_subcommands()

@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1/members", tags=["members"])
 
 GrantableRole = Literal[
     "regulator", "registry_operator", "verifier", "oracle", "exchange", "bank", "authority",
-    "forestry",
+    "forestry", "retail",
 ]
 AddressPath = Annotated[str, Path(description="member account address")]
 

@@ -33,6 +33,7 @@ contract Consortium is IConsortium, MemberRoster, AccessControlDefaultAdminRules
     bytes32 public constant BANK_ROLE = Roles.BANK;
     bytes32 public constant AUTHORITY_ROLE = Roles.AUTHORITY;
     bytes32 public constant FORESTRY_ROLE = Roles.FORESTRY;
+    bytes32 public constant RETAIL_ROLE = Roles.RETAIL;
 
     /// @notice The monitoring-report gate whose threshold k the oracle count may not fall under
     /// (deployed after this contract at an address the deployer computes in advance).

@@ -16,9 +16,10 @@ library Roles {
     bytes32 internal constant BANK = keccak256("BANK");
     bytes32 internal constant AUTHORITY = keccak256("AUTHORITY");
     bytes32 internal constant FORESTRY = keccak256("FORESTRY");
+    bytes32 internal constant RETAIL = keccak256("RETAIL");
 
     /// @dev Number of grantable roles (governance included).
-    uint256 internal constant COUNT = 9;
+    uint256 internal constant COUNT = 10;
 
     /// @dev The `i`-th grantable role, 0 <= i < COUNT.
     function at(uint256 i) internal pure returns (bytes32) {
@@ -30,12 +31,14 @@ library Roles {
         if (i == 5) return EXCHANGE;
         if (i == 6) return BANK;
         if (i == 7) return AUTHORITY;
-        return FORESTRY;
+        if (i == 8) return FORESTRY;
+        return RETAIL;
     }
 
     /// @dev Whether `role` is one of the grantable roles.
     function isGrantable(bytes32 role) internal pure returns (bool) {
         return role == GOVERNANCE || role == REGULATOR || role == REGISTRY_OPERATOR || role == VERIFIER
-            || role == ORACLE || role == EXCHANGE || role == BANK || role == AUTHORITY || role == FORESTRY;
+            || role == ORACLE || role == EXCHANGE || role == BANK || role == AUTHORITY || role == FORESTRY
+            || role == RETAIL;
     }
 }

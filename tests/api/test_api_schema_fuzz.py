@@ -29,7 +29,7 @@ from tests.support.processes import tanhui_up
 
 # one development seat for each role (members without a role, and a non-member, too)
 ROLE_SEATS = ("governance", "regulator", "operator", "verifier", "oracle1", "exchange", "bank",
-              "procuratorate", "forestry", "developer", "outsider")
+              "procuratorate", "forestry", "retail", "developer", "outsider")
 EXAMPLES_PER_OPERATION = 5
 
 

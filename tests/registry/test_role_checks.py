@@ -415,7 +415,8 @@ def test_an_oracle_above_the_threshold_is_revoked(
 
 
 @pytest.mark.parametrize("name", ["REGULATOR", "REGISTRY_OPERATOR", "VERIFIER", "ORACLE",
-                                  "EXCHANGE", "BANK", "AUTHORITY", "FORESTRY"])
+                                  "EXCHANGE", "BANK", "AUTHORITY", "FORESTRY",
+                                  "RETAIL"])
 def test_role_ids_are_readable_from_the_consortium(ledger: Ledger, name: str) -> None:
     getter = getattr(consortium(ledger).functions, f"{name}_ROLE")
     assert bytes(ledger.chain.call(getter())) == role_id(name)

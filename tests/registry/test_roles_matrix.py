@@ -53,6 +53,7 @@ from registry.categories import SinkCategory
 from registry.compensation import Compensation, Terms, Unit
 from registry.ledger import Ledger, Purpose
 from registry.pledges import Pledges
+from registry.retail import Supermarket
 from registry.tickets import Tickets
 
 TONNE = 1_000_000
@@ -101,6 +102,8 @@ class World:
     second_bank: str
     pledge_open: int
     pledge_matured: int
+    # the retail seat's ticket on the carbon supermarket's shelf (credits of `batch` too)
+    shelf_ticket: int
 
     def contract(self, name: str) -> Contract:
         return self.deployment.contract(self.chain, name)
@@ -160,6 +163,7 @@ def world(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) ->
         order, offer = _compensation_world(ledger, acc, batch)
         forest_report, held = _ticket_world(s, acc)
         second_bank, pledge_open, pledge_matured = _pledge_world(ledger, acc, held)
+        shelf_ticket = _retail_world(ledger, acc, held, batch)
         frozen_member = dev_account(len(SEATS)).address
         ledger.admit(acc["governance"], frozen_member, "被冻结成员 Frozen member")
         ledger.freeze_account(acc["regulator"], frozen_member, doc("account freeze order"))
@@ -196,6 +200,7 @@ def world(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) ->
             second_bank=second_bank,
             pledge_open=pledge_open,
             pledge_matured=pledge_matured,
+            shelf_ticket=shelf_ticket,
         )
     finally:
         chain.rpc("evm_revert", snap)
@@ -300,6 +305,21 @@ def _pledge_world(ledger: Ledger, acc: dict[str, LocalAccount],
     pledge_matured = pledges.pledge_ticket(dev, held["developer"][0], TONNE, bank, LOAN, 100_00,
                                            now + 86_400).pledge_id
     return second_bank, pledge_open, pledge_matured
+
+
+def _retail_world(ledger: Ledger, acc: dict[str, LocalAccount],
+                  held: dict[str, tuple[int, int, int]], batch: int) -> int:
+    """The retail seat lets the supermarket stock from its tickets and credits and has put
+    2 t of its main ticket and 2 t of the batch on the shelf; the shelf ticket."""
+    market, seat = Supermarket(ledger), acc["retail"]
+    market.approve_tickets(seat)
+    market.approve_credits(seat)
+    shelf = market.stock_ticket(seat, held["retail"][0], 2 * TONNE)
+    market.stock_credits(seat, batch, 2 * TONNE)
+    return shelf
+
+
+RETAIL_BUYER = "恩施市民 Enshi resident"
 
 
 def _own_order(w: World, seat: str) -> tuple[Any, ...]:
@@ -567,6 +587,21 @@ MATRIX: tuple[Row, ...] = (
         lambda w, s: (w.pledge_open,)),
     Row("PledgeRegister", "foreclose(uint256)", roles("BANK"), "consortium",
         lambda w, s: (w.pledge_matured,)),
+    # CarbonSupermarket: retail seats stock, sell from and withdraw their own stock.
+    Row("CarbonSupermarket", "stockTicket(uint256,uint256)", roles("RETAIL"), "consortium",
+        lambda w, s: (w.ticket(s), TONNE)),
+    Row("CarbonSupermarket", "stockCredits(uint256,uint256)", roles("RETAIL"), "consortium",
+        lambda w, s: (w.batch, TONNE)),
+    Row("CarbonSupermarket", "sellTicket(uint256,uint256,string,string,uint256)",
+        roles("RETAIL"), "consortium",
+        lambda w, s: (w.shelf_ticket, TONNE // 2, RETAIL_BUYER, "ES-0001", 7_50)),
+    Row("CarbonSupermarket", "sellCredits(uint256,uint256,string,string,uint256)",
+        roles("RETAIL"), "consortium",
+        lambda w, s: (w.batch, 1_000, RETAIL_BUYER, "ES-0002", 2)),
+    Row("CarbonSupermarket", "withdrawTicket(uint256,uint256)", roles("RETAIL"), "consortium",
+        lambda w, s: (w.shelf_ticket, TONNE)),
+    Row("CarbonSupermarket", "withdrawCredits(uint256,uint256)", roles("RETAIL"), "consortium",
+        lambda w, s: (w.batch, TONNE)),
     # TanhuiForwarder: anyone relays; the signed request is what is authorized.
     Row("TanhuiForwarder", "execute((address,address,uint256,uint256,uint48,bytes,bytes))",
         ANYONE, "open", lambda w, s: (_relayed_retirement(w, s),)),
@@ -639,7 +674,7 @@ def test_every_seat_of_the_roster_is_tried() -> None:
     assert any(not seat.roles and seat.key != "outsider" for seat in SEATS)  # a plain member
     assert all(any(r in seat.roles for seat in SEATS) for r in ("GOVERNANCE", "REGULATOR",
                "REGISTRY_OPERATOR", "VERIFIER", "ORACLE", "EXCHANGE", "BANK", "AUTHORITY",
-               "FORESTRY"))
+               "FORESTRY", "RETAIL"))
 
 
 @pytest.mark.parametrize(("row", "seat"), CASES)

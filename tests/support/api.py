@@ -53,10 +53,11 @@ def api_database(directory: Path, acc: dict[str, LocalAccount]) -> ApiDatabase:
 
 
 @dataclass
-class Api:
-    """HTTP calls as a seat; every answer's status is asserted."""
+class HttpApi:
+    """HTTP calls as a seat; every answer's status is asserted. `http` is any client of the
+    app: a real HTTP connection (`served_api`) or the in-process ASGI one (`Api`)."""
 
-    http: TestClient
+    http: httpx.Client
     db: ApiDatabase
     ledger: Ledger
     acc: dict[str, LocalAccount]
@@ -94,6 +95,21 @@ class Api:
         error = r.json()["error"]
         assert set(error) == {"code", "message", "details"}
         return str(error["code"])
+
+
+@dataclass
+class Api(HttpApi):
+    """`HttpApi` over the app's ASGI stack in process (`TestClient`: websockets too)."""
+
+    http: TestClient
+
+
+@contextmanager
+def served_api(db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount]) -> Iterator[HttpApi]:
+    """The app served over real HTTP on a local port, called through a real connection."""
+    with serving(create_app(db.settings, ledger, db.engine, relayer=acc["governance"])) as base, \
+            httpx.Client(base_url=base, timeout=120) as http:
+        yield HttpApi(http, db, ledger, acc)
 
 
 def open_api(db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount]) -> Api:
