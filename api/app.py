@@ -44,10 +44,12 @@ from api.routes import (
     members,
     methodologies,
     oracle,
+    pledge_writes,
     projects,
     reads,
     relay,
     reports,
+    ticket_writes,
     tickets,
 )
 from chain.client import ChainRevert
@@ -164,6 +166,7 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     # any /orders/{order_id}.
     for module in (exchange, exchange_ops, health, members, methodologies, projects, reports,
                    batches, credits, relay, certificates, reads, oracle, cash, compensation,
-                   compensation_offers, compensation_reads, compensation_certificates, tickets):
+                   compensation_offers, compensation_reads, compensation_certificates, tickets,
+                   ticket_writes, pledge_writes):
         app.include_router(module.router)
     return app

@@ -49,6 +49,8 @@ FIELD_CODES = frozenset(
         "invalid_vintage",
         "no_paying_party",
         "duplicate_party",
+        "invalid_maturity",
+        "invalid_pledge_asset",
     }
 )
 

@@ -97,3 +97,21 @@ def chain_tickets(ledger: Ledger) -> dict[str, Any]:
     out["retirements"] = int(ledger.chain.call(
         ledger.c("ForestTickets").functions.retirementCount()))
     return out
+
+
+OTHER_BANK_INDEX = 40  # a dev key outside the roster's seats
+
+
+def other_bank_account() -> LocalAccount:
+    from devkit.roster import dev_account
+
+    return dev_account(OTHER_BANK_INDEX)
+
+
+def admit_other_bank(ledger: Ledger, acc: dict[str, LocalAccount]) -> LocalAccount:
+    """A second bank-role member (兴业银行三明分行), funded for gas."""
+    bank = other_bank_account()
+    ledger.admit(acc["governance"], bank.address, "兴业银行三明分行 Industrial Bank Sanming")
+    ledger.grant_role(acc["governance"], "BANK", bank.address)
+    ledger.chain.rpc("anvil_setBalance", bank.address, hex(10**20))
+    return bank
