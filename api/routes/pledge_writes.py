@@ -67,7 +67,7 @@ def _maturity(value: Any) -> int:
                 if moment.tzinfo is None:
                     raise ValueError("no offset")
                 seconds = int(moment.timestamp())
-        except ValueError:
+        except (ValueError, OverflowError):
             raise PydanticCustomError(
                 "invalid_maturity", "maturity is unix seconds, an ISO date (YYYY-MM-DD, China "
                 "time) or an ISO date-time with its UTC offset") from None
