@@ -10,6 +10,8 @@ Mirrors registry/models.py (TicketSlot, ForestTicket, TicketRetirementRow, Pledg
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -22,12 +24,11 @@ ADDRESS = sa.String(length=42)
 HASH = sa.String(length=66)
 
 
-def _block(*, timestamp: bool = True) -> list[sa.Column]:  # type: ignore[type-arg]
-    cols = [sa.Column("tx_hash", HASH, nullable=False),
-            sa.Column("block_number", sa.BigInteger(), nullable=False)]
-    if timestamp:
-        cols.append(sa.Column("block_timestamp", sa.BigInteger(), nullable=False))
-    return cols
+def _block() -> list[sa.Column[Any]]:
+    """Where a row came from: its transaction, block and block time."""
+    return [sa.Column("tx_hash", HASH, nullable=False),
+            sa.Column("block_number", sa.BigInteger(), nullable=False),
+            sa.Column("block_timestamp", sa.BigInteger(), nullable=False)]
 
 
 def upgrade() -> None:
