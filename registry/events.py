@@ -19,6 +19,7 @@ from chain.abi import DecodedEvent
 from chain.roles import ROLE_BY_ID
 from registry import compensation_index, ticket_index
 from registry.categories import SinkCategory
+from registry.index_errors import IndexerError
 from registry.ledger import MethodologyStatus, ProjectStatus, Purpose, ReportStatus
 from registry.models import (
     Attestation,
@@ -45,10 +46,6 @@ from registry.models import (
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 BIGINT_MAX = 2**63 - 1
-
-
-class IndexerError(RuntimeError):
-    """The database cannot be brought in line with this chain and deployment."""
 
 
 def _text(value: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 
 from chain.abi import DecodedEvent
+from registry.index_errors import IndexerError
 from registry.pledges import AssetKind, PledgeStatus
 from registry.tickets import TicketPurpose
 
@@ -47,8 +48,6 @@ class RangeWriter(Protocol):
 
 def _units(value: int, what: str) -> int:
     if not 0 <= value <= BIGINT_MAX:
-        from registry.events import IndexerError  # only on the (impossible in practice) path
-
         raise IndexerError(f"{what} {value} exceeds the index's 64-bit quantity range")
     return value
 
