@@ -45,11 +45,13 @@ from api.routes import (
     members,
     methodologies,
     oracle,
+    pledge_writes,
     projects,
     reads,
     relay,
     reports,
     retail,
+    ticket_writes,
     tickets,
 )
 from chain.client import ChainRevert
@@ -171,6 +173,6 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     for module in (exchange, exchange_ops, health, members, methodologies, projects, reports,
                    batches, credits, relay, certificates, reads, oracle, cash, compensation,
                    compensation_offers, compensation_reads, compensation_certificates, tickets,
-                   retail, docs_pages, observability):
+                   ticket_writes, pledge_writes, retail, docs_pages, observability):
         app.include_router(module.router)
     return app

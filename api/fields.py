@@ -52,6 +52,8 @@ FIELD_CODES = frozenset(
         "below_minimum_retail",
         "not_whole_kg",
         "invalid_asset",
+        "invalid_maturity",
+        "invalid_pledge_asset",
     }
 )
 

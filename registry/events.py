@@ -17,8 +17,9 @@ from sqlalchemy import Connection, Table, and_, bindparam, insert, select, updat
 
 from chain.abi import DecodedEvent
 from chain.roles import ROLE_BY_ID
-from registry import compensation_index
+from registry import compensation_index, ticket_index
 from registry.categories import SinkCategory
+from registry.index_errors import IndexerError
 from registry.ledger import MethodologyStatus, ProjectStatus, Purpose, ReportStatus
 from registry.models import (
     Attestation,
@@ -28,23 +29,23 @@ from registry.models import (
     CompensationOffer,
     CompensationOrder,
     EventJournal,
+    ForestTicket,
     Member,
     Methodology,
     OrderEvent,
     OrderRetirement,
+    PledgeRow,
     Project,
     Report,
     Retirement,
+    TicketRetirementRow,
+    TicketSlot,
     Transfer,
     table,
 )
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 BIGINT_MAX = 2**63 - 1
-
-
-class IndexerError(RuntimeError):
-    """The database cannot be brought in line with this chain and deployment."""
 
 
 def _text(value: str) -> str:
@@ -145,11 +146,16 @@ class RangeWriter:
         self.batches = Entities(table(Batch), "id", complete)
         self.orders = Entities(table(CompensationOrder), "id", complete)
         self.offers = Entities(table(CompensationOffer), "id", complete)
+        self.ticket_slots = Entities(table(TicketSlot), "id", complete)
+        self.tickets = Entities(table(ForestTicket), "id", complete)
+        self.ticket_retirements = Entities(table(TicketRetirementRow), "id", complete)
+        self.pledges = Entities(table(PledgeRow), "id", complete)
 
     def entities(self) -> tuple[Entities, ...]:
         """The entity tables, parents before children."""
         return (self.members, self.methodologies, self.projects, self.reports, self.batches,
-                self.orders, self.offers)
+                self.orders, self.offers, self.ticket_slots, self.tickets,
+                self.ticket_retirements, self.pledges)
 
     def discard_rows(self) -> None:
         """Forgets the collected rows to append (the entities stay)."""
@@ -175,6 +181,9 @@ class RangeWriter:
             conn.execute(insert(table(BufferCancellation)), self.cancellations)
         self.orders.flush(conn)
         self.offers.flush(conn)
+        for entities in (self.ticket_slots, self.tickets, self.ticket_retirements,
+                         self.pledges):
+            entities.flush(conn)
         if self.order_events:
             conn.execute(insert(table(OrderEvent)), self.order_events)
         if self.order_retirements:
@@ -498,7 +507,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("CarbonCredits", "TransferSingle"): RangeWriter.transfer_single,
     ("CarbonCredits", "TransferBatch"): RangeWriter.transfer_batch,
 }
-for _key, _handler in compensation_index.HANDLERS.items():
+for _key, _handler in (*compensation_index.HANDLERS.items(), *ticket_index.HANDLERS.items()):
     HANDLERS[_key] = _handler
 
 # Events that only move credits: they append `transfers` rows and add to `balances`, and touch

@@ -358,6 +358,88 @@ class CompensationOffer(Base):
     block_number: Mapped[int] = mapped_column(BigInteger)
 
 
+class TicketSlot(Base):
+    """A forest ticket slot: one parcel (project) and monitoring period, i.e. one verified
+    report ticketed by a forestry authority; `retired` is the slot's running total."""
+
+    __tablename__ = "ticket_slots"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    project_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    owner: Mapped[str] = mapped_column(ADDRESS)
+    issued: Mapped[int] = mapped_column(BigInteger)
+    retired: Mapped[int] = mapped_column(BigInteger)
+    period_start: Mapped[int] = mapped_column(BigInteger)
+    period_end: Mapped[int] = mapped_column(BigInteger)
+    rights_certificate: Mapped[str] = mapped_column(Text)
+    division_code: Mapped[int] = mapped_column(Integer)
+    boundary_hash: Mapped[str] = mapped_column(HASH)
+    area_m2: Mapped[int] = mapped_column(BigInteger)
+    issuer: Mapped[str] = mapped_column(ADDRESS)
+    tx_hash: Mapped[str] = mapped_column(HASH)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class ForestTicket(Base):
+    """A forest ticket's owner, slot and live value; `burnt` once merged into another (value
+    0). A ticket the pledge register owns is in escrow."""
+
+    __tablename__ = "forest_tickets"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    slot: Mapped[int] = mapped_column(BigInteger, index=True)
+    owner: Mapped[str] = mapped_column(ADDRESS, index=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+    burnt: Mapped[bool] = mapped_column(Boolean)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+
+
+class TicketRetirementRow(Base):
+    """A retirement (抵消) of forest ticket value, with the slot's serial range it consumed."""
+
+    __tablename__ = "ticket_retirements"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    slot: Mapped[int] = mapped_column(BigInteger, index=True)
+    token_id: Mapped[int] = mapped_column(BigInteger)
+    holder: Mapped[str] = mapped_column(ADDRESS, index=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+    serial_start: Mapped[int] = mapped_column(BigInteger)
+    serial_end: Mapped[int] = mapped_column(BigInteger)
+    purpose: Mapped[str] = mapped_column(String(30))
+    beneficiary: Mapped[str] = mapped_column(Text)
+    case_reference: Mapped[str] = mapped_column(Text)
+    tx_hash: Mapped[str] = mapped_column(HASH)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class PledgeRow(Base):
+    """A pledge (质押) in the register: a ticket slot's value (`token_id` the escrowed ticket)
+    or a credit batch's amount, to a bank, with its loan terms and where it stands."""
+
+    __tablename__ = "pledges"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    pledgor: Mapped[str] = mapped_column(ADDRESS, index=True)
+    bank: Mapped[str] = mapped_column(ADDRESS, index=True)
+    asset: Mapped[str] = mapped_column(String(10))
+    asset_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    source_token_id: Mapped[int] = mapped_column(BigInteger)
+    token_id: Mapped[int] = mapped_column(BigInteger)
+    value: Mapped[int] = mapped_column(BigInteger)
+    loan_reference: Mapped[str] = mapped_column(HASH)
+    # NULL: beyond BIGINT (the chain allows 96 bits; the register keeps the exact value)
+    amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    maturity: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20))
+    closed_block: Mapped[int | None] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = mapped_column(HASH)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
 def table(model: type[Base]) -> Table:
     """The Core table of a model, for executemany inserts and updates without ORM objects."""
     t = model.__table__
@@ -386,5 +468,9 @@ INDEX_TABLES: tuple[Table, ...] = tuple(
         OrderEvent,
         OrderRetirement,
         CompensationOffer,
+        TicketSlot,
+        ForestTicket,
+        TicketRetirementRow,
+        PledgeRow,
     )
 )

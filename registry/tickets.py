@@ -102,8 +102,11 @@ class Tickets:
 
     def split(self, by: LocalAccount, token_id: int, value: int) -> int:
         """Splits `value` off into a new ticket of the same owner; the new ticket's id."""
-        sent = self._send(by, "split(uint256,uint256)", token_id, value)
-        return self.new_token_of(sent, token_id)
+        return self.new_token_of(self.split_tx(by, token_id, value), token_id)
+
+    def split_tx(self, by: LocalAccount, token_id: int, value: int) -> Sent:
+        """`split`, answering its transaction (the new ticket: `new_token_of`)."""
+        return self._send(by, "split(uint256,uint256)", token_id, value)
 
     def merge(self, by: LocalAccount, from_token: int, to_token: int) -> Sent:
         """Moves all of `from_token` into `to_token` (same slot and owner); burns `from_token`."""
@@ -111,8 +114,11 @@ class Tickets:
 
     def transfer(self, by: LocalAccount, token_id: int, to: str, value: int) -> int:
         """Transfers `value` of a ticket to `to` as a new ticket; the new ticket's id."""
-        sent = self._send(by, "transferFrom(uint256,address,uint256)", token_id, to, value)
-        return self.new_token_of(sent, token_id)
+        return self.new_token_of(self.transfer_tx(by, token_id, to, value), token_id)
+
+    def transfer_tx(self, by: LocalAccount, token_id: int, to: str, value: int) -> Sent:
+        """`transfer`, answering its transaction (the new ticket: `new_token_of`)."""
+        return self._send(by, "transferFrom(uint256,address,uint256)", token_id, to, value)
 
     def transfer_into(self, by: LocalAccount, from_token: int, to_token: int, value: int) -> Sent:
         """Transfers `value` into an existing ticket of the same slot."""

@@ -30,11 +30,14 @@ def _register_subcommands() -> None:
     from tanhui.exchange_cli import app as exchange_app
     from tanhui.oracle_cli import app as oracle_app
     from tanhui.retail_cli import app as retail_app
+    from tanhui.tickets_cli import pledges_app, tickets_app
 
     app.add_typer(oracle_app, name="oracle")
     app.add_typer(exchange_app, name="exchange")
     app.add_typer(compensation_app, name="compensation")
     app.add_typer(retail_app, name="retail")
+    app.add_typer(tickets_app, name="tickets")
+    app.add_typer(pledges_app, name="pledges")
 
 
 _register_subcommands()

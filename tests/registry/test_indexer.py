@@ -42,6 +42,7 @@ from tests.support.indexing import (
     snapshot,
     sqlite_url,
 )
+from tests.support.tickets import ticket_history
 
 
 def head(ledger: Ledger) -> int:
@@ -361,7 +362,8 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
 def test_postgres_index_equals_sqlite_index(
     ledger: Ledger, acc: dict[str, LocalAccount], tmp_path: Path, postgres_url: str
 ) -> None:
-    h = scripted_history(ledger, acc)
+    ticket_history(ledger, acc)  # tickets, their retirements and pledges on both databases
+    h = scripted_history(ledger, acc)  # (it freezes an account ticket_history moves tickets to)
     compensation_history(ledger, acc, h.batches[0])  # orders' JSON columns on both databases
     expected = canonical_dump(index_into(sqlite_url(tmp_path), ledger))
     engine = index_into(postgres_url, ledger, batch_blocks=5)
@@ -372,6 +374,7 @@ def test_postgres_index_equals_sqlite_index(
             assert queries.sql_invariants(s) == []
             assert len(queries.list_retirements(s)["items"]) == len(h.retirements) + 1
             assert len(expected["compensation_orders"]) == 2
+            assert len(expected["pledges"]) == 4 and expected["forest_tickets"]
             assert s.execute(text("select count(*) from event_journal")).scalar_one() == len(
                 expected["event_journal"]
             )
