@@ -131,3 +131,23 @@ def member(view: ChainView, address: str) -> None:
     if not view.is_member(address):
         raise ApiError(409, "account_not_member", f"{address} is not an admitted member",
                        {"address": address})
+
+
+def parcel_free(view: ChainView, certificate: str, project_id: int) -> None:
+    """A forest-right certificate may join project `project_id`: no other non-rejected project
+    holds it over an overlapping crediting period (ProjectRegistry's rule, read first so the
+    refusal names the other project)."""
+    mine = project(view, project_id)
+    for other_id in view.ledger.projects_of_parcel(certificate):
+        if other_id == project_id:
+            continue
+        other = project(view, other_id)
+        if ProjectStatus(other.status) == ProjectStatus.REJECTED:
+            continue
+        if other.crediting_start < mine.crediting_end and \
+                mine.crediting_start < other.crediting_end:
+            raise ApiError(409, "parcel_in_other_project",
+                           f"forest-right certificate {certificate} is project {other_id}'s "
+                           "over overlapping years: a parcel is counted in one project only",
+                           {"rights_certificate": certificate, "project_id": other_id})
+

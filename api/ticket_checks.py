@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from eth_utils import keccak
-
 from api.chain_errors import revert_details
 from api.errors import ApiError, not_found
 from chain.client import ChainRevert
@@ -37,7 +35,7 @@ REVERT_CODES: dict[str, tuple[int, str]] = {
     "WrongOwner": (403, "not_ticket_owner"),
     "ReportAlreadyClaimed": (409, "report_already_claimed"),
     "NotForestParcel": (409, "not_forest_parcel"),
-    "CertificateOfOtherParcel": (409, "certificate_of_other_parcel"),
+    "ParcelInOtherProject": (409, "parcel_in_other_project"),
     "NotABank": (422, "not_a_bank"),
     "SelfPledge": (422, "self_pledge"),
     "NotPledgeBank": (403, "not_pledge_bank"),
@@ -105,16 +103,6 @@ def report_unclaimed(tickets: Tickets, report_id: int) -> None:
                        f"report {report_id} was issued already (as {which}): a report is "
                        "issued once, in one register", {"report_id": report_id,
                                                         "issued_as": which})
-
-
-def certificate_free(tickets: Tickets, certificate: str, project_id: int) -> None:
-    fn = tickets.ledger.c(Tickets.CONTRACT).functions.projectOfCertificate(
-        keccak(text=certificate))
-    bound = int(tickets.ledger.chain.call(fn))
-    if bound not in (0, project_id):
-        raise ApiError(409, "certificate_of_other_parcel",
-                       f"forest-right certificate {certificate} was ticketed for parcel {bound}",
-                       {"rights_certificate": certificate, "project_id": bound})
 
 
 def pledge(pledges: Pledges, pledge_id: int) -> Pledge:

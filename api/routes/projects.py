@@ -139,7 +139,7 @@ def declare_parcels(
     project_id: PathId, body: ParcelsIn, caller: CallerDep, view: ViewDep, writer: WriterDep
 ) -> dict[str, object]:
     """Declares the forest-right certificates a registered project's boundary takes in. Its
-    developer, before validation; `chain_parcel_in_other_project` when a certificate is
+    developer, before validation; `parcel_in_other_project` when a certificate is
     another non-rejected project's over an overlapping crediting period."""
     require_role(view, caller, "MEMBER")
     p = prechecks.project_in(view, project_id, ProjectStatus.REGISTERED)
@@ -147,6 +147,8 @@ def declare_parcels(
         raise ApiError(403, "not_project_developer",
                        f"only project {project_id}'s developer declares its parcels",
                        {"project_id": project_id, "developer": p.developer})
+    for certificate in body.rights_certificates:
+        prechecks.parcel_free(view, certificate, project_id)
     sent = writer.declare_parcels(caller.key(), project_id, body.rights_certificates)
     return {"project_id": project_id, "rights_certificates": body.rights_certificates,
             **tx(sent)}

@@ -7,7 +7,8 @@ attempt whose transaction landed finishes it from its receipt, without pre-check
 transaction), and is pre-checked against the chain so the common refusals have precise codes
 (api.ticket_checks): `ticket_not_found`, `not_ticket_owner`, `ticket_in_escrow` (the pledge
 register holds the ticket), `insufficient_value`, `report_already_claimed`,
-`certificate_of_other_parcel`. What the pre-checks miss the contract refuses on simulation,
+`parcel_in_other_project` (the forest-right certificate is another project's over overlapping
+years, a credit project's included). What the pre-checks miss the contract refuses on simulation,
 mapped to the same codes; nothing is sent then, so a refused request changes nothing.
 """
 
@@ -247,7 +248,7 @@ def issue_ticket(body: IssueIn, caller: CallerDep, session: SessionDep, view: Vi
         if sent is None:
             report = prechecks.report_in(view, body.report_id, ReportStatus.VERIFIED)
             checks.report_unclaimed(tickets, body.report_id)
-            checks.certificate_free(tickets, body.rights_certificate, int(report.project_id))
+            prechecks.parcel_free(view, body.rights_certificate, int(report.project_id))
             with checks.ticket_reverts():
                 sent = tickets.issue(caller.key(), body.report_id, body.rights_certificate).sent
         ev = writer.events_of(sent, "TicketIssued")[0].args

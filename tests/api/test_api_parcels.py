@@ -59,8 +59,8 @@ def test_a_parcel_another_project_counts_is_refused_and_nothing_is_declared(
     body = {"rights_certificates": [OTHER, CERTIFICATE]}
     r = api.raw("POST", f"/v1/projects/{second}/parcels", "developer", body)
     assert r.status_code == 409, r.text
-    assert r.json()["error"]["code"] == "chain_parcel_in_other_project"
-    assert r.json()["error"]["details"]["args"]["projectId"] == first
+    assert r.json()["error"]["code"] == "parcel_in_other_project"
+    assert r.json()["error"]["details"]["project_id"] == first
     assert by_certificate(api, OTHER) == []  # the whole declaration was refused
     assert by_certificate(api, CERTIFICATE) == [(first, "approved")]
 

@@ -114,7 +114,7 @@ def test_a_certificate_number_stays_with_its_parcel(api: Api) -> None:
     first = Tickets(api.ledger).slot(t["slot"]).rights_certificate
     _, report = Scenario(api.ledger, api.acc).forest_report(5 * TONNE)
     body = {"report_id": report, "rights_certificate": first}
-    assert refused(api, "/v1/tickets", "forestry", body, 409) == "certificate_of_other_parcel"
+    assert refused(api, "/v1/tickets", "forestry", body, 409) == "parcel_in_other_project"
 
 
 def test_issuing_an_unknown_report_is_not_found(api: Api) -> None:
