@@ -37,6 +37,7 @@ from api.routes import (
     compensation_certificates,
     compensation_offers,
     compensation_reads,
+    compensation_tickets,
     credits,
     exchange,
     exchange_ops,
@@ -48,6 +49,7 @@ from api.routes import (
     reads,
     relay,
     reports,
+    ticket_retirements,
     tickets,
 )
 from chain.client import ChainRevert
@@ -164,6 +166,7 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     # any /orders/{order_id}.
     for module in (exchange, exchange_ops, health, members, methodologies, projects, reports,
                    batches, credits, relay, certificates, reads, oracle, cash, compensation,
-                   compensation_offers, compensation_reads, compensation_certificates, tickets):
+                   compensation_tickets, compensation_offers, compensation_reads,
+                   compensation_certificates, ticket_retirements, tickets):
         app.include_router(module.router)
     return app

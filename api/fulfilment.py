@@ -15,15 +15,21 @@ without trusting the registry's database:
 - the order from `CompensationOrders.getOrder` / `statusOf` (registry.compensation);
 - the retirements counted toward it from the contract's `RetirementCounted` logs, found by their
   indexed `orderId` topic (`ChainView.logs_by_id`), in chain order;
-- each retirement's record as the retirement certificate reads it (api.certificate).
+- each retirement's record as the retirement certificate reads it (api.certificate);
+- forest-ticket retirements counted toward it likewise, from `TicketRetirementCounted` logs, each
+  record as the ticket retirement certificate reads it (api.ticket_certificate). They are listed
+  apart, labelled as forest carbon tickets with their slot's serial range and parcel, since
+  ticket retirement ids are ForestTickets' own.
 
 The QR code carries the paper's claims to the order's verification page (`fulfilment_claims`):
 the case number, the unit, required and fulfilled as printed, and the counted retirements as
-`id:tonnes` pairs in chain order (`retirements=7:200,8:126.4`). Too long for a QR code (more than
+`id:tonnes` pairs in chain order (`retirements=7:200,8:126.4`), and the ticket retirements
+the same way (`tickets=3:50`, only when there are any). Too long for a QR code (more than
 api.pages.MAX_TEXT_CLAIM_BYTES URL-encoded), the case number travels as `case_number_hash` and
 the list as `retirements_hash` (keccak-256 of the UTF-8 of what `retirements` would have been)
-with `retirement_count`. Reading the claims back and checking them against the chain, line by
-line, is api.fulfilment_checks: this module reads and prints, that one verifies.
+with `retirement_count` (`tickets_hash` with `ticket_count`). Reading the claims back and
+checking them against the chain, line by line, is api.fulfilment_checks: this module reads and
+prints, that one verifies.
 """
 
 from __future__ import annotations
@@ -38,6 +44,11 @@ from eth_utils import keccak
 from api.certificate import RetirementFacts, read_retirement, serial_range_label
 from api.onchain import ChainView
 from api.pages import MAX_TEXT_CLAIM_BYTES, Frame, claims_url, render_page
+from api.ticket_certificate import (
+    TicketRetirementFacts,
+    read_ticket_retirement,
+    ticket_serial_range_label,
+)
 from core.config import Settings
 from core.units import format_units
 from registry.compensation import Compensation, CompensationOrder, OrderStatus, Unit
@@ -86,6 +97,46 @@ class FulfilmentRetirement:
 
 
 @dataclass(frozen=True)
+class FulfilmentTicketRetirement:
+    """One forest-ticket retirement counted toward the order, as the certificate lists it:
+    the ticket's slot (a parcel's verified report) and its serials, the parcel."""
+
+    retirement_id: int  # ForestTickets' retirement id
+    holder: str
+    holder_name: str | None
+    slot: int
+    token_id: int
+    amount_units: int
+    serial_start: int
+    rights_certificate: str | None  # the parcel's forest-right certificate number (林权证号)
+    project_id: int
+    project_name: str | None
+    division_code: int
+    period: str | None  # the slot's monitoring period, as printed
+    tx_hash: str
+    counted: int
+    retired_at: int | None = None
+
+    @property
+    def serial_end(self) -> int:
+        return self.serial_start + self.amount_units - 1
+
+    @property
+    def amount(self) -> str:
+        return format_units(self.amount_units)
+
+    @property
+    def serial_range(self) -> str:
+        return ticket_serial_range_label(self.slot, self.serial_start, self.serial_end)
+
+    @property
+    def retired_cst(self) -> str | None:
+        if self.retired_at is None:
+            return None
+        return f"{datetime.fromtimestamp(self.retired_at, CST):%Y-%m-%d %H:%M}"
+
+
+@dataclass(frozen=True)
 class FulfilmentCertificate:
     """Everything the fulfilment certificate shows, read from the chain (the context key is
     `c` in templates/fulfilment_certificate.html)."""
@@ -104,6 +155,7 @@ class FulfilmentCertificate:
     contract: str  # the CompensationOrders address
     retirements: list[FulfilmentRetirement] = field(default_factory=list)
     fulfilled_at: int | None = None  # unix time of OrderFulfilled's block
+    ticket_retirements: list[FulfilmentTicketRetirement] = field(default_factory=list)
 
     def quantity(self, value: int) -> str:
         """A value of the order's unit as printed: tonnes, or yuan from fen."""
@@ -122,8 +174,14 @@ class FulfilmentCertificate:
 
     @property
     def retired(self) -> str:
-        """Tonnes retired for the order in all (for a Fen order, what the money bought)."""
-        return format_units(sum(r.amount_units for r in self.retirements))
+        """Tonnes retired for the order in all, credits and tickets (for a Fen order, what the
+        money bought)."""
+        return format_units(sum(r.amount_units for r in self.retirements)
+                            + sum(t.amount_units for t in self.ticket_retirements))
+
+    @property
+    def retirement_count(self) -> int:
+        return len(self.retirements) + len(self.ticket_retirements)
 
 
 STATUS_LABELS = {
@@ -219,6 +277,14 @@ def fulfilment_claims(c: FulfilmentCertificate) -> dict[str, str | int | None]:
     else:
         claims["retirements_hash"] = text_hash(listed)
         claims["retirement_count"] = len(c.retirements)
+    if c.ticket_retirements:
+        tickets = retirements_text([(t.retirement_id, t.amount_units)
+                                    for t in c.ticket_retirements])
+        if _fits(tickets):
+            claims["tickets"] = tickets
+        else:
+            claims["tickets_hash"] = text_hash(tickets)
+            claims["ticket_count"] = len(c.ticket_retirements)
     return claims
 
 
@@ -265,6 +331,23 @@ class CountedLog:
     fulfilled: int  # the order's total after it
     tx_hash: str
     block_number: int
+    log_index: int = 0
+
+
+@dataclass(frozen=True)
+class TicketCountedLog:
+    """One `TicketRetirementCounted` log of the order: a forest-ticket retirement counted."""
+
+    retirement_id: int  # ForestTickets' retirement id
+    holder: str
+    slot: int
+    amount: int
+    serial_start: int
+    value: int
+    fulfilled: int
+    tx_hash: str
+    block_number: int
+    log_index: int
 
 
 @dataclass(frozen=True)
@@ -280,6 +363,8 @@ class OrderFacts:
     fulfilled_at: int | None
     chain_id: int
     contract: str
+    ticket_counted: list[TicketCountedLog] = field(default_factory=list)
+    ticket_records: dict[int, TicketRetirementFacts | None] = field(default_factory=dict)
 
     @property
     def order_id(self) -> int:
@@ -302,9 +387,19 @@ def read_order(view: ChainView, comp: Compensation, order_id: int) -> OrderFacts
             retirement_id=int(ev.args["retirementId"]), holder=str(ev.args["holder"]),
             batch_id=int(ev.args["batchId"]), amount=int(ev.args["amount"]),
             value=int(ev.args["value"]), fulfilled=int(ev.args["fulfilled"]),
-            tx_hash=ev.tx_hash, block_number=ev.block_number,
+            tx_hash=ev.tx_hash, block_number=ev.block_number, log_index=ev.log_index,
         )
         for ev in logs
+    ]
+    ticket_counted = [
+        TicketCountedLog(
+            retirement_id=int(ev.args["retirementId"]), holder=str(ev.args["holder"]),
+            slot=int(ev.args["slot"]), amount=int(ev.args["amount"]),
+            serial_start=int(ev.args["serialStart"]), value=int(ev.args["value"]),
+            fulfilled=int(ev.args["fulfilled"]), tx_hash=ev.tx_hash,
+            block_number=ev.block_number, log_index=ev.log_index,
+        )
+        for ev in view.logs_by_id("CompensationOrders", "TicketRetirementCounted", order_id)
     ]
     registered = view.logs_by_id("CompensationOrders", "OrderRegistered", order_id)
     done = view.logs_by_id("CompensationOrders", "OrderFulfilled", order_id)
@@ -320,6 +415,31 @@ def read_order(view: ChainView, comp: Compensation, order_id: int) -> OrderFacts
         fulfilled_at=view.block_timestamp(done[0].block_number) if done else None,
         chain_id=view.chain.chain_id,
         contract=view.ledger.deployment.address("CompensationOrders"),
+        ticket_counted=ticket_counted,
+        ticket_records={t.retirement_id: read_ticket_retirement(view, t.retirement_id)
+                        for t in ticket_counted},
+    )
+
+
+def _ticket_row(c: TicketCountedLog,
+                r: TicketRetirementFacts | None) -> FulfilmentTicketRetirement:
+    s = r.slot if r is not None else None
+    period = None
+    if s is not None:
+        start = datetime.fromtimestamp(s.period_start, CST)
+        end = datetime.fromtimestamp(max(s.period_start, s.period_end - 1), CST)
+        period = f"{start:%Y-%m-%d} – {end:%Y-%m-%d}"
+    return FulfilmentTicketRetirement(
+        retirement_id=c.retirement_id, holder=c.holder,
+        holder_name=r.holder_name if r is not None else None, slot=c.slot,
+        token_id=r.record.token_id if r is not None else 0, amount_units=c.amount,
+        serial_start=c.serial_start,
+        rights_certificate=s.rights_certificate if s is not None else None,
+        project_id=s.project_id if s is not None else 0,
+        project_name=r.project_name if r is not None else None,
+        division_code=s.division_code if s is not None else 0, period=period,
+        tx_hash=c.tx_hash, counted=c.value,
+        retired_at=r.block_timestamp if r is not None else None,
     )
 
 
@@ -351,6 +471,8 @@ def certificate_of(facts: OrderFacts) -> FulfilmentCertificate:
         required=t.required, fulfilled=o.fulfilled, status=facts.status.name.lower(),
         document_hash="0x" + t.document_hash.hex(), chain_id=facts.chain_id,
         contract=facts.contract, retirements=rows, fulfilled_at=facts.fulfilled_at,
+        ticket_retirements=[_ticket_row(t, facts.ticket_records.get(t.retirement_id))
+                            for t in facts.ticket_counted],
     )
 
 
@@ -375,5 +497,17 @@ def certificate_json(c: FulfilmentCertificate) -> dict[str, Any]:
              "project_name": r.project_name, "division_code": r.division_code,
              "tx_hash": r.tx_hash, "retired_at": r.retired_at}
             for r in c.retirements
+        ],
+        "ticket_retirements": [
+            {"asset": "ticket", "retirement_id": t.retirement_id, "holder": t.holder,
+             "holder_name": t.holder_name, "slot": t.slot, "token_id": t.token_id,
+             "amount": t.amount, "amount_units": t.amount_units,
+             "counted": _amount_text(unit, t.counted), "counted_units": t.counted,
+             "serial_start": t.serial_start, "serial_end": t.serial_end,
+             "serial_range": t.serial_range, "rights_certificate": t.rights_certificate,
+             "project_id": t.project_id, "project_name": t.project_name,
+             "division_code": t.division_code, "period": t.period, "tx_hash": t.tx_hash,
+             "retired_at": t.retired_at}
+            for t in c.ticket_retirements
         ],
     }
