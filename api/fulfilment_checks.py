@@ -28,7 +28,6 @@ from api.fulfilment import (
     CountedLog,
     FulfilmentCertificate,
     OrderFacts,
-    TicketCountedLog,
     certificate_number,
     certificate_of,
     claim_unit,
@@ -37,6 +36,7 @@ from api.fulfilment import (
     retirements_text,
     text_hash,
 )
+from api.fulfilment_tickets import TicketCountedLog
 from api.onchain import ChainView
 from api.pages import Line, VerificationPage
 from api.ticket_certificate import ticket_serial_range_label

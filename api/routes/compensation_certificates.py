@@ -89,8 +89,9 @@ def verify_fulfilment_certificate(
     them, with the claims of a paper certificate as query parameters (as its QR code carries
     them): `case_number`, `unit`, `required`, `fulfilled`, `retirements` (`id:tonnes` pairs,
     comma-separated) or `retirements_hash` with `retirement_count`, and the forest-ticket
-    retirements the same way (`tickets`, or `tickets_hash` with `ticket_count`). Each claim is a line, each
-    check of the chain too; `valid` only when every line passes. A malformed claim is 422."""
+    retirements the same way (`tickets`, or `tickets_hash` with `ticket_count`). Each claim is
+    a line, each check of the chain too; `valid` only when every line passes. A malformed claim
+    is 422."""
     claims, problems = parse_fulfilment_claims({
         "case_number": case_number, "case_number_hash": case_number_hash, "unit": unit,
         "required": required, "fulfilled": fulfilled, "retirements": retirements,
