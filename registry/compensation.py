@@ -4,7 +4,8 @@ retirements CarbonCredits counts toward them, and CompensationOffers' fixed-pric
 An authority (court, procuratorate, enforcement agency) registers an order for a case; the
 liable parties (or the authority itself, when it pays from compensation funds) retire eligible
 credits for it, from their own holdings or by taking an offer, which retires the tonnes on
-delivery; the contract marks the order fulfilled. Like `registry.ledger.Ledger`, each write is
+delivery, or forest-ticket value they hold (ForestTickets.retireForOrder, judged by the
+ticket's slot); the contract marks the order fulfilled. Like `registry.ledger.Ledger`, each write is
 one transaction sent as the given account through the ledger's sender, returning what it
 created from its own events; reverts surface as `chain.client.ChainRevert` with the contract's
 custom error (e.g. `IneligibleRegion`, `PastDeadline`, `CaseHasOrder`).
