@@ -38,6 +38,7 @@ from api.routes import (
     compensation_certificates,
     compensation_offers,
     compensation_reads,
+    compensation_tickets,
     credits,
     exchange,
     exchange_ops,
@@ -51,6 +52,7 @@ from api.routes import (
     relay,
     reports,
     retail,
+    ticket_retirements,
     ticket_writes,
     tickets,
 )
@@ -172,7 +174,8 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     # any /orders/{order_id}.
     for module in (exchange, exchange_ops, health, members, methodologies, projects, reports,
                    batches, credits, relay, certificates, reads, oracle, cash, compensation,
-                   compensation_offers, compensation_reads, compensation_certificates, tickets,
-                   ticket_writes, pledge_writes, retail, docs_pages, observability):
+                   compensation_tickets, compensation_offers, compensation_reads,
+                   compensation_certificates, ticket_retirements, tickets, ticket_writes,
+                   pledge_writes, retail, docs_pages, observability):
         app.include_router(module.router)
     return app

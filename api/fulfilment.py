@@ -15,15 +15,21 @@ without trusting the registry's database:
 - the order from `CompensationOrders.getOrder` / `statusOf` (registry.compensation);
 - the retirements counted toward it from the contract's `RetirementCounted` logs, found by their
   indexed `orderId` topic (`ChainView.logs_by_id`), in chain order;
-- each retirement's record as the retirement certificate reads it (api.certificate).
+- each retirement's record as the retirement certificate reads it (api.certificate);
+- forest-ticket retirements counted toward it likewise, from `TicketRetirementCounted` logs, each
+  record as the ticket retirement certificate reads it (api.ticket_certificate). They are listed
+  apart, labelled as forest carbon tickets with their slot's serial range and parcel, since
+  ticket retirement ids are ForestTickets' own.
 
 The QR code carries the paper's claims to the order's verification page (`fulfilment_claims`):
 the case number, the unit, required and fulfilled as printed, and the counted retirements as
-`id:tonnes` pairs in chain order (`retirements=7:200,8:126.4`). Too long for a QR code (more than
+`id:tonnes` pairs in chain order (`retirements=7:200,8:126.4`), and the ticket retirements
+the same way (`tickets=3:50`, only when there are any). Too long for a QR code (more than
 api.pages.MAX_TEXT_CLAIM_BYTES URL-encoded), the case number travels as `case_number_hash` and
 the list as `retirements_hash` (keccak-256 of the UTF-8 of what `retirements` would have been)
-with `retirement_count`. Reading the claims back and checking them against the chain, line by
-line, is api.fulfilment_checks: this module reads and prints, that one verifies.
+with `retirement_count` (`tickets_hash` with `ticket_count`). Reading the claims back and
+checking them against the chain, line by line, is api.fulfilment_checks: this module reads and
+prints, that one verifies.
 """
 
 from __future__ import annotations
@@ -36,8 +42,15 @@ from urllib.parse import quote
 from eth_utils import keccak
 
 from api.certificate import RetirementFacts, read_retirement, serial_range_label
+from api.fulfilment_tickets import (
+    FulfilmentTicketRetirement,
+    TicketCountedLog,
+    ticket_counted_logs,
+    ticket_row,
+)
 from api.onchain import ChainView
 from api.pages import MAX_TEXT_CLAIM_BYTES, Frame, claims_url, render_page
+from api.ticket_certificate import TicketRetirementFacts, read_ticket_retirement
 from core.config import Settings
 from core.units import format_units
 from registry.compensation import Compensation, CompensationOrder, OrderStatus, Unit
@@ -104,6 +117,7 @@ class FulfilmentCertificate:
     contract: str  # the CompensationOrders address
     retirements: list[FulfilmentRetirement] = field(default_factory=list)
     fulfilled_at: int | None = None  # unix time of OrderFulfilled's block
+    ticket_retirements: list[FulfilmentTicketRetirement] = field(default_factory=list)
 
     def quantity(self, value: int) -> str:
         """A value of the order's unit as printed: tonnes, or yuan from fen."""
@@ -122,8 +136,14 @@ class FulfilmentCertificate:
 
     @property
     def retired(self) -> str:
-        """Tonnes retired for the order in all (for a Fen order, what the money bought)."""
-        return format_units(sum(r.amount_units for r in self.retirements))
+        """Tonnes retired for the order in all, credits and tickets (for a Fen order, what the
+        money bought)."""
+        return format_units(sum(r.amount_units for r in self.retirements)
+                            + sum(t.amount_units for t in self.ticket_retirements))
+
+    @property
+    def retirement_count(self) -> int:
+        return len(self.retirements) + len(self.ticket_retirements)
 
 
 STATUS_LABELS = {
@@ -219,6 +239,14 @@ def fulfilment_claims(c: FulfilmentCertificate) -> dict[str, str | int | None]:
     else:
         claims["retirements_hash"] = text_hash(listed)
         claims["retirement_count"] = len(c.retirements)
+    if c.ticket_retirements:
+        tickets = retirements_text([(t.retirement_id, t.amount_units)
+                                    for t in c.ticket_retirements])
+        if _fits(tickets):
+            claims["tickets"] = tickets
+        else:
+            claims["tickets_hash"] = text_hash(tickets)
+            claims["ticket_count"] = len(c.ticket_retirements)
     return claims
 
 
@@ -265,6 +293,7 @@ class CountedLog:
     fulfilled: int  # the order's total after it
     tx_hash: str
     block_number: int
+    log_index: int = 0
 
 
 @dataclass(frozen=True)
@@ -280,6 +309,8 @@ class OrderFacts:
     fulfilled_at: int | None
     chain_id: int
     contract: str
+    ticket_counted: list[TicketCountedLog] = field(default_factory=list)
+    ticket_records: dict[int, TicketRetirementFacts | None] = field(default_factory=dict)
 
     @property
     def order_id(self) -> int:
@@ -302,10 +333,11 @@ def read_order(view: ChainView, comp: Compensation, order_id: int) -> OrderFacts
             retirement_id=int(ev.args["retirementId"]), holder=str(ev.args["holder"]),
             batch_id=int(ev.args["batchId"]), amount=int(ev.args["amount"]),
             value=int(ev.args["value"]), fulfilled=int(ev.args["fulfilled"]),
-            tx_hash=ev.tx_hash, block_number=ev.block_number,
+            tx_hash=ev.tx_hash, block_number=ev.block_number, log_index=ev.log_index,
         )
         for ev in logs
     ]
+    ticket_counted = ticket_counted_logs(view, order_id)
     registered = view.logs_by_id("CompensationOrders", "OrderRegistered", order_id)
     done = view.logs_by_id("CompensationOrders", "OrderFulfilled", order_id)
     return OrderFacts(
@@ -320,6 +352,9 @@ def read_order(view: ChainView, comp: Compensation, order_id: int) -> OrderFacts
         fulfilled_at=view.block_timestamp(done[0].block_number) if done else None,
         chain_id=view.chain.chain_id,
         contract=view.ledger.deployment.address("CompensationOrders"),
+        ticket_counted=ticket_counted,
+        ticket_records={t.retirement_id: read_ticket_retirement(view, t.retirement_id)
+                        for t in ticket_counted},
     )
 
 
@@ -351,6 +386,8 @@ def certificate_of(facts: OrderFacts) -> FulfilmentCertificate:
         required=t.required, fulfilled=o.fulfilled, status=facts.status.name.lower(),
         document_hash="0x" + t.document_hash.hex(), chain_id=facts.chain_id,
         contract=facts.contract, retirements=rows, fulfilled_at=facts.fulfilled_at,
+        ticket_retirements=[ticket_row(t, facts.ticket_records.get(t.retirement_id))
+                            for t in facts.ticket_counted],
     )
 
 
@@ -375,5 +412,17 @@ def certificate_json(c: FulfilmentCertificate) -> dict[str, Any]:
              "project_name": r.project_name, "division_code": r.division_code,
              "tx_hash": r.tx_hash, "retired_at": r.retired_at}
             for r in c.retirements
+        ],
+        "ticket_retirements": [
+            {"asset": "ticket", "retirement_id": t.retirement_id, "holder": t.holder,
+             "holder_name": t.holder_name, "slot": t.slot, "token_id": t.token_id,
+             "amount": t.amount, "amount_units": t.amount_units,
+             "counted": _amount_text(unit, t.counted), "counted_units": t.counted,
+             "serial_start": t.serial_start, "serial_end": t.serial_end,
+             "serial_range": t.serial_range, "rights_certificate": t.rights_certificate,
+             "project_id": t.project_id, "project_name": t.project_name,
+             "division_code": t.division_code, "period": t.period, "tx_hash": t.tx_hash,
+             "retired_at": t.retired_at}
+            for t in c.ticket_retirements
         ],
     }

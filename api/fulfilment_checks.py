@@ -36,8 +36,11 @@ from api.fulfilment import (
     retirements_text,
     text_hash,
 )
+from api.fulfilment_tickets import TicketCountedLog
 from api.onchain import ChainView
 from api.pages import Line, VerificationPage
+from api.ticket_certificate import ticket_serial_range_label
+from api.ticket_certificate_checks import counted_ticket_problems
 from core.config import Settings
 from core.divisions import division_name
 from core.units import AmountError, format_units, to_units
@@ -46,7 +49,8 @@ from registry.ledger import Purpose
 # -- the paper's claims ----------------------------------------------------------------------
 
 FULFILMENT_PARAMS = ("case_number", "case_number_hash", "unit", "required", "fulfilled",
-                     "retirements", "retirements_hash", "retirement_count")
+                     "retirements", "retirements_hash", "retirement_count", "tickets",
+                     "tickets_hash", "ticket_count")
 MAX_LISTED = 256  # retirements a query may list (a longer list travels as its hash)
 QUERY_TEXT_MAX = 8192  # longest claim a query may carry
 _DECIMAL = re.compile(r"[0-9]{1,30}(\.[0-9]{1,30})?")
@@ -68,6 +72,10 @@ class FulfilmentClaims:
     retirements: tuple[tuple[int, int], ...] | None = None  # (retirement id, micro-tonnes)
     retirements_hash: str | None = None
     retirement_count: int | None = None
+    # forest-ticket retirements (ForestTickets' ids), as the credits' are listed
+    tickets: tuple[tuple[int, int], ...] | None = None
+    tickets_hash: str | None = None
+    ticket_count: int | None = None
 
     @property
     def empty(self) -> bool:
@@ -107,7 +115,7 @@ def parse_fulfilment_claims(
     case = text("case_number")
     if case is not None:
         out["case_number"] = case
-    for name in ("case_number_hash", "retirements_hash"):
+    for name in ("case_number_hash", "retirements_hash", "tickets_hash"):
         v = text(name)
         if v is None:
             continue
@@ -129,19 +137,21 @@ def parse_fulfilment_claims(
             out[name] = v
         else:
             problem(name, "invalid_amount", f"{name} is not a decimal amount")
-    count = text("retirement_count")
-    if count is not None:
-        if count.isdigit() and len(count) <= 9:
-            out["retirement_count"] = int(count)
-        else:
-            problem("retirement_count", "invalid_count", "retirement_count is not a count")
-    listed = text("retirements")
-    if listed is not None:
-        pairs = _pairs(listed)
-        if isinstance(pairs, str):
-            problem("retirements", "invalid_retirements", pairs)
-        else:
-            out["retirements"] = pairs
+    for name in ("retirement_count", "ticket_count"):
+        count = text(name)
+        if count is not None:
+            if count.isdigit() and len(count) <= 9:
+                out[name] = int(count)
+            else:
+                problem(name, "invalid_count", f"{name} is not a count")
+    for name in ("retirements", "tickets"):
+        listed = text(name)
+        if listed is not None:
+            pairs = _pairs(listed)
+            if isinstance(pairs, str):
+                problem(name, f"invalid_{name}", pairs)
+            else:
+                out[name] = pairs
     return FulfilmentClaims(**out), problems
 
 
@@ -293,8 +303,47 @@ def verify_fulfilment(view: ChainView, facts: OrderFacts, claims: FulfilmentClai
     if claims.retirement_count is not None:
         claim("retirement_count", str(claims.retirement_count), str(len(facts.counted)),
               claims.retirement_count == len(facts.counted))
+    bad_tickets = {t.retirement_id: counted_ticket_problems(
+        view, facts.ticket_records.get(t.retirement_id), o.case_number, t.holder, t.slot,
+        t.amount, t.serial_start) for t in facts.ticket_counted}
+    tickets = {t.retirement_id: t for t in facts.ticket_counted}
+    for rid, amount in claims.tickets or ():
+        claim_lines.append(_listed_ticket_line(tickets, bad_tickets, rid, amount))
+    ticket_list = retirements_text([(t.retirement_id, t.amount) for t in facts.ticket_counted])
+    if claims.tickets_hash is not None:
+        claim("tickets_hash", claims.tickets_hash, text_hash(ticket_list),
+              claims.tickets_hash == text_hash(ticket_list))
+    if claims.ticket_count is not None:
+        claim("ticket_count", str(claims.ticket_count), str(len(facts.ticket_counted)),
+              claims.ticket_count == len(facts.ticket_counted))
 
-    return claim_lines, _checks(view, facts, claims, bad_records)
+    return claim_lines, _checks(view, facts, claims, bad_records, bad_tickets)
+
+
+def _ticket_label(rid: int) -> tuple[str, str]:
+    return f"林业碳票注销 TH-TR{rid:06d}", f"Forest ticket retirement TH-TR{rid:06d}"
+
+
+def _listed_ticket_line(tickets: dict[int, TicketCountedLog], bad: dict[int, list[str]],
+                        rid: int, amount: int) -> VerifyLine:
+    """A ticket retirement the paper lists: counted toward this order, verifying, of the
+    amount the paper states."""
+    label, stated = _ticket_label(rid), f"{format_units(amount)} t CO2e"
+    t = tickets.get(rid)
+    if t is None:
+        return VerifyLine(f"ticket:{rid}", *label, ok=False, stated=stated, recorded="—",
+                          detail="该林业碳票注销未计入本案 · not counted toward this order")
+    serials = ticket_serial_range_label(t.slot, t.serial_start, t.serial_start + t.amount - 1)
+    recorded = f"{format_units(t.amount)} t CO2e · {serials}"
+    problems = []
+    if amount != t.amount:
+        problems.append("数量不符 · the amount differs from the chain")
+    if bad[rid]:
+        problems.append("链上记录未通过核验 · its record on the chain does not verify")
+    return VerifyLine(f"ticket:{rid}", *label, ok=not problems, stated=stated,
+                      recorded=recorded,
+                      detail="；".join(problems) if problems else
+                      "已计入本案，记录经合约核验 · counted toward this order; its record verifies")
 
 
 def _listed_line(view: ChainView, facts: OrderFacts, counted: dict[int, CountedLog],
@@ -326,7 +375,8 @@ def _listed_line(view: ChainView, facts: OrderFacts, counted: dict[int, CountedL
 
 
 def _checks(view: ChainView, facts: OrderFacts, claims: FulfilmentClaims,
-            bad_records: dict[int, list[str]]) -> list[VerifyLine]:
+            bad_records: dict[int, list[str]],
+            bad_tickets: dict[int, list[str]]) -> list[VerifyLine]:
     o = facts.order
     deployment = view.ledger.deployment
     code = contract_code_check(view)
@@ -342,17 +392,21 @@ def _checks(view: ChainView, facts: OrderFacts, claims: FulfilmentClaims,
         VerifyLine("contract_code", *CHECK_LABELS["contract_code"], ok=code.ok,
                    detail=code.detail),
     ]
-    total_value = sum(c.value for c in facts.counted)
-    total_amount = sum(c.amount for c in facts.counted)
+    # credit and ticket counts interleave in chain order; each log carries the running total
+    logs: list[CountedLog | TicketCountedLog] = sorted(
+        [*facts.counted, *facts.ticket_counted], key=lambda c: (c.block_number, c.log_index))
+    total_value = sum(c.value for c in logs)
+    total_amount = sum(c.amount for c in logs)
     running, steady = 0, True
-    for c in facts.counted:
+    for c in logs:
         running += c.value
         steady = steady and c.fulfilled == running
     ok = total_value == o.fulfilled and total_amount == o.retired_amount and steady
     unit = facts.unit
     checks.append(VerifyLine(
         "counted_totals", *CHECK_LABELS["counted_totals"], ok=ok,
-        detail=f"{len(facts.counted)} RetirementCounted logs add up to "
+        detail=f"{len(facts.counted)} RetirementCounted and {len(facts.ticket_counted)} "
+        "TicketRetirementCounted logs add up to "
         f"{quantity_text(unit, total_value)} ({format_units(total_amount)} t retired), as the "
         "order records" if ok else f"the logs add up to {quantity_text(unit, total_value)} "
         f"({format_units(total_amount)} t), the order records "
@@ -374,6 +428,23 @@ def _checks(view: ChainView, facts: OrderFacts, claims: FulfilmentClaims,
             detail="记录哈希、注销事件、交易回执、序列号均经核验，合约 verifyRetirement 接受 · "
             "record hash, Retired event, receipt and serials check out; "
             "CarbonCredits.verifyRetirement accepts it" if not bad else "；".join(bad)))
+    if claims.tickets is not None:
+        listed = {rid for rid, _ in claims.tickets}
+        missing = [t.retirement_id for t in facts.ticket_counted if t.retirement_id not in listed]
+        checks.append(VerifyLine(
+            "all_tickets_listed", *CHECK_LABELS["all_tickets_listed"], ok=not missing,
+            detail="证书列出了计入本案的每一笔林业碳票注销 · the paper lists every ticket "
+            "retirement counted" if not missing else "证书遗漏了计入本案的林业碳票注销 · the "
+            "paper leaves out " + ", ".join(f"TH-TR{rid:06d}" for rid in missing)))
+    for t in facts.ticket_counted:
+        bad = bad_tickets[t.retirement_id]
+        zh, en = _ticket_label(t.retirement_id)
+        checks.append(VerifyLine(
+            f"ticket_record:{t.retirement_id}", f"{zh} 链上记录", f"{en}: record on chain",
+            ok=not bad,
+            detail="注销事件、交易回执、序列号均经核验，合约 verifyRetirement 接受 · "
+            "TicketRetired event, receipt and serials check out; "
+            "ForestTickets.verifyRetirement accepts it" if not bad else "；".join(bad)))
     return checks
 
 
@@ -386,6 +457,9 @@ CLAIM_LABELS: dict[str, tuple[str, str]] = {
     "retirements": ("计入的注销", "Retirements counted"),
     "retirements_hash": ("计入的注销（哈希）", "Retirements counted (hash)"),
     "retirement_count": ("计入的注销笔数", "Number of retirements counted"),
+    "tickets": ("计入的林业碳票注销", "Forest ticket retirements counted"),
+    "tickets_hash": ("计入的林业碳票注销（哈希）", "Forest ticket retirements counted (hash)"),
+    "ticket_count": ("计入的林业碳票注销笔数", "Number of forest ticket retirements counted"),
 }
 CHECK_LABELS: dict[str, tuple[str, str]] = {
     "order": ("本案订单", "Order record"),
@@ -394,6 +468,7 @@ CHECK_LABELS: dict[str, tuple[str, str]] = {
     "contract_code": ("合约代码与部署记录一致", "Contract code is the deployed code"),
     "counted_totals": ("计入合计与订单一致", "Counted retirements add up to the order's total"),
     "all_counted_listed": ("无遗漏的计入注销", "No counted retirement left out"),
+    "all_tickets_listed": ("无遗漏的林业碳票注销", "No counted ticket retirement left out"),
 }
 
 
@@ -416,6 +491,13 @@ def _record_rows(c: FulfilmentCertificate) -> list[tuple[str, str, str]]:
         rows.append((*_retirement_label(r.retirement_id),
                      f"{r.amount} t CO2e · {r.serial_range} · {who} · "
                      f"{r.project_name or '—'} · {place} · {r.tx_hash}"))
+    for t in c.ticket_retirements:
+        name = division_name(t.division_code)
+        place = f"{name.zh} {name.en} ({t.division_code})" if name else str(t.division_code)
+        who = f"{t.holder_name} · {t.holder}" if t.holder_name else t.holder
+        rows.append((*_ticket_label(t.retirement_id),
+                     f"林业碳票 forest carbon ticket · {t.amount} t CO2e · {t.serial_range} · "
+                     f"{who} · {t.rights_certificate or '—'} · {place} · {t.tx_hash}"))
     return rows
 
 

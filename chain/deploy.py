@@ -134,7 +134,8 @@ def deploy_all(chain: Chain, deployer: LocalAccount, threshold: int, base_uri: s
     # MonitoringReports lets only the two registers (CarbonCredits, ForestTickets) claim a
     # report, so that each report is issued once across both: their addresses too.
     # DisturbanceReports lets only CarbonCredits draw confirmed losses and CompensationOrders
-    # lets only CarbonCredits count retirements, while CarbonCredits needs both their addresses;
+    # lets only CarbonCredits count retirements (and only ForestTickets count ticket
+    # retirements), while CarbonCredits needs both their addresses;
     # CompensationOrders trusts Settlement's and CompensationOffers' prices, and CashToken lets
     # only Settlement use its settlement path, and Settlement delivers forest tickets from
     # ForestTickets (deployed after it): the later addresses are computed from the
@@ -154,7 +155,7 @@ def deploy_all(chain: Chain, deployer: LocalAccount, threshold: int, base_uri: s
     put("DisturbanceReports", addr["Consortium"], addr["ProjectRegistry"],
         addr["MonitoringReports"], credits_at, fwd)
     put("CompensationOrders", addr["Consortium"], addr["MethodologyRegistry"],
-        addr["ProjectRegistry"], credits_at, settlement_at, offers_at, fwd)
+        addr["ProjectRegistry"], credits_at, tickets_at, settlement_at, offers_at, fwd)
     put("CarbonCredits", addr["Consortium"], addr["MethodologyRegistry"], addr["ProjectRegistry"],
         addr["MonitoringReports"], addr["DisturbanceReports"], addr["CompensationOrders"],
         base_uri, fwd)

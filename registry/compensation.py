@@ -4,7 +4,8 @@ retirements CarbonCredits counts toward them, and CompensationOffers' fixed-pric
 An authority (court, procuratorate, enforcement agency) registers an order for a case; the
 liable parties (or the authority itself, when it pays from compensation funds) retire eligible
 credits for it, from their own holdings or by taking an offer, which retires the tonnes on
-delivery; the contract marks the order fulfilled. Like `registry.ledger.Ledger`, each write is
+delivery, or forest-ticket value they hold (ForestTickets.retireForOrder, judged by the
+ticket's slot); the contract marks the order fulfilled. Like `registry.ledger.Ledger`, each write is
 one transaction sent as the given account through the ledger's sender, returning what it
 created from its own events; reverts surface as `chain.client.ChainRevert` with the contract's
 custom error (e.g. `IneligibleRegion`, `PastDeadline`, `CaseHasOrder`).
@@ -24,6 +25,7 @@ from chain.structs import Offer, OrderView
 from chain.structs import Terms as TermsRecord
 from registry.categories import SinkCategory, categories_of_mask, category_mask
 from registry.ledger import ZERO32, Created, Ledger, RetirementResult
+from registry.tickets import TicketRetirementResult, Tickets
 
 ANY_VINTAGE_FROM = 0
 ANY_VINTAGE_TO = 2**64 - 1
@@ -143,6 +145,22 @@ class CountedRetirement:
 
 
 @dataclass(frozen=True)
+class CountedTicketRetirement:
+    """A forest-ticket retirement for an order (ForestTickets' retirement id, apart from
+    credits'), and what it counted for, as `CountedRetirement`."""
+
+    retirement: TicketRetirementResult
+    order_id: int
+    value: int
+    fulfilled: int
+    order_fulfilled: bool
+
+    @property
+    def sent(self) -> Sent:
+        return self.retirement.sent
+
+
+@dataclass(frozen=True)
 class TakenOffer:
     """An offer taken: what the buyer paid (fen) and the retirement it made."""
 
@@ -199,6 +217,29 @@ class Compensation:
         sent = self.ledger._send(by, "CarbonCredits", "retireForOrder", batch_id, amount,
                                  beneficiary, order_id)
         return self._counted(sent, order_id, batch_id, amount)
+
+    def retire_tickets_for_order(self, by: LocalAccount, order_id: int, token_id: int,
+                                 value: int, beneficiary: str = "") -> CountedTicketRetirement:
+        """Retires `value` of `by`'s forest ticket for the order (ForestTickets.retireForOrder);
+        the order judges it by the ticket's slot: the parcel's sink category, division and
+        monitoring period. A CNY order refuses it (`PriceUnknown`): there is no venue price."""
+        r = Tickets(self.ledger).retire_for_order(by, token_id, value, order_id, beneficiary)
+        return self._ticket_counted(r, order_id)
+
+    def ticket_counted_of(self, sent: Sent, order_id: int, token_id: int,
+                          value: int) -> CountedTicketRetirement:
+        """The counted ticket retirement a landed `retireForOrder` transaction made."""
+        return self._ticket_counted(Tickets(self.ledger).retirement_of(sent, token_id, value),
+                                    order_id)
+
+    def _ticket_counted(self, r: TicketRetirementResult,
+                        order_id: int) -> CountedTicketRetirement:
+        counted = self.ledger.events_of(r.sent, "TicketRetirementCounted")[0].args
+        return CountedTicketRetirement(
+            retirement=r, order_id=order_id, value=int(counted["value"]),
+            fulfilled=int(counted["fulfilled"]),
+            order_fulfilled=bool(self.ledger.events_of(r.sent, "OrderFulfilled")),
+        )
 
     def order(self, order_id: int) -> CompensationOrder:
         view = self.ledger.record(OrderView, "CompensationOrders", "getOrder", order_id)

@@ -2,8 +2,10 @@
 
 The handlers take the block range's `RangeWriter` (registry.events) like the others: orders and
 offers are entities events overwrite; timeline steps and counted retirements are rows appended
-in chain order. An order's `fulfilled` total is the contract's own running total, copied from
-each `RetirementCounted`, never summed here, so the index cannot drift from the chain.
+in chain order, credits' and forest tickets' in tables of their own (the two registers number
+their retirements apart). An order's `fulfilled` total is the contract's own running total,
+copied from each `RetirementCounted` or `TicketRetirementCounted`, never summed here, so the
+index cannot drift from the chain.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class RangeWriter(Protocol):
     def order_events(self) -> list[dict[str, Any]]: ...
     @property
     def order_retirements(self) -> list[dict[str, Any]]: ...
+    @property
+    def order_ticket_retirements(self) -> list[dict[str, Any]]: ...
 
 
 BIGINT_MAX = 2**63 - 1
@@ -132,6 +136,33 @@ def retirement_counted(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
     _step(w, ev, ts, oid, "counted", dict(a))
 
 
+def ticket_retirement_counted(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
+    """A forest-ticket retirement counted: the order's totals as for credits, the row in its
+    own table (ticket retirement ids are ForestTickets', apart from credits')."""
+    a = ev.args
+    oid = int(a["orderId"])
+    order = w.orders.require(w.conn, oid, ev)
+    order["fulfilled"] = int(a["fulfilled"])
+    order["retired_amount"] += int(a["amount"])
+    if order["status"] == OrderStatus.OPEN.name.lower():
+        order["status"] = OrderStatus.PARTLY_FULFILLED.name.lower()
+    w.order_ticket_retirements.append(
+        {
+            "retirement_id": int(a["retirementId"]),
+            "order_id": oid,
+            "holder": a["holder"],
+            "slot": int(a["slot"]),
+            "amount": int(a["amount"]),
+            "serial_start": int(a["serialStart"]),
+            "value": int(a["value"]),
+            "tx_hash": ev.tx_hash,
+            "block_number": ev.block_number,
+            "block_timestamp": ts,
+        }
+    )
+    _step(w, ev, ts, oid, "ticket_counted", dict(a))
+
+
 def order_fulfilled(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
     a = ev.args
     oid = int(a["orderId"])
@@ -183,6 +214,7 @@ HANDLERS = {
     ("CompensationOrders", "OrderAmended"): order_amended,
     ("CompensationOrders", "OrderClosed"): order_closed,
     ("CompensationOrders", "RetirementCounted"): retirement_counted,
+    ("CompensationOrders", "TicketRetirementCounted"): ticket_retirement_counted,
     ("CompensationOrders", "OrderFulfilled"): order_fulfilled,
     ("CompensationOffers", "OfferMade"): offer_made,
     ("CompensationOffers", "OfferWithdrawn"): offer_withdrawn,

@@ -20,6 +20,7 @@ from registry.models import (
     Member,
     OrderEvent,
     OrderRetirement,
+    OrderTicketRetirement,
     Project,
     Retirement,
 )
@@ -106,6 +107,23 @@ def counted_retirements(session: Session, order_id: int) -> list[Row]:
         .outerjoin(r, r.c.id == c.c.retirement_id)
         .outerjoin(b, b.c.id == c.c.batch_id)
         .outerjoin(p, p.c.id == b.c.project_id)
+        .outerjoin(m, m.c.address == c.c.holder)
+        .where(c.c.order_id == order_id)
+        .order_by(c.c.block_number, c.c.retirement_id)
+    )
+    return [dict(x) for x in session.execute(stmt).mappings()]
+
+
+def counted_ticket_retirements(session: Session, order_id: int) -> list[Row]:
+    """The forest-ticket retirements counted toward the order, in chain order, with their slot
+    and serial range (serials serial_start..serial_end of the slot) and the holder's name."""
+    c = OrderTicketRetirement.__table__
+    m = Member.__table__
+    stmt = (
+        select(c.c.retirement_id, c.c.holder, c.c.slot, c.c.amount, c.c.serial_start,
+               (c.c.serial_start + c.c.amount - 1).label("serial_end"), c.c.value,
+               c.c.tx_hash, c.c.block_timestamp, m.c.name.label("holder_name"))
+        .select_from(c)
         .outerjoin(m, m.c.address == c.c.holder)
         .where(c.c.order_id == order_id)
         .order_by(c.c.block_number, c.c.retirement_id)

@@ -35,6 +35,7 @@ from registry.models import (
     OrderEvent,
     OrderRetirement,
     PledgeRow,
+    OrderTicketRetirement,
     Project,
     Report,
     Retirement,
@@ -138,6 +139,7 @@ class RangeWriter:
         self.attestations: list[dict[str, Any]] = []
         self.order_events: list[dict[str, Any]] = []
         self.order_retirements: list[dict[str, Any]] = []
+        self.order_ticket_retirements: list[dict[str, Any]] = []
         self.deltas: dict[tuple[str, int], int] = defaultdict(int)
         self.members = Entities(table(Member), "address", complete)
         self.methodologies = Entities(table(Methodology), "id", complete)
@@ -160,7 +162,8 @@ class RangeWriter:
     def discard_rows(self) -> None:
         """Forgets the collected rows to append (the entities stay)."""
         for rows in (self.journal, self.transfers, self.retirements, self.cancellations,
-                     self.attestations, self.order_events, self.order_retirements):
+                     self.attestations, self.order_events, self.order_retirements,
+                     self.order_ticket_retirements):
             rows.clear()
         self.deltas.clear()
 
@@ -188,6 +191,8 @@ class RangeWriter:
             conn.execute(insert(table(OrderEvent)), self.order_events)
         if self.order_retirements:
             conn.execute(insert(table(OrderRetirement)), self.order_retirements)
+        if self.order_ticket_retirements:
+            conn.execute(insert(table(OrderTicketRetirement)), self.order_ticket_retirements)
         if self.journal:
             conn.execute(insert(table(EventJournal)), self.journal)
 

@@ -340,6 +340,27 @@ class OrderRetirement(Base):
     block_timestamp: Mapped[int] = mapped_column(BigInteger)
 
 
+class OrderTicketRetirement(Base):
+    """A forest-ticket retirement the contract counted toward an order
+    (`TicketRetirementCounted`): ForestTickets numbers its retirements apart from CarbonCredits,
+    so they have a table of their own, keyed by the ticket retirement id. `slot` is the retired
+    ticket's slot (a verified forest report: parcel and period), the serials
+    serial_start..serial_start+amount-1 of it; `value` in the order's unit."""
+
+    __tablename__ = "order_ticket_retirements"
+
+    retirement_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    order_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    holder: Mapped[str] = mapped_column(ADDRESS, index=True)
+    slot: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    serial_start: Mapped[int] = mapped_column(BigInteger)
+    value: Mapped[int] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = mapped_column(HASH)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
 class CompensationOffer(Base):
     """A fixed-price offer a seller made to one order, with what remains of it."""
 
@@ -467,6 +488,7 @@ INDEX_TABLES: tuple[Table, ...] = tuple(
         CompensationOrder,
         OrderEvent,
         OrderRetirement,
+        OrderTicketRetirement,
         CompensationOffer,
         TicketSlot,
         ForestTicket,

@@ -65,6 +65,7 @@ from registry.models import (
     IndexedBlock,
     OrderEvent,
     OrderRetirement,
+    OrderTicketRetirement,
     Retirement,
     Transfer,
     table,
@@ -179,7 +180,7 @@ def rewind(conn: Connection, keep_to: int, contract_of: Mapping[str, str]) -> in
     removed."""
     _subtract_transfers(conn, keep_to)
     for model in (Transfer, Retirement, BufferCancellation, Attestation, OrderEvent,
-                  OrderRetirement, IndexedBlock):
+                  OrderRetirement, OrderTicketRetirement, IndexedBlock):
         t = table(model)
         conn.execute(delete(t).where(t.c.block_number > keep_to))
     _rebuild_entities(conn, keep_to, contract_of)

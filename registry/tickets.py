@@ -137,6 +137,19 @@ class Tickets:
                case_reference: str = "") -> TicketRetirementResult:
         sent = self._send(by, "retire(uint256,uint256,string,uint8,string)", token_id, value,
                           beneficiary, int(purpose), case_reference)
+        return self.retirement_of(sent, token_id, value)
+
+    def retire_for_order(self, by: LocalAccount, token_id: int, value: int, order_id: int,
+                         beneficiary: str = "") -> TicketRetirementResult:
+        """Retires `by`'s ticket value for compensation order `order_id`, which counts it (or
+        the whole transaction reverts: see `registry.compensation.Compensation
+        .retire_tickets_for_order` for what it counted for). Beneficiary empty: the case."""
+        sent = self._send(by, "retireForOrder(uint256,uint256,uint256,string)", token_id, value,
+                          order_id, beneficiary)
+        return self.retirement_of(sent, token_id, value)
+
+    def retirement_of(self, sent: Sent, token_id: int, value: int) -> TicketRetirementResult:
+        """The ticket retirement a landed `retire` or `retireForOrder` transaction made."""
         ev = self.ledger.events_of(sent, "TicketRetired")[0].args
         start = int(ev["serialStart"])
         return TicketRetirementResult(int(ev["retirementId"]), token_id, int(ev["slot"]), value,
@@ -188,6 +201,10 @@ class Tickets:
         fn = self.ledger.c(self.CONTRACT).functions.verifyRetirement(retirement_id,
                                                                      record.to_abi())
         return bool(self.ledger.chain.call(fn))
+
+    def retirement_count(self) -> int:
+        return int(self.ledger.chain.call(
+            self.ledger.c(self.CONTRACT).functions.retirementCount()))
 
     def retirement_hash(self, retirement_id: int) -> bytes:
         fn = self.ledger.c(self.CONTRACT).functions.retirementHash(retirement_id)

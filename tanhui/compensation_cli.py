@@ -214,15 +214,26 @@ def timeline(order_id: Annotated[int, typer.Argument(min=1)], api: ApiOpt = None
 @app.command()
 def retire(
     order_id: Annotated[int, typer.Argument(min=1)],
-    batch_id: Annotated[int, typer.Option("--batch", min=1)],
     amount: Annotated[str, typer.Option(help="Tonnes, e.g. 326.4.")],
+    batch_id: Annotated[int | None, typer.Option("--batch", min=1,
+                                                 help="Retire credits of this batch.")] = None,
+    ticket: Annotated[int | None, typer.Option(
+        "--ticket", min=1, help="Retire value of this forest carbon ticket instead.")] = None,
     beneficiary: Annotated[str, typer.Option(help="Shown on the certificate.")] = "",
     api: ApiOpt = None, key: KeyOpt = None, as_json: JsonOpt = False,
 ) -> None:
-    """Retire credits you hold for an order (a party, or the paying authority)."""
-    out = _call(api, key, "POST", f"/v1/compensation/orders/{order_id}/retirements",
-                {"batch_id": batch_id, "amount": amount, "beneficiary": beneficiary},
-                idempotent=True)
+    """Retire credits (--batch) or forest-ticket value (--ticket) you hold for an order (a
+    party, or the paying authority)."""
+    if (batch_id is None) == (ticket is None):
+        raise typer.BadParameter("give either --batch or --ticket")
+    if ticket is not None:
+        out = _call(api, key, "POST", f"/v1/compensation/orders/{order_id}/ticket-retirements",
+                    {"token_id": ticket, "amount": amount, "beneficiary": beneficiary},
+                    idempotent=True)
+    else:
+        out = _call(api, key, "POST", f"/v1/compensation/orders/{order_id}/retirements",
+                    {"batch_id": batch_id, "amount": amount, "beneficiary": beneficiary},
+                    idempotent=True)
     _counted(out, as_json)
 
 
@@ -263,7 +274,8 @@ def _counted(out: dict[str, Any], as_json: bool) -> None:
         console.print_json(json.dumps(out, ensure_ascii=False))
         return
     o = out["order"]
-    console.print(f"retirement {out['retirement_id']} ({out['serial_range']}) counted "
+    kind = "forest ticket retirement" if out.get("asset") == "ticket" else "retirement"
+    console.print(f"{kind} {out['retirement_id']} ({out['serial_range']}) counted "
                   f"{out['value']} toward order {o['id']} {o['case_number']}: "
                   f"{o['fulfilled']} of {o['required']}, {o['status']}")
     console.print(f"certificate: {out['certificate_url']}")

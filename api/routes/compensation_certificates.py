@@ -82,17 +82,21 @@ def verify_fulfilment_certificate(
     case_number: ClaimText = None, case_number_hash: ClaimShort = None,
     unit: ClaimShort = None, required: ClaimShort = None, fulfilled: ClaimShort = None,
     retirements: ClaimText = None, retirements_hash: ClaimShort = None,
-    retirement_count: ClaimShort = None,
+    retirement_count: ClaimShort = None, tickets: ClaimText = None,
+    tickets_hash: ClaimShort = None, ticket_count: ClaimShort = None,
 ) -> dict[str, Any]:
     """Re-reads the order and every retirement counted toward it from the chain and checks
     them, with the claims of a paper certificate as query parameters (as its QR code carries
     them): `case_number`, `unit`, `required`, `fulfilled`, `retirements` (`id:tonnes` pairs,
-    comma-separated) or `retirements_hash` with `retirement_count`. Each claim is a line, each
-    check of the chain too; `valid` only when every line passes. A malformed claim is 422."""
+    comma-separated) or `retirements_hash` with `retirement_count`, and the forest-ticket
+    retirements the same way (`tickets`, or `tickets_hash` with `ticket_count`). Each claim is
+    a line, each check of the chain too; `valid` only when every line passes. A malformed claim
+    is 422."""
     claims, problems = parse_fulfilment_claims({
         "case_number": case_number, "case_number_hash": case_number_hash, "unit": unit,
         "required": required, "fulfilled": fulfilled, "retirements": retirements,
         "retirements_hash": retirements_hash, "retirement_count": retirement_count,
+        "tickets": tickets, "tickets_hash": tickets_hash, "ticket_count": ticket_count,
     })
     if problems:
         p = problems[0]

@@ -10,6 +10,7 @@ import {IConsortium} from "../interfaces/IConsortium.sol";
 import {ICreditBatches} from "../interfaces/ICreditBatches.sol";
 import {IMethodologyRegistry} from "../interfaces/IMethodologyRegistry.sol";
 import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
+import {ITicketSlots} from "../interfaces/ITicketSlots.sol";
 
 /// @title CompensationOrders
 /// @notice Ecological-compensation orders (Flow 11, 司法认购碳汇 / 替代性修复): a court,
@@ -19,7 +20,11 @@ import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
 /// "buying instead of punishment" with credits that do not fit). An order is fulfilled when the
 /// retirements reach its requirement, in micro-tonnes or, for an order written as a CNY amount,
 /// in fen paid at a trusted venue's price (Settlement or CompensationOffers), rounded down.
-/// Retirements are counted by CarbonCredits only, in the transaction that retires them.
+/// Retirements are counted by the two registers only, in the transaction that retires them:
+/// credit retirements by CarbonCredits (`countRetirement`), forest-ticket retirements by
+/// ForestTickets (`countTicketRetirement`, judged from the ticket's slot). The two registers
+/// number their retirements apart, so each has its own event (`RetirementCounted`,
+/// `TicketRetirementCounted`); an order's `fulfilled` and `retiredAmount` count both.
 contract CompensationOrders is ICompensationOrders, ConsortiumGated {
     /// @notice What an order's requirement is measured in.
     enum Unit {
@@ -94,6 +99,9 @@ contract CompensationOrders is ICompensationOrders, ConsortiumGated {
     /// @notice The CarbonCredits contract, the only caller of `countRetirement` (its address is
     /// computed by the deployer before it is deployed: it takes this contract's address).
     address public immutable credits;
+    /// @notice The ForestTickets contract, the only caller of `countTicketRetirement` (deployed
+    /// after this one; its address is known ahead).
+    address public immutable tickets;
     /// @notice The trusted purchase venues, whose prices count toward Fen orders.
     address public immutable settlement;
     address public immutable offers;
@@ -143,6 +151,8 @@ contract CompensationOrders is ICompensationOrders, ConsortiumGated {
     error RequiredBelowFulfilled(uint256 required, uint256 fulfilled);
     /// @dev Only the CarbonCredits contract counts retirements.
     error NotCreditsContract(address caller);
+    /// @dev Only the ForestTickets contract counts ticket retirements.
+    error NotTicketsContract(address caller);
     /// @dev The order's deadline has passed.
     error PastDeadline(uint256 orderId, uint64 deadline);
     /// @dev `holder` is not a party of the order (nor its paying authority).
@@ -166,7 +176,8 @@ contract CompensationOrders is ICompensationOrders, ConsortiumGated {
     event OrderAmended(uint256 indexed orderId, Terms terms, bytes32 reasonHash);
     /// @notice The order's authority closed it before it was fulfilled.
     event OrderClosed(uint256 indexed orderId, bytes32 reasonHash, address indexed by);
-    /// @notice A retirement counted toward an order; `fulfilled` is the order's total after it.
+    /// @notice A credit retirement (CarbonCredits' id) counted toward an order; `fulfilled` is the
+    /// order's total (credits and tickets) after it.
     event RetirementCounted(
         uint256 indexed orderId,
         uint256 indexed retirementId,
@@ -176,10 +187,24 @@ contract CompensationOrders is ICompensationOrders, ConsortiumGated {
         uint256 value,
         uint256 fulfilled
     );
+    /// @notice A forest-ticket retirement counted toward an order: ForestTickets' retirement
+    /// `retirementId` of slot `slot`, serials serialStart..serialStart+amount-1; `fulfilled` is
+    /// the order's total (credits and tickets) after it.
+    event TicketRetirementCounted(
+        uint256 indexed orderId,
+        uint256 indexed retirementId,
+        address indexed holder,
+        uint256 slot,
+        uint256 amount,
+        uint256 serialStart,
+        uint256 value,
+        uint256 fulfilled
+    );
     /// @notice The order's requirement is met.
     event OrderFulfilled(uint256 indexed orderId, uint256 fulfilled, uint256 retiredAmount);
 
     /// @param credits_ The CarbonCredits contract (deployed after this one; its address is known ahead).
+    /// @param tickets_ The ForestTickets contract (deployed after this one; its address is known ahead).
     /// @param settlement_ The Settlement contract (a trusted venue; deployed later).
     /// @param offers_ The CompensationOffers contract (a trusted venue; deployed later).
     constructor(
@@ -187,17 +212,19 @@ contract CompensationOrders is ICompensationOrders, ConsortiumGated {
         IMethodologyRegistry methodologies_,
         IProjectRegistry projects_,
         address credits_,
+        address tickets_,
         address settlement_,
         address offers_,
         address trustedForwarder
     ) ConsortiumGated(consortium_, trustedForwarder) {
         if (
             address(methodologies_) == address(0) || address(projects_) == address(0) || credits_ == address(0)
-                || settlement_ == address(0) || offers_ == address(0)
+                || tickets_ == address(0) || settlement_ == address(0) || offers_ == address(0)
         ) revert ZeroAddressArgument();
         methodologies = methodologies_;
         projects = projects_;
         credits = credits_;
+        tickets = tickets_;
         settlement = settlement_;
         offers = offers_;
     }
@@ -275,16 +302,38 @@ contract CompensationOrders is ICompensationOrders, ConsortiumGated {
         if (msg.sender != credits) revert NotCreditsContract(msg.sender);
         Order storage o = _orders[orderId];
         _checkOpen(orderId, o, holder);
-        _checkEligible(orderId, o.terms, batchId);
+        ICreditBatches.BatchView memory b = ICreditBatches(credits).getBatch(batchId);
+        (uint256 methodologyId, uint32 divisionCode) = projects.siteOf(b.projectId);
+        _checkEligible(orderId, o.terms, methodologyId, divisionCode, b.periodEnd);
         value = _valueOf(orderId, o, amount, venue, priceFenPerTonne);
-        uint256 fulfilled = uint256(o.fulfilled) + value;
-        uint256 retired = uint256(o.retiredAmount) + amount;
-        o.fulfilled = SafeCast.toUint128(fulfilled);
-        o.retiredAmount = SafeCast.toUint128(retired);
-        bool done = fulfilled >= o.terms.required;
-        o.status = done ? Status.Fulfilled : Status.PartlyFulfilled;
+        uint256 fulfilled;
+        bool done;
+        (fulfilled, done) = _add(o, value, amount);
         emit RetirementCounted(orderId, retirementId, holder, batchId, amount, value, fulfilled);
-        if (done) emit OrderFulfilled(orderId, fulfilled, retired);
+        if (done) emit OrderFulfilled(orderId, fulfilled, o.retiredAmount);
+    }
+
+    /// @inheritdoc ICompensationOrders
+    function countTicketRetirement(
+        uint256 orderId,
+        uint256 retirementId,
+        address holder,
+        uint256 slot,
+        uint256 amount,
+        uint256 serialStart
+    ) external returns (uint256 value) {
+        if (msg.sender != tickets) revert NotTicketsContract(msg.sender);
+        Order storage o = _orders[orderId];
+        _checkOpen(orderId, o, holder);
+        (uint256 projectId, uint32 divisionCode, uint64 periodEnd) = ITicketSlots(tickets).slotSite(slot);
+        (uint256 methodologyId,) = projects.siteOf(projectId);
+        _checkEligible(orderId, o.terms, methodologyId, divisionCode, periodEnd);
+        value = _valueOf(orderId, o, amount, address(0), 0);
+        uint256 fulfilled;
+        bool done;
+        (fulfilled, done) = _add(o, value, amount);
+        emit TicketRetirementCounted(orderId, retirementId, holder, slot, amount, serialStart, value, fulfilled);
+        if (done) emit OrderFulfilled(orderId, fulfilled, o.retiredAmount);
     }
 
     /// @notice Full record of an order; reverts for an unknown order.
@@ -414,13 +463,29 @@ contract CompensationOrders is ICompensationOrders, ConsortiumGated {
         }
     }
 
-    function _checkEligible(uint256 orderId, Terms storage t, uint256 batchId) private view {
-        ICreditBatches.BatchView memory b = ICreditBatches(credits).getBatch(batchId);
-        (uint256 methodologyId, uint32 divisionCode) = projects.siteOf(b.projectId);
+    /// @dev One rule for credits and tickets: the methodology's sink category, the division
+    /// code and the monitoring period's end (the vintage) must fit the terms.
+    function _checkEligible(
+        uint256 orderId,
+        Terms storage t,
+        uint256 methodologyId,
+        uint32 divisionCode,
+        uint64 periodEnd
+    ) private view {
         uint8 category = methodologies.sinkCategoryOf(methodologyId);
         if ((uint256(t.categoryMask) >> category) & 1 == 0) revert IneligibleCategory(orderId, category);
         if (!_inRegions(t.regions, divisionCode)) revert IneligibleRegion(orderId, divisionCode);
-        if (b.periodEnd < t.vintageFrom || b.periodEnd > t.vintageTo) revert IneligibleVintage(orderId, b.periodEnd);
+        if (periodEnd < t.vintageFrom || periodEnd > t.vintageTo) revert IneligibleVintage(orderId, periodEnd);
+    }
+
+    /// @dev Adds a counted retirement to the order's totals and status; the new total and
+    /// whether it meets the requirement.
+    function _add(Order storage o, uint256 value, uint256 amount) private returns (uint256 fulfilled, bool done) {
+        fulfilled = uint256(o.fulfilled) + value;
+        o.fulfilled = SafeCast.toUint128(fulfilled);
+        o.retiredAmount = SafeCast.toUint128(uint256(o.retiredAmount) + amount);
+        done = fulfilled >= o.terms.required;
+        o.status = done ? Status.Fulfilled : Status.PartlyFulfilled;
     }
 
     function _inRegions(uint32[] storage regions, uint32 divisionCode) private view returns (bool) {

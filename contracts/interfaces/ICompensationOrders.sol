@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 /// @title ICompensationOrders
-/// @notice What CarbonCredits needs from the ecological-compensation order book.
+/// @notice What CarbonCredits and ForestTickets need from the ecological-compensation order book.
 interface ICompensationOrders {
     /// @notice Counts a retirement toward order `orderId`, reverting unless it is eligible (open,
     /// before the deadline, by a liable party, of an eligible category, region and vintage, and
@@ -26,6 +26,28 @@ interface ICompensationOrders {
         uint256 amount,
         address venue,
         uint256 priceFenPerTonne
+    ) external returns (uint256 value);
+
+    /// @notice Counts a forest-ticket retirement toward order `orderId`, under the same rules as
+    /// `countRetirement` for a direct retirement (no purchase venue, so a Fen order refuses it:
+    /// PriceUnknown); eligibility is judged from the ticket's slot (its parcel project's sink
+    /// category, its division code, its monitoring period's end). Only the ForestTickets
+    /// contract calls this, after recording the retirement and in the same transaction.
+    /// Ticket retirement ids are ForestTickets' own, apart from CarbonCredits'.
+    /// @param orderId The order the retirement is for.
+    /// @param retirementId The ticket retirement ForestTickets recorded.
+    /// @param holder The retirement's holder (the liable party or paying authority).
+    /// @param slot The retired ticket's slot (a verified forest report).
+    /// @param amount Micro-tonnes retired.
+    /// @param serialStart The first of the slot's serials the retirement consumed.
+    /// @return value What the retirement counts for (micro-tonnes: only Tonnes orders take it).
+    function countTicketRetirement(
+        uint256 orderId,
+        uint256 retirementId,
+        address holder,
+        uint256 slot,
+        uint256 amount,
+        uint256 serialStart
     ) external returns (uint256 value);
 
     /// @notice The order registered for the case whose number hashes to `caseHash`, 0 if none.

@@ -11,6 +11,7 @@ import {IForestTickets} from "../interfaces/IForestTickets.sol";
 import {IMethodologyRegistry} from "../interfaces/IMethodologyRegistry.sol";
 import {IMonitoringReports} from "../interfaces/IMonitoringReports.sol";
 import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
+import {ITicketSlots} from "../interfaces/ITicketSlots.sol";
 
 /// @title ForestTickets
 /// @notice Forest carbon tickets (林业碳票, the Sanming model): semi-fungible tokens in ERC-3525's
@@ -22,11 +23,15 @@ import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
 /// Value is split off into new tickets, merged between tickets of one slot, transferred (流转)
 /// between members and retired (抵消) with a beneficiary; every retirement consumes the slot's
 /// next serial range. Invariant per slot: issued = sum of ticket values + retired.
+/// A retirement for a registered ecological-compensation order goes through `retireForOrder`,
+/// which CompensationOrders counts toward the order (judged from the slot: the parcel's sink
+/// category, division code and monitoring period) in the same transaction; a plain `retire`
+/// citing such a case is refused (CaseHasOrder).
 /// Only unfrozen members hold, receive, move or retire tickets; a contract recipient must accept
 /// through `onERC3525Received`. Not the full ERC-3525 interface: no per-ticket value allowances
 /// (operators are approved for all of an owner's tickets), and the owner-level transfer event is
 /// `TicketTransferred` (ERC-721's `Transfer` would share its topic with ERC-20's).
-contract ForestTickets is IForestTickets, ConsortiumGated {
+contract ForestTickets is IForestTickets, ITicketSlots, ConsortiumGated {
     /// @notice Why tickets are retired (the same codes as CarbonCredits').
     enum Purpose {
         Voluntary,
@@ -129,7 +134,7 @@ contract ForestTickets is IForestTickets, ConsortiumGated {
     error CaseReferenceRequired();
     /// @dev Unknown retirement purpose code.
     error InvalidPurpose(uint8 purpose);
-    /// @dev The case has compensation order `orderId`, which counts credit retirements only.
+    /// @dev The case has compensation order `orderId`: retire for it with `retireForOrder`.
     error CaseHasOrder(uint256 orderId);
 
     /// @notice A forestry authority issued the ticket of verified report `slot` to the parcel's owner.
@@ -321,7 +326,8 @@ contract ForestTickets is IForestTickets, ConsortiumGated {
     /// @param beneficiary On whose behalf (name shown on the certificate).
     /// @param purpose 0 voluntary, 1 compliance, 2 ecological compensation, 3 carbon-inclusive.
     /// @param caseReference Case number (required for ecological compensation, optional
-    /// otherwise); a case with a registered compensation order is refused (CaseHasOrder).
+    /// otherwise); a case with a registered compensation order is refused (CaseHasOrder: use
+    /// `retireForOrder`, which counts the retirement toward the order).
     /// @return retirementId The retirement's id; its record (serial range included) is in the
     /// `TicketRetired` event, and its hash on chain (`verifyRetirement`).
     function retire(
@@ -344,6 +350,30 @@ contract ForestTickets is IForestTickets, ConsortiumGated {
             beneficiary,
             caseReference
         );
+    }
+
+    /// @notice Retires (抵消) `value` of the caller's ticket for compensation order `orderId`,
+    /// which counts it toward the order or reverts if it does not meet the order's terms
+    /// (CompensationOrders: party, deadline, sink category of the parcel's methodology, the
+    /// slot's division code, the slot's period end as vintage, requirement; a CNY order counts
+    /// only purchases at a venue's price, so it refuses this: PriceUnknown). Purpose is
+    /// ecological compensation and the case reference the order's case number. The ticket's
+    /// owner only (an unfrozen member: a liable party of the order, or its authority when the
+    /// authority pays).
+    /// @param tokenId The caller's ticket.
+    /// @param value Micro-tonnes to retire.
+    /// @param orderId A registered, open compensation order.
+    /// @param beneficiary On whose behalf; empty for the case number.
+    /// @return retirementId The ticket retirement's id (record in the `TicketRetired` event; the
+    /// count in CompensationOrders' `TicketRetirementCounted`).
+    function retireForOrder(uint256 tokenId, uint256 value, uint256 orderId, string calldata beneficiary)
+        external
+        returns (uint256 retirementId)
+    {
+        address holder = _msgSender();
+        uint256 serialStart;
+        (retirementId, serialStart) = _retireForOrder(holder, tokenId, value, orderId, beneficiary);
+        compensation.countTicketRetirement(orderId, retirementId, holder, _slotOf[tokenId], value, serialStart);
     }
 
     // -- views ---------------------------------------------------------------------------------
@@ -380,6 +410,13 @@ contract ForestTickets is IForestTickets, ConsortiumGated {
         SlotInfo memory s = _slots[slot];
         if (s.issued == 0) revert UnknownSlot(slot);
         return s;
+    }
+
+    /// @inheritdoc ITicketSlots
+    function slotSite(uint256 slot) external view returns (uint256 projectId, uint32 divisionCode, uint64 periodEnd) {
+        SlotInfo storage s = _slots[slot];
+        if (s.issued == 0) revert UnknownSlot(slot);
+        return (s.projectId, s.divisionCode, s.periodEnd);
     }
 
     /// @notice Whether `operator` may move all of `owner`'s tickets.
@@ -536,6 +573,41 @@ contract ForestTickets is IForestTickets, ConsortiumGated {
         } else if (purpose == uint8(Purpose.EcologicalCompensation)) {
             revert CaseReferenceRequired();
         }
+    }
+
+    /// @dev Checks and records the holder's retirement for an order, emitting `TicketRetired`;
+    /// the caller has CompensationOrders count it.
+    function _retireForOrder(
+        address holder,
+        uint256 tokenId,
+        uint256 value,
+        uint256 orderId,
+        string calldata beneficiary
+    ) private returns (uint256 retirementId, uint256 serialStart) {
+        consortium.requireHolder(holder);
+        if (_existing(tokenId).owner != holder) revert NotTicketOwner(holder, tokenId);
+        string memory caseNumber = compensation.caseNumberOf(orderId);
+        string memory named = bytes(beneficiary).length == 0 ? caseNumber : beneficiary;
+        (retirementId, serialStart) = _recordRetirement(
+            holder,
+            tokenId,
+            value,
+            uint8(Purpose.EcologicalCompensation),
+            keccak256(bytes(named)),
+            keccak256(bytes(caseNumber))
+        );
+        emit TransferValue(tokenId, 0, value);
+        emit TicketRetired(
+            retirementId,
+            _slotOf[tokenId],
+            holder,
+            tokenId,
+            value,
+            serialStart,
+            Purpose.EcologicalCompensation,
+            named,
+            caseNumber
+        );
     }
 
     /// @dev Takes the value off the ticket, consumes the slot's next serial range and stores the

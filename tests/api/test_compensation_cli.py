@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from api.app import create_app
 from devkit.scenario import Scenario
 from registry.ledger import Ledger
+from registry.tickets import Tickets
 from tanhui.compensation_cli import app
 from tests.support.api import TONNE, ApiDatabase, api_database, serving
 
@@ -68,3 +69,23 @@ def test_a_refusal_prints_the_code_and_exits_non_zero(url: str, db: ApiDatabase)
     assert out.startswith("1\n") and "403 forbidden_role" in out
     out = cli(url, "case", "no such case")
     assert out.startswith("1\n") and "404 case_not_found" in out
+
+
+def test_a_party_retires_forest_tickets_for_an_order_from_the_terminal(
+        url: str, db: ApiDatabase, ledger: Ledger, acc: dict[str, LocalAccount]) -> None:
+    out = cli(url, "create", "--case", "（2026）闽0427刑初9号", "--tonnes", "2",
+              "--category", "forest", "--party", acc["trader1"].address,
+              "--party-name", "林某某", "--deadline", "2099-12-31",
+              "--document-hash", "0x" + keccak(text="t").hex(), key=db.keys["procuratorate"])
+    assert out.startswith("0\n"), out
+    order_id = ledger.chain.call(ledger.c("CompensationOrders").functions.orderCount())
+    s = Scenario(ledger, acc)
+    issued = s.ticket(10 * TONNE)
+    token = Tickets(ledger).transfer(acc["developer"], issued.token_id, acc["trader1"].address,
+                                     2 * TONNE)
+    out = cli(url, "retire", str(order_id), "--ticket", str(token), "--amount", "2",
+              key=db.keys["trader1"])
+    assert out.startswith("0\n") and "forest ticket retirement 1" in out, out
+    assert "fulfilled" in out and "/v1/tickets/retirements/1/certificate" in out
+    out = cli(url, "retire", str(order_id), "--amount", "2", key=db.keys["trader1"])
+    assert out.startswith("2\n") and "--batch or --ticket" in out, out

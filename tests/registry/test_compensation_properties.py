@@ -1,7 +1,8 @@
-"""Property: whatever parties, holders and amounts try to retire for an order, in any order,
-every tonne is counted once — the order's total is the sum of the retirements the contract
-counted for it, each retirement counted at most once, never past a tonne requirement, and a
-refused retirement moves nothing."""
+"""Property: whatever parties, holders and amounts try to retire credits or forest tickets for
+an order, in any order, every tonne is counted once — the order's total is the sum of the credit
+and ticket retirements the contract counted for it, each retirement counted at most once (credit
+and ticket retirement ids are apart), never past a tonne requirement, and a refused retirement
+moves nothing."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from devkit.scenario import Scenario, doc
 from registry.categories import SinkCategory
 from registry.compensation import Compensation, OrderStatus, Terms, Unit
 from registry.ledger import Ledger
+from registry.tickets import Tickets
 from tests.support.indexing import TONNE, revert_to, snapshot
 
 SEATS = ("trader1", "trader2", "trader3")
@@ -32,26 +34,40 @@ class Base:
     acc: dict[str, LocalAccount]
     eligible: int
     ineligible: int
+    # per seat: a ticket of a Guangxi forest parcel (eligible) and of a Fujian one (not)
+    tickets: dict[str, tuple[int, int]]
 
 
 @pytest.fixture(scope="module")
 def base(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) -> Iterator[Base]:
-    """A mangrove batch and a forest batch, 30 t of each held by each trader."""
+    """A mangrove batch and a seagrass batch, 30 t of each held by each trader, and 30 t
+    tickets of a Guangxi (450702) and of a Fujian (350402) forest parcel in each trader's
+    hands; the order admits mangrove and forest carbon of Guangxi."""
     start = snapshot(chain)
     ledger = Ledger(chain, deployment)
     s = Scenario(ledger, acc)
     batches = []
-    for category in (SinkCategory.MANGROVE, SinkCategory.FOREST):
+    for category in (SinkCategory.MANGROVE, SinkCategory.SEAGRASS):
         b = s.batch(200 * TONNE, project_id=s.project(s.methodology(category=category)))
         for seat in SEATS:
             ledger.transfer(acc["developer"], acc[seat].address, b.batch_id, 30 * TONNE)
         batches.append(b.batch_id)
-    yield Base(ledger, acc, batches[0], batches[1])
+    tickets = Tickets(ledger)
+    forest = s.methodology(category=SinkCategory.FOREST)
+    held: dict[str, list[int]] = {seat: [] for seat in SEATS}
+    for division in (450702, 350402):
+        issued = s.ticket(200 * TONNE, project_id=s.project(forest, division_code=division))
+        for seat in SEATS:
+            held[seat].append(tickets.transfer(acc["developer"], issued.token_id,
+                                               acc[seat].address, 30 * TONNE))
+    yield Base(ledger, acc, batches[0], batches[1],
+               {seat: (t[0], t[1]) for seat, t in held.items()})
     revert_to(chain, start)
 
 
 attempts = st.lists(
-    st.tuples(st.sampled_from(SEATS), st.booleans(), st.integers(min_value=1, max_value=9)),
+    st.tuples(st.sampled_from(SEATS), st.sampled_from(("credit", "ticket")), st.booleans(),
+              st.integers(min_value=1, max_value=9)),
     min_size=1, max_size=8,
 )
 
@@ -59,39 +75,53 @@ attempts = st.lists(
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(attempts)
 def test_every_tonne_counts_once_and_never_past_the_requirement(
-        base: Base, tries: list[tuple[str, bool, int]]) -> None:
+        base: Base, tries: list[tuple[str, str, bool, int]]) -> None:
     ledger, acc = base.ledger, base.acc
     snap = snapshot(ledger.chain)
     try:
         comp = Compensation(ledger)
+        tickets = Tickets(ledger)
         deadline = int(ledger.chain.w3.eth.get_block("latest")["timestamp"]) + 86_400
         order = comp.register_order(acc["procuratorate"], "（2026）桂07民初900号", Terms(
-            unit=Unit.TONNES, required=REQUIRED, categories=(SinkCategory.MANGROVE,),
+            unit=Unit.TONNES, required=REQUIRED,
+            categories=(SinkCategory.MANGROVE, SinkCategory.FOREST), regions=(45,),
             deadline=deadline, party_names=("甲", "乙"), document_hash=doc("judgment"),
             parties=tuple(acc[p].address for p in PARTIES))).id
-        counted: list[tuple[int, int]] = []
-        for seat, eligible, tonnes in tries:
-            batch = base.eligible if eligible else base.ineligible
-            before = ledger.balance(acc[seat].address, batch)
+        counted: dict[str, list[tuple[int, int]]] = {"credit": [], "ticket": []}
+        for seat, asset, eligible, tonnes in tries:
+            if asset == "credit":
+                batch = base.eligible if eligible else base.ineligible
+                before = ledger.balance(acc[seat].address, batch)
+            else:
+                token = base.tickets[seat][0 if eligible else 1]
+                before = tickets.value_of(token)
             try:
-                c = comp.retire_for_order(acc[seat], order, batch, tonnes * TONNE)
+                c = (comp.retire_for_order(acc[seat], order, batch, tonnes * TONNE)
+                     if asset == "credit" else
+                     comp.retire_tickets_for_order(acc[seat], order, token, tonnes * TONNE))
             except ChainRevert as exc:
-                assert exc.name in {"NotOrderParty", "IneligibleCategory", "ExceedsRequirement",
-                                    "OrderNotOpen"}, exc.name
-                assert ledger.balance(acc[seat].address, batch) == before
+                assert exc.name in {"NotOrderParty", "IneligibleCategory", "IneligibleRegion",
+                                    "ExceedsRequirement", "OrderNotOpen"}, exc.name
+                after = (ledger.balance(acc[seat].address, batch) if asset == "credit"
+                         else tickets.value_of(token))
+                assert after == before
                 continue
             assert seat in PARTIES and eligible
-            counted.append((c.retirement.retirement_id, c.value))
+            counted[asset].append((c.retirement.retirement_id, c.value))
         o = comp.order(order)
-        ids = [r for r, _ in counted]
-        assert len(ids) == len(set(ids))
-        assert o.fulfilled == sum(v for _, v in counted) == o.retired_amount <= REQUIRED
-        events = ledger.c("CompensationOrders").events.RetirementCounted.get_logs(
-            from_block=0, argument_filters={"orderId": order})
-        assert sorted((int(e.args.retirementId), int(e.args.value)) for e in events) == \
-            sorted(counted)
+        for rows in counted.values():
+            ids = [r for r, _ in rows]
+            assert len(ids) == len(set(ids))
+        total = sum(v for rows in counted.values() for _, v in rows)
+        assert o.fulfilled == total == o.retired_amount <= REQUIRED
+        orders = ledger.c("CompensationOrders").events
+        for asset, event in (("credit", orders.RetirementCounted),
+                             ("ticket", orders.TicketRetirementCounted)):
+            logs = event.get_logs(from_block=0, argument_filters={"orderId": order})
+            assert sorted((int(e.args.retirementId), int(e.args.value)) for e in logs) == \
+                sorted(counted[asset])
         expected = OrderStatus.FULFILLED if o.fulfilled == REQUIRED else (
-            OrderStatus.PARTLY_FULFILLED if counted else OrderStatus.OPEN)
+            OrderStatus.PARTLY_FULFILLED if total else OrderStatus.OPEN)
         assert o.status == expected
     finally:
         revert_to(ledger.chain, snap)

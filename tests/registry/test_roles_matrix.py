@@ -19,7 +19,8 @@ Gates:
               (accepting governance); everyone else gets AccessControlInvalidDefaultAdmin(caller).
   contract    only another contract of the registry (DisturbanceReports.consumeLoss, drawn by
               CarbonCredits; CashToken.settlementTransfer, used by Settlement;
-              CompensationOrders.countRetirement; CarbonCredits.retireOnPurchase, used by the
+              CompensationOrders.countRetirement and countTicketRetirement, used by the two
+              registers; CarbonCredits.retireOnPurchase, used by the
               purchase venues; MonitoringReports.claim, used by CarbonCredits and
               ForestTickets): every seat gets the row's error naming the caller
               (NotCreditsContract by default).
@@ -95,6 +96,8 @@ class World:
     successor: str
     order: int
     offer: int
+    # an open order admitting forest carbon (tickets count toward it), every member a party
+    ticket_order: int
     forest_report: int
     # per seat: a ticket to split, transfer and retire from, one to merge into it, one to move whole
     tickets: dict[str, tuple[int, int, int]]
@@ -162,6 +165,9 @@ def world(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) ->
         fill = _trading_world(ledger, acc, batch)
         order, offer = _compensation_world(ledger, acc, batch)
         forest_report, held = _ticket_world(s, acc)
+        ticket_order = Compensation(ledger).register_order(
+            acc["procuratorate"], TICKET_CASE,
+            _order_terms(chain, acc, (SinkCategory.FOREST,))).id
         second_bank, pledge_open, pledge_matured = _pledge_world(ledger, acc, held)
         shelf_ticket = _retail_world(ledger, acc, held, batch)
         frozen_member = dev_account(len(SEATS)).address
@@ -195,6 +201,7 @@ def world(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) ->
             successor=acc[SUCCESSOR].address,
             order=order,
             offer=offer,
+            ticket_order=ticket_order,
             forest_report=forest_report,
             tickets=held,
             second_bank=second_bank,
@@ -228,16 +235,19 @@ def _trading_world(ledger: Ledger, acc: dict[str, LocalAccount], batch: int) -> 
 
 # The world's compensation order: every member but its authority is a party, the authority pays.
 WORLD_CASE = "(2025)桂0702民初45号"
+# The world's order that forest tickets count toward (forest carbon admitted).
+TICKET_CASE = "(2025)闽0402刑初88号"
 
 
 def _now(chain: Chain) -> int:
     return int(chain.w3.eth.get_block("latest")["timestamp"])
 
 
-def _order_terms(chain: Chain, acc: dict[str, LocalAccount]) -> Terms:
+def _order_terms(chain: Chain, acc: dict[str, LocalAccount],
+                 categories: tuple[SinkCategory, ...] = (SinkCategory.MANGROVE,)) -> Terms:
     parties = tuple(acc[seat.key].address for seat in SEATS
                     if seat.key not in ("procuratorate", "outsider"))
-    return Terms(unit=Unit.TONNES, required=1_000 * TONNE, categories=(SinkCategory.MANGROVE,),
+    return Terms(unit=Unit.TONNES, required=1_000 * TONNE, categories=categories,
                  deadline=_now(chain) + 365 * 86_400, party_names=("钦州港务集团 Qinzhou Port",),
                  document_hash=doc("judgment"), parties=parties, authority_pays=True)
 
@@ -537,6 +547,11 @@ MATRIX: tuple[Row, ...] = (
     Row("CompensationOrders",
         "countRetirement(uint256,uint256,address,uint256,uint256,address,uint256)", frozenset(),
         "contract", lambda w, s: (w.order, 1, w.address(s), w.batch, TONNE, ZERO_ADDRESS, 0)),
+    # ...and only ForestTickets counts ticket retirements.
+    Row("CompensationOrders",
+        "countTicketRetirement(uint256,uint256,address,uint256,uint256,uint256)", frozenset(),
+        "contract", lambda w, s: (w.ticket_order, 1, w.address(s), w.forest_report, TONNE, 1),
+        contract_error="NotTicketsContract"),
     # CarbonCredits for orders: a party retires its own credits; only a venue retires a purchase.
     Row("CarbonCredits", "retireForOrder(uint256,uint256,string,uint256)", roles("MEMBER"),
         "holder", lambda w, s: (w.batch, TONNE, "", w.order)),
@@ -576,6 +591,9 @@ MATRIX: tuple[Row, ...] = (
         lambda w, s: (w.counterparty(s), True)),
     Row("ForestTickets", "retire(uint256,uint256,string,uint8,string)", roles("MEMBER"),
         "holder", lambda w, s: (w.ticket(s), TONNE, "三明市沙县区 Shaxian District", 0, "")),
+    # ...and retire for a compensation order (a party, or the authority that pays).
+    Row("ForestTickets", "retireForOrder(uint256,uint256,uint256,string)", roles("MEMBER"),
+        "holder", lambda w, s: (w.ticket(s), TONNE, w.ticket_order, "")),
     # PledgeRegister: holders pledge to a bank; only the pledge's bank releases or forecloses.
     Row("PledgeRegister", "pledgeTicket(uint256,uint256,address,bytes32,uint256,uint64)",
         roles("MEMBER"), "holder",
