@@ -30,6 +30,7 @@ from api.forwarding import Relayer, relayer_account
 from api.limits import RequestLimits
 from api.onchain import ChainView
 from api.routes import (
+    audit,
     batches,
     cash,
     certificates,
@@ -164,6 +165,7 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
     # any /orders/{order_id}.
     for module in (exchange, exchange_ops, health, members, methodologies, projects, reports,
                    batches, credits, relay, certificates, reads, oracle, cash, compensation,
-                   compensation_offers, compensation_reads, compensation_certificates, tickets):
+                   compensation_offers, compensation_reads, compensation_certificates, tickets,
+                   audit):
         app.include_router(module.router)
     return app

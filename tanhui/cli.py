@@ -27,6 +27,7 @@ console = Console()
 
 
 def _register_subcommands() -> None:
+    from tanhui.audit_cli import app as audit_app
     from tanhui.compensation_cli import app as compensation_app
     from tanhui.exchange_cli import app as exchange_app
     from tanhui.oracle_cli import app as oracle_app
@@ -34,6 +35,7 @@ def _register_subcommands() -> None:
     app.add_typer(oracle_app, name="oracle")
     app.add_typer(exchange_app, name="exchange")
     app.add_typer(compensation_app, name="compensation")
+    app.add_typer(audit_app, name="audit")
 
 
 _register_subcommands()
