@@ -80,7 +80,8 @@ def demo_history(ledger: Ledger, acc: dict[str, LocalAccount]) -> Demo:
     credit_pledge = pledges.pledge_credits(dev, b.batch_id, 100 * TONNE, acc["bank"].address,
                                            doc("loan-2"), 9_000_00, maturity)
     return Demo(b.batch_id, other.batch_id, b.report_id, r.retirement_id, order,
-                counted.retirement.retirement_id, issued.token_id, issued.slot, credit_pledge.pledge_id, 1)
+                counted.retirement.retirement_id, issued.token_id, issued.slot,
+                credit_pledge.pledge_id, 1)
 
 
 @cache
@@ -110,3 +111,28 @@ def set_balance(ledger: Ledger, batch_id: int, holder: str, value: int) -> None:
     """Overwrites a balance in CarbonCredits' storage, emitting no event."""
     ledger.chain.rpc("anvil_setStorageAt", ledger.deployment.address("CarbonCredits"),
                      balance_key(batch_id, holder), "0x" + value.to_bytes(32, "big").hex())
+
+
+def attested_records(ledger: Ledger, acc: dict[str, LocalAccount], records: list[bytes],
+                     quantity: int = 5 * TONNE) -> int:
+    """A report of a new project attested by two oracle nodes over the Merkle root of
+    `records` (oracle.merkle, as the nodes build it); its id."""
+    from oracle.merkle import leaf_hashes, merkle_root
+
+    s = Scenario(ledger, acc)
+    project = s.project(s.methodology())
+    start, end = s.period(project)
+    root = merkle_root(leaf_hashes(records))
+    report = 0
+    for node in ("oracle1", "oracle2"):
+        report = ledger.attest(acc[node], project, start, end, root, quantity,
+                               doc(f"report/{project}")).id
+    return report
+
+
+def proof_json(records: list[bytes], index: int) -> dict[str, object]:
+    """A record proof as `tanhui oracle prove` writes it (record text and sibling hashes)."""
+    from oracle.merkle import leaf_hashes, merkle_proof
+
+    proof = merkle_proof(leaf_hashes(records), index)
+    return {"record": records[index].decode(), "proof": ["0x" + p.hex() for p in proof]}
