@@ -45,7 +45,7 @@ def make_transfers(chain: Chain, deployment: Deployment, batches: list[int], n: 
     """`n` transfers: the developer hands each trader a stock of every batch, then the traders
     pass small amounts round among themselves (so balances move in every direction)."""
     acc = dev_accounts()
-    addresses = [acc[s].address for s in SEATS]
+    addresses: list[str] = [str(acc[s].address) for s in SEATS]
     selector = function_signature_to_4byte_selector(
         "safeTransferFrom(address,address,uint256,uint256,bytes)")
     types = ["address", "address", "uint256", "uint256", "bytes"]
