@@ -31,6 +31,7 @@ from api.forwarding import Relayer, relayer_account
 from api.limits import RequestLimits
 from api.onchain import ChainView
 from api.routes import (
+    audit,
     batches,
     cash,
     certificates,
@@ -176,6 +177,6 @@ def create_app(settings: Settings, ledger: Ledger, engine: Engine,
                    batches, credits, relay, certificates, reads, oracle, cash, compensation,
                    compensation_tickets, compensation_offers, compensation_reads,
                    compensation_certificates, ticket_retirements, tickets, ticket_writes,
-                   pledge_writes, retail, docs_pages, observability):
+                   pledge_writes, retail, docs_pages, observability, audit):
         app.include_router(module.router)
     return app

@@ -26,6 +26,7 @@ console = Console()
 
 
 def _register_subcommands() -> None:
+    from tanhui.audit_cli import app as audit_app
     from tanhui.compensation_cli import app as compensation_app
     from tanhui.exchange_cli import app as exchange_app
     from tanhui.oracle_cli import app as oracle_app
@@ -38,6 +39,7 @@ def _register_subcommands() -> None:
     app.add_typer(retail_app, name="retail")
     app.add_typer(tickets_app, name="tickets")
     app.add_typer(pledges_app, name="pledges")
+    app.add_typer(audit_app, name="audit")
 
 
 _register_subcommands()

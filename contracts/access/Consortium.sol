@@ -24,7 +24,11 @@ import {Roles} from "./Roles.sol";
 ///   acts in no role (`requireRole` fails with AccountFrozen) and moves nothing;
 /// - an oracle role is never revoked, renounced or removed below the attestation threshold k.
 contract Consortium is IConsortium, MemberRoster, AccessControlDefaultAdminRules, ERC2771Context {
-    /// @notice Role ids, as the contracts check them (GOVERNANCE is DEFAULT_ADMIN_ROLE).
+    /// @notice Role ids, as the contracts check them, readable from the ABI so an auditor need not
+    /// guess them (GOVERNANCE is DEFAULT_ADMIN_ROLE; MEMBER stands for an admitted, active,
+    /// unfrozen member and is not granted).
+    bytes32 public constant GOVERNANCE_ROLE = Roles.GOVERNANCE;
+    bytes32 public constant MEMBER_ROLE = Roles.MEMBER;
     bytes32 public constant REGULATOR_ROLE = Roles.REGULATOR;
     bytes32 public constant REGISTRY_OPERATOR_ROLE = Roles.REGISTRY_OPERATOR;
     bytes32 public constant VERIFIER_ROLE = Roles.VERIFIER;
