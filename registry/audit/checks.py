@@ -191,23 +191,27 @@ def serial_ranges(f: Folded, r: ChainReads) -> list[Finding]:
 def order_totals(f: Folded, r: ChainReads) -> list[Finding]:
     """Each compensation order's counted total equals the retirements that cite it: every
     RetirementCounted names a Retired of the same holder, batch and amount citing the order's
-    case, and the sums equal the order's `retiredAmount` and `fulfilled` on chain."""
+    case (every TicketRetirementCounted a TicketRetired of the same holder, slot and value),
+    and the sums over both registers equal the order's `retiredAmount` and `fulfilled`."""
     out: list[Finding] = []
     for order, ev in sorted(f.orders.items()):
         view: Any = r.call("CompensationOrders", "getOrder", order)
         case = ev.args["caseNumber"]
-        counted = f.counted.get(order, [])
         amount = value = 0
-        for c in counted:
-            rid = int(c.args["retirementId"])
-            ret = f.retirements.get(rid)
-            if ret is None or (ret.holder, ret.asset, ret.amount, ret.case_reference) != (
-                    c.args["holder"], int(c.args["batchId"]), int(c.args["amount"]), case):
-                out.append(Finding("order_totals", f"order {order}",
-                                   f"counted retirement {rid} does not match a retirement "
-                                   f"citing case {case}"))
-            amount += int(c.args["amount"])
-            value += int(c.args["value"])
+        for kind, counted, retired, asset in (
+                ("retirement", f.counted.get(order, []), f.retirements, "batchId"),
+                ("ticket retirement", f.ticket_counted.get(order, []), f.ticket_retirements,
+                 "slot")):
+            for c in counted:
+                rid = int(c.args["retirementId"])
+                ret = retired.get(rid)
+                if ret is None or (ret.holder, ret.asset, ret.amount, ret.case_reference) != (
+                        c.args["holder"], int(c.args[asset]), int(c.args["amount"]), case):
+                    out.append(Finding("order_totals", f"order {order}",
+                                       f"counted {kind} {rid} does not match a {kind} "
+                                       f"citing case {case}"))
+                amount += int(c.args["amount"])
+                value += int(c.args["value"])
         if (amount, value) != (int(view[6]), int(view[5])):
             out.append(Finding("order_totals", f"order {order}",
                                f"retirements counted total {amount} units / value {value}, the "

@@ -57,6 +57,7 @@ class Folded:
     trades: dict[int, list[Event]] = field(default_factory=lambda: defaultdict(list))
     orders: dict[int, Event] = field(default_factory=dict)
     counted: dict[int, list[Event]] = field(default_factory=lambda: defaultdict(list))
+    ticket_counted: dict[int, list[Event]] = field(default_factory=lambda: defaultdict(list))
     slots: dict[int, Event] = field(default_factory=dict)
     token_slot: dict[int, int] = field(default_factory=dict)
     token_value: dict[int, int] = field(default_factory=lambda: defaultdict(int))
@@ -157,6 +158,8 @@ def _others(f: Folded, e: Event) -> None:
         f.orders[int(a["orderId"])] = e
     elif e.name == "RetirementCounted":
         f.counted[int(a["orderId"])].append(e)
+    elif e.name == "TicketRetirementCounted":
+        f.ticket_counted[int(a["orderId"])].append(e)
     elif e.name == "Pledged":
         f.pledges[int(a["pledgeId"])] = e
     elif e.name in ("PledgeReleased", "PledgeForeclosed"):

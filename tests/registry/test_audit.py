@@ -38,7 +38,7 @@ def test_a_demo_like_history_passes_every_check(ledger: Ledger,
     assert report.failures == []
     assert report.ok
     assert report.counts["trades"] == 1 and report.counts["pledges"] == 2
-    assert report.counts["ticket_retirements"] == 1 and report.counts["orders"] == 1
+    assert report.counts["ticket_retirements"] == 2 and report.counts["orders"] == 1
 
 
 def test_the_balance_key_from_the_storage_layout_holds_the_balance(

@@ -41,7 +41,7 @@ class Demo:
 
 def demo_history(ledger: Ledger, acc: dict[str, LocalAccount]) -> Demo:
     """Two batches of a mangrove project; transfers; a retirement; a trade settled on chain; a
-    compensation order partly fulfilled; a forest ticket split, transferred and part retired; a
+    compensation order partly fulfilled (by credits and by tickets); a forest ticket split, transferred and part retired; a
     credit pledge to the bank and a ticket pledge released."""
     s = Scenario(ledger, acc)
     dev, t1 = acc["developer"], acc["trader1"]
@@ -61,7 +61,7 @@ def demo_history(ledger: Ledger, acc: dict[str, LocalAccount]) -> Demo:
 
     comp = Compensation(ledger)
     deadline = int(ledger.chain.w3.eth.get_block("latest")["timestamp"]) + 365 * 86_400
-    terms = Terms(unit=Unit.TONNES, required=10 * TONNE, categories=(SinkCategory.MANGROVE,),
+    terms = Terms(unit=Unit.TONNES, required=10 * TONNE, categories=(SinkCategory.MANGROVE, SinkCategory.FOREST),
                   deadline=deadline, party_names=("广西北港新材料有限公司",),
                   document_hash=doc("judgment"), parties=(t1.address,), regions=(45,))
     order = comp.register_order(acc["procuratorate"], CASE, terms).id
@@ -71,6 +71,7 @@ def demo_history(ledger: Ledger, acc: dict[str, LocalAccount]) -> Demo:
     issued = s.ticket(2_000 * TONNE)
     part = tickets.transfer(dev, issued.token_id, t1.address, 500 * TONNE)
     tickets.retire(t1, part, 100 * TONNE, "三明市林业局 Sanming Forestry")
+    comp.retire_tickets_for_order(t1, order, part, 3 * TONNE)  # the order counts tickets too
     pledges.approve_tickets(dev)
     pledges.approve_credits(dev)
     maturity = int(ledger.chain.w3.eth.get_block("latest")["timestamp"]) + 365 * 86_400
