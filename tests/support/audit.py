@@ -41,8 +41,8 @@ class Demo:
 
 def demo_history(ledger: Ledger, acc: dict[str, LocalAccount]) -> Demo:
     """Two batches of a mangrove project; transfers; a retirement; a trade settled on chain; a
-    compensation order partly fulfilled (by credits and by tickets); a forest ticket split, transferred and part retired; a
-    credit pledge to the bank and a ticket pledge released."""
+    compensation order partly fulfilled (by credits and by tickets); a forest ticket split,
+    transferred and part retired; a credit pledge to the bank and a ticket pledge released."""
     s = Scenario(ledger, acc)
     dev, t1 = acc["developer"], acc["trader1"]
     b = s.batch(quantity=1_000 * TONNE)
@@ -61,7 +61,8 @@ def demo_history(ledger: Ledger, acc: dict[str, LocalAccount]) -> Demo:
 
     comp = Compensation(ledger)
     deadline = int(ledger.chain.w3.eth.get_block("latest")["timestamp"]) + 365 * 86_400
-    terms = Terms(unit=Unit.TONNES, required=10 * TONNE, categories=(SinkCategory.MANGROVE, SinkCategory.FOREST),
+    terms = Terms(unit=Unit.TONNES, required=10 * TONNE,
+                  categories=(SinkCategory.MANGROVE, SinkCategory.FOREST),
                   deadline=deadline, party_names=("广西北港新材料有限公司",),
                   document_hash=doc("judgment"), parties=(t1.address,), regions=(45,))
     order = comp.register_order(acc["procuratorate"], CASE, terms).id
