@@ -103,13 +103,12 @@ def _book(fn: str, body: CashIn, caller: Caller, view: ChainView,
 @router.post("/approvals", status_code=201)
 def approve(request: Request, caller: CallerDep, view: ViewDep,
             settlement: SettlementDep) -> dict[str, Any]:
-    """Approves the Settlement contract for the caller's credits and cash (what every trader
-    does once before trading). Any member, with its API key."""
+    """Approves the Settlement contract for the caller's credits, forest tickets and cash (what
+    every trader does once before trading). Any member, with its API key."""
     require_role(view, caller, "MEMBER")
-    credits, cash_tx = settlement.approve_trading(caller.key(), MAX_ALLOWANCE,
-                                                  only_missing=False)
+    sent = settlement.approve_trading(caller.key(), MAX_ALLOWANCE, only_missing=False)
     service = _exchange(request)
     if service is not None:
         service.forget_balances(caller.address)  # the next order reads the new approval
     return {"account": caller.address, "settlement": str(settlement.settlement.address),
-            "tx_hashes": [credits.tx_hash, cash_tx.tx_hash]}
+            "tx_hashes": [s.tx_hash for s in sent]}

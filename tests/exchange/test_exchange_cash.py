@@ -63,7 +63,7 @@ def test_a_member_approves_settlement_through_the_api_and_can_then_sell(
     assert api.error("POST", "/v1/exchange/orders", None, order,
                      409) == "settlement_not_approved"
     a = api.post("/v1/exchange/approvals", "developer", None, status=201)
-    assert len(a["tx_hashes"]) == 2
+    assert len(a["tx_hashes"]) == 3  # credits, forest tickets, cash
     assert ex.chain.trading_approved(acc["developer"].address)
     assert api.post("/v1/exchange/orders", None, order, status=201)["status"] == "open"
 
