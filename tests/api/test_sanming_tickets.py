@@ -108,7 +108,8 @@ def test_sanming_tickets_are_issued_pledged_sold_retired_and_foreclosed(
     parcel = api.get(f"/v1/parcels/{jiangle.project_id}/tickets")
     [slot_row] = parcel["slots"]
     assert [tk["id"] for tk in slot_row["tickets"]] == [jiangle.ticket_id]
-    owners = api.get(f"/v1/projects/parcels/by-certificate?certificate={jiangle.parcel.certificate}")
+    certificate = jiangle.parcel.certificate
+    owners = api.get(f"/v1/projects/parcels/by-certificate?certificate={certificate}")
     assert [p["project_id"] for p in owners["projects"]] == [jiangle.project_id]
     # the same parcel and period cannot be ticketed twice
     assert refused(api, "/v1/tickets", "forestry_bureau",
