@@ -82,10 +82,13 @@ def _stamp_request_ids() -> None:
     logging.setLogRecordFactory(factory)
 
 
-def configure_logging(service: str, level: int | None = None, fmt: str | None = None) -> None:
+def configure_logging(service: str, level: int | None = None, fmt: str | None = None,
+                      default_level: int = logging.INFO) -> None:
     """Sends every logger's records to stderr in the one format (JSON unless `fmt` or
     TANHUI_LOG_FORMAT says `text`), uvicorn's included (its own access log is replaced by the
-    API's, which carries the request id)."""
+    API's, which carries the request id). `default_level` applies unless TANHUI_LOG_LEVEL is
+    set: INFO (access lines included) for the services, WARNING for the all-in-one `tanhui up`
+    a person watches."""
     default = "text" if sys.stderr.isatty() else "json"  # a person at a terminal reads text
     chosen = (fmt or os.environ.get("TANHUI_LOG_FORMAT") or default).lower()
     handler = logging.StreamHandler()
@@ -95,7 +98,7 @@ def configure_logging(service: str, level: int | None = None, fmt: str | None = 
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level if level is not None
-                  else os.environ.get("TANHUI_LOG_LEVEL", "INFO").upper())
+                  else os.environ.get("TANHUI_LOG_LEVEL", "").upper() or default_level)
     for name in ("uvicorn", "uvicorn.error"):
         lg = logging.getLogger(name)
         lg.handlers.clear()

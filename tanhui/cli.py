@@ -77,7 +77,8 @@ def _start_runtime(settings: Settings, fresh: bool = False) -> Runtime:
     from tanhui.ownership import DataDirInUse
     from tanhui.services import Runtime
 
-    configure_logging("tanhui")
+    # a person watching `tanhui up` sees warnings; TANHUI_LOG_LEVEL=INFO adds the access log
+    configure_logging("tanhui", default_level=logging.WARNING)
     try:
         return Runtime.start(settings, fresh=fresh)
     except (DataDirInUse, NodeError) as exc:

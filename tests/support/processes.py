@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,16 +36,26 @@ def wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 120) ->
         except httpx.HTTPError:
             pass
         if proc.poll() is not None:
-            out = proc.stdout.read() if proc.stdout else ""
-            raise AssertionError(f"process exited: {out}")
+            raise AssertionError(f"process exited: {output_of(proc)}")
         if time.monotonic() > deadline:
             raise AssertionError(f"{url} did not come up")
         time.sleep(0.3)
 
 
+_OUTPUT: dict[int, tuple[list[str], threading.Thread]] = {}
+
+
 def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([*TANHUI, *args], env=env, stdout=subprocess.PIPE,
+    """The command as a process whose output (stdout and stderr) a thread keeps reading, so a
+    process that logs every request never blocks on a full pipe; `output_of` returns it."""
+    proc = subprocess.Popen([*TANHUI, *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    assert proc.stdout is not None
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True)
+    reader.start()
+    _OUTPUT[proc.pid] = (lines, reader)
+    return proc
 
 
 def stop(proc: subprocess.Popen[str]) -> None:
@@ -71,7 +82,9 @@ def start_up(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
 def output_of(proc: subprocess.Popen[str]) -> str:
     """Everything a stopped process printed (stdout and stderr)."""
     assert proc.poll() is not None
-    return proc.stdout.read() if proc.stdout else ""
+    lines, reader = _OUTPUT[proc.pid]
+    reader.join(timeout=10)
+    return "".join(lines)
 
 
 def chain_nodes_on(state_file: Path) -> list[int]:
