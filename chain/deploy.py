@@ -35,6 +35,7 @@ CONTRACTS = (
     "CompensationOffers",
     "ForestTickets",
     "PledgeRegister",
+    "ForwardMarket",
 )
 
 
@@ -165,18 +166,22 @@ def deploy_all(chain: Chain, deployer: LocalAccount, threshold: int, base_uri: s
     put("ForestTickets", addr["Consortium"], addr["MethodologyRegistry"], addr["ProjectRegistry"],
         addr["MonitoringReports"], addr["CompensationOrders"], fwd)
     put("PledgeRegister", addr["Consortium"], addr["CarbonCredits"], addr["ForestTickets"], fwd)
+    put("ForwardMarket", addr["Consortium"], addr["CarbonCredits"], addr["CashToken"],
+        addr["ProjectRegistry"], fwd)
     for name, at in (("CarbonCredits", credits_at), ("Settlement", settlement_at),
                      ("CompensationOffers", offers_at), ("ForestTickets", tickets_at)):
         if to_checksum_address(addr[name]) != at:
             raise DeploymentError(f"{name} was not deployed at its precomputed address")
     # The venues move credits and cash as approved operators, which only members may be, and
-    # the pledge register holds pledged tickets and credits in escrow, which only members may:
+    # the pledge register holds pledged tickets and credits in escrow, and the forward market
+    # holds margin cash and delivered credits, which only members may:
     # they join the consortium as part of the deployment.
     consortium = chain.w3.eth.contract(address=to_checksum_address(addr["Consortium"]),
                                        abi=arts["Consortium"].abi)
     for name, label in (("Settlement", "结算合约 Settlement contract"),
                         ("CompensationOffers", "生态补偿认购合约 Compensation offers contract"),
-                        ("PledgeRegister", "质押登记合约 Pledge register contract")):
+                        ("PledgeRegister", "质押登记合约 Pledge register contract"),
+                        ("ForwardMarket", "碳远期合约 Forward market contract")):
         chain.send(consortium.functions.admit(to_checksum_address(addr[name]), label, bytes(32)),
                    deployer)
     assert first_block is not None
