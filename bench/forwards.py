@@ -4,8 +4,8 @@ Starts its own anvil and deploys; admits `--positions` members (fresh keys), giv
 margin, and records `--positions / 2` trades of one contract each between pairs (half at 6,010,
 half at 5,990 fen/t, all in the VWAP window, so the day's price is 6,000 and every position
 moves margin). Setup transactions are signed locally, sent without waiting and mined in
-full blocks (automine off); the timed part runs with automine on, one block per transaction. Then the timed
-part: the exchange posts the day's settlement price (recomputed by the contract) and settles
+full blocks (automine off). Then the timed part, with automine on (one block per
+transaction): the exchange posts the day's settlement price (recomputed by the contract) and settles
 every holder, `--per-tx` holders a transaction. The last line is one JSON object: transactions,
 gas per position (settleBatch gas / positions), the whole settlement's gas and wall time.
 

@@ -324,3 +324,14 @@ def test_a_position_is_force_closed_only_after_its_call_deadline(desk: Desk) -> 
 def test_a_listed_contract_id_is_never_reused(desk: Desk) -> None:
     with reverts("ContractIdUsed"):
         desk.fw.list_contract(desk.ex, CID, desk.fw.terms(CID))
+
+
+def test_the_forward_order_table_is_the_contracts_type(desk: Desk) -> None:
+    from chain.eip712 import FORWARD_ORDER
+
+    c = desk.ledger.c("ForwardMarket")
+    assert bytes(desk.ledger.chain.call(c.functions.FORWARD_ORDER_TYPEHASH())) == \
+        FORWARD_ORDER.typehash
+    o, _ = order(desk.fw, desk.a("trader1"), Side.SELL, CID, 6_000, 3)
+    assert bytes(desk.ledger.chain.call(c.functions.hashOrder(o.as_tuple()))) == \
+        desk.fw.order_digest(o)
