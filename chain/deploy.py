@@ -35,6 +35,7 @@ CONTRACTS = (
     "CompensationOffers",
     "ForestTickets",
     "PledgeRegister",
+    "ForwardDelivery",
     "ForwardMarket",
 )
 
@@ -166,8 +167,11 @@ def deploy_all(chain: Chain, deployer: LocalAccount, threshold: int, base_uri: s
     put("ForestTickets", addr["Consortium"], addr["MethodologyRegistry"], addr["ProjectRegistry"],
         addr["MonitoringReports"], addr["CompensationOrders"], fwd)
     put("PledgeRegister", addr["Consortium"], addr["CarbonCredits"], addr["ForestTickets"], fwd)
-    put("ForwardMarket", addr["Consortium"], addr["CarbonCredits"], addr["CashToken"],
+    # The forward market delegates delivery to its module (same storage layout, same wiring).
+    put("ForwardDelivery", addr["Consortium"], addr["CarbonCredits"], addr["CashToken"],
         addr["ProjectRegistry"], fwd)
+    put("ForwardMarket", addr["Consortium"], addr["CarbonCredits"], addr["CashToken"],
+        addr["ProjectRegistry"], fwd, addr["ForwardDelivery"])
     for name, at in (("CarbonCredits", credits_at), ("Settlement", settlement_at),
                      ("CompensationOffers", offers_at), ("ForestTickets", tickets_at)):
         if to_checksum_address(addr[name]) != at:

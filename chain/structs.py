@@ -838,9 +838,9 @@ class Pledge:
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """`struct ForwardMarket.Account`."""
+    """`struct ForwardBase.Account`."""
 
-    ABI_TYPE: ClassVar[str] = "struct ForwardMarket.Account"
+    ABI_TYPE: ClassVar[str] = "struct ForwardBase.Account"
     ABI_NAMES: ClassVar[tuple[str, ...]] = ("margin", "position", "callDeadline")
 
     margin: int
@@ -864,9 +864,9 @@ class Account:
 
 @dataclass(frozen=True, slots=True)
 class Books:
-    """`struct ForwardMarket.Books`."""
+    """`struct ForwardBase.Books`."""
 
-    ABI_TYPE: ClassVar[str] = "struct ForwardMarket.Books"
+    ABI_TYPE: ClassVar[str] = "struct ForwardBase.Books"
     ABI_NAMES: ClassVar[tuple[str, ...]] = (
         "clearing", "rounding", "escrow", "shortPool", "longPool",
     )
@@ -898,9 +898,9 @@ class Books:
 
 @dataclass(frozen=True, slots=True)
 class ForwardOrder:
-    """`struct ForwardMarket.ForwardOrder`."""
+    """`struct ForwardBase.ForwardOrder`."""
 
-    ABI_TYPE: ClassVar[str] = "struct ForwardMarket.ForwardOrder"
+    ABI_TYPE: ClassVar[str] = "struct ForwardBase.ForwardOrder"
     ABI_NAMES: ClassVar[tuple[str, ...]] = (
         "trader", "side", "contractId", "price", "quantity", "nonce", "expiry",
     )
@@ -938,9 +938,9 @@ class ForwardOrder:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """`struct ForwardMarket.Delivery`."""
+    """`struct ForwardBase.Delivery`."""
 
-    ABI_TYPE: ClassVar[str] = "struct ForwardMarket.Delivery"
+    ABI_TYPE: ClassVar[str] = "struct ForwardBase.Delivery"
     ABI_NAMES: ClassVar[tuple[str, ...]] = (
         "delivered", "paid", "longsServed", "shortsServed", "lotCursor", "lotUsed", "shortSeized",
         "longSeized",
@@ -981,10 +981,10 @@ class Delivery:
 
 
 @dataclass(frozen=True, slots=True)
-class ForwardMarketSignature:
-    """`struct ForwardMarket.Signature`."""
+class ForwardBaseSignature:
+    """`struct ForwardBase.Signature`."""
 
-    ABI_TYPE: ClassVar[str] = "struct ForwardMarket.Signature"
+    ABI_TYPE: ClassVar[str] = "struct ForwardBase.Signature"
     ABI_NAMES: ClassVar[tuple[str, ...]] = ("r", "vs")
 
     r: bytes
@@ -1004,10 +1004,10 @@ class ForwardMarketSignature:
 
 
 @dataclass(frozen=True, slots=True)
-class ForwardMarketTerms:
-    """`struct ForwardMarket.Terms`."""
+class ForwardBaseTerms:
+    """`struct ForwardBase.Terms`."""
 
-    ABI_TYPE: ClassVar[str] = "struct ForwardMarket.Terms"
+    ABI_TYPE: ClassVar[str] = "struct ForwardBase.Terms"
     ABI_NAMES: ClassVar[tuple[str, ...]] = (
         "methodologyId", "vintageFrom", "vintageTo", "size", "tick", "lastTradingDay",
         "deliveryDay", "referencePrice", "closeOffset", "vwapWindow", "deliveryWindow",
@@ -1071,9 +1071,9 @@ class ForwardMarketTerms:
 
 @dataclass(frozen=True, slots=True)
 class Market:
-    """`struct ForwardMarket.Market`."""
+    """`struct ForwardBase.Market`."""
 
-    ABI_TYPE: ClassVar[str] = "struct ForwardMarket.Market"
+    ABI_TYPE: ClassVar[str] = "struct ForwardBase.Market"
     ABI_NAMES: ClassVar[tuple[str, ...]] = (
         "listed", "settling", "deliveryPhase", "cursor", "price", "day", "openInterest",
     )
@@ -1111,9 +1111,9 @@ class Market:
 
 @dataclass(frozen=True, slots=True)
 class Trade:
-    """`struct ForwardMarket.Trade`."""
+    """`struct ForwardBase.Trade`."""
 
-    ABI_TYPE: ClassVar[str] = "struct ForwardMarket.Trade"
+    ABI_TYPE: ClassVar[str] = "struct ForwardBase.Trade"
     ABI_NAMES: ClassVar[tuple[str, ...]] = (
         "tradeId", "price", "quantity", "buy", "buySignature", "sell", "sellSignature",
     )
@@ -1122,9 +1122,9 @@ class Trade:
     price: int
     quantity: int
     buy: ForwardOrder
-    buy_signature: ForwardMarketSignature
+    buy_signature: ForwardBaseSignature
     sell: ForwardOrder
-    sell_signature: ForwardMarketSignature
+    sell_signature: ForwardBaseSignature
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -1174,8 +1174,8 @@ STRUCTS: dict[str, type[Any]] = {
     Books.ABI_TYPE: Books,
     ForwardOrder.ABI_TYPE: ForwardOrder,
     Delivery.ABI_TYPE: Delivery,
-    ForwardMarketSignature.ABI_TYPE: ForwardMarketSignature,
-    ForwardMarketTerms.ABI_TYPE: ForwardMarketTerms,
+    ForwardBaseSignature.ABI_TYPE: ForwardBaseSignature,
+    ForwardBaseTerms.ABI_TYPE: ForwardBaseTerms,
     Market.ABI_TYPE: Market,
     Trade.ABI_TYPE: Trade,
 }

@@ -27,7 +27,7 @@ from eth_account.signers.local import LocalAccount
 from chain.client import Sent
 from chain.eip712 import FORWARD_ORDER, digest, domain_separator
 from chain.structs import Account as AccountRecord
-from chain.structs import Books, Delivery, ForwardMarketTerms, Market
+from chain.structs import Books, Delivery, ForwardBaseTerms, Market
 from core import forward_math
 from registry.ledger import Ledger
 
@@ -35,7 +35,7 @@ DOMAIN_NAME = "Tanhui ForwardMarket"
 DOMAIN_VERSION = "1"
 DAY = 86_400
 
-Terms = ForwardMarketTerms
+Terms = ForwardBaseTerms
 
 
 class Side(IntEnum):

@@ -7,13 +7,11 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
-import {ConsortiumGated} from "../access/ConsortiumGated.sol";
 import {Roles} from "../access/Roles.sol";
 import {IConsortium} from "../interfaces/IConsortium.sol";
-import {ICreditBatches} from "../interfaces/ICreditBatches.sol";
 import {IProjectRegistry} from "../interfaces/IProjectRegistry.sol";
+import {ForwardBase} from "./ForwardBase.sol";
 import {ForwardMath} from "./ForwardMath.sol";
 
 /// @title ForwardMarket
@@ -52,218 +50,26 @@ import {ForwardMath} from "./ForwardMath.sol";
 /// each performing side shares the other side's defaulters' pool pro rata to its contracts. The
 /// escrow left over from rounding (and a pool nobody can receive) goes to the rounding account.
 /// Delivered credits are fungible within the class: they are handed out in delivery order.
-contract ForwardMarket is ConsortiumGated, EIP712, ReentrancyGuardTransient, ERC1155Holder {
+/// Code layout: delivery (deliver, pay, settleDelivery) runs in the ForwardDelivery module,
+/// called by delegatecall in this contract's storage, so that each stays under the EIP-170
+/// code-size limit.
+contract ForwardMarket is ForwardBase, EIP712, ERC1155Holder {
     using BitMaps for BitMaps.BitMap;
     using SafeERC20 for IERC20;
 
-    uint8 internal constant BUY = 0;
-    uint8 internal constant SELL = 1;
-    int256 internal constant MICRO = 1_000_000;
-    uint256 internal constant DAY = 86_400;
+    /// @notice The delivery module this contract delegates delivery to (fixed at deployment).
+    address public immutable deliveryModule;
 
-    bytes32 public constant FORWARD_ORDER_TYPEHASH = keccak256(
-        "ForwardOrder(address trader,uint8 side,uint64 contractId,uint64 price,uint64 quantity,uint64 nonce,uint64 expiry)"
-    );
-
-    /// @notice A forward order as its trader signed it: side 0 buy, 1 sell; price in fen per
-    /// tonne (a buy's limit from above, a sell's from below); quantity in contracts.
-    struct ForwardOrder {
-        address trader;
-        uint8 side;
-        uint64 contractId;
-        uint64 price;
-        uint64 quantity;
-        uint64 nonce;
-        uint64 expiry;
-    }
-
-    /// @notice A 65-byte signature in EIP-2098 compact form.
-    struct Signature {
-        bytes32 r;
-        bytes32 vs;
-    }
-
-    /// @notice One matched trade with both signed orders.
-    struct Trade {
-        uint64 tradeId;
-        uint64 price;
-        uint64 quantity;
-        ForwardOrder buy;
-        Signature buySignature;
-        ForwardOrder sell;
-        Signature sellSignature;
-    }
-
-    /// @notice A listed forward contract's terms, fixed for good. Days are UTC day numbers
-    /// (unix seconds / 86,400); a trading day closes `closeOffset` seconds after its midnight.
-    struct Terms {
-        uint64 methodologyId;
-        uint64 vintageFrom;
-        uint64 vintageTo;
-        uint64 size;
-        uint64 tick;
-        uint64 lastTradingDay;
-        uint64 deliveryDay;
-        uint64 referencePrice;
-        uint32 closeOffset;
-        uint32 vwapWindow;
-        uint32 deliveryWindow;
-        uint32 callPeriod;
-        uint16 initialMarginBps;
-        uint16 maintenanceMarginBps;
-        uint16 priceLimitBps;
-    }
-
-    /// @notice Where a contract's market stands. `price` is the last settlement price (the
-    /// reference price before the first), `day` the last settled day (0: none).
-    struct Market {
-        bool listed;
-        bool settling;
-        uint8 deliveryPhase; // 0 not started, 1 defaults pass, 2 completion pass, 3 done
-        uint32 cursor;
-        uint64 price;
-        uint64 day;
-        uint64 openInterest;
-    }
-
-    /// @notice A member's account in one contract: margin (fen, negative = debt), position
-    /// (contracts), and the deadline of its outstanding margin call (0: none).
-    struct Account {
-        int128 margin;
-        int64 position;
-        uint64 callDeadline;
-    }
-
-    /// @notice The contract's own accounts besides members' margin: rounding and clearing in
-    /// micro-fen, delivery escrow and the two compensation pools in fen.
-    struct Books {
-        int256 clearing;
-        uint256 rounding;
-        uint256 escrow;
-        uint256 shortPool;
-        uint256 longPool;
-    }
-
-    /// @notice Delivery tallies: contracts delivered by shorts, paid by longs, and served so far.
-    struct Delivery {
-        uint64 delivered;
-        uint64 paid;
-        uint64 longsServed;
-        uint64 shortsServed;
-        uint64 lotCursor;
-        uint128 lotUsed;
-        uint128 shortSeized;
-        uint128 longSeized;
-    }
-
-    struct Lot {
-        uint64 batchId;
-        uint192 units;
-    }
-
-    IERC1155 public immutable credits;
-    IERC20 public immutable cash;
-    IProjectRegistry public immutable projects;
-
-    mapping(uint64 contractId => Terms) private _terms;
-    mapping(uint64 contractId => Market) private _markets;
-    mapping(uint64 contractId => Books) private _books;
-    mapping(uint64 contractId => Delivery) private _deliveries;
-    mapping(uint64 contractId => Lot[]) private _lots;
-    mapping(uint64 contractId => address[]) private _holders;
-    mapping(uint64 contractId => mapping(address => uint256)) private _holderIndex; // 1-based
-    mapping(uint64 contractId => mapping(address => Account)) private _accounts;
-    mapping(uint64 contractId => mapping(address => int256)) private _basis;
-    /// @notice Per member and contract: 0 nothing, 1 delivered or paid, 2 defaulted, 3 served.
-    mapping(uint64 contractId => mapping(address => uint8)) public deliveryStatus;
-    /// @notice What a long paid into the delivery escrow.
-    mapping(uint64 contractId => mapping(address => uint256)) public paidIn;
-    /// @notice Per day: Σ quantity × price and Σ quantity of the trades in the VWAP window.
-    mapping(uint64 contractId => mapping(uint64 day => uint256)) public dayValue;
-    mapping(uint64 contractId => mapping(uint64 day => uint256)) public dayQuantity;
-    /// @notice Contracts filled of an order, by order hash (cancelled: max).
-    mapping(bytes32 orderHash => uint256) public filled;
-    BitMaps.BitMap private _tradeIds;
-
-    error InvalidTerms(uint64 contractId);
-    error ContractIdUsed(uint64 contractId);
-    error UnknownContract(uint64 contractId);
-    error ZeroAmount();
-    error TradingClosed(uint64 contractId);
-    error SettlementInProgress(uint64 contractId);
-    error NotSettling(uint64 contractId);
-    error TradeIdUsed(uint64 tradeId);
-    error MismatchedOrders(uint64 tradeId);
-    error SelfTrade(uint64 tradeId);
-    error OffTick(uint64 contractId, uint64 price);
-    error PriceOutsideLimit(uint64 contractId, uint64 price, uint64 low, uint64 high);
-    error InvalidSignature(address trader);
-    error OrderExpired(bytes32 orderHash, uint64 expiry);
-    error OrderCancelled(bytes32 orderHash);
-    error Overfill(bytes32 orderHash, uint256 filled, uint256 quantity);
-    error NotOrderOwner(address caller, address trader);
-    error InsufficientMargin(uint64 contractId, address member, int256 equity, uint256 required);
-    error DayNotClosed(uint64 contractId, uint64 day);
-    error DayAlreadySettled(uint64 contractId, uint64 day);
-    error SettlementPriceMismatch(uint64 contractId, uint64 day, uint256 vwap, uint256 posted);
-    error NoMarginCallDue(uint64 contractId, address member);
-    error NotInDelivery(uint64 contractId);
-    error NotFinal(uint64 contractId);
-    error WrongSide(uint64 contractId, address member);
-    error AlreadyPerformed(uint64 contractId, address member);
-    error IneligibleBatch(uint64 contractId, uint64 batchId);
-    error DeliveryWindowOpen(uint64 contractId);
-    error DeliveryDone(uint64 contractId);
-
-    event ContractListed(uint64 indexed contractId, Terms terms);
-    event MarginDeposited(uint64 indexed contractId, address indexed member, uint256 amount, int256 margin);
-    event MarginWithdrawn(uint64 indexed contractId, address indexed member, uint256 amount, int256 margin);
-    /// @notice A trade opened or closed positions; `inWindow`: it counts toward `day`'s price.
-    event TradeRecorded(
-        uint64 indexed contractId,
-        uint64 indexed tradeId,
-        address indexed buyer,
-        address seller,
-        uint64 price,
-        uint64 quantity,
-        uint64 day,
-        bool inWindow
-    );
-    event ForwardOrderCancelled(bytes32 indexed orderHash, address indexed trader);
-    /// @notice The day's settlement price, with the window sums it was computed from.
-    event SettlementPosted(uint64 indexed contractId, uint64 indexed day, uint64 price, uint256 value, uint256 quantity);
-    /// @notice Variation margin credited (negative: debited) to a member, in fen.
-    event VariationMargin(uint64 indexed contractId, address indexed member, int256 amount);
-    event SettlementCompleted(uint64 indexed contractId, uint64 indexed day, uint256 rounding);
-    event MarginCall(uint64 indexed contractId, address indexed member, uint256 shortfall, uint64 deadline);
-    event MarginCallMet(uint64 indexed contractId, address indexed member);
-    /// @notice A called member's whole position was closed at the settlement price against a
-    /// volunteer's signed order. `position` is the member's position before.
-    event ForcedClose(
-        uint64 indexed contractId, address indexed member, address indexed counterparty, int64 position, uint64 price
-    );
-    event Delivered(uint64 indexed contractId, address indexed member, uint64 batchId, uint256 units);
-    event Paid(uint64 indexed contractId, address indexed member, uint256 amount);
-    /// @notice A side failed to deliver or pay; `seized` fen of its margin went to its pool.
-    event Defaulted(uint64 indexed contractId, address indexed member, int64 position, uint256 seized);
-    /// @notice A performing side was served: `units` credits received (long) or returned
-    /// (short), `cash` fen credited to margin (refund or proceeds), `compensation` fen from the
-    /// other side's defaulters.
-    event DeliverySettled(
-        uint64 indexed contractId, address indexed member, int64 position, uint256 units, uint256 cash, uint256 compensation
-    );
-    event DeliveryCompleted(uint64 indexed contractId, uint256 rounding);
-
-    constructor(IConsortium consortium_, IERC1155 credits_, IERC20 cash_, IProjectRegistry projects_, address fwd)
-        ConsortiumGated(consortium_, fwd)
-        EIP712("Tanhui ForwardMarket", "1")
-    {
-        if (address(credits_) == address(0) || address(cash_) == address(0) || address(projects_) == address(0)) {
-            revert ZeroAddressArgument();
-        }
-        credits = credits_;
-        cash = cash_;
-        projects = projects_;
+    constructor(
+        IConsortium consortium_,
+        IERC1155 credits_,
+        IERC20 cash_,
+        IProjectRegistry projects_,
+        address fwd,
+        address deliveryModule_
+    ) ForwardBase(consortium_, credits_, cash_, projects_, fwd) EIP712("Tanhui ForwardMarket", "1") {
+        if (deliveryModule_ == address(0)) revert ZeroAddressArgument();
+        deliveryModule = deliveryModule_;
     }
 
     // -- listing ----------------------------------------------------------------------------
@@ -578,220 +384,39 @@ contract ForwardMarket is ConsortiumGated, EIP712, ReentrancyGuardTransient, ERC
         emit ForcedClose(contractId, member, counter.trader, pos, price);
     }
 
-    // -- delivery ---------------------------------------------------------------------------
+    // -- delivery (ForwardDelivery, in this contract's storage) --------------------------------
 
     /// @notice A short delivers its whole position, |position| × size units of `batchId` (a batch
-    /// in the contract's class), into this contract's escrow. In the delivery window only; the
-    /// caller must have approved this contract for its credits. Members only.
-    function deliver(uint64 contractId, uint64 batchId) external nonReentrant {
-        address member = _msgSender();
-        consortium.requireHolder(member);
-        int64 pos = _performing(contractId, member);
-        if (pos >= 0) revert WrongSide(contractId, member);
-        Terms storage t = _terms[contractId];
-        _checkClass(contractId, t, batchId);
-        uint64 qty = uint64(_abs(pos));
-        uint256 units = uint256(qty) * t.size;
-        deliveryStatus[contractId][member] = 1;
-        _deliveries[contractId].delivered += qty;
-        _lots[contractId].push(Lot(batchId, uint192(units)));
-        emit Delivered(contractId, member, batchId, units);
-        credits.safeTransferFrom(member, address(this), batchId, units, "");
+    /// in the contract's class), into this contract's escrow, in the delivery window; it must
+    /// have approved this contract for its credits. Members only. (ForwardDelivery.deliver)
+    function deliver(uint64, uint64) external {
+        _delegate();
     }
 
     /// @notice A long pays ⌈position × size × final price / 10⁶⌉ fen from its margin account
-    /// into the delivery escrow. In the delivery window only. Members only.
-    function pay(uint64 contractId) external nonReentrant {
-        address member = _msgSender();
-        consortium.requireHolder(member);
-        int64 pos = _performing(contractId, member);
-        if (pos <= 0) revert WrongSide(contractId, member);
-        uint256 amount = ForwardMath.ceilDiv(
-            uint256(uint64(pos)) * _terms[contractId].size * _markets[contractId].price, ForwardMath.UNITS_PER_TONNE
-        );
-        Account storage a = _accounts[contractId][member];
-        if (a.margin < int256(amount)) revert InsufficientMargin(contractId, member, a.margin, amount);
-        a.margin -= int128(int256(amount));
-        deliveryStatus[contractId][member] = 1;
-        paidIn[contractId][member] = amount;
-        _deliveries[contractId].paid += uint64(pos);
-        _books[contractId].escrow += amount;
-        emit Paid(contractId, member, amount);
+    /// into the delivery escrow, in the delivery window. Members only. (ForwardDelivery.pay)
+    function pay(uint64) external {
+        _delegate();
     }
 
-    /// @dev The member's position, if it may still perform: the final price is posted, the
-    /// delivery window is open and it has not performed yet.
-    function _performing(uint64 id, address member) private view returns (int64) {
-        Market storage m = _market(id);
-        Terms storage t = _terms[id];
-        if (m.day != t.lastTradingDay || m.settling) revert NotFinal(id);
-        uint256 start = uint256(t.deliveryDay) * DAY;
-        if (block.timestamp < start || block.timestamp >= start + t.deliveryWindow) revert NotInDelivery(id);
-        if (deliveryStatus[id][member] != 0) revert AlreadyPerformed(id, member);
-        return _accounts[id][member].position;
+    /// @notice Completes delivery for the next `count` holders after the delivery window:
+    /// defaults first, then service (see the contract notice). Exchange only.
+    /// (ForwardDelivery.settleDelivery)
+    function settleDelivery(uint64, uint256) external {
+        _delegate();
     }
 
-    function _checkClass(uint64 id, Terms storage t, uint64 batchId) private view {
-        ICreditBatches.BatchView memory b = ICreditBatches(address(credits)).getBatch(batchId);
-        (, uint256 methodologyId,,) = projects.approvedProject(b.projectId);
-        if (methodologyId != t.methodologyId || b.periodStart < t.vintageFrom || b.periodStart >= t.vintageTo) {
-            revert IneligibleBatch(id, batchId);
+    /// @dev Runs this call's calldata in the delivery module, in this contract's storage, and
+    /// returns or reverts with what it returned.
+    function _delegate() private {
+        address module = deliveryModule;
+        assembly ("memory-safe") {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), module, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
         }
-    }
-
-    /// @notice Completes delivery for the next `count` holders, after the delivery window: a
-    /// first pass records each side that failed (Defaulted, margin seized into its side's pool),
-    /// a second serves each side that performed (see the contract notice). Exchange only.
-    function settleDelivery(uint64 contractId, uint256 count) external nonReentrant onlyRole(Roles.EXCHANGE) {
-        Market storage m = _market(contractId);
-        Terms storage t = _terms[contractId];
-        if (m.day != t.lastTradingDay) revert NotFinal(contractId);
-        if (block.timestamp < uint256(t.deliveryDay) * DAY + t.deliveryWindow) revert DeliveryWindowOpen(contractId);
-        if (m.deliveryPhase == 0) {
-            m.deliveryPhase = 1;
-            m.cursor = 0;
-        }
-        if (m.deliveryPhase == 3) revert DeliveryDone(contractId);
-        address[] storage list = _holders[contractId];
-        uint256 end = m.cursor + count;
-        if (end > list.length) end = list.length;
-        for (uint256 i = m.cursor; i < end; ++i) {
-            if (m.deliveryPhase == 1) _default(contractId, list[i]);
-            else _serve(contractId, t, m.price, list[i]);
-        }
-        m.cursor = uint32(end);
-        if (end == list.length) {
-            m.cursor = 0;
-            if (m.deliveryPhase == 1) {
-                m.deliveryPhase = 2;
-                Books storage bk = _books[contractId];
-                Delivery storage d = _deliveries[contractId];
-                (d.shortSeized, d.longSeized) = (uint128(bk.shortPool), uint128(bk.longPool));
-            } else {
-                m.deliveryPhase = 3;
-                _closeBooks(contractId);
-            }
-        }
-    }
-
-    function _default(uint64 id, address member) private {
-        if (deliveryStatus[id][member] != 0) return;
-        Account storage a = _accounts[id][member];
-        int64 pos = a.position;
-        uint256 seized = a.margin > 0 ? uint256(int256(a.margin)) : 0;
-        a.margin -= int128(int256(seized));
-        deliveryStatus[id][member] = 2;
-        if (pos > 0) _books[id].longPool += seized;
-        else _books[id].shortPool += seized;
-        emit Defaulted(id, member, pos, seized);
-    }
-
-    function _serve(uint64 id, Terms storage t, uint256 price, address member) private {
-        Account storage a = _accounts[id][member];
-        int64 pos = a.position;
-        uint8 status = deliveryStatus[id][member];
-        a.position = 0;
-        _basis[id][member] = 0; // marked at the final price: no variation left
-        deliveryStatus[id][member] = 3;
-        if (status != 1) return; // a defaulter: nothing to serve
-        (uint256 units, uint256 cashIn, uint256 comp) =
-            pos > 0 ? _serveLong(id, t.size, price, member, uint64(pos)) : _serveShort(id, t.size, price, uint64(-pos));
-        _books[id].escrow -= cashIn;
-        a.margin += int128(int256(cashIn + comp));
-        emit DeliverySettled(id, member, pos, units, cashIn, comp);
-        _draw(id, member, units);
-    }
-
-    /// @dev A paying long: its units (all, or its pro-rata share of what was delivered), the
-    /// refund of what it paid beyond ⌈units × price⌉, its share of the defaulting shorts' pool.
-    function _serveLong(uint64 id, uint256 size, uint256 price, address member, uint64 qty)
-        private
-        returns (uint256 units, uint256 refund, uint256 comp)
-    {
-        Delivery storage d = _deliveries[id];
-        units = d.delivered >= d.paid
-            ? uint256(qty) * size
-            : ForwardMath.proRata(d.longsServed, qty, d.paid, uint256(d.delivered) * size);
-        refund = paidIn[id][member] - ForwardMath.ceilDiv(units * price, ForwardMath.UNITS_PER_TONNE);
-        comp = ForwardMath.proRata(d.longsServed, qty, d.paid, d.shortSeized);
-        _books[id].shortPool -= comp;
-        d.longsServed += qty;
-    }
-
-    /// @dev A delivering short: the units it gets back (none, or what the paying longs did not
-    /// take), ⌊sold × price⌋ proceeds, its share of the defaulting longs' pool.
-    function _serveShort(uint64 id, uint256 size, uint256 price, uint64 qty)
-        private
-        returns (uint256 back, uint256 proceeds, uint256 comp)
-    {
-        Delivery storage d = _deliveries[id];
-        uint256 sold = d.paid >= d.delivered
-            ? uint256(qty) * size
-            : ForwardMath.proRata(d.shortsServed, qty, d.delivered, uint256(d.paid) * size);
-        proceeds = sold * price / ForwardMath.UNITS_PER_TONNE;
-        comp = ForwardMath.proRata(d.shortsServed, qty, d.delivered, d.longSeized);
-        _books[id].longPool -= comp;
-        d.shortsServed += qty;
-        back = uint256(qty) * size - sold;
-    }
-
-    /// @dev Hands out `units` escrowed credits in delivery order.
-    function _draw(uint64 id, address to, uint256 units) private {
-        Delivery storage d = _deliveries[id];
-        Lot[] storage lots = _lots[id];
-        while (units != 0) {
-            Lot storage lot = lots[d.lotCursor];
-            uint256 left = lot.units - d.lotUsed;
-            uint256 take = units < left ? units : left;
-            units -= take;
-            if (take == left) {
-                d.lotCursor += 1;
-                d.lotUsed = 0;
-            } else {
-                d.lotUsed += uint128(take);
-            }
-            credits.safeTransferFrom(address(this), to, lot.batchId, take, "");
-        }
-    }
-
-    /// @dev After the last member is served: the escrow's rounding surplus, and a pool whose
-    /// recipients are none, go to the rounding account.
-    function _closeBooks(uint64 id) private {
-        Books storage bk = _books[id];
-        // pools are fully shared out unless nobody could receive them (then they remain whole)
-        uint256 rest = bk.escrow + bk.shortPool + bk.longPool;
-        bk.escrow = 0;
-        bk.shortPool = 0;
-        bk.longPool = 0;
-        bk.rounding += rest * uint256(MICRO);
-        emit DeliveryCompleted(id, bk.rounding);
-    }
-
-    // -- helpers ----------------------------------------------------------------------------
-
-    function _market(uint64 id) private view returns (Market storage m) {
-        m = _markets[id];
-        if (!m.listed) revert UnknownContract(id);
-    }
-
-    /// @dev Equity at `price`: margin + ⌊(position × price − basis) × size / 10⁶⌋ fen.
-    function _equity(uint64 id, address member, uint256 price) private view returns (int256) {
-        Account storage a = _accounts[id][member];
-        int256 v = ForwardMath.variation(a.position, price, _basis[id][member], _terms[id].size);
-        return int256(a.margin) + ForwardMath.floorDiv(v, MICRO);
-    }
-
-    function _initial(uint64 id, int64 position, uint256 price) private view returns (uint256) {
-        return ForwardMath.requirement(_abs(position), price, _terms[id].size, _terms[id].initialMarginBps);
-    }
-
-    function _abs(int256 x) private pure returns (uint256) {
-        return uint256(x >= 0 ? x : -x);
-    }
-
-    function _toInt128(uint256 x) private pure returns (int128) {
-        if (x > uint256(uint128(type(int128).max))) revert ZeroAmount();
-        return int128(int256(x));
     }
 
     // -- views ------------------------------------------------------------------------------

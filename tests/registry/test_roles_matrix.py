@@ -21,7 +21,8 @@ Gates:
               CarbonCredits; CashToken.settlementTransfer, used by Settlement;
               CompensationOrders.countRetirement; CarbonCredits.retireOnPurchase, used by the
               purchase venues; MonitoringReports.claim, used by CarbonCredits and
-              ForestTickets): every seat gets the row's error naming the caller
+              ForestTickets; ForwardDelivery, run only inside ForwardMarket): every seat gets
+              the row's error naming the caller
               (NotCreditsContract by default).
   owner       only the account that made the object (an offer's seller) passes; everyone else
               gets the row's error naming the object and the caller.
@@ -596,6 +597,13 @@ MATRIX: tuple[Row, ...] = (
     Row("ForwardMarket",
         "onERC1155BatchReceived(address,address,uint256[],uint256[],bytes)", ANYONE, "open",
         lambda w, s: (w.address(s), w.address(s), [w.batch], [TONNE], b"")),
+    # ForwardDelivery: the market's delivery module runs only inside ForwardMarket (delegatecall).
+    Row("ForwardDelivery", "deliver(uint64,uint64)", frozenset(), "contract",
+        lambda w, s: (w.forwards.shorts, w.batch), contract_error="NotDelegated"),
+    Row("ForwardDelivery", "pay(uint64)", frozenset(), "contract",
+        lambda w, s: (w.forwards.longs,), contract_error="NotDelegated"),
+    Row("ForwardDelivery", "settleDelivery(uint64,uint256)", frozenset(), "contract",
+        lambda w, s: (w.forwards.delivered, 10), contract_error="NotDelegated"),
     # TanhuiForwarder: anyone relays; the signed request is what is authorized.
     Row("TanhuiForwarder", "execute((address,address,uint256,uint256,uint48,bytes,bytes))",
         ANYONE, "open", lambda w, s: (_relayed_retirement(w, s),)),

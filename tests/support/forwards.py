@@ -9,7 +9,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 
 from chain.client import Chain
-from chain.structs import ForwardMarketTerms
+from chain.structs import ForwardBaseTerms
 from registry.forwards import DAY, ForwardOrder, Forwards, ForwardTrade, Side, compact
 from registry.ledger import Ledger
 
@@ -39,8 +39,8 @@ def terms(methodology_id: int, vintage: tuple[int, int], last_trading_day: int,
           delivery_day: int, *, size: int = 100_000_000, tick: int = 10,
           reference: int = 6_000, close: int = 7 * HOUR, window: int = HOUR,
           delivery_window: int = DAY, call_period: int = 12 * HOUR, im: int = 1_000,
-          mm: int = 500, limit: int = 1_000) -> ForwardMarketTerms:
-    return ForwardMarketTerms(
+          mm: int = 500, limit: int = 1_000) -> ForwardBaseTerms:
+    return ForwardBaseTerms(
         methodology_id=methodology_id, vintage_from=vintage[0], vintage_to=vintage[1],
         size=size, tick=tick, last_trading_day=last_trading_day, delivery_day=delivery_day,
         reference_price=reference, close_offset=close, vwap_window=window,
