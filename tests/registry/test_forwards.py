@@ -335,3 +335,45 @@ def test_the_forward_order_table_is_the_contracts_type(desk: Desk) -> None:
     o, _ = order(desk.fw, desk.a("trader1"), Side.SELL, CID, 6_000, 3)
     assert bytes(desk.ledger.chain.call(c.functions.hashOrder(o.as_tuple()))) == \
         desk.fw.order_digest(o)
+
+
+def test_a_partial_delivery_is_shared_pro_rata_and_its_rounding_has_a_home(desk: Desk) -> None:
+    """Size 1,000,001 units, price 6,070: longs A (1) and C (2) pay 6,071 and 12,141 (rounded
+    up); B delivers its 2, D (short 1) defaults with 10,000 fen of margin. Holder order A, B,
+    C, D. A receives ⌊2,000,002 / 3⌋ = 666,667 units for ⌈4,046.67⌉ = 4,047 (refund 2,024) and
+    ⌊10,000 / 3⌋ = 3,333; C the other 1,333,335 units for 8,094 (refund 4,047) and 6,667; B is
+    paid ⌊12,140.01⌋ = 12,140. The escrow keeps 18,212 − 18,211 = 1 fen: the rounding account."""
+    fw, a, ex, cid, d1 = desk.fw, desk.a, desk.ex, 8, desk.d1
+    fw.list_contract(ex, cid, terms(desk.fw.terms(CID).methodology_id, VINTAGE, d1 + 2, d1 + 4,
+                                    size=1_000_001, reference=6_070))
+    A, B, C, D = (a(s) for s in SEATS)
+    desk.at(d1, 1)
+    for m in (A, B, C):
+        fw.deposit_margin(m, cid, 100_000)
+    fw.deposit_margin(D, cid, 10_000)
+    desk.at(d1, 2)
+    fw.record_trades(ex, [trade(fw, A, B, cid, 6_070, 1), trade(fw, C, B, cid, 6_070, 1),
+                          trade(fw, C, D, cid, 6_070, 1)])
+    assert fw.holders(cid) == [A.address, B.address, C.address, D.address]
+    for day in (d1, d1 + 1, d1 + 2):
+        desk.at(day, 8)
+        fw.settle_day(ex, cid, day)
+    desk.at(d1 + 4, 1)
+    fw.deliver(B, cid, desk.batch)
+    fw.pay(A, cid)
+    fw.pay(C, cid)
+    assert (fw.account(cid, A.address).margin, fw.account(cid, C.address).margin) == (
+        100_000 - 6_071, 100_000 - 12_141)
+    desk.at(d1 + 5, 1)
+    fw.complete_delivery(ex, cid, per_tx=3)
+    margins = {m.address: fw.account(cid, m.address).margin for m in (A, B, C, D)}
+    assert margins == {A.address: 100_000 - 6_071 + 2_024 + 3_333,
+                       B.address: 100_000 + 12_140,
+                       C.address: 100_000 - 12_141 + 4_047 + 6_667,
+                       D.address: 0}
+    assert fw.books(cid).rounding == 1_000_000 and fw.books(cid).escrow == 0
+    assert fw.cash_held() * 1_000_000 == sum(margins.values()) * 1_000_000 \
+        + fw.books(cid).rounding
+    assert desk.ledger.balance(A.address, desk.batch) == 666_667
+    assert desk.ledger.balance(C.address, desk.batch) == 1_333_335
+    assert desk.ledger.balance(fw.address, desk.batch) == 0
