@@ -36,6 +36,8 @@ CONTRACTS = (
     "ForestTickets",
     "PledgeRegister",
     "CarbonSupermarket",
+    "ForwardDelivery",
+    "ForwardMarket",
 )
 
 
@@ -169,20 +171,26 @@ def deploy_all(chain: Chain, deployer: LocalAccount, threshold: int, base_uri: s
         addr["MonitoringReports"], addr["CompensationOrders"], fwd)
     put("PledgeRegister", addr["Consortium"], addr["CarbonCredits"], addr["ForestTickets"], fwd)
     put("CarbonSupermarket", addr["Consortium"], addr["CarbonCredits"], addr["ForestTickets"], fwd)
+    # The forward market delegates delivery to its module (same storage layout, same wiring).
+    put("ForwardDelivery", addr["Consortium"], addr["CarbonCredits"], addr["CashToken"],
+        addr["ProjectRegistry"], fwd)
+    put("ForwardMarket", addr["Consortium"], addr["CarbonCredits"], addr["CashToken"],
+        addr["ProjectRegistry"], fwd, addr["ForwardDelivery"])
     for name, at in (("CarbonCredits", credits_at), ("Settlement", settlement_at),
                      ("CompensationOffers", offers_at), ("ForestTickets", tickets_at)):
         if to_checksum_address(addr[name]) != at:
             raise DeploymentError(f"{name} was not deployed at its precomputed address")
     # The venues move credits and cash as approved operators, which only members may be, and
-    # the pledge register holds pledged tickets and credits in escrow and the carbon supermarket
-    # retail seats' stock, which only members may: they join the consortium as part of the
-    # deployment.
+    # the pledge register holds pledged tickets and credits in escrow, the carbon supermarket
+    # retail seats' stock and the forward market margin cash and delivered credits, which only
+    # members may: they join the consortium as part of the deployment.
     consortium = chain.w3.eth.contract(address=to_checksum_address(addr["Consortium"]),
                                        abi=arts["Consortium"].abi)
     for name, label in (("Settlement", "结算合约 Settlement contract"),
                         ("CompensationOffers", "生态补偿认购合约 Compensation offers contract"),
                         ("PledgeRegister", "质押登记合约 Pledge register contract"),
-                        ("CarbonSupermarket", "碳汇超市合约 Carbon supermarket contract")):
+                        ("CarbonSupermarket", "碳汇超市合约 Carbon supermarket contract"),
+                        ("ForwardMarket", "碳远期合约 Forward market contract")):
         chain.send(consortium.functions.admit(to_checksum_address(addr[name]), label, bytes(32)),
                    deployer)
     assert first_block is not None

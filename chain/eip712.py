@@ -1,6 +1,7 @@
 """One field table per signed message: the single spelling of what a signer signs.
 
-Each EIP-712 message Tanhui uses (Order, CancelOrder, ReadAccount, ForwardRequest) is written
+Each EIP-712 message Tanhui uses (Order, CancelOrder, ReadAccount, ForwardRequest,
+ForwardOrder) is written
 once, as a table of (signed name, Solidity type, Python attribute). From it come the type
 string and its hash (what the contract's `*_TYPEHASH` must equal), the `types` member of the
 EIP-712 document a wallet signs, the message of a Python object, the tuple a contract call
@@ -102,6 +103,27 @@ class MessageType:
         """The full EIP-712 document a wallet shows and signs."""
         return {"types": {"EIP712Domain": EIP712_DOMAIN_FIELDS, self.name: self.types},
                 "primaryType": self.name, "domain": dict(domain), "message": dict(message)}
+
+
+# ForwardMarket.FORWARD_ORDER_TYPEHASH: side 0 buy, 1 sell; price in fen per tonne; quantity in
+# contracts. No fee is charged on forwards, so none is signed.
+FORWARD_ORDER = MessageType("ForwardOrder", (
+    Field("trader", "address", "trader"),
+    Field("side", "uint8", "side"),
+    Field("contractId", "uint64", "contract_id"),
+    Field("price", "uint64", "price"),
+    Field("quantity", "uint64", "quantity"),
+    Field("nonce", "uint64", "nonce"),
+    Field("expiry", "uint64", "expiry"),
+))
+
+
+def domain_separator(name: str, version: str, chain_id: int, contract: str) -> bytes:
+    """The EIP-712 domain separator of a Tanhui contract (OpenZeppelin's EIP712, no salt)."""
+    type_hash = keccak(text="EIP712Domain(string name,string version,uint256 chainId,"
+                            "address verifyingContract)")
+    return keccak(type_hash + keccak(text=name) + keccak(text=version)
+                  + chain_id.to_bytes(32, "big") + bytes(12) + bytes.fromhex(contract[2:]))
 
 
 def digest(separator: bytes, struct_hash: bytes) -> bytes:

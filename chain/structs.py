@@ -941,6 +941,319 @@ class Lot:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Account:
+    """`struct ForwardBase.Account`."""
+
+    ABI_TYPE: ClassVar[str] = "struct ForwardBase.Account"
+    ABI_NAMES: ClassVar[tuple[str, ...]] = ("margin", "position", "callDeadline")
+
+    margin: int
+    position: int
+    call_deadline: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "margin": self.margin,
+            "position": self.position,
+            "callDeadline": self.call_deadline,
+        }
+
+    def to_abi(self) -> tuple[Any, ...]:
+        return (
+            self.margin,
+            self.position,
+            self.call_deadline,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Books:
+    """`struct ForwardBase.Books`."""
+
+    ABI_TYPE: ClassVar[str] = "struct ForwardBase.Books"
+    ABI_NAMES: ClassVar[tuple[str, ...]] = (
+        "clearing", "rounding", "escrow", "shortPool", "longPool",
+    )
+
+    clearing: int
+    rounding: int
+    escrow: int
+    short_pool: int
+    long_pool: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "clearing": self.clearing,
+            "rounding": self.rounding,
+            "escrow": self.escrow,
+            "shortPool": self.short_pool,
+            "longPool": self.long_pool,
+        }
+
+    def to_abi(self) -> tuple[Any, ...]:
+        return (
+            self.clearing,
+            self.rounding,
+            self.escrow,
+            self.short_pool,
+            self.long_pool,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardOrder:
+    """`struct ForwardBase.ForwardOrder`."""
+
+    ABI_TYPE: ClassVar[str] = "struct ForwardBase.ForwardOrder"
+    ABI_NAMES: ClassVar[tuple[str, ...]] = (
+        "trader", "side", "contractId", "price", "quantity", "nonce", "expiry",
+    )
+
+    trader: str
+    side: int
+    contract_id: int
+    price: int
+    quantity: int
+    nonce: int
+    expiry: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "trader": self.trader,
+            "side": self.side,
+            "contractId": self.contract_id,
+            "price": self.price,
+            "quantity": self.quantity,
+            "nonce": self.nonce,
+            "expiry": self.expiry,
+        }
+
+    def to_abi(self) -> tuple[Any, ...]:
+        return (
+            self.trader,
+            self.side,
+            self.contract_id,
+            self.price,
+            self.quantity,
+            self.nonce,
+            self.expiry,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """`struct ForwardBase.Delivery`."""
+
+    ABI_TYPE: ClassVar[str] = "struct ForwardBase.Delivery"
+    ABI_NAMES: ClassVar[tuple[str, ...]] = (
+        "delivered", "paid", "longsServed", "shortsServed", "lotCursor", "lotUsed", "shortSeized",
+        "longSeized",
+    )
+
+    delivered: int
+    paid: int
+    longs_served: int
+    shorts_served: int
+    lot_cursor: int
+    lot_used: int
+    short_seized: int
+    long_seized: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "delivered": self.delivered,
+            "paid": self.paid,
+            "longsServed": self.longs_served,
+            "shortsServed": self.shorts_served,
+            "lotCursor": self.lot_cursor,
+            "lotUsed": self.lot_used,
+            "shortSeized": self.short_seized,
+            "longSeized": self.long_seized,
+        }
+
+    def to_abi(self) -> tuple[Any, ...]:
+        return (
+            self.delivered,
+            self.paid,
+            self.longs_served,
+            self.shorts_served,
+            self.lot_cursor,
+            self.lot_used,
+            self.short_seized,
+            self.long_seized,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardBaseSignature:
+    """`struct ForwardBase.Signature`."""
+
+    ABI_TYPE: ClassVar[str] = "struct ForwardBase.Signature"
+    ABI_NAMES: ClassVar[tuple[str, ...]] = ("r", "vs")
+
+    r: bytes
+    vs: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "r": self.r,
+            "vs": self.vs,
+        }
+
+    def to_abi(self) -> tuple[Any, ...]:
+        return (
+            self.r,
+            self.vs,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardBaseTerms:
+    """`struct ForwardBase.Terms`."""
+
+    ABI_TYPE: ClassVar[str] = "struct ForwardBase.Terms"
+    ABI_NAMES: ClassVar[tuple[str, ...]] = (
+        "methodologyId", "vintageFrom", "vintageTo", "size", "tick", "lastTradingDay",
+        "deliveryDay", "referencePrice", "closeOffset", "vwapWindow", "deliveryWindow",
+        "callPeriod", "initialMarginBps", "maintenanceMarginBps", "priceLimitBps",
+    )
+
+    methodology_id: int
+    vintage_from: int
+    vintage_to: int
+    size: int
+    tick: int
+    last_trading_day: int
+    delivery_day: int
+    reference_price: int
+    close_offset: int
+    vwap_window: int
+    delivery_window: int
+    call_period: int
+    initial_margin_bps: int
+    maintenance_margin_bps: int
+    price_limit_bps: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "methodologyId": self.methodology_id,
+            "vintageFrom": self.vintage_from,
+            "vintageTo": self.vintage_to,
+            "size": self.size,
+            "tick": self.tick,
+            "lastTradingDay": self.last_trading_day,
+            "deliveryDay": self.delivery_day,
+            "referencePrice": self.reference_price,
+            "closeOffset": self.close_offset,
+            "vwapWindow": self.vwap_window,
+            "deliveryWindow": self.delivery_window,
+            "callPeriod": self.call_period,
+            "initialMarginBps": self.initial_margin_bps,
+            "maintenanceMarginBps": self.maintenance_margin_bps,
+            "priceLimitBps": self.price_limit_bps,
+        }
+
+    def to_abi(self) -> tuple[Any, ...]:
+        return (
+            self.methodology_id,
+            self.vintage_from,
+            self.vintage_to,
+            self.size,
+            self.tick,
+            self.last_trading_day,
+            self.delivery_day,
+            self.reference_price,
+            self.close_offset,
+            self.vwap_window,
+            self.delivery_window,
+            self.call_period,
+            self.initial_margin_bps,
+            self.maintenance_margin_bps,
+            self.price_limit_bps,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Market:
+    """`struct ForwardBase.Market`."""
+
+    ABI_TYPE: ClassVar[str] = "struct ForwardBase.Market"
+    ABI_NAMES: ClassVar[tuple[str, ...]] = (
+        "listed", "settling", "deliveryPhase", "cursor", "price", "day", "openInterest",
+    )
+
+    listed: bool
+    settling: bool
+    delivery_phase: int
+    cursor: int
+    price: int
+    day: int
+    open_interest: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "listed": self.listed,
+            "settling": self.settling,
+            "deliveryPhase": self.delivery_phase,
+            "cursor": self.cursor,
+            "price": self.price,
+            "day": self.day,
+            "openInterest": self.open_interest,
+        }
+
+    def to_abi(self) -> tuple[Any, ...]:
+        return (
+            self.listed,
+            self.settling,
+            self.delivery_phase,
+            self.cursor,
+            self.price,
+            self.day,
+            self.open_interest,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """`struct ForwardBase.Trade`."""
+
+    ABI_TYPE: ClassVar[str] = "struct ForwardBase.Trade"
+    ABI_NAMES: ClassVar[tuple[str, ...]] = (
+        "tradeId", "price", "quantity", "buy", "buySignature", "sell", "sellSignature",
+    )
+
+    trade_id: int
+    price: int
+    quantity: int
+    buy: ForwardOrder
+    buy_signature: ForwardBaseSignature
+    sell: ForwardOrder
+    sell_signature: ForwardBaseSignature
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tradeId": self.trade_id,
+            "price": self.price,
+            "quantity": self.quantity,
+            "buy": self.buy.to_json(),
+            "buySignature": self.buy_signature.to_json(),
+            "sell": self.sell.to_json(),
+            "sellSignature": self.sell_signature.to_json(),
+        }
+
+    def to_abi(self) -> tuple[Any, ...]:
+        return (
+            self.trade_id,
+            self.price,
+            self.quantity,
+            self.buy.to_abi(),
+            self.buy_signature.to_abi(),
+            self.sell.to_abi(),
+            self.sell_signature.to_abi(),
+        )
+
+
 # Every record class by the struct's ABI internalType.
 STRUCTS: dict[str, type[Any]] = {
     ForwardRequestData.ABI_TYPE: ForwardRequestData,
@@ -965,4 +1278,12 @@ STRUCTS: dict[str, type[Any]] = {
     BuyerTotals.ABI_TYPE: BuyerTotals,
     Sale.ABI_TYPE: Sale,
     Lot.ABI_TYPE: Lot,
+    Account.ABI_TYPE: Account,
+    Books.ABI_TYPE: Books,
+    ForwardOrder.ABI_TYPE: ForwardOrder,
+    Delivery.ABI_TYPE: Delivery,
+    ForwardBaseSignature.ABI_TYPE: ForwardBaseSignature,
+    ForwardBaseTerms.ABI_TYPE: ForwardBaseTerms,
+    Market.ABI_TYPE: Market,
+    Trade.ABI_TYPE: Trade,
 }

@@ -22,7 +22,8 @@ Gates:
               CompensationOrders.countRetirement and countTicketRetirement, used by the two
               registers; CarbonCredits.retireOnPurchase, used by the
               purchase venues; MonitoringReports.claim, used by CarbonCredits and
-              ForestTickets): every seat gets the row's error naming the caller
+              ForestTickets; ForwardDelivery, run only inside ForwardMarket): every seat gets
+              the row's error naming the caller
               (NotCreditsContract by default).
   owner       only the account that made the object (an offer's seller) passes; everyone else
               gets the row's error naming the object and the caller.
@@ -56,6 +57,13 @@ from registry.ledger import Ledger, Purpose
 from registry.pledges import Pledges
 from registry.retail import Supermarket
 from registry.tickets import Tickets
+from tests.support.forwards import (
+    FORWARD_ORDER_ABI,
+    FORWARD_TERMS_ABI,
+    FORWARD_TRADE_ABI,
+    ForwardWorld,
+    forward_world,
+)
 
 TONNE = 1_000_000
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -107,6 +115,7 @@ class World:
     pledge_matured: int
     # the retail seat's ticket on the carbon supermarket's shelf (credits of `batch` too)
     shelf_ticket: int
+    forwards: ForwardWorld
 
     def contract(self, name: str) -> Contract:
         return self.deployment.contract(self.chain, name)
@@ -170,6 +179,7 @@ def world(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) ->
             _order_terms(chain, acc, (SinkCategory.FOREST,))).id
         second_bank, pledge_open, pledge_matured = _pledge_world(ledger, acc, held)
         shelf_ticket = _retail_world(ledger, acc, held, batch)
+        forwards = forward_world(ledger, acc, m_approved)
         frozen_member = dev_account(len(SEATS)).address
         ledger.admit(acc["governance"], frozen_member, "被冻结成员 Frozen member")
         ledger.freeze_account(acc["regulator"], frozen_member, doc("account freeze order"))
@@ -208,6 +218,7 @@ def world(chain: Chain, deployment: Deployment, acc: dict[str, LocalAccount]) ->
             pledge_open=pledge_open,
             pledge_matured=pledge_matured,
             shelf_ticket=shelf_ticket,
+            forwards=forwards,
         )
     finally:
         chain.rpc("evm_revert", snap)
@@ -620,6 +631,43 @@ MATRIX: tuple[Row, ...] = (
         lambda w, s: (w.shelf_ticket, TONNE)),
     Row("CarbonSupermarket", "withdrawCredits(uint256,uint256)", roles("RETAIL"), "consortium",
         lambda w, s: (w.batch, TONNE)),
+    # ForwardMarket: the exchange lists, records trades, settles days and delivery and closes
+    # out unmet margin calls; members keep margin, deliver and pay; anyone cancels its own order.
+    Row("ForwardMarket", f"listContract(uint64,{FORWARD_TERMS_ABI})", roles("EXCHANGE"),
+        "consortium", lambda w, s: (109, w.forwards.terms)),
+    Row("ForwardMarket", "depositMargin(uint64,uint256)", roles("MEMBER"), "holder",
+        lambda w, s: (w.forwards.trading, 100)),
+    Row("ForwardMarket", "withdrawMargin(uint64,uint256)", roles("MEMBER"), "holder",
+        lambda w, s: (w.forwards.trading, 100)),
+    Row("ForwardMarket", f"recordTrades({FORWARD_TRADE_ABI}[])", roles("EXCHANGE"),
+        "consortium", lambda w, s: ([w.forwards.trade],)),
+    Row("ForwardMarket", f"cancelOrder({FORWARD_ORDER_ABI})", ANYONE, "open",
+        lambda w, s: (w.forwards.own_order(w.address(s)),)),
+    Row("ForwardMarket", "postSettlement(uint64,uint64,uint64)", roles("EXCHANGE"),
+        "consortium", lambda w, s: (w.forwards.trading, w.forwards.day, 6_000)),
+    Row("ForwardMarket", "settleBatch(uint64,uint256)", roles("EXCHANGE"), "consortium",
+        lambda w, s: (w.forwards.settling, 1)),
+    Row("ForwardMarket",
+        f"forceClose(uint64,address,{FORWARD_ORDER_ABI},(bytes32,bytes32))",
+        roles("EXCHANGE"), "consortium", lambda w, s: w.forwards.close_out),
+    Row("ForwardMarket", "deliver(uint64,uint64)", roles("MEMBER"), "holder",
+        lambda w, s: (w.forwards.shorts, w.batch)),
+    Row("ForwardMarket", "pay(uint64)", roles("MEMBER"), "holder",
+        lambda w, s: (w.forwards.longs,)),
+    Row("ForwardMarket", "settleDelivery(uint64,uint256)", roles("EXCHANGE"), "consortium",
+        lambda w, s: (w.forwards.delivered, 10)),
+    Row("ForwardMarket", "onERC1155Received(address,address,uint256,uint256,bytes)", ANYONE,
+        "open", lambda w, s: (w.address(s), w.address(s), w.batch, TONNE, b"")),
+    Row("ForwardMarket",
+        "onERC1155BatchReceived(address,address,uint256[],uint256[],bytes)", ANYONE, "open",
+        lambda w, s: (w.address(s), w.address(s), [w.batch], [TONNE], b"")),
+    # ForwardDelivery: the market's delivery module runs only inside ForwardMarket (delegatecall).
+    Row("ForwardDelivery", "deliver(uint64,uint64)", frozenset(), "contract",
+        lambda w, s: (w.forwards.shorts, w.batch), contract_error="NotDelegated"),
+    Row("ForwardDelivery", "pay(uint64)", frozenset(), "contract",
+        lambda w, s: (w.forwards.longs,), contract_error="NotDelegated"),
+    Row("ForwardDelivery", "settleDelivery(uint64,uint256)", frozenset(), "contract",
+        lambda w, s: (w.forwards.delivered, 10), contract_error="NotDelegated"),
     # TanhuiForwarder: anyone relays; the signed request is what is authorized.
     Row("TanhuiForwarder", "execute((address,address,uint256,uint256,uint48,bytes,bytes))",
         ANYONE, "open", lambda w, s: (_relayed_retirement(w, s),)),
