@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, select, update
 
 from chain.abi import DecodedEvent
 from chain.roles import ROLE_BY_ID
@@ -523,7 +523,9 @@ ENTITY_EVENTS = frozenset(HANDLERS) - MOVEMENTS
 
 
 def upsert_balances(conn: Connection, deltas: Mapping[tuple[str, int], int]) -> None:
-    """Adds each (account, batch) delta to its balance row, creating rows as needed."""
+    """Adds each (account, batch) delta to its balance row, creating rows as needed, and drops
+    the rows a delta brought to zero: a holder with nothing holds no row, however the blocks
+    were grouped into ranges (a balance that comes and goes within one range never had one)."""
     rows = [
         {"address": a, "batch_id": b, "amount": d}
         for (a, b), d in sorted(deltas.items())
@@ -531,6 +533,18 @@ def upsert_balances(conn: Connection, deltas: Mapping[tuple[str, int], int]) -> 
     ]
     if not rows:
         return
+    _add_balances(conn, rows)
+    emptied = [{"a": a, "b": b} for (a, b), d in sorted(deltas.items()) if d < 0]
+    if emptied:
+        t = table(Balance)
+        conn.execute(
+            delete(t).where(t.c.address == bindparam("a"), t.c.batch_id == bindparam("b"),
+                            t.c.amount == 0),
+            emptied,
+        )
+
+
+def _add_balances(conn: Connection, rows: list[dict[str, Any]]) -> None:
     t = table(Balance)
     dialect = conn.dialect.name
     if dialect in ("sqlite", "postgresql"):
