@@ -17,11 +17,7 @@ from sqlalchemy import Connection
 from chain.abi import DecodedEvent
 from registry.compensation import OrderStatus
 from registry.compensation import Unit as OrderUnit
-
-
-class _Entities(Protocol):
-    def require(self, conn: Connection, ident: Any, event: DecodedEvent) -> dict[str, Any]: ...
-    def create(self, ident: Any, row: dict[str, Any]) -> dict[str, Any]: ...
+from registry.index_values import BIGINT_MAX, Entities
 
 
 class RangeWriter(Protocol):
@@ -31,9 +27,9 @@ class RangeWriter(Protocol):
     @property
     def conn(self) -> Connection: ...
     @property
-    def orders(self) -> _Entities: ...
+    def orders(self) -> Entities: ...
     @property
-    def offers(self) -> _Entities: ...
+    def offers(self) -> Entities: ...
     @property
     def order_events(self) -> list[dict[str, Any]]: ...
     @property
@@ -42,7 +38,6 @@ class RangeWriter(Protocol):
     def order_ticket_retirements(self) -> list[dict[str, Any]]: ...
 
 
-BIGINT_MAX = 2**63 - 1
 
 
 def _terms(t: dict[str, Any]) -> dict[str, Any]:

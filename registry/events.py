@@ -19,7 +19,13 @@ from chain.abi import DecodedEvent
 from chain.roles import ROLE_BY_ID
 from registry import compensation_index, ticket_index
 from registry.categories import SinkCategory
-from registry.index_errors import IndexerError
+from registry.index_values import (
+    ZERO_ADDRESS,
+    IndexerError,
+)
+from registry.index_values import bigint as _bigint
+from registry.index_values import sql_text as _text
+from registry.index_values import units as _units
 from registry.ledger import MethodologyStatus, ProjectStatus, Purpose, ReportStatus
 from registry.models import (
     Attestation,
@@ -44,26 +50,6 @@ from registry.models import (
     Transfer,
     table,
 )
-
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
-BIGINT_MAX = 2**63 - 1
-
-
-def _text(value: str) -> str:
-    """On-chain strings may contain NUL, which PostgreSQL text cannot store."""
-    return value.replace("\x00", "\ufffd")
-
-
-def _bigint(value: int) -> int | None:
-    """A quantity that fits BIGINT, or None (the journal keeps the exact value)."""
-    return value if 0 <= value <= BIGINT_MAX else None
-
-
-def _units(value: int, what: str) -> int:
-    """A quantity that must fit BIGINT for the index to stay exact; refuses otherwise."""
-    if not 0 <= value <= BIGINT_MAX:
-        raise IndexerError(f"{what} {value} exceeds the index's 64-bit quantity range")
-    return value
 
 
 def _role_name(role: str) -> str:

@@ -17,17 +17,11 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 
 from chain.abi import DecodedEvent
-from registry.index_errors import IndexerError
+from registry.index_values import BIGINT_MAX, ZERO_ADDRESS, Entities
+from registry.index_values import sql_text as _text
+from registry.index_values import units as _units
 from registry.pledges import AssetKind, PledgeStatus
 from registry.tickets import TicketPurpose
-
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
-BIGINT_MAX = 2**63 - 1
-
-
-class _Entities(Protocol):
-    def require(self, conn: Connection, ident: Any, event: DecodedEvent) -> dict[str, Any]: ...
-    def create(self, ident: Any, row: dict[str, Any]) -> dict[str, Any]: ...
 
 
 class RangeWriter(Protocol):
@@ -37,24 +31,13 @@ class RangeWriter(Protocol):
     @property
     def conn(self) -> Connection: ...
     @property
-    def ticket_slots(self) -> _Entities: ...
+    def ticket_slots(self) -> Entities: ...
     @property
-    def tickets(self) -> _Entities: ...
+    def tickets(self) -> Entities: ...
     @property
-    def ticket_retirements(self) -> _Entities: ...
+    def ticket_retirements(self) -> Entities: ...
     @property
-    def pledges(self) -> _Entities: ...
-
-
-def _units(value: int, what: str) -> int:
-    if not 0 <= value <= BIGINT_MAX:
-        raise IndexerError(f"{what} {value} exceeds the index's 64-bit quantity range")
-    return value
-
-
-def _text(value: str) -> str:
-    """On-chain strings may contain NUL, which PostgreSQL text cannot store."""
-    return value.replace("\x00", "\ufffd")
+    def pledges(self) -> Entities: ...
 
 
 def ticket_issued(w: RangeWriter, ev: DecodedEvent, ts: int) -> None:
